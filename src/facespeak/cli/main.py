@@ -1,0 +1,85 @@
+"""`facespeak` command line: parse -> call the library -> print.
+
+Each subcommand lives in its own module ``cli/cmd_<name>.py`` exposing
+``register(subparsers) -> None``; the parser sets ``func(args) -> int`` on its namespace.
+User errors (:class:`facespeak.core.errors.FacespeakError`) become one line on stderr and a
+non-zero exit code; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from .. import __version__
+
+__all__ = ["main", "build_parser"]
+
+# Order = order in --help. Modules that fail to import are reported only when used.
+COMMANDS = ["say", "tts", "faces", "data", "train", "eval", "bench", "serve", "convert"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's convention)
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="facespeak", description="Portrait + text -> talking face and a voice that suits it.")
+    p.add_argument("--version", action="store_true", help="print the version (with --verbose: bundled models and licences)")
+    p.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"facespeak.cli.cmd_{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"facespeak.cli.cmd_{name}":
+                continue
+            raise
+        mod.register(sub)
+    return p
+
+
+def _print_version(verbose: bool) -> None:
+    print(f"facespeak {__version__}")
+    if verbose:
+        from ..assets import describe_bundled
+
+        for line in describe_bundled():
+            print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..core.errors import FacespeakError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else (logging.WARNING if args.quiet else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.quiet:
+        os.environ["FACESPEAK_NO_PROGRESS"] = "1"
+    if args.version:
+        _print_version(args.verbose)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except FacespeakError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory (try shorter text or a smaller --size)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
