@@ -1,0 +1,104 @@
+"""TTS training task: face-conditioned Matcha-style model on prepared features + a face bank."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..core.config import from_dict, to_dict
+from ..core.errors import ConfigError
+from ..data.tts_dataset import FaceBank, TTSDataset, TTSFeatures, collate_tts
+from ..tts import FaceTTS, TTSConfig
+from .loop import TrainConfig
+
+__all__ = ["TTSDataConfig", "TTSTrainConfig", "TTSTask"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TTSDataConfig:
+    features: str = "runs/data/tts_train.safetensors"
+    face_bank: str = "runs/data/face_bank.safetensors"
+    cond: str = "f_id"  # f_id (the paper) | f (ablation: motion kept)
+    cond_noise: float = 0.05  # std of Gaussian noise added to the (unit-norm scaled) face feature
+
+    @classmethod
+    def tiny(cls) -> "TTSDataConfig":
+        return cls()
+
+
+@dataclass
+class TTSTrainConfig:
+    model: TTSConfig = field(default_factory=TTSConfig.default)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: TTSDataConfig = field(default_factory=TTSDataConfig)
+    init_from: str = ""  # optional exported checkpoint to warm-start from
+
+    @classmethod
+    def tiny(cls) -> "TTSTrainConfig":
+        return cls(model=TTSConfig.tiny(), train=TrainConfig.tiny(), data=TTSDataConfig.tiny())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TTSTrainConfig":
+        return from_dict(cls, d)
+
+
+class TTSTask:
+    arch = "facespeak.tts"
+
+    def __init__(self, cfg: TTSTrainConfig) -> None:
+        if cfg.data.cond not in ("f_id", "f"):
+            raise ConfigError(f"data.cond: expected 'f_id' or 'f', got {cfg.data.cond!r}")
+        self.cfg = cfg
+        self.features = TTSFeatures(cfg.data.features)
+        self.bank = FaceBank.load(cfg.data.face_bank)
+        missing = sorted(set(self.features.speakers) - set(self.bank.speakers))
+        if missing:
+            raise ConfigError(f"face bank {cfg.data.face_bank} lacks speakers {missing}")
+        self.speaker_map = [self.bank.speakers.index(s) for s in self.features.speakers]
+        m = cfg.model
+        m.n_vocab = self.features.vocab_size
+        m.cond_dim = self.bank.dim
+        if m.mel_mean == TTSConfig().mel_mean:  # default -> dataset statistics
+            m.mel_mean, m.mel_std = self.features.mel_stats()
+        log.info("TTS data: %d utterances, %d speakers, vocab %d, cond %s dim %d, mel mean %.3f std %.3f",
+                 len(self.features), len(self.features.speakers), m.n_vocab, cfg.data.cond, m.cond_dim, m.mel_mean, m.mel_std)
+
+    def build_model(self) -> nn.Module:
+        model = FaceTTS(self.cfg.model)
+        if self.cfg.init_from:
+            from ..core.checkpoint import load_checkpoint
+
+            state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            log.info("warm start from %s (missing %d, unexpected %d)", self.cfg.init_from, len(missing), len(unexpected))
+        n = sum(p.numel() for p in model.parameters())
+        log.info("TTS model: %.2f M parameters", n / 1e6)
+        return model
+
+    def train_dataset(self) -> TTSDataset:
+        return TTSDataset(self.features, self.speaker_map)
+
+    def collate(self, items):
+        return collate_tts(items)
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
+        cond = self.bank.sample(batch["speaker"].cpu(), generator, self.cfg.data.cond).to(batch["mel"].device)
+        if self.cfg.data.cond_noise > 0:
+            scale = cond.norm(dim=1, keepdim=True) / cond.shape[1] ** 0.5
+            cond = cond + self.cfg.data.cond_noise * scale * torch.randn(cond.shape, generator=generator).to(cond.device)
+        # through forward (not compute_losses) so a DDP wrapper synchronises gradients
+        losses = model(batch["ids"], batch["x_lengths"], batch["mel"], batch["mel_lengths"], cond, generator)
+        parts = {"dur": losses.duration.detach(), "prior": losses.prior.detach(), "cfm": losses.cfm.detach()}
+        return losses.total, parts
+
+    def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        cfg = to_dict(self.cfg.model)
+        cfg["_text_symbols"] = self.features.symbols
+        cfg["_cond"] = self.cfg.data.cond
+        return model.state_dict(), cfg

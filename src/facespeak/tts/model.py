@@ -1,0 +1,141 @@
+"""Face-conditioned Matcha-style TTS (Matcha-TTS, Mehta et al. 2024; TTSF, Jang et al. 2024 §3.2).
+
+The face feature (f_id, motion removed; or f for the ablation) replaces Matcha's speaker
+embedding and conditions both the text encoder and the flow-matching decoder.
+Spectrograms are channels-first: (B, n_mels, T_mel), natural-log mel magnitudes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..core.flow_matching import OTPath, cfm_loss, euler_solve, sample_noise
+from .alignment import durations_to_path, monotonic_alignment_search, sequence_mask
+from .config import TTSConfig
+from .decoder import UNet1DDecoder
+from .text_encoder import DurationPredictor, TextEncoder
+
+__all__ = ["FaceTTS", "TTSLosses", "SynthesisOutput"]
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass
+class TTSLosses:
+    duration: torch.Tensor
+    prior: torch.Tensor
+    cfm: torch.Tensor
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.duration + self.prior + self.cfm
+
+
+@dataclass
+class SynthesisOutput:
+    """mel (B, n_mels, T_mel) log-mel; mel_lengths (B,); durations (B, T_text) in mel frames;
+    e_t (B, C, T_text) text embedding; mu_y (B, n_mels, T_mel) duration-upsampled text feature
+    (the paper's f~_t, normalised-mel units); path (B, T_text, T_mel)."""
+
+    mel: torch.Tensor
+    mel_lengths: torch.Tensor
+    durations: torch.Tensor
+    e_t: torch.Tensor
+    mu_y: torch.Tensor
+    path: torch.Tensor
+
+
+class FaceTTS(nn.Module):
+    def __init__(self, cfg: TTSConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.cond = nn.Sequential(nn.LayerNorm(cfg.cond_dim), nn.Linear(cfg.cond_dim, cfg.spk_dim * 2), nn.SiLU(),
+                                  nn.Linear(cfg.spk_dim * 2, cfg.spk_dim))
+        self.encoder = TextEncoder(cfg.encoder, cfg.n_vocab, cfg.n_mels, cfg.spk_dim)
+        self.duration = DurationPredictor(cfg.duration, cfg.encoder.channels, cfg.spk_dim)
+        self.decoder = UNet1DDecoder(cfg.decoder, cfg.n_mels, cfg.spk_dim)
+        self.path = OTPath(cfg.sigma_min)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def normalise(self, mel: torch.Tensor) -> torch.Tensor:
+        return (mel - self.cfg.mel_mean) / self.cfg.mel_std
+
+    def denormalise(self, mel: torch.Tensor) -> torch.Tensor:
+        return mel * self.cfg.mel_std + self.cfg.mel_mean
+
+    def _encode(self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor):
+        x_mask = sequence_mask(x_lengths, ids.shape[1]).unsqueeze(1).to(cond.dtype)
+        spk = self.cond(cond)
+        mu_x, e_t = self.encoder(ids, x_mask, spk)
+        logw = self.duration(e_t.detach(), x_mask, spk)
+        return x_mask, spk, mu_x, e_t, logw
+
+    # -- training --------------------------------------------------------------------------
+    def forward(self, *args, **kwargs) -> TTSLosses:
+        """Same as :meth:`compute_losses` (so DDP wrappers see a forward)."""
+        return self.compute_losses(*args, **kwargs)
+
+    def compute_losses(
+        self, ids: torch.Tensor, x_lengths: torch.Tensor, mel: torch.Tensor, mel_lengths: torch.Tensor,
+        cond: torch.Tensor, generator: torch.Generator | None = None,
+    ) -> TTSLosses:
+        """ids (B, T_text) long; mel (B, n_mels, T_mel) log-mel (unnormalised); cond (B, D_cond)."""
+        if self.training and self.cfg.cond_dropout > 0:
+            keep = (torch.rand(cond.shape[0], 1, device=cond.device, generator=generator) >= self.cfg.cond_dropout)
+            cond = cond * keep.to(cond.dtype)
+        y = self.normalise(mel)
+        x_mask, spk, mu_x, e_t, logw = self._encode(ids, x_lengths, cond)
+        y_mask = sequence_mask(mel_lengths, y.shape[-1]).unsqueeze(1).to(y.dtype)
+        with torch.no_grad():  # Glow-TTS eq. 7: log N(y_j; mu_i, I) for all (i, j)
+            logp = (torch.bmm(mu_x.transpose(1, 2), y) - 0.5 * (y**2).sum(1, keepdim=True)
+                    - 0.5 * (mu_x**2).sum(1).unsqueeze(-1) - 0.5 * LOG_2PI * y.shape[1])
+            path = monotonic_alignment_search(logp, x_lengths, mel_lengths)
+        logw_target = torch.log(1e-8 + path.sum(-1)).unsqueeze(1) * x_mask
+        dur_loss = ((logw - logw_target) ** 2).sum() / x_mask.sum()
+        mu_y = torch.bmm(mu_x, path)  # (B, n_mels, T_mel)
+        prior = (0.5 * ((y - mu_y) ** 2 + LOG_2PI) * y_mask).sum() / (y_mask.sum() * y.shape[1])
+        ys, mus, ms = self._random_segments(y, mu_y, mel_lengths, generator)
+        cfm = cfm_loss(lambda xt, t: self.decoder(xt, ms, mus, t, spk), ys, ms, generator=generator, path=self.path)
+        return TTSLosses(duration=dur_loss, prior=prior, cfm=cfm)
+
+    def _random_segments(self, y: torch.Tensor, mu_y: torch.Tensor, lengths: torch.Tensor, generator):
+        seg = self.cfg.segment_frames
+        m = self.decoder.length_multiple
+        seg = ((seg + m - 1) // m) * m
+        b = y.shape[0]
+        ys = y.new_zeros(b, y.shape[1], seg)
+        mus = y.new_zeros(b, y.shape[1], seg)
+        ms = y.new_zeros(b, 1, seg)
+        for i in range(b):
+            n = int(lengths[i])
+            start = int(torch.randint(0, max(n - seg, 0) + 1, (1,), generator=generator)) if n > seg else 0
+            L = min(seg, n)
+            ys[i, :, :L] = y[i, :, start:start + L]
+            mus[i, :, :L] = mu_y[i, :, start:start + L]
+            ms[i, :, :L] = 1.0
+        return ys, mus, ms
+
+    # -- inference -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def synthesise(
+        self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor, n_steps: int = 10,
+        temperature: float = 0.667, length_scale: float = 1.0, generator: torch.Generator | None = None,
+    ) -> SynthesisOutput:
+        """Text ids (B, T_text) + face feature (B, D_cond) -> mel and the TFG intermediates."""
+        x_mask, spk, mu_x, e_t, logw = self._encode(ids, x_lengths, cond)
+        dur = torch.ceil(torch.exp(logw) * length_scale).clamp_min(1.0) * x_mask  # (B, 1, T_text)
+        dur = dur.squeeze(1).long()
+        y_lengths = dur.sum(1).clamp_min(1)
+        m = self.decoder.length_multiple
+        t_y = int(((int(y_lengths.max()) + m - 1) // m) * m)
+        y_mask = sequence_mask(y_lengths, t_y).unsqueeze(1).to(mu_x.dtype)
+        path = durations_to_path(dur, x_mask.squeeze(1), y_mask.squeeze(1))
+        mu_y = torch.bmm(mu_x, path)
+        z = sample_noise(tuple(mu_y.shape), generator, mu_y.device, mu_y.dtype, temperature)
+        y = euler_solve(lambda x, t: self.decoder(x, y_mask, mu_y, t, spk), z, n_steps) * y_mask
+        return SynthesisOutput(mel=self.denormalise(y) * y_mask, mel_lengths=y_lengths, durations=dur,
+                               e_t=e_t, mu_y=mu_y, path=path)

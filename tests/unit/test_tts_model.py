@@ -1,0 +1,91 @@
+import torch
+
+from facespeak.tts import FaceTTS, TTSConfig, durations_to_path, monotonic_alignment_search, sequence_mask
+
+
+def _batch(cfg, b=2):
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, cfg.n_vocab, (b, 7), generator=g)
+    xl = torch.tensor([7, 5][:b])
+    mel = torch.randn(b, cfg.n_mels, 30, generator=g) - 5
+    ml = torch.tensor([30, 21][:b])
+    cond = torch.randn(b, cfg.cond_dim, generator=g)
+    return ids, xl, mel, ml, cond
+
+
+def test_mas_is_monotonic_and_covers_every_frame():
+    logp = torch.randn(2, 5, 12)
+    path = monotonic_alignment_search(logp, torch.tensor([5, 3]), torch.tensor([12, 8]))
+    for b, (tx, ty) in enumerate([(5, 12), (3, 8)]):
+        p = path[b, :tx, :ty]
+        assert torch.all(p.sum(0) == 1)  # one token per frame
+        assert torch.all(p.sum(1) >= 1)  # every token used
+        tok = p.argmax(0)
+        assert torch.all(tok[1:] - tok[:-1] >= 0) and tok[0] == 0 and tok[-1] == tx - 1
+        assert path[b, tx:].sum() == 0 and path[b, :, ty:].sum() == 0
+
+
+def test_mas_finds_the_obvious_alignment():
+    # token i strongly prefers frames [3i, 3i+3)
+    logp = torch.full((1, 4, 12), -10.0)
+    for i in range(4):
+        logp[0, i, 3 * i:3 * i + 3] = 0.0
+    path = monotonic_alignment_search(logp, torch.tensor([4]), torch.tensor([12]))
+    assert path[0].sum(1).tolist() == [3, 3, 3, 3]
+
+
+def test_durations_to_path():
+    d = torch.tensor([[2, 1, 3]])
+    xm = torch.ones(1, 3)
+    ym = sequence_mask(torch.tensor([6]), 8).float()
+    p = durations_to_path(d, xm, ym)
+    assert p.shape == (1, 3, 8)
+    assert p[0].argmax(0)[:6].tolist() == [0, 0, 1, 2, 2, 2] and p[0, :, 6:].sum() == 0
+
+
+def test_losses_finite_and_gradients_reach_every_parameter():
+    cfg = TTSConfig.tiny()
+    m = FaceTTS(cfg)
+    losses = m.compute_losses(*_batch(cfg), generator=torch.Generator().manual_seed(1))
+    for v in (losses.duration, losses.prior, losses.cfm):
+        assert torch.isfinite(v) and v > 0
+    losses.total.backward()
+    dead = [n for n, p in m.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert dead == []
+
+
+def test_synthesis_shapes_seeded_and_batch_equals_single():
+    cfg = TTSConfig.tiny()
+    m = FaceTTS(cfg).eval()
+    ids, xl, _, _, cond = _batch(cfg)
+    a = m.synthesise(ids, xl, cond, n_steps=3, generator=torch.Generator().manual_seed(3))
+    b = m.synthesise(ids, xl, cond, n_steps=3, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a.mel, b.mel)
+    assert a.mel.shape[1] == cfg.n_mels and a.mel.shape[-1] % m.decoder.length_multiple == 0
+    assert torch.equal(a.durations.sum(1), a.mel_lengths)
+    assert a.e_t.shape == (2, cfg.encoder.channels, 7) and a.mu_y.shape == a.mel.shape
+    # deterministic parts (durations, mu_y) do not depend on batch padding
+    s = m.synthesise(ids[1:, :5], xl[1:], cond[1:], n_steps=3, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(s.durations[0], a.durations[1, :5])
+    n = int(s.mel_lengths[0])
+    assert torch.allclose(s.mu_y[0, :, :n], a.mu_y[1, :, :n], atol=1e-5)
+    # the face feature changes the output
+    c = m.synthesise(ids, xl, cond + 1.0, n_steps=3, generator=torch.Generator().manual_seed(3))
+    assert not torch.allclose(c.mu_y[..., :4], a.mu_y[..., :4])
+
+
+def test_training_reduces_loss_on_one_batch():
+    torch.manual_seed(0)
+    cfg = TTSConfig.tiny()
+    cfg.encoder.dropout = cfg.duration.dropout = cfg.decoder.dropout = 0.0
+    m = FaceTTS(cfg)
+    batch = _batch(cfg)
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    first = None
+    for i in range(40):
+        loss = m.compute_losses(*batch, generator=torch.Generator().manual_seed(i)).total
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = float(loss) if first is None else first
+    assert float(loss) < 0.7 * first
