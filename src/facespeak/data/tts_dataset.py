@@ -74,7 +74,7 @@ def prepare_tts_features(corpus_dir: str | Path, out_file: str | Path, splits: t
     tensors = {"ids": np.concatenate(ids_l), "ids_off": off(ids_l), "mel": np.concatenate(mel_l),
                "mel_off": off(mel_l), "speaker": np.asarray(spk_l, dtype=np.int64)}
     meta = {"utts": json.dumps(utt), "speakers": json.dumps(speakers), "mel_spec": json.dumps(asdict(spec)),
-            "symbols": front.symbol_table_version, "vocab_size": str(front.vocab_size)}
+            "symbols": str(front.symbol_table_version), "vocab_size": str(front.vocab_size)}
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out_file), metadata=meta)

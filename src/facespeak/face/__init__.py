@@ -1,1 +1,7 @@
-"""face"""
+"""Face analysis: read a portrait, detect faces, mesh, head pose, alignment, apparent gender/age.
+
+Modules (import them directly; this package imports nothing heavy on its own):
+``image_io`` (load_image), ``analysis`` (Face, analyse_faces, choose_face, load_portrait),
+``pose`` (head_pose), ``align`` (align_face, crop_landmarks), ``gender`` (estimate_gender).
+Identity features live in ``identity*`` modules. See docs/face_analysis.md.
+"""

@@ -112,10 +112,12 @@ def _load_state(path: Path, model: nn.Module, opt: torch.optim.Optimizer, gen: t
 
 
 def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | Path | None = None,
-          device: str = "auto", progress: bool = True) -> dict[str, float]:
+          device: str = "auto", progress: bool = True, stop_at: int | None = None) -> dict[str, float]:
     """Train ``task`` for ``cfg.steps`` optimiser steps (resuming from ``run_dir/last.pt``).
 
-    Returns the last logged (rank-averaged) losses. Rank 0 writes checkpoints, logs and the export.
+    ``stop_at`` ends this invocation early (checkpoint written) without changing the schedule,
+    e.g. to fit a time slot; a later call resumes. Returns the last logged (rank-averaged)
+    losses. Rank 0 writes checkpoints, logs and the export (only once ``cfg.steps`` is reached).
     """
     dist = init_distributed()
     if cfg.threads:
@@ -124,6 +126,7 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
     run_dir = Path(run_dir)
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank and every fresh run
     model = task.build_model().to(dev)
     base_model = model
     if dist.enabled:
@@ -140,8 +143,9 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
         step = _load_state(ckpt, base_model, opt, gen, sampler, scaler)
         log.info("resumed from %s at step %d", ckpt, step)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=task.collate, num_workers=cfg.num_workers)
-    stats = _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, sampler, step, run_dir, dist, progress)
-    if dist.is_main and export_path is not None:
+    end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    stats = _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, step, end, run_dir, dist, progress)
+    if dist.is_main and export_path is not None and end == cfg.steps:
         from ..core.checkpoint import save_checkpoint
 
         state, config = task.export(base_model)
@@ -151,7 +155,7 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
     return stats
 
 
-def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, sampler, step, run_dir, dist: DistInfo, progress):
+def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, step, end, run_dir, dist: DistInfo, progress):
     from tqdm import tqdm
 
     it = iter(loader)
@@ -161,7 +165,7 @@ def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, l
     n_acc = 0
     t0 = time.time()
     model.train()
-    while step < cfg.steps:
+    while step < end:
         for g in opt.param_groups:
             g["lr"] = _lr_at(cfg, step)
         for micro in range(cfg.grad_accum):
@@ -184,7 +188,7 @@ def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, l
         step += 1
         n_acc += 1
         bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if step % cfg.log_every == 0 or step == end:
             last = {k: reduce_mean(v / n_acc, dist) for k, v in acc.items()}
             last["grad_norm"] = float(gnorm)
             last["lr"] = _lr_at(cfg, step - 1)
@@ -192,8 +196,8 @@ def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, l
                 _append_csv(run_dir / "loss.csv", step, time.time() - t0, last)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in last.items() if k != "lr"})
             acc, n_acc = {}, 0
-        if dist.is_main and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-            _save_state(run_dir / "last.pt", base_model, opt, step, gen, sampler, scaler)
+        if dist.is_main and (step % cfg.ckpt_every == 0 or step == end):
+            _save_state(run_dir / "last.pt", base_model, opt, step, gen, loader.batch_sampler, scaler)
     bar.close()
     return last
 

@@ -64,6 +64,7 @@ class TTSTask:
         m = cfg.model
         m.n_vocab = self.features.vocab_size
         m.cond_dim = self.bank.dim
+        m.n_mels = int(self.features.mel.shape[1])
         if m.mel_mean == TTSConfig().mel_mean:  # default -> dataset statistics
             m.mel_mean, m.mel_std = self.features.mel_stats()
         log.info("TTS data: %d utterances, %d speakers, vocab %d, cond %s dim %d, mel mean %.3f std %.3f",

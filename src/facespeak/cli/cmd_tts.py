@@ -1,0 +1,88 @@
+"""`facespeak tts --image PORTRAIT --text TEXT --out speech.wav`: a voice that suits the face."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["register", "add_speech_options", "read_text_arg"]
+
+
+def add_speech_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image", required=True, help="portrait photo (jpg/png/webp/...)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text", help="text to speak")
+    g.add_argument("--text-file", help="read the text from this UTF-8 file ('-' = stdin)")
+    p.add_argument("--face-index", type=int, default=None, help="which face when there are several (see 'facespeak faces'); default: largest")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same inputs + seed = same output)")
+    p.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps (fewer = faster)")
+    p.add_argument("--temperature", type=float, default=0.667, help="sampling temperature of the TTS decoder")
+    p.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
+    p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
+                   help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
+    p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
+
+
+def read_text_arg(args: argparse.Namespace) -> str:
+    from ..core.errors import TextError
+
+    if args.text is not None:
+        return args.text
+    if args.text_file == "-":
+        return sys.stdin.read()
+    path = Path(args.text_file)
+    if not path.is_file():
+        raise TextError(f"text file not found: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TextError(f"text file {path} is not UTF-8 text") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tts", help="portrait + text -> speech in a voice that suits the face")
+    add_speech_options(p)
+    p.add_argument("--out", required=True, help="output .wav")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from ..core.errors import InputError
+    from ..pipeline import FaceSpeak, SpeechOptions
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".wav":
+        raise InputError(f"--out: expected a .wav path, got {out}")
+    text = read_text_arg(args)
+    opts = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
+                         length_scale=args.length_scale, condition=args.condition)
+    opts.validate()
+    fs = FaceSpeak.from_bundled(args.tts_weights)
+    portrait, feats, cond = fs.face_condition(args.image, args.face_index, opts.condition)
+    chunks = fs.frontend.split(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    sr = fs.mel_spec.sample_rate
+    total = 0
+    quiet = bool(os.environ.get("FACESPEAK_NO_PROGRESS"))
+    try:
+        with sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype="PCM_16", format="WAV") as f:
+            bar = tqdm(total=len(chunks), desc="speech", unit="chunk", disable=quiet or len(chunks) < 2)
+            for i, ch in enumerate(fs.iter_chunks(text, cond, opts)):
+                if i:
+                    f.write([0.0] * int(opts.pause_s * sr))
+                    total += int(opts.pause_s * sr)
+                f.write(ch.wav)
+                total += len(ch.wav)
+                bar.update(1)
+            bar.close()
+        tmp.replace(out)  # an existing --out is only replaced by a complete file
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {out} ({total / sr:.2f} s, face #{portrait.face_index} of {len(portrait.faces)})")
+    return 0
