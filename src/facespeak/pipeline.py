@@ -124,10 +124,11 @@ class FaceSpeak:
 
     # 1-2 ---------------------------------------------------------------------------------
     def face_condition(self, image: Any, face_index: int | None = None, condition: str = "f_id"):
-        """Portrait (path, bytes or RGB array) -> (Portrait, IdentityFeatures, cond (1, D_cond))."""
-        from .face.analysis import load_portrait
+        """Portrait (path, bytes, RGB array or an analysed ``Portrait``) ->
+        (Portrait, IdentityFeatures, cond (1, D_cond))."""
+        from .face.analysis import Portrait, load_portrait
 
-        portrait = load_portrait(image, face_index)
+        portrait = image if isinstance(image, Portrait) else load_portrait(image, face_index)
         feats = self.identity.extract(portrait.image, portrait.face)
         vec = feats.f_id if condition == "f_id" else feats.f
         return portrait, feats, torch.as_tensor(np.asarray(vec, dtype=np.float32))[None].to(self.device)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["register", "add_speech_options", "read_text_arg"]
+__all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs"]
 
 
 def add_speech_options(p: argparse.ArgumentParser) -> None:
@@ -41,6 +41,15 @@ def read_text_arg(args: argparse.Namespace) -> str:
         raise TextError(f"text file {path} is not UTF-8 text") from None
 
 
+def validate_inputs(image: str, face_index: int | None, text: str):
+    """Check the text and find the face before any model is loaded -> (Portrait, text chunks)."""
+    from ..face.analysis import load_portrait
+    from ..text import TextConfig, TextFrontend
+
+    chunks = TextFrontend(TextConfig()).split(text)  # raises TextError (empty, unspeakable, too long)
+    return load_portrait(image, face_index), chunks
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tts", help="portrait + text -> speech in a voice that suits the face")
     add_speech_options(p)
@@ -62,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
     opts = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
                          length_scale=args.length_scale, condition=args.condition)
     opts.validate()
+    portrait, chunks = validate_inputs(args.image, args.face_index, text)  # fail fast, before loading models
     fs = FaceSpeak.from_bundled(args.tts_weights)
-    portrait, feats, cond = fs.face_condition(args.image, args.face_index, opts.condition)
-    chunks = fs.frontend.split(text)
+    portrait, feats, cond = fs.face_condition(portrait, None, opts.condition)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     sr = fs.mel_spec.sample_rate

@@ -128,6 +128,18 @@ class FaceBank:
             raise InputError(f"face bank has no portrait views for speaker(s) {missing}")
 
     @classmethod
+    def speaker_codes(cls, speakers: list[str], dim: int = 256, views: int = 8, jitter: float = 0.1,
+                      seed: int = 0) -> "FaceBank":
+        """A bank of fixed random unit-scale codes per speaker (no faces): the TTS pre-training
+        stage, like a speaker-embedding table, before face features take over (warm start)."""
+        g = torch.Generator().manual_seed(seed)
+        base = torch.randn(len(speakers), dim, generator=g)
+        rows = base.repeat_interleave(views, 0)
+        rows = rows + jitter * torch.randn(rows.shape, generator=g)
+        spk = torch.arange(len(speakers)).repeat_interleave(views)
+        return cls(rows, rows.clone(), spk, spk.clone(), list(speakers), [f"code:{s}" for s in speakers])
+
+    @classmethod
     def load(cls, path: str | Path) -> "FaceBank":
         from safetensors import safe_open
         from safetensors.torch import load_file

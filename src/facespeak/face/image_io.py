@@ -136,7 +136,7 @@ def _open(source: ImageSource, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(f"{name} is too large to decode safely (decompression bomb check): {e}") from e
     except OSError as e:
-        raise ImageError(f"cannot read {name}: {e}") from e
+        raise ImageError(f"{name} is not a readable image: corrupt or truncated ({e}); expected a complete JPEG, PNG, WebP, GIF, BMP or TIFF") from e
 
 
 def _check_pixel_count(size: tuple[int, int], name: str) -> None:

@@ -76,8 +76,11 @@ class TTSTask:
             from ..core.checkpoint import load_checkpoint
 
             state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
-            missing, unexpected = model.load_state_dict(state, strict=False)
-            log.info("warm start from %s (missing %d, unexpected %d)", self.cfg.init_from, len(missing), len(unexpected))
+            own = model.state_dict()
+            # stage change (e.g. speaker codes -> face features): layers whose shape changed restart
+            fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            model.load_state_dict(fitting, strict=False)
+            log.info("warm start from %s: %d/%d tensors reused", self.cfg.init_from, len(fitting), len(own))
         n = sum(p.numel() for p in model.parameters())
         log.info("TTS model: %.2f M parameters", n / 1e6)
         return model
