@@ -11,11 +11,18 @@ STAMP=.venv/.facespeak-setup-$(cat requirements/*.txt pyproject.toml scripts/set
 if [ -f "$STAMP" ]; then exit 0; fi
 
 # Debian packages: espeak-ng data comes from a wheel, so only the media/voice tools are here.
-DEBS="sox flite festival festvox-us-slt-hts festvox-kallpc16k"
+DEBS="sox flite festival festvox-us-slt-hts festvox-kallpc16k pocketsphinx-testdata mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils festvox-rablpc16k festvox-kdlpc16k wordnet-base"
 missing=""
 for d in $DEBS; do dpkg -s "$d" >/dev/null 2>&1 || missing="$missing $d"; done
 if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # mbrola voices, pico and some festvox voices live in Debian's contrib/non-free components.
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    $SUDO sed -i 's/^Components: main$/Components: main contrib non-free/' /etc/apt/sources.list.d/debian.sources
+  fi
+  if [ -f /etc/apt/sources.list ]; then
+    $SUDO sed -i -E 's/^(deb .*debian(-security)?\/? [a-z-]+) main$/\1 main contrib non-free/' /etc/apt/sources.list
+  fi
   echo "[setup] apt-get install$missing" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,152 @@
+"""Pair training voices with real portraits and compute their identity features (the face bank).
+
+Pairing rule (docs/datasheet_speech.md, "voice-face pairing"): within each apparent gender,
+training voices ranked by quality are matched one-to-one with training persons (persons
+ranked by how many views they have); voices left without a person are not used in the face
+stage, persons left without a voice are given to the voice with the fewest views. A person
+therefore always maps to one voice (a face never has two voices), so the TTS is not asked to
+average voices for one face.
+
+Views per person: every photo and up to ``max_frames`` video frames (spread over time), each
+also mirrored; each view gives one (f, f_id) pair from the identity encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.errors import InputError
+from .tts_dataset import FaceBank
+
+__all__ = ["PairingConfig", "pair_voices_with_persons", "build_face_bank"]
+
+log = logging.getLogger(__name__)
+
+# Higher = preferred for the face stage (natural, clean voices first; robotic diphones last).
+VOICE_QUALITY = {"piper": 5, "festival_hts": 4, "pico": 4, "flite": 3, "mbrola": 2, "festival": 1}
+
+
+@dataclass
+class PairingConfig:
+    max_frames: int = 24
+    mirror: bool = True
+    seed: int = 0
+
+
+def _voice_rank(v: dict[str, Any]) -> float:
+    engine = v.get("engine", "")
+    key = "festival_hts" if engine == "festival" and "hts" in v.get("engine_voice", "") else engine
+    return VOICE_QUALITY.get(key, 0) - (0.5 if v.get("derived_from") else 0.0)
+
+
+def pair_voices_with_persons(voices: dict[str, dict[str, Any]], train_speakers: list[str],
+                             persons: dict[str, dict[str, Any]], views: dict[str, int]) -> dict[str, list[str]]:
+    """-> {speaker: [person, ...]} for the face stage (see module docstring)."""
+    by_speaker = {}
+    for v in voices.values():
+        by_speaker.setdefault(v["speaker"], v)
+    pairing: dict[str, list[str]] = {}
+    for gender in ("female", "male"):
+        spk = sorted((s for s in train_speakers if by_speaker.get(s, {}).get("gender") == gender),
+                     key=lambda s: (-_voice_rank(by_speaker[s]), s))
+        ppl = sorted((p for p, info in persons.items() if info.get("split") == "train" and info.get("gender") == gender
+                      and views.get(p, 0) > 0), key=lambda p: (-views[p], p))
+        if not spk or not ppl:
+            log.warning("no %s voices or persons to pair (%d voices, %d persons)", gender, len(spk), len(ppl))
+            continue
+        for s, p in zip(spk, ppl):
+            pairing[s] = [p]
+        for p in ppl[len(spk):]:
+            target = min((s for s in spk if s in pairing), key=lambda s: (len(pairing[s]), s))
+            pairing[target].append(p)
+    return pairing
+
+
+def _person_views(items: list[dict[str, Any]], root: Path, max_frames: int) -> list[dict[str, Any]]:
+    photos = [i for i in items if i.get("kind") != "frame"]
+    frames = [i for i in items if i.get("kind") == "frame"]
+    if len(frames) > max_frames:
+        idx = np.linspace(0, len(frames) - 1, max_frames).round().astype(int)
+        frames = [frames[k] for k in idx]
+    return photos + frames
+
+
+def _pick_face(faces, box):
+    if box is None or len(faces) == 1:
+        return faces[0]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return min(faces, key=lambda f: (f.centre[0] - cx) ** 2 + (f.centre[1] - cy) ** 2)
+
+
+def _features_for(items, root: Path, extractor, mirror: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    from ..face.analysis import analyse_faces
+    from ..face.image_io import load_image
+
+    out = []
+    for it in items:
+        image = load_image(root / it["path"])
+        variants = [(image, it.get("face_box"))]
+        if mirror:
+            w = image.shape[1]
+            b = it.get("face_box")
+            variants.append((np.ascontiguousarray(image[:, ::-1]), None if b is None else [w - b[2], b[1], w - b[0], b[3]]))
+        for img, box in variants:
+            faces = analyse_faces(img)
+            if not faces:
+                log.warning("no face in %s (mirrored=%s); view skipped", it["path"], img is not image)
+                continue
+            feats = extractor.extract(img, _pick_face(faces, box))
+            out.append((np.asarray(feats.f_id, np.float32), np.asarray(feats.f, np.float32)))
+    return out
+
+
+def build_face_bank(faces_dir: str | Path, voices_json: str | Path, train_speakers: list[str], out_file: str | Path,
+                    cfg: PairingConfig = PairingConfig(), extractor: Any = None, progress: bool = True) -> dict[str, list[str]]:
+    """Pair voices with persons, extract identity features for every view, write a FaceBank.
+
+    Returns the pairing (also written next to ``out_file`` as ``pairing.json``)."""
+    from tqdm import tqdm
+
+    faces_dir = Path(faces_dir)
+    manifest = json.loads((faces_dir / "manifest.json").read_text())
+    persons, items = manifest["persons"], manifest["items"]
+    voices = json.loads(Path(voices_json).read_text())
+    by_person: dict[str, list] = {}
+    for it in items:
+        by_person.setdefault(it["person"], []).append(it)
+    views = {p: len(v) for p, v in by_person.items()}
+    pairing = pair_voices_with_persons(voices, train_speakers, persons, views)
+    if not pairing:
+        raise InputError("no voice could be paired with a training portrait (check genders and splits)")
+    if extractor is None:
+        from ..face.identity import IdentityExtractor
+
+        extractor = IdentityExtractor.from_bundled()
+    f_id, f, spk, por = [], [], [], []
+    speakers = sorted(pairing)
+    person_list = sorted({p for ps in pairing.values() for p in ps})
+    for s_i, s in enumerate(tqdm(speakers, desc="face bank", disable=not progress)):
+        for p in pairing[s]:
+            feats = _features_for(_person_views(by_person[p], faces_dir, cfg.max_frames), faces_dir, extractor, cfg.mirror)
+            if not feats:
+                raise InputError(f"no usable face view for person {p}")
+            for a, b in feats:
+                f_id.append(a)
+                f.append(b)
+                spk.append(s_i)
+                por.append(person_list.index(p))
+    bank = FaceBank(torch.from_numpy(np.stack(f_id)), torch.from_numpy(np.stack(f)), torch.tensor(spk), torch.tensor(por),
+                    speakers, person_list)
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    bank.save(out_file)
+    (out_file.parent / "pairing.json").write_text(json.dumps(pairing, indent=2))
+    log.info("face bank: %d views, %d speakers, %d persons -> %s", len(spk), len(speakers), len(person_list), out_file)
+    return pairing

@@ -1,0 +1,150 @@
+"""Which faces and sentences an evaluation uses: held-out portraits, video frames, sentences.
+
+Everything here is deterministic (sorted ids, evenly spaced picks), so two runs on the same
+corpus evaluate exactly the same items. Faces come from the real-face manifest written by
+:func:`facespeak.data.real_faces.build_real_faces`; sentences from the speech corpus'
+``sentences.jsonl`` (held-out = any split other than ``'train'``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facespeak.core.errors import InputError
+
+__all__ = ["FaceItem", "Sentence", "heldout_portraits", "video_frame_sets", "heldout_sentences", "load_face"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaceItem:
+    """One face of the manifest: image ``path`` (absolute), and which face in it (``face_box``
+    ``(x0, y0, x1, y1)`` px hint, or None = the largest)."""
+
+    person: str
+    path: Path
+    face_box: tuple[float, float, float, float] | None
+    gender: str | None  # the manifest's apparent-gender label (annotated by eye)
+    split: str
+    kind: str  # 'photo' | 'frame'
+    source_path: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"person": self.person, "path": str(self.path), "face_box": self.face_box, "gender_label": self.gender,
+                "split": self.split, "kind": self.kind, "source_path": self.source_path}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    sentence_id: str
+    text: str
+    split: str
+
+
+def _items(manifest: dict[str, Any], root: Path) -> list[FaceItem]:
+    persons = manifest.get("persons", {})
+    out = []
+    for it in manifest.get("items", []):
+        person = it["person"]
+        box = tuple(float(v) for v in it["face_box"]) if it.get("face_box") else None
+        out.append(FaceItem(person=person, path=(root / it["path"]).resolve(), face_box=box,
+                            gender=persons.get(person, {}).get("gender"),
+                            split=it.get("split") or persons.get(person, {}).get("split", "train"),
+                            kind=it.get("kind", "photo"), source_path=str(it.get("source_path", it["path"]))))
+    return out
+
+
+def _frame_number(item: FaceItem) -> int:
+    m = re.search(r"frame=(\d+)", item.source_path) or re.search(r"(\d+)\D*$", item.path.name)
+    return int(m.group(1)) if m else 0
+
+
+def heldout_portraits(manifest: dict[str, Any], root: str | Path, n: int) -> list[FaceItem]:
+    """Up to ``n`` held-out persons, one face each (a photo if the person has one, else the
+    middle video frame), alternating female/male labels so a small ``n`` stays balanced."""
+    by_person: dict[str, list[FaceItem]] = {}
+    for item in _items(manifest, Path(root)):
+        if item.split != "train":
+            by_person.setdefault(item.person, []).append(item)
+    chosen = []
+    for person in sorted(by_person):
+        items = by_person[person]
+        photos = [i for i in items if i.kind == "photo"]
+        frames = sorted((i for i in items if i.kind != "photo"), key=_frame_number)
+        chosen.append(photos[0] if photos else frames[len(frames) // 2])
+    groups = [[c for c in chosen if c.gender == g] for g in ("female", "male")]
+    groups.append([c for c in chosen if c.gender not in ("female", "male")])
+    order = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]
+    if len(order) < n:
+        log.warning("only %d held-out persons in the manifest; %d requested", len(order), n)
+    return order[:n]
+
+
+def video_frame_sets(manifest: dict[str, Any], root: str | Path, n: int, max_videos: int = 2) -> list[list[FaceItem]]:
+    """Frame sets of up to ``max_videos`` persons' face videos (each person's longest video with
+    at least ``n`` frames; held-out persons first, then longer videos): ``n`` frames evenly
+    spread over the video, so they show different expressions and poses."""
+    videos: dict[tuple[str, str], list[FaceItem]] = {}
+    for item in _items(manifest, Path(root)):
+        if item.kind == "frame":
+            videos.setdefault((item.person, item.source_path.split("#")[0]), []).append(item)
+    longest: dict[str, list[FaceItem]] = {}  # one video per person: its longest
+    for (person, _), frames in sorted(videos.items()):
+        if len(frames) >= n and len(frames) > len(longest.get(person, [])):
+            longest[person] = sorted(frames, key=_frame_number)
+    usable = sorted(longest.values(), key=lambda v: (v[0].split == "train", -len(v), v[0].person))
+    picks = []
+    for frames in usable[:max_videos]:
+        idx = np.unique(np.linspace(0, len(frames) - 1, n).round().astype(int))
+        picks.append([frames[i] for i in idx])
+    if not picks:
+        log.warning("no face video with >= %d frames in the manifest", n)
+    return picks
+
+
+def heldout_sentences(path: str | Path, n: int) -> list[Sentence]:
+    """The first ``n`` held-out sentences (split != 'train') of a ``sentences.jsonl``, by id."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"expected a sentences.jsonl at {p} (build the speech corpus first), found nothing")
+    rows = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("split", "train") != "train":
+                rows.append(Sentence(str(row["sentence_id"]), str(row["text"]), str(row["split"])))
+    rows.sort(key=lambda s: s.sentence_id)
+    if len(rows) < n:
+        log.warning("only %d held-out sentences in %s; %d requested", len(rows), p, n)
+    return rows[:n]
+
+
+def load_face(item: FaceItem) -> Any:
+    """Analyse the item's image and pick its face (the detection overlapping ``face_box``
+    most, or the largest) -> :class:`facespeak.face.analysis.Portrait`."""
+    from facespeak.face.analysis import Portrait, analyse_faces, choose_face
+    from facespeak.face.image_io import load_image
+
+    image = load_image(item.path)
+    faces = analyse_faces(image)
+    index = None
+    if item.face_box is not None and faces:
+        index = int(np.argmax([_iou(f.box, item.face_box) for f in faces]))
+    face = choose_face(faces, index, name=str(item.path))
+    return Portrait(image, faces, face, faces.index(face), f"{item.person}:{item.path.name}")
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,401 @@
+"""Train and evaluate the identity encoder on the real-face corpus (docs/identity.md).
+
+Stages:
+
+1. :func:`build_feature_table`: for every manifest item, the face (chosen by the item's box
+   hint), its encoder input (:func:`identity_input`) and motion targets; plus augmented views
+   (flip, rotation, scale, brightness/contrast and mesh-driven expression warps: jaw drop,
+   smile, eye closure) re-analysed from the pixels. Cached as ``.npz`` beside the manifest.
+2. :func:`train_identity`: P persons x K views per step; losses (weights in :class:`TrainConfig`):
+   cosine-margin identity classification of ``f_id`` (train persons only), within-person
+   compactness of ``f_id``, between-person cosine structure of ``f_id`` distilled from the dlib
+   descriptors (keeps held-out people and gender apart), ``alpha[:, :K]`` = standardised
+   motion targets, and a norm anchor for ``f_id``.
+3. :func:`evaluate_identity`: on held-out persons, within/between cosine and distance ratio of
+   ``f_id`` vs ``f`` vs the raw descriptor; nearest-centroid gender probe.
+
+Run: ``python -m facespeak.face.identity_train --corpus corpus/faces --out <weights>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core.errors import InputError
+from ..data.real_faces import load_manifest
+from .analysis import Face, analyse_faces
+from .identity import (DESCRIPTOR_DIM, INPUT_DIM, N_MOTION_TARGETS, IdentityConfig, IdentityEncoder,
+                       IdentityExtractor, identity_input, motion_targets)
+from .image_io import load_image
+
+__all__ = ["TrainConfig", "FeatureTable", "build_feature_table", "augment_face_image", "expression_warp",
+           "train_identity", "evaluate_identity", "identity_losses"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 800
+    lr: float = 2e-3
+    persons_per_step: int = 8
+    views_per_person: int = 8
+    margin: float = 0.2  # additive cosine margin (CosFace-style) of the identity classifier
+    scale: float = 16.0  # logit scale of the identity classifier
+    w_cls: float = 1.0
+    w_compact: float = 1.0
+    w_distill: float = 3.0
+    w_motion: float = 1.0
+    w_norm: float = 0.05
+    weight_decay: float = 1e-2
+    input_noise: float = 0.3  # Gaussian noise on standardised inputs while training (x input std)
+    id_norm: float = 4.0  # target L2 norm of f_id (f_m of standardised motion is ~3)
+    seed: int = 0
+
+    @classmethod
+    def tiny(cls) -> TrainConfig:
+        return cls(steps=5, persons_per_step=2, views_per_person=2)
+
+
+@dataclass
+class FeatureTable:
+    """Per-view arrays: ``inputs (N, INPUT_DIM)``, ``targets (N, K)``, ``person (N,)`` str,
+    ``split (N,)`` str, ``augmented (N,)`` bool, ``item (N,)`` manifest item index."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    person: np.ndarray
+    split: np.ndarray
+    augmented: np.ndarray
+    item: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> FeatureTable:
+        return FeatureTable(*(getattr(self, k)[mask] for k in
+                              ("inputs", "targets", "person", "split", "augmented", "item")))
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+_LOWER_LIP = (14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375)
+_CHIN = (152, 148, 176, 149, 150, 377, 400, 378, 379, 136, 365)
+_UPPER_LIDS = (159, 158, 160, 161, 157, 386, 385, 387, 388, 384)
+_LOWER_LIDS = (145, 153, 144, 163, 154, 374, 380, 373, 390, 381)
+_ANCHORS = (1, 4, 6, 13, 0, 33, 133, 263, 362, 105, 334, 10, 234, 454, 127, 356)
+
+
+def _displacement_warp(image: np.ndarray, points: np.ndarray, moves: np.ndarray, sigma: float) -> np.ndarray:
+    """Move ``points (P, 2)`` px by ``moves (P, 2)`` px with a smooth Gaussian-weighted field.
+
+    Field ``D(x) = sum_k w_k(x) v_k / (sum_k w_k(x) + 0.05)``, ``w_k = exp(-|x - c_k|^2 / 2 sigma^2)``
+    (anchors have ``v = 0``); sampled backwards, ``out(x) = in(x - D(x))`` (fine for small moves); edges replicated.
+    """
+    h, w = image.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    num = np.zeros((h, w, 2), np.float32)
+    den = np.full((h, w), 0.05, np.float32)
+    for (cx, cy), v in zip(points, moves):
+        wk = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))
+        den += wk
+        num += wk[..., None] * v
+    d = num / den[..., None]
+    return cv2.remap(image, xs - d[..., 0], ys - d[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def expression_warp(image: np.ndarray, face: Face, kind: str, amount: float) -> np.ndarray:
+    """Mesh-driven expression change of ``face`` in ``image (H, W, 3) uint8``.
+
+    kind: ``'jaw'`` (mouth opens by ``amount`` x inter-ocular distance), ``'smile'`` (mouth
+    corners out and up), ``'blink'`` (upper lids move ``amount`` of the way to the lower lids).
+    """
+    p = face.landmarks[:, :2].astype(np.float32)
+    iod = float(np.linalg.norm(p[33] - p[263]))
+    moved: list[int] = []
+    vecs: list[np.ndarray] = []
+    if kind == "jaw":
+        moved = list(_LOWER_LIP + _CHIN)
+        down = (p[152] - p[6]) / (np.linalg.norm(p[152] - p[6]) + 1e-6)
+        vecs = [down * amount * iod] * len(moved)
+    elif kind == "smile":
+        centre = (p[61] + p[291]) / 2
+        up = (p[6] - p[152]) / (np.linalg.norm(p[6] - p[152]) + 1e-6)
+        moved = [61, 291]
+        vecs = [((p[i] - centre) / (np.linalg.norm(p[i] - centre) + 1e-6) + 0.6 * up) * amount * iod for i in moved]
+    elif kind == "blink":
+        moved = list(_UPPER_LIDS)
+        vecs = [(p[lo] - p[up]) * amount for up, lo in zip(_UPPER_LIDS, _LOWER_LIDS)]
+    else:
+        raise InputError(f"expression warp kind: expected 'jaw', 'smile' or 'blink', got {kind!r}")
+    anchors = [i for i in _ANCHORS + (_LOWER_LIDS if kind == "blink" else ()) if i not in moved]
+    pts = np.concatenate([p[moved], p[anchors]])
+    mv = np.concatenate([np.asarray(vecs, np.float32), np.zeros((len(anchors), 2), np.float32)])
+    sigma = 0.08 * iod if kind == "blink" else 0.13 * iod
+    return _displacement_warp(image, pts, mv, sigma)
+
+
+def augment_face_image(image: np.ndarray, face: Face, rng: np.random.Generator) -> np.ndarray:
+    """A random view of ``face``: maybe an expression warp, then flip / rotate / scale / light."""
+    out = image
+    if rng.random() < 0.6:
+        kind = str(rng.choice(["jaw", "smile", "blink"]))
+        amount = {"jaw": rng.uniform(0.05, 0.2), "smile": rng.uniform(0.04, 0.12), "blink": rng.uniform(0.4, 0.9)}
+        out = expression_warp(out, face, kind, float(amount[kind]))
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    h, w = out.shape[:2]
+    cx, cy = w / 2.0, h / 2.0
+    m = cv2.getRotationMatrix2D((cx, cy), float(rng.uniform(-18, 18)), float(rng.uniform(0.8, 1.2)))
+    out = cv2.warpAffine(np.ascontiguousarray(out), m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
+    return np.clip(out.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- feature table
+
+
+def _pick_face(faces: list[Face], hint: list[float] | None, centre: tuple[float, float] | None = None) -> Face | None:
+    """The face matching a box hint (largest overlap), else nearest ``centre``, else the largest."""
+    if not faces:
+        return None
+    if hint is not None:
+        def overlap(f: Face) -> float:
+            x0, y0 = max(f.box[0], hint[0]), max(f.box[1], hint[1])
+            x1, y1 = min(f.box[2], hint[2]), min(f.box[3], hint[3])
+            return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+        best = max(faces, key=overlap)
+        return best if overlap(best) > 0 else None
+    if centre is not None:
+        return min(faces, key=lambda f: np.hypot(f.centre[0] - centre[0], f.centre[1] - centre[1]))
+    return faces[0]
+
+
+def _face_crop(image: np.ndarray, face: Face, side: int = 320) -> np.ndarray:
+    """Square crop 2.4 x the face box around the face, resized to ``side`` px (reflect padding)."""
+    cx, cy = face.centre
+    half = 1.2 * max(face.width, face.height)
+    m = np.array([[side / (2 * half), 0, side / 2 - cx * side / (2 * half)],
+                  [0, side / (2 * half), side / 2 - cy * side / (2 * half)]], np.float32)
+    return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_AREA if half * 2 > side else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _n_views(item: dict[str, Any], index: int, n_photo: int, frame_every: int) -> int:
+    if item["kind"] == "photo":
+        return n_photo
+    return 1 if index % frame_every == 0 else 0
+
+
+def _item_rows(root: Path, item: dict[str, Any], n_aug: int, rng: np.random.Generator) -> list[tuple]:
+    """``(input, targets, augmented)`` rows of one manifest item: the clean face + ``n_aug`` views."""
+    image = load_image(root / item["path"])
+    face = _pick_face(analyse_faces(image), item["face_box"])
+    if face is None:
+        log.warning("no face for %s (%s); skipped", item["path"], item["person"])
+        return []
+    rows = [(identity_input(image, face), motion_targets(face), False)]
+    crop = _face_crop(image, face)
+    crop_face = _pick_face(analyse_faces(crop), None, centre=(crop.shape[1] / 2, crop.shape[0] / 2))
+    for _ in range(n_aug if crop_face is not None else 0):
+        view = np.ascontiguousarray(augment_face_image(crop, crop_face, rng))
+        vface = _pick_face(analyse_faces(view), None, centre=(view.shape[1] / 2, view.shape[0] / 2))
+        if vface is not None:
+            rows.append((identity_input(view, vface), motion_targets(vface), True))
+    return rows
+
+
+def build_feature_table(corpus: str | Path, n_aug_photo: int = 16, frame_aug_every: int = 8,
+                        seed: int = 0, cache: bool = True) -> FeatureTable:
+    """Encoder inputs of every corpus face and its augmented views (cached as ``identity_features.npz``)."""
+    from tqdm import tqdm
+
+    root = Path(corpus)
+    cache_path = root / f"identity_features_a{n_aug_photo}_f{frame_aug_every}_s{seed}.npz"
+    if cache and cache_path.is_file():
+        data = np.load(cache_path)
+        return FeatureTable(**{k: data[k] for k in data.files})
+    manifest = load_manifest(root)
+    rng = np.random.default_rng(seed)
+    cols: dict[str, list] = {k: [] for k in ("inputs", "targets", "person", "split", "augmented", "item")}
+    for index, item in enumerate(tqdm(manifest["items"], desc="identity features")):
+        for x, t, aug in _item_rows(root, item, _n_views(item, index, n_aug_photo, frame_aug_every), rng):
+            for k, v in zip(cols, (x, t, item["person"], item["split"], aug, index)):
+                cols[k].append(v)
+    table = FeatureTable(inputs=np.stack(cols["inputs"]).astype(np.float32),
+                         targets=np.stack(cols["targets"]).astype(np.float32),
+                         person=np.array(cols["person"]), split=np.array(cols["split"]),
+                         augmented=np.array(cols["augmented"]), item=np.array(cols["item"]))
+    if cache:
+        np.savez(cache_path, **table.__dict__)
+    return table
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def identity_losses(out: Any, labels: torch.Tensor, descriptors: torch.Tensor, targets: torch.Tensor,
+                    class_weight: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """Loss terms for one batch.
+
+    Args:
+        out: :class:`IdentityOutput` of the batch (``f_id (B, D_id)``, ``alpha (B, M)``).
+        labels: ``(B,)`` person index (into ``class_weight`` rows).
+        descriptors: ``(B, 128)`` centred, L2-normalised dlib descriptors.
+        targets: ``(B, K)`` standardised motion targets.
+        class_weight: ``(n_persons, D_id)`` identity classifier.
+    """
+    z = F.normalize(out.f_id, dim=-1)
+    logits = z @ F.normalize(class_weight, dim=-1).T
+    logits = cfg.scale * (logits - cfg.margin * F.one_hot(labels, logits.shape[1]))
+    same = labels[:, None] == labels[None, :]
+    centroid = F.normalize((same.float() @ z) / same.float().sum(1, keepdim=True), dim=-1)
+    other = ~same
+    distill = ((z @ z.T - descriptors @ descriptors.T)[other] ** 2).mean() if other.any() else z.sum() * 0
+    return {
+        "cls": F.cross_entropy(logits, labels),
+        "compact": (1 - (z * centroid).sum(-1)).mean(),
+        "distill": distill,
+        "motion": F.mse_loss(out.alpha[:, : targets.shape[1]], targets),
+        "norm": ((out.f_id.norm(dim=-1) - cfg.id_norm) ** 2).mean(),
+    }
+
+
+def _sample_batch(groups: list[np.ndarray], cfg: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    persons = rng.choice(len(groups), size=min(cfg.persons_per_step, len(groups)), replace=False)
+    rows = [rng.choice(groups[p], size=cfg.views_per_person, replace=len(groups[p]) < cfg.views_per_person)
+            for p in persons]
+    return np.concatenate(rows), np.repeat(persons, cfg.views_per_person)
+
+
+def train_identity(table: FeatureTable, config: IdentityConfig, cfg: TrainConfig) -> tuple[IdentityEncoder, dict]:
+    """Train on the ``train`` split of ``table``; returns the model and a log of loss means."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    train = table.subset(table.split == "train")
+    names = sorted(set(train.person.tolist()))
+    groups = [np.flatnonzero(train.person == n) for n in names]
+    x = torch.from_numpy(train.inputs)
+    model = IdentityEncoder(config)
+    model.set_input_stats(x, torch.from_numpy(train.targets))
+    targets = model.standardise_targets(torch.from_numpy(train.targets))
+    desc = x[:, :DESCRIPTOR_DIM]
+    desc = F.normalize(desc - desc.mean(0), dim=-1)
+    class_weight = torch.nn.Parameter(torch.randn(len(names), config.dim))
+    opt = torch.optim.AdamW([*model.parameters(), class_weight], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    weights = {"cls": cfg.w_cls, "compact": cfg.w_compact, "distill": cfg.w_distill,
+               "motion": cfg.w_motion, "norm": cfg.w_norm}
+    history: dict[str, list[float]] = {k: [] for k in weights}
+    for step in range(cfg.steps):
+        rows, labels = _sample_batch(groups, cfg, rng)
+        idx = torch.from_numpy(rows)
+        noisy = x[idx] + cfg.input_noise * model.input_std * torch.randn(x[idx].shape, generator=gen)
+        terms = identity_losses(model(noisy), torch.from_numpy(labels), desc[idx], targets[idx], class_weight, cfg)
+        loss = sum(weights[k] * v for k, v in terms.items())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        for k, v in terms.items():
+            history[k].append(v.item())
+        if step % 250 == 0 or step == cfg.steps - 1:
+            log.info("step %d loss %.3f %s", step, loss.item(), {k: round(v.item(), 3) for k, v in terms.items()})
+    summary = {k: float(np.mean(v[-100:])) for k, v in history.items()}
+    return model.eval(), {"train_persons": names, "final_losses": summary}
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _cohesion(vectors: np.ndarray, persons: np.ndarray) -> dict[str, float]:
+    """Within/between-person cosine and (mean intra distance / mean inter distance) of unit vectors."""
+    z = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-8)
+    cos = z @ z.T
+    names = sorted(set(persons.tolist()))
+    masks = [persons == n for n in names]
+    intra = [cos[np.ix_(m, m)][~np.eye(m.sum(), dtype=bool)].mean() for m in masks if m.sum() > 1]
+    inter = [cos[np.ix_(a, b)].mean() for i, a in enumerate(masks) for b in masks[i + 1:]]
+    dist = np.sqrt(np.clip(2 - 2 * cos, 0, None))
+    d_in = [dist[np.ix_(m, m)][~np.eye(m.sum(), dtype=bool)].mean() for m in masks if m.sum() > 1]
+    d_out = [dist[np.ix_(a, b)].mean() for i, a in enumerate(masks) for b in masks[i + 1:]]
+    return {"intra_cos": float(np.mean(intra)), "inter_cos": float(np.mean(inter)),
+            "intra_over_inter_dist": float(np.mean(d_in) / np.mean(d_out)),
+            "n_persons": len(names), "n_views": int(len(persons)), "n_persons_with_2plus": len(intra)}
+
+
+def _gender_probe(train_z: np.ndarray, train_g: np.ndarray, test_z: np.ndarray, test_g: np.ndarray) -> float:
+    """Nearest-centroid accuracy (cosine) of gender labels, centroids from ``train``."""
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v, axis=1, keepdims=True).clip(1e-8)
+    labels = np.array(sorted(set(train_g.tolist())))
+    centroids = unit(np.stack([unit(train_z[train_g == g]).mean(0) for g in labels]))
+    pred = labels[np.argmax(unit(test_z) @ centroids.T, axis=1)]
+    return float((pred == test_g).mean())
+
+
+def evaluate_identity(model: IdentityEncoder, table: FeatureTable, genders: dict[str, str]) -> dict[str, Any]:
+    """Held-out cohesion of f_id vs f vs the raw descriptor, gender probe and motion read-out."""
+    extractor = IdentityExtractor(model)
+    feats = extractor.from_inputs(table.inputs)
+    reps = {"f_id": np.stack([r.f_id for r in feats]), "f": np.stack([r.f for r in feats]),
+            "f_m": np.stack([r.f_m for r in feats]), "descriptor": table.inputs[:, :DESCRIPTOR_DIM]}
+    held = table.split == "heldout"
+    sets = {"heldout_real": held & ~table.augmented, "heldout_views": held,
+            "train_real": (table.split == "train") & ~table.augmented}
+    report: dict[str, Any] = {}
+    for set_name, mask in sets.items():
+        report[set_name] = {k: _cohesion(v[mask], table.person[mask]) for k, v in reps.items() if k != "f_m"}
+    g = np.array([genders[p] for p in table.person])
+    train = table.split == "train"
+    test = held & ~table.augmented
+    report["gender_probe_heldout_acc"] = {k: _gender_probe(v[train], g[train], v[test], g[test])
+                                         for k, v in reps.items() if k != "f_m"}
+    pred = np.stack([[r.motion[n] for n in r.motion] for r in feats])
+    r2 = 1 - ((pred[held] - table.targets[held]) ** 2).sum(0) / ((table.targets[held] - table.targets[held].mean(0)) ** 2).sum(0)
+    report["motion_r2_heldout"] = dict(zip(feats[0].motion, np.round(r2, 3).tolist()))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from ..core.config import to_dict
+
+    parser = argparse.ArgumentParser(description="Train the identity encoder on the real-face corpus.")
+    parser.add_argument("--corpus", default="corpus/faces")
+    parser.add_argument("--out", default="src/facespeak/assets/identity/identity.safetensors")
+    parser.add_argument("--report", default="runs/identity/report.json")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--tiny", action="store_true", help="tiny model and 5 steps (smoke test)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(1)
+    t0 = time.time()
+    table = build_feature_table(args.corpus)
+    t1 = time.time()
+    config = IdentityConfig.tiny() if args.tiny else IdentityConfig()
+    cfg = TrainConfig.tiny() if args.tiny else TrainConfig(steps=args.steps)
+    model, info = train_identity(table, config, cfg)
+    t2 = time.time()
+    genders = {p: v["gender"] for p, v in load_manifest(args.corpus)["persons"].items()}
+    report = {"eval": evaluate_identity(model, table, genders), "train": info, "train_config": to_dict(cfg),
+              "feature_seconds": round(t1 - t0, 1), "train_seconds": round(t2 - t1, 1),
+              "n_train_views": int((table.split == "train").sum()), "n_heldout_views": int((table.split == "heldout").sum())}
+    IdentityExtractor(model).save(args.out, extra={"train_steps": cfg.steps, "train_persons": info["train_persons"]})
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=1))
+    log.info("%s", json.dumps(report["eval"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
