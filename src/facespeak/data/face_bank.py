@@ -37,6 +37,7 @@ VOICE_QUALITY = {"piper": 5, "festival_hts": 4, "pico": 4, "flite": 3, "mbrola":
 class PairingConfig:
     max_frames: int = 24
     mirror: bool = True
+    photo_augment: int = 10  # extra random views per photo (expression warp, flip, rotation, light)
     seed: int = 0
 
 
@@ -85,7 +86,22 @@ def _pick_face(faces, box):
     return min(faces, key=lambda f: (f.centre[0] - cx) ** 2 + (f.centre[1] - cy) ** 2)
 
 
-def _features_for(items, root: Path, extractor, mirror: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+def _augmented_views(image: np.ndarray, box, n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, None]]:
+    """``n`` random views of the face in ``box`` (crop around it, then warp/flip/rotate/light)."""
+    from ..face.analysis import analyse_faces
+    from ..face.identity_train import _face_crop, augment_face_image
+
+    faces = analyse_faces(image)
+    if not faces or n <= 0:
+        return []
+    crop = _face_crop(image, _pick_face(faces, box))
+    crop_faces = analyse_faces(crop)
+    if not crop_faces:
+        return []
+    return [(augment_face_image(crop, crop_faces[0], rng), None) for _ in range(n)]
+
+
+def _features_for(items, root: Path, extractor, cfg: "PairingConfig", rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     from ..face.analysis import analyse_faces
     from ..face.image_io import load_image
 
@@ -93,14 +109,16 @@ def _features_for(items, root: Path, extractor, mirror: bool) -> list[tuple[np.n
     for it in items:
         image = load_image(root / it["path"])
         variants = [(image, it.get("face_box"))]
-        if mirror:
+        if cfg.mirror:
             w = image.shape[1]
             b = it.get("face_box")
             variants.append((np.ascontiguousarray(image[:, ::-1]), None if b is None else [w - b[2], b[1], w - b[0], b[3]]))
+        if it.get("kind") != "frame":
+            variants += _augmented_views(image, it.get("face_box"), cfg.photo_augment, rng)
         for img, box in variants:
             faces = analyse_faces(img)
             if not faces:
-                log.warning("no face in %s (mirrored=%s); view skipped", it["path"], img is not image)
+                log.warning("no face in a view of %s; view skipped", it["path"])
                 continue
             feats = extractor.extract(img, _pick_face(faces, box))
             out.append((np.asarray(feats.f_id, np.float32), np.asarray(feats.f, np.float32)))
@@ -130,11 +148,12 @@ def build_face_bank(faces_dir: str | Path, voices_json: str | Path, train_speake
 
         extractor = IdentityExtractor.from_bundled()
     f_id, f, spk, por = [], [], [], []
+    rng = np.random.default_rng(cfg.seed)
     speakers = sorted(pairing)
     person_list = sorted({p for ps in pairing.values() for p in ps})
     for s_i, s in enumerate(tqdm(speakers, desc="face bank", disable=not progress)):
         for p in pairing[s]:
-            feats = _features_for(_person_views(by_person[p], faces_dir, cfg.max_frames), faces_dir, extractor, cfg.mirror)
+            feats = _features_for(_person_views(by_person[p], faces_dir, cfg.max_frames), faces_dir, extractor, cfg, rng)
             if not feats:
                 raise InputError(f"no usable face view for person {p}")
             for a, b in feats:

