@@ -12,6 +12,7 @@ from facespeak.core.checkpoint import load_checkpoint
 from facespeak.core.config import from_dict
 from facespeak.data.tts_dataset import FaceBank, TTSFeatures, prepare_tts_features
 from facespeak.train import train
+from facespeak.train.loop import export_last
 from facespeak.train.tts_task import TTSTask, TTSTrainConfig
 from facespeak.tts import FaceTTS, TTSConfig
 
@@ -64,10 +65,13 @@ def test_train_resume_exact_export_and_synthesise(tiny_data, tmp_path):
     resumed = tmp_path / "resumed"
     train(TTSTask(_cfg(root, 4)), _cfg(root, 4).train, resumed, progress=False, stop_at=2)  # "interrupted"
     assert not (tmp_path / "b.safetensors").exists()
+    assert export_last(TTSTask(_cfg(root, 4)), _cfg(root, 4).train, resumed, tmp_path / "mid.safetensors") == 2
+    mid, _ = load_checkpoint(tmp_path / "mid.safetensors", arch="facespeak.tts")
     train(TTSTask(_cfg(root, 4)), _cfg(root, 4).train, resumed, export_path=tmp_path / "b.safetensors", progress=False)
     a, info = load_checkpoint(tmp_path / "a.safetensors", arch="facespeak.tts")
     b, _ = load_checkpoint(tmp_path / "b.safetensors", arch="facespeak.tts")
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed run differs from the straight run"
+    assert not all(torch.equal(a[k], mid[k]) for k in a)  # the step-2 export is an earlier state
     log = (straight / "loss.csv").read_text().splitlines()
     assert log[0].startswith("step,seconds") and len(log) == 5
     cfg = from_dict(TTSConfig, {k: v for k, v in info.config.items() if not k.startswith("_")})

