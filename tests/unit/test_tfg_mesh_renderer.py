@@ -75,3 +75,30 @@ def test_full_image_mode_keeps_the_background(photo):
     # nothing changes farther than ~2 face heights from the face centre (the static ring)
     assert np.hypot(xs - cx, ys - cy).max() < 2.2 * face.height
     assert not changed[400:, :].any() and not changed[:, 420:].any()
+
+
+def test_lip_rules_to_video_end_to_end(crop, tmp_path):
+    """Rules -> motion -> frames -> MP4 -> decoded: a face in every frame, durations equal,
+    the mouth open on the vowel and shut on the "m"."""
+    from facespeak.core.timing import AudioTiming
+    from facespeak.motion.lip_rules import lip_targets
+    from facespeak.text.symbols import intersperse_blank, phonemes_to_ids
+    from facespeak.video.reader import read_video
+    from facespeak.video.writer import VideoConfig, write_video
+
+    timing = AudioTiming()
+    ids = intersperse_blank(phonemes_to_ids("ɑmɑ"))
+    durs = np.array([0.05, 0.2, 0.01, 0.12, 0.01, 0.2, 0.05]) * timing.mel.frame_rate
+    lips = lip_targets(ids, durs, timing)
+    amounts = np.zeros((len(lips), len(EXPRESSION_NAMES)))
+    amounts[:, : lips.shape[1]] = lips
+    motion = crop.space.motion_from_amounts(amounts)
+    n_wav = timing.mel_frames_to_samples(int(round(durs.sum())))
+    wav = (0.1 * np.sin(np.arange(n_wav) / timing.mel.sample_rate * 2 * np.pi * 220)).astype(np.float32)
+    path = write_video(tmp_path / "say.mp4", crop.render(motion), wav, timing.mel.sample_rate, VideoConfig.tiny())
+    video = read_video(path)
+    assert video.info.n_frames == len(motion)
+    assert abs(video.info.video_duration_s - video.info.audio_duration_s) <= 1.0 / timing.video_fps
+    openings = [_mouth_opening(frame) for frame in video.frames]  # asserts a face in each frame
+    vowel, closure = int(0.15 * timing.video_fps), int(0.32 * timing.video_fps)
+    assert openings[vowel] > openings[closure] + 0.1

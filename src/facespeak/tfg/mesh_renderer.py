@@ -1,0 +1,240 @@
+"""Dense warp of a portrait driven by the mesh motion space (DESIGN.md §3, ``mesh``).
+
+Per portrait (``MeshRenderer.__init__``, once):
+
+1. canvas: the aligned face crop (``mode="crop"``, 256 or 512 px via
+   :func:`facespeak.face.align.align_face`) or the full photo (``mode="full"``; only a region
+   of interest around the head is processed);
+2. control points: the 468 mesh points, an *outer ring* (face oval scaled
+   ``RenderConfig.ring_scale`` from the face centre: hair, ears, jaw line; it follows the head
+   pose rigidly), a *static ring* (oval x ``static_scale``) and the region's corners and edge
+   midpoints, which never move;
+3. triangles: Delaunay of the control points laid out with the jaw opened (so the mouth
+   opening is spanned by inner-lip triangles only, never by triangles reaching into the lips).
+
+Per frame: move the control points; for every triangle with a moving corner, the affine map
+from its output position back to its source position; rasterise those triangles into an id
+map of the output region, far triangles first (painter's order on the mesh depth, so a turning
+cheek covers what is behind it instead of tearing); gather each pixel's affine and apply it
+(exact piecewise-affine backward map, no iterative inversion); one ``cv2.remap`` of the canvas.
+Triangles whose corners are all static keep the identity, so beyond the static ring the
+frame is bit-identical to the photo and the animated region meets it continuously (the warp
+itself is the feather; no seam can appear). Then the mouth interior is painted where the lips
+part (:mod:`facespeak.tfg.mouth_interior`). Blinks need no painting: the upper-lid skin is
+stretched down over the eye by the warp itself. Rendering is a pure function of the motion
+frame (no state between frames), hence no flicker.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from ..core.errors import InputError
+from ..face.align import align_face, crop_landmarks
+from ..face.analysis import Face
+from . import mesh_topology as mt
+from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace
+from .mouth_interior import MouthStyle, lip_opening, paint_mouth_interior
+
+__all__ = ["RenderConfig", "MeshRenderer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Renderer options.
+
+    mode: ``"crop"`` (aligned square crop of side ``size``) or ``"full"`` (the whole photo).
+    size: crop side in px (crop mode). ring_scale / static_scale: outer (moving with the head)
+    and static ring radius as multiples of the face oval. mouth: interior painting style (None = no painting).
+    """
+
+    mode: str = "crop"
+    size: int = 256
+    ring_scale: float = 1.3
+    static_scale: float = 1.9
+    mouth: MouthStyle | None = MouthStyle()
+
+    @classmethod
+    def tiny(cls) -> "RenderConfig":
+        return cls(size=128)
+
+    def validate(self) -> None:
+        if self.mode not in ("crop", "full"):
+            raise InputError(f"render mode: expected 'crop' or 'full', got {self.mode!r}")
+        if self.mode == "crop" and not 32 <= self.size <= 2048:
+            raise InputError(f"render size: expected 32..2048 px, got {self.size}")
+        if not 1.0 < self.ring_scale < self.static_scale:
+            raise InputError(f"render rings: expected 1 < ring_scale < static_scale, got "
+                             f"{self.ring_scale}, {self.static_scale}")
+
+
+@dataclass(frozen=True, eq=False)
+class _Warp:
+    """Per-portrait precomputation of the piecewise-affine warp over the region of interest."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (canvas px, exclusive end)
+    grid: np.ndarray = field(repr=False)  # (2, h, w) float32 canvas px x and y of each region pixel
+    triangles: np.ndarray = field(repr=False)  # (n_tri, 3) control-point indices with a moving corner
+    source: np.ndarray = field(repr=False)  # (N, 2) control points at zero motion, canvas px
+
+
+class MeshRenderer:
+    """Render frames of one portrait from ``(T_video, D_motion)`` mesh motion.
+
+    Args:
+        image: ``(H, W, 3) uint8`` RGB photo.
+        face: the face to animate, from :func:`facespeak.face.analysis.analyse_faces` on ``image``.
+        config: :class:`RenderConfig`.
+
+    Attributes:
+        canvas: ``(H_out, W_out, 3) uint8`` the still frame (crop or photo) that zero motion gives.
+        space: the portrait's :class:`MeshMotionSpace` (landmarks in canvas px).
+    """
+
+    def __init__(self, image: np.ndarray, face: Face, config: RenderConfig | None = None) -> None:
+        self.config = config or RenderConfig()
+        self.config.validate()
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"portrait: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        if tuple(image.shape[:2]) != tuple(face.image_size):
+            raise InputError(f"face was found in a {face.image_size} image but the portrait is {image.shape[:2]}")
+        if self.config.mode == "crop":
+            aligned = align_face(image, face, self.config.size)
+            self.canvas, landmarks, self.align_matrix = aligned.crop, crop_landmarks(face, aligned.matrix), aligned.matrix
+        else:
+            self.canvas, landmarks, self.align_matrix = image, face.landmarks, None
+        self.space = MeshMotionSpace.from_landmarks(landmarks)
+        self.source_landmarks = landmarks[:, :2].astype(np.float64)  # (478, 2) canvas px
+        self._ring, self._static = self._rings()
+        self._warp = self._build_warp()
+        self._rest_opening = lip_opening(self.source_landmarks)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(H_out, W_out)`` of rendered frames."""
+        return (int(self.canvas.shape[0]), int(self.canvas.shape[1]))
+
+    def _rings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Outer ring ``(36, 3)`` canonical cm (moves with the head) and static ring ``(36, 2)`` px."""
+        oval = self.space.neutral[list(mt.FACE_OVAL)]
+        centre = oval.mean(axis=0)
+        ring = oval.copy()
+        ring[:, :2] = centre[:2] + (oval[:, :2] - centre[:2]) * self.config.ring_scale
+        static = oval.copy()
+        static[:, :2] = centre[:2] + (oval[:, :2] - centre[:2]) * self.config.static_scale
+        static_px = self.space.project(static[None], np.zeros((1, 5)))[0, :, :2]
+        return ring, static_px
+
+    def _control_points(self, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(D_motion,)`` motion -> ``(478, 2)`` landmarks, ``(N, 2)`` control points (canvas px)
+        and their ``(N,)`` depth (px, larger = farther; static points farthest)."""
+        m = motion[None]
+        face = self.space.project(self.space.shapes(m), m[:, K_EXPR:])[0]
+        ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
+        fixed = np.concatenate([self._static, self._corners()])
+        points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring[:, :2], fixed])
+        far = max(face[:, 2].max(), ring[:, 2].max()) + 1.0
+        depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(fixed), far)])
+        return face[:, :2], points, depth
+
+    def _corners(self) -> np.ndarray:
+        """``(8, 2)`` static anchors: corners and edge midpoints of a box holding the static ring
+        and the canvas (outside the canvas in crop mode, so the head's ring never passes them)."""
+        h, w = self.canvas.shape[:2]
+        lo = np.floor(self._static.min(axis=0)) - 2
+        hi = np.ceil(self._static.max(axis=0)) + 2
+        if self.config.mode == "crop":
+            lo, hi = np.minimum(lo, [-2.0, -2.0]), np.maximum(hi, [w + 1.0, h + 1.0])
+        (x0, y0), (x1, y1) = lo, hi
+        xm, ym = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        return np.array([[x0, y0], [xm, y0], [x1, y0], [x1, ym], [x1, y1], [xm, y1], [x0, y1], [x0, ym]])
+
+    def _region(self) -> tuple[int, int, int, int]:
+        """Pixels to compute ``(x0, y0, x1, y1)``, exclusive end: the canvas (crop) or the
+        static ring's box clipped to the photo (full); everything else never changes."""
+        h, w = self.canvas.shape[:2]
+        if self.config.mode == "crop":
+            return 0, 0, w, h
+        lo = np.floor(self._static.min(axis=0)) - 1
+        hi = np.ceil(self._static.max(axis=0)) + 2
+        return int(max(0, lo[0])), int(max(0, lo[1])), int(min(w, hi[0])), int(min(h, hi[1]))
+
+    def _build_warp(self) -> _Warp:
+        zero = self.space.zero_motion(1)[0]
+        _, source, _ = self._control_points(zero)
+        opened = zero.copy()
+        opened[:K_EXPR] = self.space.basis.amounts_to_codes(np.eye(K_EXPR)[EXPRESSION_NAMES.index("jaw_open")])
+        _, layout, _ = self._control_points(opened)
+        triangles = Delaunay(layout).simplices
+        n_moving = mt.N_MESH_NO_IRIS + len(self._ring)  # control points before the static ones
+        triangles = triangles[(triangles < n_moving).any(axis=1)]
+        x0, y0, x1, y1 = self._region()
+        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        log.debug("mesh warp: %d control points, %d moving triangles, region %dx%d", len(source),
+                  len(triangles), x1 - x0, y1 - y0)
+        return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source)
+
+    # ------------------------------------------------------------------ per frame
+
+    def landmarks(self, motion: np.ndarray) -> np.ndarray:
+        """``(T_video, D_motion)`` -> ``(T_video, 478, 2)`` landmarks in output-frame px."""
+        return self.space.landmarks(motion)
+
+    def render_frame(self, motion: np.ndarray) -> np.ndarray:
+        """One ``(D_motion,)`` motion frame -> ``(H_out, W_out, 3) uint8`` RGB."""
+        motion = self.space.check_motion(np.asarray(motion, np.float64).reshape(1, -1))[0]
+        face, points, depth = self._control_points(motion)
+        w = self._warp
+        x0, y0, x1, y1 = w.box
+        if np.allclose(points, w.source, rtol=0.0, atol=1e-6):  # zero motion: the photo itself
+            return self.canvas.copy()
+        back = _backward_map(points, depth, w)
+        region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if self.config.mouth is not None:
+            region = paint_mouth_interior(region, face - [x0, y0], self._rest_opening, self.config.mouth)
+        if self.config.mode == "crop":
+            return region
+        out = self.canvas.copy()
+        out[y0:y1, x0:x1] = region
+        return out
+
+    def render(self, motion: np.ndarray):
+        """Yield ``(H_out, W_out, 3) uint8`` frames for ``(T_video, D_motion)`` motion."""
+        motion = self.space.check_motion(motion)
+        for row in motion:
+            yield self.render_frame(row)
+
+
+def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> np.ndarray:
+    """``(2, h, w) float32`` canvas px to sample for each region pixel (exact piecewise affine).
+
+    Args:
+        points: ``(N, 2)`` control points of this frame, canvas px.
+        depth: ``(N,)`` their depth (larger = farther): far triangles are drawn first.
+        warp: per-portrait precomputation (triangles, source positions, region, pixel grid).
+    """
+    tri = warp.triangles
+    dst = points[tri]  # (n, 3, 2) output positions
+    src = warp.source[tri]
+    homo = np.concatenate([dst, np.ones((len(tri), 3, 1))], axis=2)  # (n, 3, 3) rows [x, y, 1]
+    det = np.linalg.det(homo)
+    ok = np.abs(det) > 1e-6  # degenerate output triangles cover no pixels
+    affine = np.zeros((len(tri) + 1, 6), np.float32)  # last row: identity for untouched pixels
+    affine[-1] = (1, 0, 0, 0, 1, 0)
+    sol = np.linalg.solve(homo[ok], src[ok])  # (m, 3, 2): [x, y, 1] @ sol = source
+    affine[np.flatnonzero(ok)] = sol.transpose(0, 2, 1).reshape(-1, 6)
+    x0, y0, x1, y1 = warp.box
+    ids = np.full((y1 - y0, x1 - x0), len(tri), np.int32)
+    fixed = np.round((dst - [x0, y0]) * 16).astype(np.int32)  # 4 fractional bits
+    for i in np.flatnonzero(ok)[np.argsort(-depth[tri[ok]].mean(axis=1), kind="stable")]:
+        cv2.fillConvexPoly(ids, fixed[i], int(i), lineType=cv2.LINE_8, shift=4)
+    a = affine[ids]  # (h, w, 6)
+    gx, gy = warp.grid
+    return np.stack([a[..., 0] * gx + a[..., 1] * gy + a[..., 2], a[..., 3] * gx + a[..., 4] * gy + a[..., 5]])

@@ -1,0 +1,269 @@
+"""The ``mesh`` motion space (DESIGN.md §3): face-mesh deformations + head pose.
+
+A motion frame is a ``(D_motion,)`` vector with named columns :data:`MOTION_NAMES`:
+
+- ``K = 7`` expression **codes**: coefficients over an orthonormal basis of mesh displacement
+  fields (``(478 * 3,)`` vectors in the canonical face frame, cm). The basis is the QR
+  (Gram-Schmidt, in the order of :data:`EXPRESSION_NAMES`) of seven hand-designed fields:
+  jaw open, lip closure/press, lip rounding (pucker), lip spreading (smile), blink right,
+  blink left, brow raise. Codes are the coordinates of LIA's orthonormal motion basis
+  (``f_m = D alpha``); **amounts** are the designed, interpretable units (0 = neutral, 1 = the
+  full gesture, e.g. a wide-open "a"), related by ``codes = amounts @ R.T`` with the upper
+  triangular ``R`` of the QR. Rules and people think in amounts; learned models use codes.
+- 5 head-pose columns: ``yaw, pitch, roll`` in degrees and ``tx, ty`` in canonical cm, all
+  *relative to the portrait* (zero = the photo's own pose), applied in the head's frame about :data:`NECK_PIVOT` with depth flattened by
+  :data:`POSE_EDGE_DEPTH` towards the face outline.
+
+The basis is designed once on MediaPipe's canonical face, so a code means the same gesture on
+every portrait. A portrait enters the space by a 3D similarity fit (Umeyama 1991) of the
+canonical face onto its mesh (x, y, z px from :func:`facespeak.face.analysis.analyse_faces`),
+which removes its pose and scale; its own neutral shape ``X0`` (canonical frame, cm) is kept,
+so zero motion reproduces its landmarks exactly. Frame landmarks:
+``L = s R_fit (R_delta (X0 + codes @ basis) + t_delta) + t_fit``, projected orthographically
+(MediaPipe's mesh is weak-perspective), then the lips are kept from interpenetrating.
+
+Axes of the canonical frame here are OpenCV camera axes: x right (viewer), y down, z away.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..face.pose import canonical_face_model, euler_to_rotation
+from . import mesh_topology as mt
+from .mesh_fields import blink_field, design_fields, lip_closure_field
+
+__all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
+           "MeshMotionSpace", "canonical_landmarks"]
+
+EXPRESSION_NAMES: tuple[str, ...] = ("jaw_open", "lip_closure", "lip_round", "lip_spread",
+                                     "blink_right", "blink_left", "brow_raise")
+POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll", "tx", "ty")
+MOTION_NAMES: tuple[str, ...] = EXPRESSION_NAMES + POSE_NAMES
+D_MOTION = len(MOTION_NAMES)
+K_EXPR = len(EXPRESSION_NAMES)
+
+#: Head rotations turn about the top of the neck, below and behind the face (canonical cm):
+#: every visible point then moves the same way (the nose most), so the silhouette never folds
+#: over itself in the 2D warp, as it would turning about the skull's centre.
+NECK_PIVOT = np.array([0.0, 6.0, 7.0])
+#: While the head turns, depth is flattened towards the face outline (2.5D): the cheek's side
+#: points sit close to its front points in the photo but far behind them, and full parallax
+#: folds the 2D warp at the silhouette (a visible step at the cheek edge in test renders at
+#: 8 deg yaw). Depth keeps full detail (nose parallax) at the face centre and only
+#: ``POSE_EDGE_DEPTH`` of it at the outline and beyond; in between it blends linearly.
+POSE_EDGE_DEPTH = 0.2
+
+_MODEL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])  # canonical file: y up, z to viewer
+
+
+@functools.lru_cache(maxsize=1)
+def canonical_landmarks() -> np.ndarray:
+    """``(478, 3)`` canonical face in camera axes (cm); irises placed at the eye-lid centres."""
+    model = canonical_face_model() @ _MODEL_TO_CAMERA
+    out = np.zeros((mt.N_MESH, 3))
+    out[: mt.N_MESH_NO_IRIS] = model
+    for iris, lids in ((mt.RIGHT_IRIS, mt.RIGHT_EYE_UPPER + mt.RIGHT_EYE_LOWER),
+                       (mt.LEFT_IRIS, mt.LEFT_EYE_UPPER + mt.LEFT_EYE_LOWER)):
+        centre = model[list(lids)].mean(axis=0)
+        radius = 0.25 * np.ptp(model[list(lids), 0])
+        ring = np.array([[0, 0], [radius, 0], [0, -radius], [-radius, 0], [0, radius]])
+        out[list(iris), :2] = centre[:2] + ring
+        out[list(iris), 2] = centre[2]
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class MeshBasis:
+    """The orthonormal expression basis.
+
+    Attributes:
+        design: ``(K, 478, 3)`` designed fields, cm per unit amount.
+        basis: ``(K, 478 * 3)`` orthonormal rows (``basis @ basis.T = I``).
+        r: ``(K, K)`` upper triangular: ``design.reshape(K, -1) = r.T @ basis``.
+    """
+
+    design: np.ndarray = field(repr=False)
+    basis: np.ndarray = field(repr=False)
+    r: np.ndarray = field(repr=False)
+
+    def amounts_to_codes(self, amounts: np.ndarray) -> np.ndarray:
+        """``(..., K)`` amounts -> ``(..., K)`` codes."""
+        return np.asarray(amounts, np.float64) @ self.r.T
+
+    def codes_to_amounts(self, codes: np.ndarray) -> np.ndarray:
+        """``(..., K)`` codes -> ``(..., K)`` amounts (inverse of :meth:`amounts_to_codes`)."""
+        return np.linalg.solve(self.r, np.asarray(codes, np.float64).T).T
+
+    def displacement(self, codes: np.ndarray) -> np.ndarray:
+        """``(T, K)`` codes -> ``(T, 478, 3)`` displacements, cm in the canonical frame."""
+        return (np.asarray(codes, np.float64) @ self.basis).reshape(len(codes), mt.N_MESH, 3)
+
+
+@functools.lru_cache(maxsize=1)
+def mesh_basis() -> MeshBasis:
+    """The expression basis (designed on the canonical face; identical for every portrait)."""
+    design = design_fields(canonical_landmarks())
+    assert design.shape == (K_EXPR, mt.N_MESH, 3), design.shape
+    q, r = np.linalg.qr(design.reshape(K_EXPR, -1).T)
+    sign = np.sign(np.diag(r))  # make diag(r) > 0: code k grows with amount k
+    q, r = q * sign, r * sign[:, None]
+    for a in (design, q, r):
+        a.setflags(write=False)
+    return MeshBasis(design, np.ascontiguousarray(q.T), r)
+
+
+def _similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares ``dst ~ s R src + t`` for ``(N, 3)`` point sets (Umeyama 1991)."""
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s0, d0 = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(d0.T @ s0 / len(src))
+    sign = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rot = u @ sign @ vt
+    scale = float(np.trace(np.diag(sig) @ sign) / ((s0**2).sum() / len(src)))
+    return scale, rot, mu_d - scale * rot @ mu_s
+
+
+@dataclass(frozen=True, eq=False)
+class MeshMotionSpace:
+    """One portrait in the mesh motion space.
+
+    Attributes:
+        neutral: ``(478, 3)`` the portrait's own shape in the canonical frame (cm, pose removed).
+        scale: px per cm; ``rotation`` ``(3, 3)`` and ``translation`` ``(3,)`` px: the fit
+            ``landmarks = scale * rotation @ neutral + translation``.
+        basis: the shared :class:`MeshBasis`.
+        own: ``(K, 478, 3)`` per-portrait additions, cm per unit amount, for gestures whose
+            extent depends on the person: ``lip_closure`` also closes the portrait's own lip
+            gap (zero for a photo with closed lips) and a blink brings *this* portrait's upper
+            lid onto its lower lid (the shared field is sized for the canonical eye).
+    """
+
+    neutral: np.ndarray = field(repr=False)
+    scale: float
+    rotation: np.ndarray = field(repr=False)
+    translation: np.ndarray = field(repr=False)
+    basis: MeshBasis = field(repr=False)
+    own: np.ndarray = field(repr=False)
+
+    @classmethod
+    def from_landmarks(cls, landmarks: np.ndarray) -> "MeshMotionSpace":
+        """Fit the space to a portrait's ``(478, 3)`` mesh (x, y, z in image px)."""
+        lm = np.asarray(landmarks, np.float64)
+        if lm.shape != (mt.N_MESH, 3):
+            raise InputError(f"mesh landmarks: expected shape (478, 3) (x, y, z px), got {lm.shape}")
+        canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
+        scale, rot, trans = _similarity_3d(canon, lm[: mt.N_MESH_NO_IRIS])
+        neutral = (lm - trans) @ rot / scale  # exact inverse of the fit, per point
+        return cls(neutral, scale, rot, trans, mesh_basis(), _own_fields(neutral))
+
+    @property
+    def n_expressions(self) -> int:
+        return K_EXPR
+
+    def zero_motion(self, n_frames: int) -> np.ndarray:
+        """``(T_video, D_motion)`` zeros: every frame is the portrait itself."""
+        return np.zeros((n_frames, D_MOTION))
+
+    def motion_from_amounts(self, amounts: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        """``(T_video, K)`` amounts (+ optional ``(T_video, 5)`` pose) -> ``(T_video, D_motion)`` motion."""
+        amounts = np.asarray(amounts, np.float64)
+        if amounts.ndim != 2 or amounts.shape[1] != K_EXPR:
+            raise InputError(f"expression amounts: expected (T_video, {K_EXPR}) for {EXPRESSION_NAMES}, "
+                             f"got {amounts.shape}")
+        motion = self.zero_motion(len(amounts))
+        motion[:, :K_EXPR] = self.basis.amounts_to_codes(amounts)
+        if pose is not None:
+            pose = np.asarray(pose, np.float64)
+            if pose.shape != (len(amounts), len(POSE_NAMES)):
+                raise InputError(f"head pose: expected ({len(amounts)}, 5) for {POSE_NAMES}, got {pose.shape}")
+            motion[:, K_EXPR:] = pose
+        return motion
+
+    def shapes(self, motion: np.ndarray) -> np.ndarray:
+        """``(T_video, D_motion)`` motion -> ``(T_video, 478, 3)`` posed-free shapes (canonical cm)."""
+        motion = self.check_motion(motion)
+        codes = motion[:, :K_EXPR]
+        own = np.tensordot(self.basis.codes_to_amounts(codes), self.own, axes=1)
+        shapes = self.neutral[None] + self.basis.displacement(codes) + own
+        return _separate_lips(shapes, self.neutral)
+
+    def landmarks(self, motion: np.ndarray) -> np.ndarray:
+        """``(T_video, D_motion)`` motion -> ``(T_video, 478, 2)`` landmarks in image px (float64)."""
+        motion = self.check_motion(motion)
+        return self.project(self.shapes(motion), motion[:, K_EXPR:])[..., :2]
+
+    def project(self, shapes: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """``(T, N, 3)`` canonical points + ``(T, 5)`` pose -> ``(T, N, 3)`` image px (z in px too)."""
+        out = np.empty_like(shapes)
+        for t in range(len(shapes)):
+            yaw, pitch, roll, tx, ty = pose[t]
+            flat = self._flatten_depth(shapes[t])
+            head = (flat - NECK_PIVOT) @ euler_to_rotation(yaw, pitch, roll).T + NECK_PIVOT + np.array([tx, ty, 0.0])
+            head[:, 2] += shapes[t][:, 2] - flat[:, 2]  # restore true depth (for depth ordering)
+            out[t] = self.scale * head @ self.rotation.T + self.translation
+        return out
+
+    def _flatten_depth(self, points: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` canonical points with depth pulled towards the outline's (see POSE_EDGE_DEPTH)."""
+        oval = self.neutral[list(mt.FACE_OVAL)]
+        centre, half = oval[:, :2].mean(axis=0), np.ptp(oval[:, :2], axis=0) / 2.0
+        rho = np.sqrt((((points[:, :2] - centre) / half) ** 2).sum(axis=1))  # 1 on the outline
+        keep = POSE_EDGE_DEPTH + (1.0 - POSE_EDGE_DEPTH) * np.clip(1.0 - rho, 0.0, 1.0)
+        z_edge = float(oval[:, 2].mean())
+        out = points.copy()
+        out[:, 2] = z_edge + keep * (points[:, 2] - z_edge)
+        return out
+
+    def check_motion(self, motion: np.ndarray) -> np.ndarray:
+        """Validate ``(T_video, D_motion)`` motion; returns it as float64."""
+        motion = np.asarray(motion, np.float64)
+        if motion.ndim != 2 or motion.shape[1] != D_MOTION:
+            raise InputError(f"mesh motion: expected (T_video, {D_MOTION}) with columns {MOTION_NAMES}, "
+                             f"got {motion.shape}")
+        if not np.isfinite(motion).all():
+            raise InputError("mesh motion: expected finite values, got NaN or inf")
+        return motion
+
+
+def _own_fields(neutral: np.ndarray) -> np.ndarray:
+    """``(K, 478, 3)`` per-portrait additions (see :class:`MeshMotionSpace`)."""
+    own = np.zeros((K_EXPR, mt.N_MESH, 3))
+    own[EXPRESSION_NAMES.index("lip_closure")] = _own_closure(neutral)
+    shared = mesh_basis().design
+    for name, lids in (("blink_right", (mt.RIGHT_EYE_UPPER, mt.RIGHT_EYE_LOWER, mt.RIGHT_EYE_CORNERS)),
+                       ("blink_left", (mt.LEFT_EYE_UPPER, mt.LEFT_EYE_LOWER, mt.LEFT_EYE_CORNERS))):
+        k = EXPRESSION_NAMES.index(name)
+        own[k] = blink_field(neutral, *lids) - shared[k]
+    return own
+
+
+def _own_closure(neutral: np.ndarray) -> np.ndarray:
+    """Closure field for the portrait's own inner-lip gap (cm, per x along the mouth)."""
+    up, lo = (list(p) for p in zip(*mt.INNER_LIP_PAIRS))
+    xs = (neutral[up, 0] + neutral[lo, 0]) / 2.0
+    gaps = np.maximum(neutral[lo, 1] - neutral[up, 1], 0.0)
+    order = np.argsort(xs)
+    corners = neutral[list(mt.MOUTH_CORNERS_INNER), 0]
+    xp = np.concatenate([[corners.min()], xs[order], [corners.max()]])
+    fp = np.concatenate([[0.0], gaps[order], [0.0]])
+    return lip_closure_field(neutral, lambda x: np.interp(x, xp, fp, left=0.0, right=0.0))
+
+
+def _separate_lips(shapes: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Keep each lower inner-lip point from rising above its upper partner (lips touch, never
+    cross). A pair may overlap as much as it did in the portrait; a crossing is split evenly."""
+    up, lo = (list(p) for p in zip(*mt.INNER_LIP_PAIRS))
+    gap0 = np.minimum(neutral[lo, 1] - neutral[up, 1], 0.0)  # (P,) allowed overlap, cm
+    gap = shapes[:, lo, 1] - shapes[:, up, 1]  # (T, P)
+    short = np.minimum(gap - gap0, 0.0) / 2.0
+    if np.any(short < 0):
+        shapes = shapes.copy()
+        shapes[:, up, 1] += short
+        shapes[:, lo, 1] -= short
+    return shapes

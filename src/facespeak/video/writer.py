@@ -1,0 +1,215 @@
+"""Write RGB frames and a mono waveform to an MP4 (H.264 yuv420p + AAC) with PyAV.
+
+Every video the project compares is encoded the same way (DESIGN.md §1: lip-sync scores move
+with codecs): libx264, yuv420p, constant frame rate (25 fps by default), even dimensions (odd
+sizes are padded by edge replication, as yuv420p needs), AAC audio at the waveform's rate.
+
+Frames stream in one at a time (:class:`VideoWriter`), so memory is constant in the video
+length. On :meth:`VideoWriter.close` the audio and video are made equally long: missing video
+is filled by repeating the last frame, surplus audio is trimmed, missing audio padded with
+silence, so both streams last ``n_frames / fps`` seconds. The file is written to a temporary
+name beside the target and renamed into place only when complete (no half-written MP4s).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import DependencyError, InputError
+
+__all__ = ["VideoConfig", "VideoWriter", "write_video"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Encoding settings. ``crf``: x264 quality (lower = better, 18 is visually lossless)."""
+
+    fps: float = 25.0
+    crf: int = 18
+    preset: str = "veryfast"
+    audio_bitrate: int = 128_000  # bit/s
+    threads: int = 1
+
+    @classmethod
+    def tiny(cls) -> "VideoConfig":
+        """Fast encoding for tests."""
+        return cls(crf=28, preset="ultrafast")
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise DependencyError(f"writing video needs PyAV (pip install av); import failed: {e}") from e
+    return av
+
+
+def _even(n: int) -> int:
+    return n + (n % 2)
+
+
+class VideoWriter:
+    """Streaming MP4 writer: ``add_frame`` repeatedly, then ``close(audio)``.
+
+    Args:
+        path: output ``.mp4``; its directory must exist.
+        size: ``(H, W)`` of every frame in px.
+        sample_rate: audio rate in Hz (of the waveform given to :meth:`close`); None = no audio.
+        config: encoding settings.
+
+    Use as a context manager; on an exception the temporary file is removed and ``path`` is
+    left untouched.
+    """
+
+    def __init__(self, path: str | Path, size: tuple[int, int], sample_rate: int | None,
+                 config: VideoConfig | None = None) -> None:
+        self.path = Path(path)
+        self.config = config or VideoConfig()
+        self.size = (int(size[0]), int(size[1]))
+        if min(self.size) < 2:
+            raise InputError(f"video frame size: expected at least 2x2 px, got {self.size}")
+        if not self.path.parent.is_dir():
+            raise InputError(f"video output directory does not exist: {self.path.parent}")
+        self.sample_rate = sample_rate
+        self.n_frames = 0
+        self._last: np.ndarray | None = None
+        av = _import_av()
+        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        self._open_streams()
+
+    def _open_streams(self) -> None:
+        cfg = self.config
+        rate = Fraction(cfg.fps).limit_denominator(1001)
+        v = self._container.add_stream("libx264", rate=rate)
+        v.height, v.width = _even(self.size[0]), _even(self.size[1])
+        v.pix_fmt = "yuv420p"
+        v.thread_count = cfg.threads
+        v.options = {"crf": str(cfg.crf), "preset": cfg.preset}
+        self._video = v
+        self._audio = None
+        if self.sample_rate is not None:
+            a = self._container.add_stream("aac", rate=int(self.sample_rate))
+            a.layout = "mono"
+            a.bit_rate = cfg.audio_bitrate
+            self._audio = a
+
+    def add_frame(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3) uint8`` RGB frame."""
+        av = _import_av()
+        if frame.shape != (*self.size, 3) or frame.dtype != np.uint8:
+            raise InputError(f"video frame: expected {(*self.size, 3)} uint8 RGB, got {frame.shape} {frame.dtype}")
+        h, w = self.size
+        if (h % 2) or (w % 2):
+            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf.pts = self.n_frames
+        for packet in self._video.encode(vf):
+            self._container.mux(packet)
+        self._last = frame if (h % 2 == 0 and w % 2 == 0) else frame[:h, :w]
+        self.n_frames += 1
+
+    def duration_s(self) -> float:
+        return self.n_frames / self.config.fps
+
+    def close(self, audio: np.ndarray | None = None) -> Path:
+        """Equalise durations, add the audio, finish the file and rename it into place.
+
+        Args:
+            audio: ``(T_wav,)`` float waveform in [-1, 1] at ``sample_rate``; required iff the
+                writer was created with a sample rate.
+
+        Returns:
+            The final path.
+        """
+        try:
+            self._finish(audio)
+        except BaseException:
+            self.abort()
+            raise
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        os.replace(self._tmp, self.path)
+        log.info("wrote %s: %d frames at %g fps (%.2f s)", self.path, self.n_frames, self.config.fps, self.duration_s())
+        return self.path
+
+    def _finish(self, audio: np.ndarray | None) -> None:
+        av = _import_av()
+        if self.n_frames == 0:
+            raise InputError("video: expected at least one frame, got none")
+        if (audio is None) != (self._audio is None):
+            raise InputError(f"video audio: writer created with sample_rate={self.sample_rate} but close() got "
+                             f"{'no audio' if audio is None else 'audio'}")
+        if audio is not None:
+            audio = _as_mono(audio)
+            needed = int(np.ceil(len(audio) / self.sample_rate * self.config.fps - 1e-6))
+            assert self._last is not None
+            while self.n_frames < needed:  # audio longer: hold the last frame
+                self.add_frame(self._last)
+        for packet in self._video.encode(None):
+            self._container.mux(packet)
+        if audio is not None:
+            n = int(round(self.n_frames / self.config.fps * self.sample_rate))
+            audio = np.pad(audio[:n], (0, max(0, n - len(audio))))
+            af = av.AudioFrame.from_ndarray(audio.reshape(1, -1), format="fltp", layout="mono")
+            af.sample_rate = int(self.sample_rate)
+            af.pts = 0
+            for packet in self._audio.encode(af):
+                self._container.mux(packet)
+            for packet in self._audio.encode(None):
+                self._container.mux(packet)
+        self._container.close()
+
+    def abort(self) -> None:
+        """Drop the partial file (``path`` is not touched)."""
+        try:
+            self._container.close()
+        except Exception:  # noqa: BLE001 - the container may already be broken
+            pass
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def _as_mono(audio: np.ndarray) -> np.ndarray:
+    a = np.asarray(audio)
+    if a.ndim != 1:
+        raise InputError(f"video audio: expected a mono (T_wav,) waveform, got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InputError(f"video audio: expected a float waveform in [-1, 1], got {a.dtype}")
+    return np.clip(np.nan_to_num(a.astype(np.float32)), -1.0, 1.0)
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], audio: np.ndarray | None = None,
+                sample_rate: int | None = None, config: VideoConfig | None = None) -> Path:
+    """Write frames (an array ``(T_video, H, W, 3) uint8`` or any iterable of ``(H, W, 3)``) and
+    an optional mono ``(T_wav,)`` waveform at ``sample_rate`` Hz; see :class:`VideoWriter`."""
+    if (audio is None) != (sample_rate is None):
+        raise InputError("write_video: give both audio and sample_rate, or neither")
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise InputError("video: expected at least one frame, got none")
+    with VideoWriter(path, first.shape[:2], sample_rate, config) as writer:
+        writer.add_frame(first)
+        for frame in it:
+            writer.add_frame(frame)
+        return writer.close(audio)
