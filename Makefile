@@ -10,6 +10,9 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
+	$(VENV)/bin/facespeak say --image examples/portrait.jpg --text "$(TEXT)" --out out/demo.mp4
+
+tts-demo: setup
 	$(VENV)/bin/facespeak tts --image examples/portrait.jpg --text "$(TEXT)" --out out/demo.wav
 
 test: setup
