@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
-
-from .cmd_tts import add_speech_options, read_text_arg, validate_inputs
+from .cmd_tts import add_speech_options, prepare_request
 
 __all__ = ["register"]
 
@@ -22,19 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import InputError
-    from ..pipeline import FaceSpeak, SpeechOptions, VideoOptions, say
+    from ..pipeline import FaceSpeak, VideoOptions, say
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".mp4":
-        raise InputError(f"--out: expected a .mp4 path, got {out}")
-    text = read_text_arg(args)
-    speech = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
-                           length_scale=args.length_scale, condition=args.condition)
-    speech.validate()
     video = VideoOptions(size=args.size, still=args.still)
     video.validate()
-    portrait, _ = validate_inputs(args.image, args.face_index, text)  # fail fast, before loading models
+    out, text, speech, portrait, _ = prepare_request(args, ".mp4")
     fs = FaceSpeak.from_bundled(args.tts_weights)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = say(fs, portrait, text, out, speech, video, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))

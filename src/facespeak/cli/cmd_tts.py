@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs"]
+__all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request"]
 
 
 def add_speech_options(p: argparse.ArgumentParser) -> None:
@@ -41,6 +41,24 @@ def read_text_arg(args: argparse.Namespace) -> str:
         raise TextError(f"text file {path} is not UTF-8 text") from None
 
 
+def prepare_request(args: argparse.Namespace, suffix: str):
+    """Shared by `tts` and `say`: check the output suffix, read and check the text, build and
+    validate the speech options, find the face -> (out Path, text, SpeechOptions, Portrait, chunks).
+    Everything here fails fast, before any network is loaded."""
+    from ..core.errors import InputError
+    from ..pipeline import SpeechOptions
+
+    out = Path(args.out)
+    if out.suffix.lower() != suffix:
+        raise InputError(f"--out: expected a {suffix} path, got {out}")
+    text = read_text_arg(args)
+    opts = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
+                         length_scale=args.length_scale, condition=args.condition)
+    opts.validate()
+    portrait, chunks = validate_inputs(args.image, args.face_index, text)
+    return out, text, opts, portrait, chunks
+
+
 def validate_inputs(image: str, face_index: int | None, text: str):
     """Check the text and find the face before any model is loaded -> (Portrait, text chunks)."""
     from ..face.analysis import load_portrait
@@ -61,17 +79,9 @@ def run(args: argparse.Namespace) -> int:
     import soundfile as sf
     from tqdm import tqdm
 
-    from ..core.errors import InputError
-    from ..pipeline import FaceSpeak, SpeechOptions
+    from ..pipeline import FaceSpeak
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".wav":
-        raise InputError(f"--out: expected a .wav path, got {out}")
-    text = read_text_arg(args)
-    opts = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
-                         length_scale=args.length_scale, condition=args.condition)
-    opts.validate()
-    portrait, chunks = validate_inputs(args.image, args.face_index, text)  # fail fast, before loading models
+    out, text, opts, portrait, chunks = prepare_request(args, ".wav")
     fs = FaceSpeak.from_bundled(args.tts_weights)
     portrait, feats, cond = fs.face_condition(portrait, None, opts.condition)
     out.parent.mkdir(parents=True, exist_ok=True)
