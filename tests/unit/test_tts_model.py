@@ -90,3 +90,18 @@ def test_training_reduces_loss_on_one_batch():
         opt.step()
         first = float(loss) if first is None else first
     assert float(loss) < 0.7 * first
+
+
+def test_beta_binomial_prior_matches_scipy_and_normalises():
+    import numpy as np
+    from scipy.stats import betabinom
+
+    from facespeak.tts.alignment import beta_binomial_log_prior
+
+    p = beta_binomial_log_prior(torch.tensor([6, 4]), torch.tensor([15, 9]), 6, 15)
+    ref = betabinom.logpmf(np.arange(6)[:, None], 5, np.arange(1, 16)[None, :], 15 - np.arange(1, 16)[None, :] + 1)
+    assert np.allclose(p[0].numpy(), ref, atol=1e-4)
+    assert torch.allclose(p[1, :4, :9].exp().sum(0), torch.ones(9), atol=1e-4)  # a distribution over tokens per frame
+    assert p[1, 4:].abs().sum() == 0 and p[1, :, 9:].abs().sum() == 0
+    # near-diagonal: the first frame prefers the first token, the last frame the last token
+    assert int(p[0, :, 0].argmax()) == 0 and int(p[0, :, 14].argmax()) == 5

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
-__all__ = ["monotonic_alignment_search", "durations_to_path", "sequence_mask"]
+__all__ = ["monotonic_alignment_search", "durations_to_path", "sequence_mask", "beta_binomial_log_prior"]
 
 try:  # numba makes MAS ~100x faster; it is present via librosa/resemblyzer but optional
     from numba import njit
@@ -68,3 +70,30 @@ def durations_to_path(durations: torch.Tensor, x_mask: torch.Tensor, y_mask: tor
     start = (cum - durations)[:, :, None]
     path = ((frames >= start) & (frames < end)).to(x_mask.dtype)
     return path * x_mask.reshape(x_mask.shape[0], -1, 1) * y_mask.reshape(y_mask.shape[0], 1, -1)
+
+
+@functools.lru_cache(maxsize=16384)
+def _beta_binomial_log_prior_np(t_text: int, t_mel: int, scale: float) -> np.ndarray:
+    from scipy.special import gammaln
+
+    def log_beta(x, y):
+        return gammaln(x) + gammaln(y) - gammaln(x + y)
+
+    n = t_text - 1
+    k = np.arange(t_text, dtype=np.float64)[:, None]
+    j = np.arange(1, t_mel + 1, dtype=np.float64)[None, :]
+    # frame j's distribution over tokens: BetaBinomial(n=T_text-1, a=scale*j, b=scale*(T_mel-j+1))
+    a, b = scale * j, scale * (t_mel - j + 1)
+    log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    return (log_choose + log_beta(k + a, n - k + b) - log_beta(a, b)).astype(np.float32)
+
+
+def beta_binomial_log_prior(x_lengths: torch.Tensor, y_lengths: torch.Tensor, t_text: int, t_mel: int,
+                            scale: float = 1.0) -> torch.Tensor:
+    """Static near-diagonal alignment prior (Badlani et al. 2022, "One TTS Alignment to Rule Them
+    All", eq. 5): log P(token i | frame j) for each item, (B, T_text, T_mel), 0 outside lengths.
+    Added to the MAS log-likelihood it keeps early alignments from collapsing onto a few tokens."""
+    out = torch.zeros(len(x_lengths), t_text, t_mel)
+    for b, (tx, ty) in enumerate(zip(x_lengths.tolist(), y_lengths.tolist())):
+        out[b, :tx, :ty] = torch.from_numpy(_beta_binomial_log_prior_np(int(tx), int(ty), float(scale)))
+    return out

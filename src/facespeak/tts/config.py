@@ -61,6 +61,8 @@ class TTSConfig:
     mel_mean: float = -5.5
     mel_std: float = 2.1
     cond_dropout: float = 0.0  # probability of zeroing the face feature in training
+    align_prior_weight: float = 1.0  # weight of the beta-binomial diagonal prior in MAS (0 = off)
+    align_prior_scale: float = 1.0  # its sharpness (RAD-TTS's omega)
 
     @classmethod
     def tiny(cls) -> "TTSConfig":

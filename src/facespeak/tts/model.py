@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..core.flow_matching import OTPath, cfm_loss, euler_solve, sample_noise
-from .alignment import durations_to_path, monotonic_alignment_search, sequence_mask
+from .alignment import beta_binomial_log_prior, durations_to_path, monotonic_alignment_search, sequence_mask
 from .config import TTSConfig
 from .decoder import UNet1DDecoder
 from .text_encoder import DurationPredictor, TextEncoder
@@ -93,6 +93,9 @@ class FaceTTS(nn.Module):
         with torch.no_grad():  # Glow-TTS eq. 7: log N(y_j; mu_i, I) for all (i, j)
             logp = (torch.bmm(mu_x.transpose(1, 2), y) - 0.5 * (y**2).sum(1, keepdim=True)
                     - 0.5 * (mu_x**2).sum(1).unsqueeze(-1) - 0.5 * LOG_2PI * y.shape[1])
+            if self.cfg.align_prior_weight > 0:
+                logp = logp + self.cfg.align_prior_weight * beta_binomial_log_prior(
+                    x_lengths, mel_lengths, logp.shape[1], logp.shape[2], self.cfg.align_prior_scale).to(logp)
             path = monotonic_alignment_search(logp, x_lengths, mel_lengths)
         logw_target = torch.log(1e-8 + path.sum(-1)).unsqueeze(1) * x_mask
         dur_loss = ((logw - logw_target) ** 2).sum() / x_mask.sum()
