@@ -67,11 +67,14 @@ def prepare_tts_features(corpus_dir: str | Path, out_file: str | Path, splits: t
             log.warning("skipping %s: %d ids for %d mel frames", r["id"], len(ids), mel.shape[0])
             continue
         ids_l.append(ids)
-        mel_l.append(mel.astype(np.float16))
+        # C order matters: safetensors writes the raw buffer, and a transposed (Fortran-order)
+        # array would be stored scrambled under a (T_mel, n_mels) shape
+        mel_l.append(np.ascontiguousarray(mel, dtype=np.float16))
         spk_l.append(spk_index[r["speaker"]])
         utt.append(r["id"])
     off = lambda xs: np.concatenate([[0], np.cumsum([len(x) for x in xs])]).astype(np.int64)  # noqa: E731
-    tensors = {"ids": np.concatenate(ids_l), "ids_off": off(ids_l), "mel": np.concatenate(mel_l),
+    tensors = {"ids": np.ascontiguousarray(np.concatenate(ids_l)), "ids_off": off(ids_l),
+               "mel": np.ascontiguousarray(np.concatenate(mel_l)),
                "mel_off": off(mel_l), "speaker": np.asarray(spk_l, dtype=np.int64)}
     meta = {"utts": json.dumps(utt), "speakers": json.dumps(speakers), "mel_spec": json.dumps(asdict(spec)),
             "symbols": str(front.symbol_table_version), "vocab_size": str(front.vocab_size)}
