@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--stop-at", type=int, default=None, help="end this invocation at this step (checkpointed; resume later)")
     p.add_argument("--export-only", action="store_true", help="export run-dir/last.pt to --out without training")
+    p.add_argument("--half", action="store_true", help="with --export-only: store float16 weights (bundling)")
     p.set_defaults(func=run)
 
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
         if not args.out:
             raise ConfigError("--export-only needs --out")
-        step = export_last(task, cfg.train, run_dir, args.out)
+        step = export_last(task, cfg.train, run_dir, args.out, half=args.half)
         print(f"exported {args.out} from {run_dir / 'last.pt'} (step {step})")
         return 0
     stats = train(task, cfg.train, run_dir, export_path=args.out, device=args.device, stop_at=args.stop_at)

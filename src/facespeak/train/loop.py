@@ -212,8 +212,12 @@ def _append_csv(path: Path, step: int, seconds: float, values: dict[str, float])
         w.writerow([step, f"{seconds:.1f}", *[f"{values[k]:.6g}" for k in keys]])
 
 
-def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | Path) -> int:
-    """Export the weights of ``run_dir/last.pt`` (e.g. of an unfinished run); returns its step."""
+def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | Path,
+                half: bool = False) -> int:
+    """Export the weights of ``run_dir/last.pt`` (e.g. of an unfinished run); returns its step.
+
+    ``half`` stores floating tensors as float16 (bundled weights: half the size; loading
+    into a float32 model upcasts)."""
     from ..core.checkpoint import save_checkpoint
     from ..core.errors import CheckpointError
 
@@ -225,5 +229,7 @@ def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: 
     model.load_state_dict(state["model"])
     step = int(state["step"])
     weights, config = task.export(model)
+    if half:
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
     save_checkpoint(export_path, weights, task.arch, config, extra={"steps": step, "train": to_dict(cfg)})
     return step
