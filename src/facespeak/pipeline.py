@@ -86,6 +86,22 @@ class SpeechResult:
         return len(self.wav) / self.sample_rate
 
 
+class _threads:
+    """Temporarily set torch's intra-op thread count (None = leave it)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n, self.saved = n, None
+
+    def __enter__(self) -> None:
+        if self.n is not None:
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            torch.set_num_threads(self.saved)
+
+
 class FaceSpeak:
     """Portrait + text -> speech with a voice from the face. Thread-safe for inference."""
 
@@ -95,16 +111,18 @@ class FaceSpeak:
         self.frontend, self.identity, self.mel_spec, self.device = frontend, identity, mel_spec, device
 
     @classmethod
-    def from_bundled(cls, tts_path: str | Path | None = None, device: str = "cpu", threads: int | None = None) -> "FaceSpeak":
-        """Load the bundled (or given) TTS, the universal HiFi-GAN, the text front end and the
-        identity encoder."""
+    def from_bundled(cls, tts_path: str | Path | None = None, device: str = "cpu", threads: int | None = None,
+                     vocoder: str = "fast") -> "FaceSpeak":
+        """Load the bundled (or given) TTS, a vocoder ("fast": our iSTFT vocoder, default;
+        "universal": the pretrained HiFi-GAN V1, slower), the text front end and the identity
+        encoder."""
         from .core.checkpoint import load_checkpoint
         from .core.config import from_dict
         from .core.timing import MelSpec
         from .face.identity import IdentityExtractor
         from .text import TextConfig, TextFrontend
         from .tts import FaceTTS, TTSConfig
-        from .vocoder.bundled import load_universal_hifigan
+        from .vocoder.bundled import load_vocoder
 
         if threads or os.environ.get("FACESPEAK_THREADS"):
             torch.set_num_threads(int(threads or os.environ["FACESPEAK_THREADS"]))
@@ -119,8 +137,8 @@ class FaceSpeak:
         tts = FaceTTS(cfg)
         tts.load_state_dict(state)
         tts.eval().to(device)
-        vocoder = load_universal_hifigan(device)
-        return cls(tts, info.config, vocoder, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device))
+        voc = load_vocoder(vocoder, device)
+        return cls(tts, info.config, voc, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device))
 
     # 1-2 ---------------------------------------------------------------------------------
     def face_condition(self, image: Any, face_index: int | None = None, condition: str = "f_id"):
@@ -153,7 +171,9 @@ class FaceSpeak:
                                   temperature=opts.temperature, length_scale=opts.length_scale, generator=gen)
         n = int(out.mel_lengths[0])
         mel = out.mel[:, :, :n]
-        wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
+        with _threads(1 if self.device.type == "cpu" else None):
+            # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
+            wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
         return SpeechChunk(text=text, ids=ids, wav=wav, mel=mel[0].cpu().numpy(), durations=out.durations[0].cpu().numpy(),
                            e_t=out.e_t[0].cpu().numpy(), mu_y=out.mu_y[0, :, :n].cpu().numpy())
 

@@ -127,14 +127,33 @@ def test_config_errors_are_reported(corpus: Path, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not bundled_vocoder_path("fast").is_file(), reason="fast vocoder weights not bundled")
 def test_bundled_fast_vocoder_loads_small_and_inverts_a_mel() -> None:
-    assert bundled_vocoder_path("fast").stat().st_size < 10e6
-    model = load_vocoder("fast")
-    t = torch.arange(MelSpec().sample_rate) / MelSpec().sample_rate
-    wav = 0.3 * torch.sin(2 * torch.pi * 220 * t)
     from facespeak.audio.mel import MelExtractor
 
+    assert bundled_vocoder_path("fast").stat().st_size < 10e6
+    model = load_vocoder("fast")
+    assert isinstance(model, IstftVocoder) and not model.training
+    rate = MelSpec().sample_rate
+    noise = 0.01 * np.random.default_rng(4).standard_normal(rate).astype(np.float32)
+    wav = torch.from_numpy(_voiced(1.0, 120, rate, np.random.default_rng(3)) + noise)
     mel = MelExtractor()(wav)
+    torch.manual_seed(0)
+    untrained = IstftVocoder(model.cfg).eval()
     with torch.inference_mode():
         out = model(mel)
+        errors = [(MelExtractor()(m(mel)) - mel).abs().mean().item() for m in (model, untrained)]
     assert out.shape == (1, mel.shape[-1] * 256)
-    assert (MelExtractor()(out) - mel).abs().mean() < 0.6  # a trained model, not random weights
+    assert errors[0] < 0.8 and errors[0] < 0.5 * errors[1]  # a trained model, not random weights
+
+
+def test_noise_augmentation_hits_the_requested_snr_on_the_requested_share(corpus: Path) -> None:
+    cfg = _tiny(corpus)
+    cfg.data.noise_prob, cfg.data.noise_snr_db = 0.5, (20.0, 20.0)
+    task = VocoderTask(cfg)
+    clean = 0.1 * torch.randn(400, 2048, generator=torch.Generator().manual_seed(0))
+    noisy = task._add_noise(clean, torch.Generator().manual_seed(1))
+    residual = (noisy - clean).pow(2).mean(dim=1).sqrt() / clean.pow(2).mean(dim=1).sqrt()
+    touched = residual > 0
+    assert 0.4 < touched.float().mean() < 0.6
+    torch.testing.assert_close(residual[touched], torch.full_like(residual[touched], 0.1), atol=0.01, rtol=0)
+    cfg.data.noise_prob = 0.0
+    assert torch.equal(VocoderTask(cfg)._add_noise(clean, torch.Generator()), clean)

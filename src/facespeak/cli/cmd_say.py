@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     video = VideoOptions(size=args.size, still=args.still)
     video.validate()
     out, text, speech, portrait, _ = prepare_request(args, ".mp4")
-    fs = FaceSpeak.from_bundled(args.tts_weights)
+    fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = say(fs, portrait, text, out, speech, video, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
     print(f"wrote {res.path} ({res.duration_s:.2f} s, {res.n_frames} frames at {res.fps:g} fps, "

@@ -23,6 +23,8 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
                    help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
+    p.add_argument("--vocoder", choices=["fast", "universal"], default="fast",
+                   help="fast: bundled iSTFT vocoder (default); universal: pretrained HiFi-GAN V1 (slower, smoother)")
 
 
 def read_text_arg(args: argparse.Namespace) -> str:
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import FaceSpeak
 
     out, text, opts, portrait, chunks = prepare_request(args, ".wav")
-    fs = FaceSpeak.from_bundled(args.tts_weights)
+    fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
     portrait, feats, cond = fs.face_condition(portrait, None, opts.condition)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")

@@ -3,6 +3,10 @@
 The package's ``__init__`` imports torchaudio (not installed, not needed): we never import it,
 we only locate its directory and read ``data/config.json`` and ``data/generator_universal.pth.tar``
 (a plain tensor dict, loaded with ``weights_only=True``).
+
+:func:`load_vocoder` is the one entry point the pipeline uses: ``"fast"`` is our own
+:class:`IstftVocoder` trained on this project's corpus (``assets/vocoder/fast.safetensors``),
+``"universal"`` the pretrained HiFi-GAN V1 above.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from facespeak.core.errors import CheckpointError, DependencyError
 from facespeak.core.timing import MelSpec
 
 from .hifigan import HifiGanConfig, HifiGanGenerator, convert_reference_state_dict
+from .istft_vocoder import IstftVocoder, IstftVocoderConfig
 
 __all__ = [
     "UniversalHifiGanFiles",
@@ -26,6 +31,12 @@ __all__ = [
     "universal_mel_spec",
     "load_universal_hifigan",
     "load_reference_state_dict",
+    "VOCODER_NAMES",
+    "ISTFT_ARCH",
+    "HIFIGAN_ARCH",
+    "bundled_vocoder_path",
+    "load_vocoder",
+    "load_vocoder_checkpoint",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,3 +119,49 @@ def load_universal_hifigan(
     generator.eval().requires_grad_(False)
     log.info("loaded HiFi-GAN %s from %s", model, files.weights)
     return generator.to(device)
+
+
+VOCODER_NAMES = ("fast", "universal")
+ISTFT_ARCH = "facespeak.vocoder.istft"
+HIFIGAN_ARCH = "facespeak.vocoder.hifigan"
+
+
+def bundled_vocoder_path(name: str = "fast") -> Path:
+    """Path of a vocoder shipped in ``facespeak/assets/vocoder/`` (``<name>.safetensors``)."""
+    return Path(__file__).resolve().parent.parent / "assets" / "vocoder" / f"{name}.safetensors"
+
+
+def load_vocoder_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> IstftVocoder | HifiGanGenerator:
+    """A vocoder saved with :func:`facespeak.core.checkpoint.save_checkpoint` (arch
+    ``facespeak.vocoder.istft`` or ``facespeak.vocoder.hifigan``), in eval mode, no gradients."""
+    from facespeak.core.checkpoint import load_checkpoint
+
+    state, info = load_checkpoint(path)
+    builders = {ISTFT_ARCH: (IstftVocoder, IstftVocoderConfig), HIFIGAN_ARCH: (HifiGanGenerator, HifiGanConfig)}
+    if info.arch not in builders:
+        raise CheckpointError(f"checkpoint {path} holds a '{info.arch}' model, expected one of {sorted(builders)}")
+    module_cls, config_cls = builders[info.arch]
+    model = module_cls(config_cls.from_dict(info.config))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"vocoder weights {path} do not fit their own config: {exc}") from exc
+    model.eval().requires_grad_(False)
+    log.info("loaded %s vocoder from %s", info.arch, path)
+    return model.to(device)
+
+
+def load_vocoder(name: str = "fast", device: str | torch.device = "cpu") -> IstftVocoder | HifiGanGenerator:
+    """The named bundled vocoder: ``mel (B, 80, T_mel)`` -> ``wav (B, T_mel * 256)`` at 22.05 kHz.
+
+    ``"fast"``: our iSTFT vocoder (~2 M parameters, ~50x cheaper than V1 on CPU);
+    ``"universal"``: the pretrained HiFi-GAN V1. Both take :func:`universal_mel_spec` mels.
+    """
+    if name == "universal":
+        return load_universal_hifigan(device)
+    if name not in VOCODER_NAMES:
+        raise CheckpointError(f"unknown vocoder {name!r}; expected one of {VOCODER_NAMES}")
+    path = bundled_vocoder_path(name)
+    if not path.is_file():
+        raise CheckpointError(f"bundled vocoder {name!r} is missing: expected {path}")
+    return load_vocoder_checkpoint(path, device)

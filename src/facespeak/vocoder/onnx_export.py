@@ -4,11 +4,13 @@ ONNX Runtime is ~1.3x faster than eager torch for the universal V1 on a 2-core C
 ``docs/vocoder.md``). Export needs the ``onnx`` package (pinned ``onnx==1.18.0``: newer ones
 pull protobuf 5+, which breaks mediapipe); running needs only ``onnxruntime``.
 The exported graph has dynamic batch and time axes; the generator config is stored in the
-model's metadata (``facespeak.hifigan_config``) so a runner knows ``hop_length``.
+model's metadata (``facespeak.hifigan_config`` for HiFi-GAN, ``facespeak.istft_vocoder_config``
+for :class:`IstftVocoder`) so a runner knows ``hop_length``. Both vocoder families export.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -20,15 +22,17 @@ import torch
 from facespeak.core.errors import CheckpointError, DependencyError, InputError
 
 from .hifigan import HifiGanConfig, HifiGanGenerator
+from .istft_vocoder import IstftVocoder, IstftVocoderConfig
 
 __all__ = ["export_onnx", "OnnxVocoder"]
 
 log = logging.getLogger(__name__)
 
 _META_KEY = "facespeak.hifigan_config"
+_ISTFT_META_KEY = "facespeak.istft_vocoder_config"
 
 
-def export_onnx(generator: HifiGanGenerator, path: str | Path, opset: int = 17) -> Path:
+def export_onnx(generator: HifiGanGenerator | IstftVocoder, path: str | Path, opset: int = 17) -> Path:
     """Write ``generator`` (eval copy, fp32, CPU) as ONNX: input ``mel`` ``(B, n_mels, T_mel)``,
     output ``wav`` ``(B, T_wav)``; returns the path."""
     try:
@@ -37,9 +41,7 @@ def export_onnx(generator: HifiGanGenerator, path: str | Path, opset: int = 17) 
         raise DependencyError("ONNX export needs the onnx package; pip install onnx==1.18.0") from exc
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = HifiGanGenerator(generator.cfg)
-    model.load_state_dict(generator.state_dict())
-    model.eval()
+    model = copy.deepcopy(generator).float().cpu().eval()
     example = torch.zeros(1, generator.cfg.n_mels, 32)
     with torch.no_grad():
         torch.onnx.export(
@@ -54,9 +56,10 @@ def export_onnx(generator: HifiGanGenerator, path: str | Path, opset: int = 17) 
         )
     proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
-    entry.key, entry.value = _META_KEY, json.dumps(generator.cfg.to_dict())
+    key = _ISTFT_META_KEY if isinstance(generator, IstftVocoder) else _META_KEY
+    entry.key, entry.value = key, json.dumps(generator.cfg.to_dict())
     onnx.save(proto, str(path))
-    log.info("exported HiFi-GAN to %s", path)
+    log.info("exported %s to %s", type(generator).__name__, path)
     return path
 
 
@@ -85,12 +88,18 @@ class OnnxVocoder:
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception classes
             raise CheckpointError(f"cannot load ONNX vocoder '{path}': {exc}") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
-        if _META_KEY not in meta:
+        self.cfg: HifiGanConfig | IstftVocoderConfig
+        if _META_KEY in meta:
+            self.cfg = HifiGanConfig.from_dict(json.loads(meta[_META_KEY]))
+        elif _ISTFT_META_KEY in meta:
+            self.cfg = IstftVocoderConfig.from_dict(json.loads(meta[_ISTFT_META_KEY]))
+        else:
             raise CheckpointError(f"'{path}' was not written by facespeak's export_onnx (no config)")
-        self.cfg = HifiGanConfig.from_dict(json.loads(meta[_META_KEY]))
 
     @property
     def hop_length(self) -> int:
+        if isinstance(self.cfg, IstftVocoderConfig):
+            return self.cfg.hop_length
         return math.prod(self.cfg.upsample_rates)
 
     def __call__(self, mel: torch.Tensor | np.ndarray) -> torch.Tensor:
