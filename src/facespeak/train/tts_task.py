@@ -58,9 +58,11 @@ class TTSTask:
         self.features = TTSFeatures(cfg.data.features)
         self.bank = FaceBank.load(cfg.data.face_bank)
         missing = sorted(set(self.features.speakers) - set(self.bank.speakers))
+        if len(missing) == len(self.features.speakers):
+            raise ConfigError(f"face bank {cfg.data.face_bank} has none of the corpus speakers")
         if missing:
-            raise ConfigError(f"face bank {cfg.data.face_bank} lacks speakers {missing}")
-        self.speaker_map = [self.bank.speakers.index(s) for s in self.features.speakers]
+            log.info("speakers without a face in the bank are not used: %s", missing)
+        self.speaker_map = [self.bank.speakers.index(s) if s in self.bank.speakers else -1 for s in self.features.speakers]
         m = cfg.model
         m.n_vocab = self.features.vocab_size
         m.cond_dim = self.bank.dim
