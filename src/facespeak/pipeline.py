@@ -279,12 +279,9 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     speech.validate()
     video.validate()
     t0 = time.perf_counter()
-    portrait, _, cond = fs.face_condition(image, face_index, speech.condition)
-    chunks = list(fs.iter_chunks(text, cond, speech))
+    spoken = fs.speak(image, text, speech, face_index)
+    portrait, chunks, wav, sr = spoken.portrait, spoken.chunks, spoken.wav, spoken.sample_rate
     t_speech = time.perf_counter()
-    sr = fs.mel_spec.sample_rate
-    pause = np.zeros(int(speech.pause_s * sr), np.float32)
-    wav = np.concatenate([x for k, ch in enumerate(chunks) for x in ((pause, ch.wav) if k else (ch.wav,))])
     timing = AudioTiming(fs.mel_spec, 25.0)
     n_frames = max(1, int(np.ceil(len(wav) / sr * timing.video_fps)))
     from .text import phonemes_to_ids

@@ -33,15 +33,10 @@ def _resynthesise(path: str) -> tuple[np.ndarray, np.ndarray, float]:
     spec = universal_mel_spec()
     extractor, vocoder = MelExtractor(spec), _vocoder()
     wav = load_audio(path, spec.sample_rate)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared machine: avoid oversubscription
-    try:
-        with torch.inference_mode():
-            mel = extractor(torch.from_numpy(wav))
-            resynth = vocoder(mel)
-            l1 = (extractor(resynth) - mel).abs().mean().item()
-    finally:
-        torch.set_num_threads(previous)
+    with torch.inference_mode():  # tests/conftest.py already runs torch on one thread
+        mel = extractor(torch.from_numpy(wav))
+        resynth = vocoder(mel)
+        l1 = (extractor(resynth) - mel).abs().mean().item()
     return wav, resynth[0].numpy(), l1
 
 

@@ -15,15 +15,6 @@ from facespeak.face.identity_train import FeatureTable, TrainConfig, _cohesion, 
 from facespeak.face.pose import canonical_face_model, euler_to_rotation
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine is shared: intra-op threads make these tiny steps ~30x slower under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _inputs(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, INPUT_DIM, generator=torch.Generator().manual_seed(seed))
 

@@ -20,15 +20,6 @@ from facespeak.vocoder.distill import (
 from facespeak.vocoder.hifigan import HifiGanConfig, HifiGanGenerator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: one intra-op thread avoids oversubscription stalls."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_stft_loss_is_zero_for_identical_and_grows_with_distortion() -> None:
     loss = MultiResolutionStftLoss(DistillConfig.tiny().stft_resolutions)
     g = torch.Generator().manual_seed(0)

@@ -24,15 +24,6 @@ from facespeak.vocoder.hifigan import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: one intra-op thread avoids oversubscription stalls."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _n_params(cfg: HifiGanConfig) -> int:
     with torch.device("meta"):  # no memory, no init cost
         return sum(p.numel() for p in HifiGanGenerator(cfg).parameters())

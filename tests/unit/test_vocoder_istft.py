@@ -11,15 +11,6 @@ from facespeak.core.timing import MelSpec
 from facespeak.vocoder.istft_vocoder import InverseStft, IstftVocoder, IstftVocoderConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: one intra-op thread avoids oversubscription stalls."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("n_fft,hop,win", [(1024, 256, 1024), (512, 128, 400)])
 def test_inverse_stft_inverts_mel_extractor_framing_exactly(n_fft: int, hop: int, win: int) -> None:
     spec = MelSpec(n_fft=n_fft, hop_length=hop, win_length=win)

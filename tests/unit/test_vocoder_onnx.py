@@ -13,14 +13,6 @@ from facespeak.vocoder.hifigan import HifiGanConfig, HifiGanGenerator
 from facespeak.vocoder.onnx_export import OnnxVocoder, export_onnx
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: one intra-op thread avoids oversubscription stalls."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 pytest.importorskip("onnx")
 
 

@@ -19,15 +19,6 @@ from facespeak.vocoder.bundled import bundled_vocoder_path, load_vocoder, load_v
 from facespeak.vocoder.istft_vocoder import IstftVocoder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is shared: one intra-op thread avoids oversubscription stalls."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _voiced(seconds: float, f0: float, rate: int, rng: np.random.Generator) -> np.ndarray:
     """A speech-like test signal: a gliding harmonic tone with a syllable-rate envelope."""
     t = np.arange(int(seconds * rate)) / rate
