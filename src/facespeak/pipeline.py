@@ -148,8 +148,13 @@ class FaceSpeak:
 
         portrait = image if isinstance(image, Portrait) else load_portrait(image, face_index)
         feats = self.identity.extract(portrait.image, portrait.face)
-        vec = feats.f_id if condition == "f_id" else feats.f
-        return portrait, feats, torch.as_tensor(np.asarray(vec, dtype=np.float32))[None].to(self.device)
+        vec = np.asarray(feats.f_id if condition == "f_id" else feats.f, dtype=np.float32)
+        if self.tts.cfg.gender_cond:  # decisions.md #14: apparent gender joins the face feature
+            from .face.gender import estimate_gender
+
+            est = estimate_gender(portrait.image, portrait.face)
+            vec = np.concatenate([vec, np.float32([1.0 - 2.0 * est.p_female])])
+        return portrait, feats, torch.as_tensor(vec)[None].to(self.device)
 
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions) -> Iterator[SpeechChunk]:

@@ -89,3 +89,41 @@ def test_train_resume_exact_export_and_synthesise(tiny_data, tmp_path):
     out = model.synthesise(ids, torch.tensor([5]), torch.randn(1, 8), n_steps=2, generator=torch.Generator().manual_seed(0))
     assert out.mel.shape[1] == 80 and torch.isfinite(out.mel).all()
     assert np.isfinite(out.durations.numpy()).all() and int(out.mel_lengths[0]) >= 5
+
+
+def test_gender_condition_warm_start_grows_the_input_layer(tiny_data, tmp_path):
+    """A face-only model warm-starts a gender-conditioned one: old columns kept, the new one
+    starts at zero (same speaker embedding at gender 0), and the bank's gender reaches cond."""
+    root, _ = tiny_data
+    train(TTSTask(_cfg(root, 1)), _cfg(root, 1).train, tmp_path / "a", export_path=tmp_path / "a.safetensors", progress=False)
+    bank = FaceBank.load(root / "bank.safetensors").with_person_gender({"p0": {"gender": "male"}, "p1": {"gender": "female"}})
+    bank.save(tmp_path / "gbank.safetensors")
+    assert FaceBank.load(tmp_path / "gbank.safetensors").gender.tolist() == [1.0] * 3 + [-1.0] * 3
+    cfg = _cfg(root, 1)
+    cfg.data.face_bank = str(tmp_path / "gbank.safetensors")
+    cfg.model.gender_cond = True
+    cfg.init_from = str(tmp_path / "a.safetensors")
+    task = TTSTask(cfg)
+    model = task.build_model()
+    old, _ = load_checkpoint(tmp_path / "a.safetensors", arch="facespeak.tts")
+    w = model.state_dict()["cond.1.weight"]
+    assert w.shape[1] == old["cond.1.weight"].shape[1] + 1
+    assert torch.equal(w[:, :-1], old["cond.1.weight"]) and torch.all(w[:, -1] == 0)
+    cond = task.condition(torch.tensor([0, 1, 0, 1]), torch.Generator().manual_seed(0))
+    assert cond.shape == (4, 9)
+    g = cond[:, -1]
+    assert torch.all(g[[0, 2]] >= 0.5) and torch.all(g[[1, 3]] <= -0.5)  # rms <- p0 (male), slt <- p1 (female)
+    with pytest.raises(ValueError, match="9 columns"):
+        model.speaker_embedding(cond[:, :8])
+    model.cond[1].weight.data[:, -1] = 1.0
+    assert not torch.allclose(model.speaker_embedding(cond), model.speaker_embedding(cond * torch.tensor([1.0] * 8 + [-1.0])))
+
+
+def test_gender_condition_needs_a_bank_with_genders(tiny_data):
+    from facespeak.core.errors import ConfigError
+
+    root, _ = tiny_data
+    cfg = _cfg(root, 1)
+    cfg.model.gender_cond = True
+    with pytest.raises(ConfigError, match="face bank with genders"):
+        TTSTask(cfg)

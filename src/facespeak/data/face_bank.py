@@ -162,7 +162,7 @@ def build_face_bank(faces_dir: str | Path, voices_json: str | Path, train_speake
                 spk.append(s_i)
                 por.append(person_list.index(p))
     bank = FaceBank(torch.from_numpy(np.stack(f_id)), torch.from_numpy(np.stack(f)), torch.tensor(spk), torch.tensor(por),
-                    speakers, person_list)
+                    speakers, person_list).with_person_gender(persons)
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     bank.save(out_file)

@@ -9,6 +9,7 @@ Metadata (JSON strings): utt ids, speaker names, text front-end symbol-table ver
 A face bank maps each training speaker to the identity features of the real portraits paired
 with that voice (several views per portrait: frames, augmentations):
     f_id float32 (V, D_id)   f float32 (V, D_id)   speaker int64 (V,)   portrait int64 (V,)
+    gender float32 (V,) optional: the portrait's apparent gender, +1 male / -1 female
 """
 
 from __future__ import annotations
@@ -122,9 +123,10 @@ class FaceBank:
     """Per-speaker identity feature views; ``sample(speaker (B,), generator, kind)`` -> (B, D_id)."""
 
     def __init__(self, f_id: torch.Tensor, f: torch.Tensor, speaker: torch.Tensor, portrait: torch.Tensor,
-                 speakers: list[str], portraits: list[str]) -> None:
+                 speakers: list[str], portraits: list[str], gender: torch.Tensor | None = None) -> None:
         self.f_id, self.f, self.speaker, self.portrait = f_id, f, speaker, portrait
         self.speakers, self.portraits = speakers, portraits
+        self.gender = gender  # (V,) +1 male / -1 female, or None (bank built without genders)
         self._rows = [torch.nonzero(speaker == s).flatten() for s in range(len(speakers))]
         missing = [speakers[s] for s, r in enumerate(self._rows) if len(r) == 0]
         if missing:
@@ -150,26 +152,41 @@ class FaceBank:
         t = load_file(str(path))
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata()
-        return cls(t["f_id"], t["f"], t["speaker"], t["portrait"], json.loads(meta["speakers"]), json.loads(meta["portraits"]))
+        return cls(t["f_id"], t["f"], t["speaker"], t["portrait"], json.loads(meta["speakers"]), json.loads(meta["portraits"]),
+                   t.get("gender"))
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file
 
-        save_file({"f_id": self.f_id.contiguous(), "f": self.f.contiguous(), "speaker": self.speaker, "portrait": self.portrait},
-                  str(path), metadata={"speakers": json.dumps(self.speakers), "portraits": json.dumps(self.portraits)})
+        tensors = {"f_id": self.f_id.contiguous(), "f": self.f.contiguous(), "speaker": self.speaker, "portrait": self.portrait}
+        if self.gender is not None:
+            tensors["gender"] = self.gender.float().contiguous()
+        save_file(tensors, str(path), metadata={"speakers": json.dumps(self.speakers), "portraits": json.dumps(self.portraits)})
+
+    def with_person_gender(self, persons: dict[str, dict[str, Any]]) -> "FaceBank":
+        """A copy whose rows carry their portrait's gender from a faces manifest's ``persons``."""
+        unknown = [p for p in self.portraits if persons.get(p, {}).get("gender") not in ("male", "female")]
+        if unknown:
+            raise InputError(f"no male/female gender in the faces manifest for portrait(s) {unknown}")
+        sign = torch.tensor([1.0 if persons[p]["gender"] == "male" else -1.0 for p in self.portraits])
+        return FaceBank(self.f_id, self.f, self.speaker, self.portrait, self.speakers, self.portraits, sign[self.portrait])
 
     @property
     def dim(self) -> int:
         return int(self.f_id.shape[1])
 
-    def sample(self, speaker: torch.Tensor, generator: torch.Generator, kind: str = "f_id") -> torch.Tensor:
-        table = self.f_id if kind == "f_id" else self.f
+    def sample_rows(self, speaker: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """speaker (B,) -> one random bank row index per item (B,)."""
         out = []
         for s in speaker.tolist():
             rows = self._rows[s]
-            j = rows[int(torch.randint(0, len(rows), (1,), generator=generator))]
-            out.append(table[j])
+            out.append(rows[int(torch.randint(0, len(rows), (1,), generator=generator))])
         return torch.stack(out)
+
+    def sample(self, speaker: torch.Tensor, generator: torch.Generator, kind: str = "f_id") -> torch.Tensor:
+        """speaker (B,) -> a random view's feature per item (B, D_id)."""
+        table = self.f_id if kind == "f_id" else self.f
+        return table[self.sample_rows(speaker, generator)]
 
 
 class TTSDataset(Dataset):

@@ -26,6 +26,9 @@ class TTSDataConfig:
     face_bank: str = "runs/data/face_bank.safetensors"
     cond: str = "f_id"  # f_id (the paper) | f (ablation: motion kept)
     cond_noise: float = 0.05  # std of Gaussian noise added to the (unit-norm scaled) face feature
+    # with model.gender_cond: the bank's +-1 gender is scaled by U(gender_scale_min, 1) per item,
+    # so the model also sees the less confident scores the estimator gives at inference
+    gender_scale_min: float = 0.5
 
     @classmethod
     def tiny(cls) -> "TTSDataConfig":
@@ -48,6 +51,16 @@ class TTSTrainConfig:
         return from_dict(cls, d)
 
 
+def _grow(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
+    """Warm start across an input-width change (e.g. a gender column added to the condition):
+    a weight whose last axis grew keeps its old columns, the new ones start at zero."""
+    if old.dim() != new.dim() or old.shape[:-1] != new.shape[:-1] or old.shape[-1] >= new.shape[-1]:
+        return None
+    out = torch.zeros_like(new)
+    out[..., :old.shape[-1]] = old.to(new.dtype)
+    return out
+
+
 class TTSTask:
     arch = "facespeak.tts"
 
@@ -66,6 +79,9 @@ class TTSTask:
         m = cfg.model
         m.n_vocab = self.features.vocab_size
         m.cond_dim = self.bank.dim
+        if m.gender_cond and self.bank.gender is None:
+            raise ConfigError(f"model.gender_cond needs a face bank with genders; rebuild {cfg.data.face_bank} "
+                              "with 'facespeak data prepare-tts'")
         m.n_mels = int(self.features.mel.shape[1])
         if m.mel_mean == TTSConfig().mel_mean:  # default -> dataset statistics
             m.mel_mean, m.mel_std = self.features.mel_stats()
@@ -81,8 +97,11 @@ class TTSTask:
             own = model.state_dict()
             # stage change (e.g. speaker codes -> face features): layers whose shape changed restart
             fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-            model.load_state_dict(fitting, strict=False)
-            log.info("warm start from %s: %d/%d tensors reused", self.cfg.init_from, len(fitting), len(own))
+            grown = {k: _grow(v, own[k]) for k, v in state.items() if k in own and k not in fitting}
+            grown = {k: v for k, v in grown.items() if v is not None}
+            model.load_state_dict({**fitting, **grown}, strict=False)
+            log.info("warm start from %s: %d/%d tensors reused, %d grown (%s)", self.cfg.init_from, len(fitting),
+                     len(own), len(grown), ", ".join(sorted(grown)))
         n = sum(p.numel() for p in model.parameters())
         log.info("TTS model: %.2f M parameters", n / 1e6)
         return model
@@ -93,11 +112,21 @@ class TTSTask:
     def collate(self, items):
         return collate_tts(items)
 
-    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
-        cond = self.bank.sample(batch["speaker"].cpu(), generator, self.cfg.data.cond).to(batch["mel"].device)
+    def condition(self, speaker: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """speaker (B,) -> cond (B, D_cond): a random view's face feature (+ noise) [+ gender score]."""
+        rows = self.bank.sample_rows(speaker, generator)
+        cond = (self.bank.f_id if self.cfg.data.cond == "f_id" else self.bank.f)[rows]
         if self.cfg.data.cond_noise > 0:
             scale = cond.norm(dim=1, keepdim=True) / cond.shape[1] ** 0.5
-            cond = cond + self.cfg.data.cond_noise * scale * torch.randn(cond.shape, generator=generator).to(cond.device)
+            cond = cond + self.cfg.data.cond_noise * scale * torch.randn(cond.shape, generator=generator)
+        if self.cfg.model.gender_cond:
+            lo = self.cfg.data.gender_scale_min
+            g = self.bank.gender[rows] * (lo + (1 - lo) * torch.rand(len(rows), generator=generator))
+            cond = torch.cat([cond, g[:, None]], dim=1)
+        return cond
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
+        cond = self.condition(batch["speaker"].cpu(), generator).to(batch["mel"].device)
         # through forward (not compute_losses) so a DDP wrapper synchronises gradients
         losses = model(batch["ids"], batch["x_lengths"], batch["mel"], batch["mel_lengths"], cond, generator)
         parts = {"dur": losses.duration.detach(), "prior": losses.prior.detach(), "cfm": losses.cfm.detach()}

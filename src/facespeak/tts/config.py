@@ -45,7 +45,8 @@ class DecoderConfig:
 class TTSConfig:
     """Face-conditioned Matcha-style TTS.
 
-    ``cond_dim`` is the size of the conditioning face feature (f_id, D_id). ``n_vocab`` comes
+    ``cond_dim`` is the size of the conditioning face feature (f_id, D_id); with ``gender_cond``
+    the model takes one more column (:attr:`cond_width`). ``n_vocab`` comes
     from the text front end. ``mel_mean``/``mel_std`` normalise log-mels (dataset statistics).
     """
 
@@ -61,8 +62,16 @@ class TTSConfig:
     mel_mean: float = -5.5
     mel_std: float = 2.1
     cond_dropout: float = 0.0  # probability of zeroing the face feature in training
+    # apparent-gender score appended to the face feature (docs/decisions.md #14): cond is then
+    # (B, cond_dim + 1), the last column = P(male) - P(female) in [-1, 1] from the face estimator
+    gender_cond: bool = False
     align_prior_weight: float = 1.0  # weight of the beta-binomial diagonal prior in MAS (0 = off)
     align_prior_scale: float = 1.0  # its sharpness (RAD-TTS's omega)
+
+    @property
+    def cond_width(self) -> int:
+        """Columns of the ``cond`` tensor the model takes (D_cond)."""
+        return self.cond_dim + int(self.gender_cond)
 
     @classmethod
     def tiny(cls) -> "TTSConfig":

@@ -53,7 +53,8 @@ class FaceTTS(nn.Module):
     def __init__(self, cfg: TTSConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.cond = nn.Sequential(nn.LayerNorm(cfg.cond_dim), nn.Linear(cfg.cond_dim, cfg.spk_dim * 2), nn.SiLU(),
+        # LayerNorm over the face feature only; extra columns (gender score) join after it
+        self.cond = nn.Sequential(nn.LayerNorm(cfg.cond_dim), nn.Linear(cfg.cond_width, cfg.spk_dim * 2), nn.SiLU(),
                                   nn.Linear(cfg.spk_dim * 2, cfg.spk_dim))
         self.encoder = TextEncoder(cfg.encoder, cfg.n_vocab, cfg.n_mels, cfg.spk_dim)
         self.duration = DurationPredictor(cfg.duration, cfg.encoder.channels, cfg.spk_dim)
@@ -67,9 +68,18 @@ class FaceTTS(nn.Module):
     def denormalise(self, mel: torch.Tensor) -> torch.Tensor:
         return mel * self.cfg.mel_std + self.cfg.mel_mean
 
+    def speaker_embedding(self, cond: torch.Tensor) -> torch.Tensor:
+        """cond (B, D_cond) face feature [+ gender score] -> (B, spk_dim)."""
+        if cond.shape[1] != self.cfg.cond_width:
+            raise ValueError(f"cond: expected {self.cfg.cond_width} columns, got {cond.shape[1]}")
+        x = self.cond[0](cond[:, :self.cfg.cond_dim])
+        if self.cfg.gender_cond:
+            x = torch.cat([x, cond[:, self.cfg.cond_dim:]], dim=1)
+        return self.cond[3](self.cond[2](self.cond[1](x)))
+
     def _encode(self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor):
         x_mask = sequence_mask(x_lengths, ids.shape[1]).unsqueeze(1).to(cond.dtype)
-        spk = self.cond(cond)
+        spk = self.speaker_embedding(cond)
         mu_x, e_t = self.encoder(ids, x_mask, spk)
         logw = self.duration(e_t.detach(), x_mask, spk)
         return x_mask, spk, mu_x, e_t, logw
