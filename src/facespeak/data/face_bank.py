@@ -1,7 +1,7 @@
 """Pair training voices with real portraits and compute their identity features (the face bank).
 
 Pairing rule (docs/datasheet_speech.md, "voice-face pairing"): within each apparent gender,
-training voices ranked by quality are matched one-to-one with training persons (persons
+training voices ranked by measured intelligibility (``VOICE_WER``) are matched one-to-one with training persons (persons
 ranked by how many views they have); voices left without a person are not used in the face
 stage, persons left without a voice are given to the voice with the fewest views. A person
 therefore always maps to one voice (a face never has two voices), so the TTS is not asked to
@@ -29,8 +29,15 @@ __all__ = ["PairingConfig", "pair_voices_with_persons", "build_face_bank"]
 
 log = logging.getLogger(__name__)
 
-# Higher = preferred for the face stage (natural, clean voices first; robotic diphones last).
-VOICE_QUALITY = {"piper": 5, "festival_hts": 4, "pico": 4, "flite": 3, "mbrola": 2, "festival": 1}
+# Whisper-base WER (%) of each corpus voice on held-out sentences, measured with
+# `facespeak data check-speech --corpus corpus/speech --per-voice 5` (docs/datasheet_speech.md).
+# The face stage prefers the most intelligible voices: the TTS inherits its teachers' clarity.
+VOICE_WER = {"pico_en_gb": 4.0, "flite_rms": 6.7, "pico_en_us": 8.8, "festival_rab": 9.7, "flite_awb": 12.4,
+             "piper_joe": 12.5, "festival_slt_hts": 14.0, "festival_kal": 17.5, "festival_ked": 21.1,
+             "mbrola_us1": 24.0, "mbrola_us3": 25.3, "mbrola_en1": 34.2, "mbrola_us2": 55.3}
+# derived (pitch-shifted) voices were probed on one sentence only (WER 0-15 %): parent's WER + 2
+DERIVED_PENALTY = 2.0
+UNKNOWN_WER = 30.0
 
 
 @dataclass
@@ -41,10 +48,14 @@ class PairingConfig:
     seed: int = 0
 
 
-def _voice_rank(v: dict[str, Any]) -> float:
-    engine = v.get("engine", "")
-    key = "festival_hts" if engine == "festival" and "hts" in v.get("engine_voice", "") else engine
-    return VOICE_QUALITY.get(key, 0) - (0.5 if v.get("derived_from") else 0.0)
+def _voice_rank(v: dict[str, Any], voices: dict[str, dict[str, Any]]) -> float:
+    """Lower is better: measured WER, or the parent voice's WER plus a penalty for derived voices."""
+    if v.get("name") in VOICE_WER:
+        return VOICE_WER[v["name"]]
+    parent = v.get("derived_from")
+    if parent and parent in VOICE_WER:
+        return VOICE_WER[parent] + DERIVED_PENALTY
+    return UNKNOWN_WER
 
 
 def pair_voices_with_persons(voices: dict[str, dict[str, Any]], train_speakers: list[str],
@@ -56,7 +67,7 @@ def pair_voices_with_persons(voices: dict[str, dict[str, Any]], train_speakers: 
     pairing: dict[str, list[str]] = {}
     for gender in ("female", "male"):
         spk = sorted((s for s in train_speakers if by_speaker.get(s, {}).get("gender") == gender),
-                     key=lambda s: (-_voice_rank(by_speaker[s]), s))
+                     key=lambda s: (_voice_rank(by_speaker[s], voices), s))
         ppl = sorted((p for p, info in persons.items() if info.get("split") == "train" and info.get("gender") == gender
                       and views.get(p, 0) > 0), key=lambda p: (-views[p], p))
         if not spk or not ppl:

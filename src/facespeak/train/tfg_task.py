@@ -1,0 +1,294 @@
+"""Latent TFG training task (DESIGN.md §1, LIA-style): data, stages and the total loss.
+
+Stages (``TFGTrainConfig.stage``):
+
+- ``tfg``: reconstruction / self-reenactment. Source and driving frames come from the same
+  clip; the generator renders the source with the driving frame's motion and is scored
+  against the driving frame (GAN + L1 + perceptual + identity [+ lip-sync when a SyncNet
+  expert and audio are given]).
+- ``tts``: TTS pre-training is the existing ``facespeak train tts`` (it conditions on ``f_id``
+  from the face bank); this task refuses the stage and says so.
+- ``joint``: all eight loss terms of the paper over talking clips (frames + text + mel), see
+  :mod:`facespeak.tfg.latent.joint`.
+
+Data: :func:`prepare_face_frames` decodes a face video once into aligned crops (+ per-frame
+audio mels for the SyncNet task) and caches them as safetensors. Frames ``[0, split)`` train,
+``[split, N)`` are held out (a temporal split: no held-out frame is a neighbour of a training
+frame except at one boundary).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..core.config import from_dict, to_dict
+from ..core.errors import ConfigError, InputError, NoFaceError
+from ..tfg.latent import LatentTFG, LatentTFGConfig, TFGLossWeights
+from ..tfg.latent.training import ReconstructionObjective
+from .loop import TrainConfig
+
+__all__ = ["FaceFramesConfig", "TFGTrainConfig", "TFGTask", "FaceFrames", "prepare_face_frames",
+           "SelfReenactmentDataset"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FaceFramesConfig:
+    """Where the talking-face frames come from.
+
+    video: a face video (one person); cache: the prepared crops (built from ``video`` if
+    missing). size: crop side px; crop_scale: :func:`align_face` zoom (< 1 shows more head);
+    smooth_frames: moving-average window of the per-frame alignment (keeps head motion that is
+    faster than the window as motion to learn); held_out: fraction of frames at the clip's end
+    kept for evaluation; max_gap: max |source - driving| frame distance when sampling pairs
+    (0 = any pair of the split).
+    """
+
+    video: str = "runs/latent_data/WolfgangLanger_Pexels.mp4"
+    cache: str = "runs/latent_data/wolfgang_64.safetensors"
+    size: int = 64
+    crop_scale: float = 0.75
+    smooth_frames: int = 25
+    held_out: float = 0.2
+    max_gap: int = 0
+    pairs_per_epoch: int = 2048
+
+    @classmethod
+    def tiny(cls) -> "FaceFramesConfig":
+        return cls(size=32, pairs_per_epoch=64)
+
+
+@dataclass
+class TFGTrainConfig:
+    model: LatentTFGConfig = field(default_factory=LatentTFGConfig)
+    weights: TFGLossWeights = field(default_factory=TFGLossWeights)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: FaceFramesConfig = field(default_factory=FaceFramesConfig)
+    stage: str = "tfg"  # tfg | tts | joint
+    syncnet: str = ""  # exported SyncNet expert (facespeak train syncnet); empty = no sync loss
+    init_from: str = ""  # exported latent TFG (or converted LIA) checkpoint to warm-start from
+
+    @classmethod
+    def tiny(cls) -> "TFGTrainConfig":
+        return cls(model=LatentTFGConfig.tiny(), train=TrainConfig.tiny(), data=FaceFramesConfig.tiny())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TFGTrainConfig":
+        return from_dict(cls, d)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, eq=False)
+class FaceFrames:
+    """Aligned face crops of one clip.
+
+    Attributes:
+        frames: ``(T_video, H, W, 3) uint8`` RGB.
+        fps: video frame rate.
+        mel: ``(T_mel, n_mels)`` log-mel of the clip's audio at ``mel_rate`` (empty if none).
+        mel_rate: mel frames per second.
+    """
+
+    frames: np.ndarray
+    fps: float
+    mel: np.ndarray
+    mel_rate: float
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.numpy import save_file
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        save_file({"frames": np.ascontiguousarray(self.frames), "mel": np.ascontiguousarray(self.mel, np.float32)},
+                  str(path), metadata={"fps": repr(self.fps), "mel_rate": repr(self.mel_rate)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FaceFrames":
+        from safetensors import safe_open
+        from safetensors.numpy import load_file
+
+        if not Path(path).is_file():
+            raise InputError(f"face frames: expected a prepared file at {path}, found nothing")
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+        d = load_file(str(path))
+        return cls(d["frames"], float(meta.get("fps", "25")), d["mel"], float(meta.get("mel_rate", "100")))
+
+
+def _smooth(mats: np.ndarray, window: int) -> np.ndarray:
+    """Moving average (edge-padded) of ``(T, 2, 3)`` affines along time."""
+    if window <= 1:
+        return mats
+    pad = window // 2
+    padded = np.concatenate([mats[:1].repeat(pad, 0), mats, mats[-1:].repeat(pad, 0)])
+    kernel = np.ones(window) / window
+    flat = padded.reshape(len(padded), -1)
+    out = np.stack([np.convolve(flat[:, j], kernel, mode="valid") for j in range(flat.shape[1])], 1)
+    return out[: len(mats)].reshape(mats.shape)
+
+
+def _clip_mel(video: str | Path) -> tuple[np.ndarray, float]:
+    from ..audio.io import resample
+    from ..audio.mel import MelExtractor
+    from ..core.timing import MelSpec
+    from ..video.reader import read_video
+
+    data = read_video(video)
+    spec = MelSpec.paper()
+    if data.audio is None or data.info.sample_rate is None:
+        return np.zeros((0, spec.n_mels), np.float32), spec.frame_rate
+    wav = resample(data.audio.astype(np.float32), int(data.info.sample_rate), spec.sample_rate)
+    with torch.no_grad():
+        mel = MelExtractor(spec)(torch.from_numpy(wav)[None])[0].T.numpy()
+    return mel.astype(np.float32), spec.frame_rate
+
+
+def prepare_face_frames(cfg: FaceFramesConfig) -> FaceFrames:
+    """Decode ``cfg.video``, find the face in every frame, crop aligned ``cfg.size`` squares
+    (alignment smoothed over ``cfg.smooth_frames``) and cache them at ``cfg.cache``.
+
+    Frames without a face reuse the previous frame's alignment; a clip with no face at all
+    raises :class:`NoFaceError`."""
+    import cv2
+    from tqdm import tqdm
+
+    from ..face.align import ALIGN_TEMPLATE, _template_transform, alignment_points
+    from ..face.analysis import analyse_faces
+    from ..video.reader import iter_frames, probe_video
+
+    if not Path(cfg.video).is_file():
+        raise InputError(f"face video: expected a file at {cfg.video}, found nothing")
+    info = probe_video(cfg.video)
+    images, mats, last = [], [], None
+    template = ((ALIGN_TEMPLATE - 0.5) * cfg.crop_scale + 0.5) * cfg.size
+    for image in tqdm(iter_frames(cfg.video), total=info.n_frames, desc="align", dynamic_ncols=True):
+        faces = analyse_faces(image, max_faces=1)
+        if faces:
+            last = _template_transform(alignment_points(faces[0]), template)
+        images.append(image)
+        mats.append(last)
+    if last is None:
+        raise NoFaceError(f"{cfg.video}: expected a face in the video, found none in {len(images)} frames")
+    first = next(m for m in mats if m is not None)
+    mats = [first if m is None else m for m in mats]
+    smooth = _smooth(np.stack(mats), cfg.smooth_frames)
+    crops = np.stack([cv2.warpAffine(im, m, (cfg.size, cfg.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+                      for im, m in zip(images, smooth)])
+    mel, mel_rate = _clip_mel(cfg.video)
+    out = FaceFrames(crops, float(info.fps), mel, mel_rate)
+    out.save(cfg.cache)
+    log.info("prepared %d aligned %dpx frames from %s -> %s", len(crops), cfg.size, cfg.video, cfg.cache)
+    return out
+
+
+def load_or_prepare(cfg: FaceFramesConfig) -> FaceFrames:
+    return FaceFrames.load(cfg.cache) if Path(cfg.cache).is_file() else prepare_face_frames(cfg)
+
+
+def split_index(n: int, held_out: float) -> int:
+    """First held-out frame index of ``n`` frames."""
+    if not 0.0 < held_out < 1.0:
+        raise ConfigError(f"data.held_out: expected a fraction in (0, 1), got {held_out}")
+    return max(2, min(n - 2, int(round(n * (1.0 - held_out)))))
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """``(N, H, W, 3) uint8`` -> ``(N, 3, H, W)`` float in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+class SelfReenactmentDataset(Dataset):
+    """(source, driving) frame pairs of one clip's split. Item ``i`` is a deterministic pair
+    (seeded by ``i``), so resumed runs and every rank see the same pairs for the same index."""
+
+    def __init__(self, frames: torch.Tensor, n_pairs: int, max_gap: int = 0, seed: int = 0) -> None:
+        assert frames.dim() == 4 and frames.shape[0] >= 2, frames.shape
+        self.frames, self.n_pairs, self.max_gap, self.seed = frames, n_pairs, max_gap, seed
+
+    def __len__(self) -> int:
+        return self.n_pairs
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(self.seed * 7_919 + int(i))
+        n = self.frames.shape[0]
+        s = int(torch.randint(n, (1,), generator=g))
+        if self.max_gap > 0:
+            lo, hi = max(0, s - self.max_gap), min(n, s + self.max_gap + 1)
+            d = int(torch.randint(lo, hi, (1,), generator=g))
+        else:
+            d = int(torch.randint(n, (1,), generator=g))
+        return {"source": self.frames[s], "driving": self.frames[d]}
+
+
+def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+# --------------------------------------------------------------------------- task
+
+
+class TFGTask:
+    """:class:`facespeak.train.loop.Task` for the latent TFG (stage ``tfg``; ``joint`` see
+    :class:`facespeak.tfg.latent.joint.JointObjective`)."""
+
+    arch = "facespeak.tfg.latent"
+
+    def __init__(self, cfg: TFGTrainConfig, frames: torch.Tensor | None = None) -> None:
+        if cfg.stage == "tts":
+            raise ConfigError("stage 'tts': TTS pre-training is 'facespeak train tts' (conditioned on f_id); "
+                              "use stage 'tfg' or 'joint' here")
+        if cfg.stage not in ("tfg", "joint"):
+            raise ConfigError(f"stage: expected 'tfg', 'tts' or 'joint', got {cfg.stage!r}")
+        self.cfg = cfg
+        if frames is None:
+            clip = load_or_prepare(cfg.data)
+            if clip.frames.shape[1] != cfg.model.size:
+                raise ConfigError(f"data: prepared frames are {clip.frames.shape[1]} px but model.size is "
+                                  f"{cfg.model.size}; set data.cache to a file for that size")
+            frames = frames_to_tensor(clip.frames)
+        self.split = split_index(frames.shape[0], cfg.data.held_out)
+        self.train_frames, self.test_frames = frames[: self.split], frames[self.split:]
+
+    def build_model(self) -> nn.Module:
+        model = ReconstructionObjective(LatentTFG(self.cfg.model), self.cfg.weights, syncnet=self._syncnet())
+        if self.cfg.init_from:
+            from ..core.checkpoint import load_checkpoint
+
+            state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
+            missing, unexpected = model.tfg.load_state_dict(state, strict=False)
+            log.info("warm start from %s (%d missing, %d unexpected)", self.cfg.init_from, len(missing), len(unexpected))
+        counts = model.tfg.parameter_counts()
+        log.info("latent TFG %dpx: %s", self.cfg.model.size, ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in counts.items()))
+        return model
+
+    def _syncnet(self) -> nn.Module | None:
+        if not self.cfg.syncnet:
+            return None
+        from .syncnet_task import load_syncnet
+
+        return load_syncnet(self.cfg.syncnet)
+
+    def train_dataset(self) -> Dataset:
+        d = self.cfg.data
+        return SelfReenactmentDataset(self.train_frames, d.pairs_per_epoch, d.max_gap, self.cfg.train.seed)
+
+    def collate(self, items):
+        return collate_pairs(items)
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
+        out = model(batch["source"], batch["driving"])  # through forward: DDP synchronises
+        return out.total, {k: float(v) for k, v in out.parts.items()}
+
+    def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        inner = model.module if hasattr(model, "module") else model
+        return inner.tfg.state_dict(), to_dict(self.cfg.model)
