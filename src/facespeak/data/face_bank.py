@@ -90,22 +90,15 @@ def _person_views(items: list[dict[str, Any]], root: Path, max_frames: int) -> l
     return photos + frames
 
 
-def _pick_face(faces, box):
-    if box is None or len(faces) == 1:
-        return faces[0]
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return min(faces, key=lambda f: (f.centre[0] - cx) ** 2 + (f.centre[1] - cy) ** 2)
-
-
 def _augmented_views(image: np.ndarray, box, n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, None]]:
     """``n`` random views of the face in ``box`` (crop around it, then warp/flip/rotate/light)."""
-    from ..face.analysis import analyse_faces
+    from ..face.analysis import analyse_faces, face_nearest_box
     from ..face.identity_train import _face_crop, augment_face_image
 
     faces = analyse_faces(image)
     if not faces or n <= 0:
         return []
-    crop = _face_crop(image, _pick_face(faces, box))
+    crop = _face_crop(image, face_nearest_box(faces, box))
     crop_faces = analyse_faces(crop)
     if not crop_faces:
         return []
@@ -113,7 +106,7 @@ def _augmented_views(image: np.ndarray, box, n: int, rng: np.random.Generator) -
 
 
 def _features_for(items, root: Path, extractor, cfg: "PairingConfig", rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    from ..face.analysis import analyse_faces
+    from ..face.analysis import analyse_faces, face_nearest_box
     from ..face.image_io import load_image
 
     out = []
@@ -131,7 +124,7 @@ def _features_for(items, root: Path, extractor, cfg: "PairingConfig", rng: np.ra
             if not faces:
                 log.warning("no face in a view of %s; view skipped", it["path"])
                 continue
-            feats = extractor.extract(img, _pick_face(faces, box))
+            feats = extractor.extract(img, face_nearest_box(faces, box))
             out.append((np.asarray(feats.f_id, np.float32), np.asarray(feats.f, np.float32)))
     return out
 

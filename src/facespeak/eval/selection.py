@@ -130,21 +130,12 @@ def heldout_sentences(path: str | Path, n: int) -> list[Sentence]:
 def load_face(item: FaceItem) -> Any:
     """Analyse the item's image and pick its face (the detection overlapping ``face_box``
     most, or the largest) -> :class:`facespeak.face.analysis.Portrait`."""
-    from facespeak.face.analysis import Portrait, analyse_faces, choose_face
+    from facespeak.face.analysis import Portrait, analyse_faces, choose_face, face_nearest_box
     from facespeak.face.image_io import load_image
 
     image = load_image(item.path)
     faces = analyse_faces(image)
-    index = None
-    if item.face_box is not None and faces:
-        index = int(np.argmax([_iou(f.box, item.face_box) for f in faces]))
-    face = choose_face(faces, index, name=str(item.path))
+    nearest = face_nearest_box(faces, item.face_box)
+    face = choose_face(faces, None if nearest is None else faces.index(nearest), name=str(item.path))
     return Portrait(image, faces, face, faces.index(face), f"{item.person}:{item.path.name}")
 
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

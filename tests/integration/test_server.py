@@ -1,0 +1,159 @@
+"""The REST service and the web page, over real HTTP (uvicorn) and in a real browser (Chromium)."""
+
+import io
+import json
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTRAIT = ROOT / "examples" / "portrait.jpg"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    uvicorn = pytest.importorskip("uvicorn")
+    from facespeak.server import ServerConfig, create_app
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServerConfig(max_text_chars=300)), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    th.join(timeout=10)
+
+
+def _post(url: str, fields: dict, image: bytes | None = None, name: str = "portrait.jpg"):
+    """multipart/form-data POST -> (status, headers, body bytes)."""
+    b = uuid.uuid4().hex
+    parts = []
+    for k, v in fields.items():
+        parts.append(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+    if image is not None:
+        parts.append(f'--{b}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+                     "Content-Type: application/octet-stream\r\n\r\n".encode() + image + b"\r\n")
+    body = b"".join(parts) + f"--{b}--\r\n".encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={b}"})
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_health_and_faces(server):
+    with urllib.request.urlopen(server + "/api/health") as r:
+        assert json.loads(r.read())["status"] == "ok"
+    status, _, body = _post(server + "/api/faces", {}, PORTRAIT.read_bytes())
+    assert status == 200
+    faces = json.loads(body)["faces"]
+    assert len(faces) == 1 and faces[0]["gender"] == "female" and faces[0]["usable"]
+    x0, y0, x1, y1 = faces[0]["box"]
+    assert 100 < x0 < x1 < 400 and 0 < y0 < y1 < 300  # the astronaut's face, upper middle
+
+
+def test_tts_returns_speech_and_bad_input_gets_one_line(server):
+    status, headers, body = _post(server + "/api/tts", {"text": "Hello there.", "steps": "4"}, PORTRAIT.read_bytes())
+    assert status == 200 and headers["content-type"] == "audio/wav"
+    wav, sr = sf.read(io.BytesIO(body))
+    assert sr == 22050 and 0.4 < len(wav) / sr < 3 and np.abs(wav).max() > 0.05
+    for fields, image, needle in [
+        ({"text": "Hi."}, b"not an image at all", "not a readable image"),
+        ({}, PORTRAIT.read_bytes(), "text"),
+        ({"text": "x" * 301}, PORTRAIT.read_bytes(), "at most 300 characters"),
+        ({"text": "Hi.", "steps": "0"}, PORTRAIT.read_bytes(), "steps"),
+        ({"text": "Hi.", "face_index": "3"}, PORTRAIT.read_bytes(), "face"),
+        ({"text": "Hi.", "seed": "abc"}, PORTRAIT.read_bytes(), "seed"),
+    ]:
+        status, _, body = _post(server + "/api/tts", fields, image)
+        assert status == 422, (fields, body)
+        err = json.loads(body)["error"]
+        assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_say_returns_a_real_mp4(server, tmp_path):
+    from facespeak.video.reader import probe_video
+
+    status, headers, body = _post(server + "/api/say", {"text": "Good morning to you.", "steps": "4", "still": "true"},
+                                  PORTRAIT.read_bytes())
+    assert status == 200 and headers["content-type"] == "video/mp4"
+    out = tmp_path / "v.mp4"
+    out.write_bytes(body)
+    info = probe_video(out)
+    assert info.video_codec == "h264" and info.audio_codec == "aac" and abs(info.fps - 25) < 1e-6
+    assert abs(info.video_duration_s - info.audio_duration_s) < 0.1 and info.video_duration_s > 0.5
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.skip("chromium / chromedriver not installed (scripts/setup.sh installs them)")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        opts.add_argument(a)
+    opts.binary_location = shutil.which("chromium")
+    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    yield drv
+    drv.quit()
+
+
+def test_web_page_in_a_real_browser(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(server + "/")
+    assert browser.title == "facespeak"
+    browser.find_element(By.ID, "image").send_keys(str(PORTRAIT))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#faces li.chosen")))
+    assert "female" in browser.find_element(By.CSS_SELECTOR, "#faces li.chosen").text
+    box = browser.find_element(By.CSS_SELECTOR, ".box.chosen")
+    assert box.size["width"] > 20  # drawn over the preview at its displayed scale
+    text = browser.find_element(By.ID, "text")
+    text.clear()
+    text.send_keys("Nice to meet you.")
+    browser.find_element(By.ID, "steps").clear()
+    browser.find_element(By.ID, "steps").send_keys("4")
+    browser.find_element(By.ID, "speak").click()
+    audio = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "audio#output")))
+    wait.until(lambda d: d.execute_script("return document.getElementById('output').readyState") >= 1)
+    seconds = browser.execute_script("return document.getElementById('output').duration")
+    assert 0.5 < seconds < 4, seconds
+    assert audio.get_attribute("src").startswith("blob:")
+    assert browser.find_element(By.ID, "error").text == ""
+    # a file that is not an image: one readable error line on the page, no face list
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"this is text, not a JPEG")
+    browser.find_element(By.ID, "image").send_keys(str(bad))
+    wait.until(lambda d: d.find_element(By.ID, "error").text != "")
+    err = browser.find_element(By.ID, "error").text
+    assert err.startswith("error: ") and "not a readable image" in err
+    assert browser.find_elements(By.CSS_SELECTOR, "#faces li") == []
+    browser.save_screenshot(str(tmp_path / "page.png"))
