@@ -1,4 +1,11 @@
-"""`facespeak eval tts ...`: measurements with the exact command recorded (see docs/evaluation.md)."""
+"""`facespeak eval ...`: measurements with the exact command recorded (see docs/evaluation.md).
+
+- ``facespeak eval tts``: speech checks on held-out portraits and sentences;
+- ``facespeak eval run MANIFEST`` (shorthand: ``facespeak eval MANIFEST`` when MANIFEST is an
+  existing file): talking-face videos of manifest rows -> results.json + report.html;
+- ``facespeak eval protocol ROOT``: the paper's LRS2 / LRS3 / VoxCeleb2 protocol with the
+  cascade baseline beside ours.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,8 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="measure quality (writes results.json + summary.md)")
-    kinds = p.add_subparsers(dest="eval_kind", parser_class=type(p))
+    p = sub.add_parser("eval", help="measure quality: 'eval MANIFEST', 'eval run', 'eval protocol', 'eval tts'")
+    kinds = p.add_subparsers(dest="eval_kind", parser_class=type(p), action=_ManifestShorthand)
     t = kinds.add_parser("tts", help="speech: WER, voice consistency across frames, voice-face suitability")
     t.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
     t.add_argument("--out", default="runs/eval/tts", help="output directory")
@@ -27,7 +34,124 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-wavs", action="store_true", help="do not keep the generated speech")
     t.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
     t.set_defaults(func=run_tts)
+    _register_av(kinds)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+class _Choices(dict):
+    """Subcommand table that also accepts an existing file (the manifest shorthand)."""
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (isinstance(key, str) and Path(key).is_file())
+
+
+class _ManifestShorthand(argparse._SubParsersAction):
+    """``facespeak eval FILE ...`` = ``facespeak eval run FILE ...`` (a subcommand name wins
+    over a file of the same name)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = self.choices = _Choices()
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if values and not dict.__contains__(self._name_parser_map, values[0]):
+            values = ["run", *values]
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _av_options(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--out", default=None, help="output directory (default runs/eval/<kind>)")
+    q.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
+    q.add_argument("--size", default="256", choices=("256", "512", "full"), help="generated video size")
+    q.add_argument("--still", action="store_true", help="generate without head motion")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
+    q.add_argument("--temperature", type=float, default=0.667)
+    q.add_argument("--id-frames", type=int, default=16, help="frames per video for ID-SIM (dlib)")
+    q.add_argument("--fid-frames", type=int, default=16, help="frames per video for FID")
+    q.add_argument("--feature-frames", type=int, default=24, help="frames per video for the f / f_id map")
+    q.add_argument("--max-lag", type=int, default=5, help="lip proxy: largest lag searched, video frames")
+    q.add_argument("--no-wer", action="store_true", help="skip Whisper (faster)")
+    q.add_argument("--no-phoneme-timings", action="store_true", help="skip the second TTS pass for p/b/m closure")
+
+
+def _register_av(kinds: argparse._SubParsersAction) -> None:
+    r = kinds.add_parser("run", help="score talking-face videos of a manifest (portrait, text, references)")
+    r.add_argument("manifest", help="JSON lines or CSV: portrait, text[, id, person, video, reference_video, reference_audio]")
+    _av_options(r)
+    r.set_defaults(func=run_manifest, eval_kind="run")
+    q = kinds.add_parser("protocol", help="paper protocol on an LRS2/LRS3/VoxCeleb2 test folder, with a cascade baseline")
+    q.add_argument("root", help="test folder: <root>/<spk>/<clip>.mp4 + .txt (LRS) or <root>/[mp4/]<id>/<video>/<clip>.mp4 (VoxCeleb2)")
+    q.add_argument("--layout", default="auto", choices=("auto", "lrs", "vox"))
+    q.add_argument("--max-clips", type=int, default=None, help="only the first N clips (sorted)")
+    _av_options(q)
+    q.set_defaults(func=run_protocol, eval_kind="protocol")
+
+
+def _av_config(args: argparse.Namespace):
+    from ..core.errors import InputError
+    from ..eval.av_scoring import AVEvalConfig
+    from ..eval.metrics.video import LipSyncConfig
+
+    for name in ("id_frames", "fid_frames", "feature_frames", "steps"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
+    if args.max_lag < 0:
+        raise InputError(f"--max-lag: expected >= 0 frames, got {args.max_lag}")
+    return AVEvalConfig(seed=args.seed, steps=args.steps, temperature=args.temperature, size=args.size, still=args.still,
+                        tts_weights=args.tts_weights, lip=LipSyncConfig(max_lag=args.max_lag), id_frames=args.id_frames,
+                        fid_frames=args.fid_frames, feature_frames=args.feature_frames, wer=not args.no_wer,
+                        phoneme_timings=not args.no_phoneme_timings)
+
+
+def _print_rows(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
+    from ..eval.report import _fmt
+
+    cols = [(k, h) for k, h in columns if any(k in r for r in rows)]
+    print(f"## {title}")
+    print("| " + " | ".join(h for _, h in cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |")
+
+
+def run_manifest(args: argparse.Namespace) -> int:
+    from ..eval.manifest import run_manifest_eval
+    from ..eval.report import ROW_COLUMNS
+
+    out = Path(args.out or "runs/eval/manifest")
+    command = " ".join(shlex.quote(a) for a in ["facespeak", "eval", "run", args.manifest, *_av_argv(args, out)])
+    results = run_manifest_eval(args.manifest, out, _av_config(args), command=command)
+    _print_rows("per video", list(ROW_COLUMNS), results["rows"])
+    print(f"FID: {results['fid']}")
+    print(f"results: {out / 'results.json'}\nreport: {out / 'report.html'}")
+    return 0
+
+
+def run_protocol(args: argparse.Namespace) -> int:
+    from ..eval.protocol import TABLE1, TABLE3, run_protocol as run
+
+    out = Path(args.out or "runs/eval/protocol")
+    extra = ["--layout", args.layout] + (["--max-clips", str(args.max_clips)] if args.max_clips else [])
+    command = " ".join(shlex.quote(a) for a in ["facespeak", "eval", "protocol", args.root, *extra, *_av_argv(args, out)])
+    results = run(args.root, out, _av_config(args), layout=args.layout, max_clips=args.max_clips, command=command)
+    _print_rows("Table 1: talking face", TABLE1, results["table1"])
+    _print_rows("Table 3: speech", TABLE3, results["table3"])
+    if results["skipped"]:
+        print(f"skipped {len(results['skipped'])} clips (see results.json)")
+    print(f"results: {out / 'results.json'}\nreport: {out / 'report.html'}")
+    return 0
+
+
+def _av_argv(args: argparse.Namespace, out: Path) -> list[str]:
+    """Every option explicit, for the record."""
+    parts = ["--out", str(out), "--size", args.size, "--seed", str(args.seed), "--steps", str(args.steps),
+             "--temperature", str(args.temperature), "--id-frames", str(args.id_frames), "--fid-frames",
+             str(args.fid_frames), "--feature-frames", str(args.feature_frames), "--max-lag", str(args.max_lag)]
+    parts += ["--tts-weights", args.tts_weights] if args.tts_weights else []
+    for flag in ("still", "no_wer", "no_phoneme_timings"):
+        parts += [f"--{flag.replace('_', '-')}"] if getattr(args, flag) else []
+    return parts
 
 
 def _command(args: argparse.Namespace) -> str:

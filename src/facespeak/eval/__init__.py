@@ -1,2 +1,3 @@
-"""Evaluation: metrics as pure functions (:mod:`.metrics`), runners that write JSON + Markdown
-(:mod:`.tts_eval`), the benchmark (:mod:`.bench`). See docs/evaluation.md."""
+"""Evaluation: metrics as pure functions (:mod:`.metrics`), feature extractors (:mod:`.features`),
+runners that write JSON + Markdown/HTML (:mod:`.tts_eval`; talking face: :mod:`.manifest`,
+:mod:`.protocol`, :mod:`.report`), the benchmark (:mod:`.bench`). See docs/evaluation.md."""

@@ -38,7 +38,7 @@ from .av_scoring import AVEvalConfig, Scored, Scorer, load_media
 from .metrics.face import within_identity_variance
 from .metrics.fid import frechet_distance
 
-__all__ = ["ManifestRow", "read_manifest", "run_manifest_eval", "summarise", "feature_map", "json_default"]
+__all__ = ["ManifestRow", "read_manifest", "generate_video", "run_manifest_eval", "summarise", "feature_map", "json_default"]
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
     return rows
 
 
-def _generate(fs: Any, portrait: Any, row: ManifestRow, cfg: AVEvalConfig, out: Path) -> tuple[Path, np.ndarray | None]:
+def generate_video(fs: Any, portrait: Any, row: ManifestRow, cfg: AVEvalConfig, out: Path) -> tuple[Path, np.ndarray | None]:
     """Our pipeline's video for the row, and its bilabial timings (a second, identical TTS pass)."""
     from facespeak.pipeline import SpeechOptions, VideoOptions, say
 
@@ -141,19 +141,20 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def feature_map(groups: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, Any] | None:
-    """Fig. 5 numbers from ``(person, f (N, D), f_id (N, D))`` groups: within-identity variance
-    share of ``f`` and of ``f_id`` (lower = tighter identity clusters)."""
+def feature_map(groups: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[dict[str, Any] | None, Any]:
+    """Fig. 5 from ``(person, f (N, D), f_id (N, D))`` groups -> (numbers: within-identity
+    variance share of ``f`` and of ``f_id``, lower = tighter identity clusters; the arrays
+    ``(labels, f, f_id)`` for the plot), or ``(None, None)`` with fewer than 2 points."""
     groups = [g for g in groups if len(g[1])]
     if sum(len(g[1]) for g in groups) < 2:
-        return None
+        return None, None
     labels = [p for p, f, _ in groups for _ in range(len(f))]
     f = np.concatenate([g[1] for g in groups])
     f_id = np.concatenate([g[2] for g in groups])
-    return {"identities": len(set(labels)), "points": len(labels), "labels": labels,
-            "within_identity_variance_f": within_identity_variance(f, labels),
-            "within_identity_variance_f_id": within_identity_variance(f_id, labels),
-            "f": f.tolist(), "f_id": f_id.tolist()}
+    numbers = {"identities": len(set(labels)), "points": len(labels),
+               "within_identity_variance_f": within_identity_variance(f, labels),
+               "within_identity_variance_f_id": within_identity_variance(f_id, labels)}
+    return numbers, (labels, f, f_id)
 
 
 def _fid(generated: list[np.ndarray], real: list[np.ndarray]) -> float | None:
@@ -173,7 +174,7 @@ def _score_row(row: ManifestRow, cfg: AVEvalConfig, scorer: Scorer, get_fs: Any,
     portrait = load_portrait(row.portrait, row.face_index)
     video, bilabials, generated = row.video, None, row.video is None
     if video is None:
-        video, bilabials = _generate(get_fs(), portrait, row, cfg, video_dir / f"{row.id}.mp4")
+        video, bilabials = generate_video(get_fs(), portrait, row, cfg, video_dir / f"{row.id}.mp4")
     ref = load_media(row.reference_video) if row.reference_video else None
     ref_audio = read_audio(row.reference_audio) if row.reference_audio else None
     scored = scorer.score(load_media(video), portrait, row.text, ref, ref_audio, bilabials)
@@ -216,9 +217,10 @@ def run_manifest_eval(manifest: str | Path, out_dir: str | Path, cfg: AVEvalConf
         groups.append((row.person, scored.f, scored.f_id))
     results = {"command": command, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "manifest": str(Path(manifest).resolve()), "config": asdict(cfg), "rows": records,
-               "summary": summarise(records), "fid": _fid(gen_inc, ref_inc), "feature_map": feature_map(groups)}
+               "summary": summarise(records), "fid": _fid(gen_inc, ref_inc)}
+    results["feature_map"], features = feature_map(groups)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default))
-    write_report(results, curves, out / "report.html")
+    write_report(results, curves, out / "report.html", features=features)
     log.info("eval: results in %s", out)
     return results
 

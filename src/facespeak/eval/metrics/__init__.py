@@ -1,6 +1,9 @@
-"""Metrics as pure functions (arrays in, numbers out; no files, no models chosen here)."""
+"""Metrics as pure functions (arrays in, numbers out; no files, no models chosen here; the
+model-backed feature extractors live in :mod:`facespeak.eval.features`)."""
 
 from .dtw import dtw_path, pairwise_euclidean
+from .face import gender_agrees, identity_similarity, pca_2d, within_identity_variance
+from .fid import frechet_distance
 from .speech import (
     FEMALE_MIN_HZ,
     MALE_MAX_HZ,
@@ -16,9 +19,25 @@ from .speech import (
     mel_cepstra,
     speaker_embedding,
 )
+from .video import (
+    LipSyncConfig,
+    LipSyncProxy,
+    envelope_db,
+    lagged_correlation,
+    landmark_distance,
+    landmark_jitter,
+    lip_sync_proxy,
+    mouth_opening,
+    pose_diversity,
+    speech_envelope,
+)
 
 __all__ = [
     "FEMALE_MIN_HZ", "MALE_MAX_HZ", "PitchConfig", "align_to_reference", "cosine_matrix", "dtw_path",
     "f0_gender_range", "f0_rmse", "f0_track", "mcd", "mean_pairwise_cosine", "median_f0", "mel_cepstra",
     "pairwise_euclidean", "speaker_embedding",
+    # talking face (video.py, face.py, fid.py)
+    "LipSyncConfig", "LipSyncProxy", "envelope_db", "frechet_distance", "gender_agrees", "identity_similarity",
+    "lagged_correlation", "landmark_distance", "landmark_jitter", "lip_sync_proxy", "mouth_opening", "pca_2d",
+    "pose_diversity", "speech_envelope", "within_identity_variance",
 ]

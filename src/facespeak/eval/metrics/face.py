@@ -29,20 +29,20 @@ def identity_similarity(source: np.ndarray, frames: np.ndarray) -> dict[str, flo
 
     Returns:
         ``{"id_sim": mean cosine, "id_sim_min": worst frame's cosine, "id_distance": mean
-        Euclidean distance, "frames": N}`` (``nan`` values when ``N == 0``).
+        Euclidean distance, "id_frames": N}`` (``nan`` values when ``N == 0``).
     """
     src = np.asarray(source, np.float64).reshape(-1)
     fr = np.asarray(frames, np.float64)
     if fr.ndim != 2 or fr.shape[1] != src.size:
         raise InputError(f"expected frame descriptors (N, {src.size}), got shape {fr.shape}")
     if len(fr) == 0:
-        return {"id_sim": float("nan"), "id_sim_min": float("nan"), "id_distance": float("nan"), "frames": 0}
+        return {"id_sim": float("nan"), "id_sim_min": float("nan"), "id_distance": float("nan"), "id_frames": 0}
     norms = np.linalg.norm(fr, axis=1) * np.linalg.norm(src)
     if np.any(norms < 1e-12):
         raise InputError("expected non-zero face descriptors, got a zero vector")
     cos = np.clip(fr @ src / norms, -1.0, 1.0)
     return {"id_sim": float(cos.mean()), "id_sim_min": float(cos.min()),
-            "id_distance": float(np.linalg.norm(fr - src, axis=1).mean()), "frames": int(len(fr))}
+            "id_distance": float(np.linalg.norm(fr - src, axis=1).mean()), "id_frames": int(len(fr))}
 
 
 def within_identity_variance(features: np.ndarray, labels: list[str] | np.ndarray) -> float:
