@@ -212,10 +212,13 @@ class VideoOptions:
 
     size: str = "256"
     still: bool = False
+    motion: str = "auto"  # auto | learned | rules (see plan_motion)
 
     def validate(self) -> None:
         if self.size not in SIZES:
             raise InputError(f"size: expected one of {SIZES}, got {self.size!r}")
+        if self.motion not in ("auto", "learned", "rules"):
+            raise InputError(f"motion: expected 'auto', 'learned' or 'rules', got {self.motion!r}")
 
 
 @dataclass
@@ -242,27 +245,79 @@ def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int)
     return ids, np.asarray(durs)
 
 
-def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool, timing: Any) -> np.ndarray:
+def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool, timing: Any, *,
+                chunks: list[SpeechChunk] | None = None, pause_frames: float = 0.0, motion: str = "auto",
+                steps: int | None = None) -> np.ndarray:
     """(T_video, 7) expression amounts + (T_video, 5) pose -> concatenated (T_video, 12) plan.
 
-    Lips from the TTS symbols and durations (rules: facespeak.motion.lip_rules); head pose,
-    blinks and brows from recorded real motion (facespeak.motion.recorded) unless ``still``.
+    ``motion``: ``"learned"`` = lips from the audio mapper over the TTS intermediates of
+    ``chunks`` (joined by ``pause_frames`` mel frames of silence) and head pose, blinks and brows
+    from the OT-CFM motion sampler (``steps`` Euler steps, seeded by ``seed``); ``"rules"`` = lips
+    from the symbol timings (facespeak.motion.lip_rules) and recorded real motion
+    (facespeak.motion.recorded); ``"auto"`` = learned when the bundled weights exist and
+    ``chunks`` are given, else rules. ``still``: pose, blinks and brows stay zero; lips move.
     """
-    from .motion.lip_rules import lip_targets
-    from .motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
+    from .motion.bundled import learned_motion_available
     from .tfg.mesh_space import EXPRESSION_NAMES
 
+    if motion not in MOTION_MODES:
+        raise InputError(f"motion: expected one of {MOTION_MODES}, got {motion!r}")
+    if motion == "learned" and not chunks:
+        raise InputError("motion 'learned' needs the speech chunks (TTS intermediates), got none")
+    learned = motion == "learned" or (motion == "auto" and bool(chunks) and learned_motion_available())
     amounts = np.zeros((n_frames, len(EXPRESSION_NAMES)))
-    lips = lip_targets(ids, durations, timing, n_frames=n_frames)
-    amounts[:, : lips.shape[1]] = lips
     pose = np.zeros((n_frames, 5))
-    if not still:
-        bank = RecordedMotion.load(bundled_motion_path())
-        pose, blink, brow = sample_recorded_motion(bank, n_frames, timing.video_fps, seed)
-        amounts[:, EXPRESSION_NAMES.index("blink_right")] = blink[:, 0]
-        amounts[:, EXPRESSION_NAMES.index("blink_left")] = blink[:, 1]
-        amounts[:, EXPRESSION_NAMES.index("brow_raise")] = brow[:, 0]
+    if learned:
+        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps)
+    else:
+        lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
+    amounts[:, : lips.shape[1]] = lips
+    if nonlip is not None:
+        pose = nonlip[:, :5]
+        for k, name in enumerate(("blink_right", "blink_left", "brow_raise")):
+            amounts[:, EXPRESSION_NAMES.index(name)] = nonlip[:, 5 + k]
     return np.concatenate([amounts, pose], axis=1)
+
+
+MOTION_MODES = ("auto", "learned", "rules")
+
+
+def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool,
+                 timing: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Lips (T_video, 4) from rules; non-lip (T_video, 8) from the recorded bank (None if still)."""
+    from .motion.lip_rules import lip_targets
+    from .motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
+
+    lips = lip_targets(ids, durations, timing, n_frames=n_frames)
+    if still:
+        return lips, None
+    bank = RecordedMotion.load(bundled_motion_path())
+    pose, blink, brow = sample_recorded_motion(bank, n_frames, timing.video_fps, seed)
+    return lips, np.concatenate([pose, blink, brow], axis=1)
+
+
+@torch.inference_mode()
+def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: float, seed: int, still: bool,
+                    timing: Any, steps: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Lips (T_video, 4) from the audio mapper; non-lip (T_video, 8) from the sampler (None if still).
+
+    The pose eases in over the first 0.4 s from the portrait's own pose (zero), so frame 0 is
+    the photo (same as the recorded-motion path)."""
+    from .motion.audio_mapper import concat_speech_features
+    from .motion.bundled import load_audio_mapper, load_motion_sampler
+    from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
+
+    feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
+    x = torch.from_numpy(feats)[None]
+    lips = load_audio_mapper()(x)
+    if still:
+        return lips[0].double().numpy(), None
+    cond = sampler_condition(lips, x[..., -1:])
+    gen = torch.Generator().manual_seed(int(seed))
+    nonlip = generate_motion(load_motion_sampler(), cond, gen, SamplingOptions(steps=steps))[0].double().numpy()
+    ramp = np.clip(np.arange(n_frames) / max(0.4 * timing.video_fps, 1.0), 0.0, 1.0)[:, None]
+    nonlip[:, :5] *= ramp
+    return lips[0].double().numpy(), nonlip
 
 
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
@@ -292,7 +347,8 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     from .text import phonemes_to_ids
 
     ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
-    plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing)
+    plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
+                       pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion)
     cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
     renderer = MeshRenderer(portrait.image, portrait.face, cfg)
     motion = renderer.space.motion_from_amounts(plan[:, :7], plan[:, 7:])

@@ -1,4 +1,9 @@
-"""`facespeak bench tts [--seconds 20] [--json]`: real-time factor, time split, peak memory."""
+"""`facespeak bench tts|say`: real-time factor, time split per stage, peak memory.
+
+`facespeak bench tts [--seconds 20] [--json]`: portrait + text -> wav.
+`facespeak bench say [--seconds 1 10 60] [--sizes 256 512 full] [--json-out PATH]`: portrait +
+text -> mp4, per stage, per length and output size, plus cold `facespeak say` runs.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocess run")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
     t.set_defaults(func=run_tts)
+    s = kinds.add_parser("say", help="portrait + text -> mp4: RTF, first audio/frame, peak memory per stage, "
+                                     "for several speech lengths and output sizes, plus cold `facespeak say` runs")
+    s.add_argument("--image", default="examples/portrait.jpg", help="portrait photo")
+    s.add_argument("--seconds", type=float, nargs="+", default=[1.0, 10.0, 60.0], help="speech lengths (s)")
+    s.add_argument("--sizes", nargs="+", choices=["256", "512", "full"], default=["256", "512", "full"])
+    s.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
+    s.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
+    s.add_argument("--cold-seconds", type=float, default=10.0, help="speech length of the cold CLI runs (s)")
+    s.add_argument("--no-cold", action="store_true", help="skip the cold `facespeak say` runs")
+    s.add_argument("--shared-process", action="store_true",
+                   help="run all cases in this process (one model load; peak memory is then cumulative)")
+    s.add_argument("--json-out", default="out/bench/say.json", help="write the full result here (default %(default)s)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    s.set_defaults(func=run_say)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -36,4 +57,35 @@ def run_tts(args: argparse.Namespace) -> int:
                       seed=args.seed, threads=args.threads, cold=not args.no_cold)
     result = run_bench_tts(cfg)
     print(json.dumps(result, indent=1) if args.json else format_table(result))
+    return 0
+
+
+def run_say(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from ..core.errors import InputError
+    from ..eval.bench import SayBenchConfig, format_say_table, run_bench_say
+    from ..face.analysis import check_animatable, load_portrait
+
+    for v in [*args.seconds, *([] if args.no_cold else [args.cold_seconds])]:
+        if not 0.5 <= v <= 600:
+            raise InputError(f"--seconds / --cold-seconds: expected 0.5..600, got {v}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads: expected at least 1, got {args.threads}")
+    from ..pipeline import SpeechOptions
+
+    SpeechOptions(steps=args.steps, seed=args.seed).validate()
+    portrait = load_portrait(args.image)  # fail fast on a bad image, before loading models
+    check_animatable(portrait.face, portrait.face_index, portrait.name)
+    cfg = SayBenchConfig(image=args.image, seconds=tuple(args.seconds), sizes=tuple(dict.fromkeys(args.sizes)),
+                         tts_weights=args.tts_weights, steps=args.steps, seed=args.seed, threads=args.threads,
+                         isolate=not args.shared_process, cold_seconds=None if args.no_cold else args.cold_seconds)
+    result = run_bench_say(cfg, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out)
+    print(json.dumps(result, indent=1) if args.json else f"{format_say_table(result)}\n\nwrote {out}")
     return 0

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=["256", "512", "full"], default="256",
                    help="aligned face crop of 256 or 512 px, or the full photo with the head animated in place")
     p.add_argument("--still", action="store_true", help="no head, blink or brow motion (lips only)")
+    p.add_argument("--motion", choices=["auto", "learned", "rules"], default="auto",
+                   help="learned: audio mapper + OT-CFM motion sampler (default when bundled); "
+                        "rules: lip rules + recorded real head motion")
     p.add_argument("--allow-profile", action="store_true",
                    help="animate a face turned more than 45 deg from frontal anyway (expect artefacts)")
     p.set_defaults(func=run)
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..face.analysis import check_animatable
     from ..pipeline import FaceSpeak, VideoOptions, say
 
-    video = VideoOptions(size=args.size, still=args.still)
+    video = VideoOptions(size=args.size, still=args.still, motion=args.motion)
     video.validate()
     out, text, speech, portrait, _ = prepare_request(args, ".mp4")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)

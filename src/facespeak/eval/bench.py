@@ -1,6 +1,6 @@
-"""`facespeak bench tts`: real-time factor, time split and peak memory of text -> wav.
+"""`facespeak bench tts` and `facespeak bench say`: real-time factor, time split, peak memory.
 
-Two measurements of one portrait + ~``seconds`` of speech:
+**tts** (text -> wav), two measurements of one portrait + ~``seconds`` of speech:
 
 - **warm, in process**: the library is loaded once (reported as ``load``), then one
   ``FaceSpeak.speak`` call is timed stage by stage by wrapping the pipeline's own text front
@@ -11,6 +11,17 @@ Two measurements of one portrait + ~``seconds`` of speech:
 - **cold, subprocess**: wall time of a fresh ``facespeak tts ...`` process (interpreter start,
   imports, model loading, synthesis, writing the wav) divided by the output duration, and that
   process' peak resident memory (``ru_maxrss`` from ``os.wait4``).
+
+**say** (text -> mp4), for every speech length (default 1, 10, 60 s) x output size (256, 512,
+full): one warm ``pipeline.say`` call per case, each in a fresh spawned process by default (so
+the peak memory is the case's own), timed per stage by wrapping the objects ``say`` uses
+(:class:`_instrument_say`): text, face (analysis + identity + apparent gender), acoustic,
+vocoder, motion (plan + mesh motion), render (mesh warp incl. renderer set-up), mux (H.264 +
+AAC encoding and muxing) and ``other`` (the rest of the call), after one short untimed warm-up
+call (graph creation, phonemiser start, first torch calls: start-up belongs to the cold run). Time to first audio = when the
+first vocoder chunk is done, to first frame = when the first frame was encoded, both from the
+call's start. RTF = whole call / seconds of speech. A growth exponent per stage shows how cost
+scales with length. Plus one cold ``facespeak say`` subprocess per size (wall, RTF, peak RSS).
 """
 
 from __future__ import annotations
@@ -28,7 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchConfig", "StageTimes", "bench_text", "bench_tts_warm", "bench_tts_cold", "run_bench_tts", "format_table"]
+import numpy as np
+
+__all__ = ["BenchConfig", "StageTimes", "bench_text", "bench_tts_warm", "bench_tts_cold", "run_bench_tts", "format_table",
+           "SAY_STAGES", "SayBenchConfig", "bench_say_case", "warm_up_say", "bench_say_cold", "run_bench_say", "length_growth",
+           "format_say_table"]
 
 # Our own plain sentences; repeated to reach the requested length.
 _TEXT = ("The morning train was late again, so we walked along the river instead. "
@@ -37,6 +52,9 @@ _TEXT = ("The morning train was late again, so we walked along the river instead
          "We bought two cups of tea from a stall and watched the water for a while. "
          "Nobody said very much, but it was the best part of the whole week. ")
 _WORDS_PER_SECOND = 2.6  # typical read-speech rate, only used to size the text
+# `bench say` sizes its texts at the bundled TTS's measured rate (156 words -> 48.8 s, pauses
+# included), so "60 s" is about 60 s of output; `bench tts` keeps 2.6 for comparable history.
+_SAY_WORDS_PER_SECOND = 3.15
 
 
 @dataclass
@@ -72,10 +90,10 @@ class StageTimes:
         return self.synthesis / self.audio_seconds if self.audio_seconds > 0 else float("nan")
 
 
-def bench_text(seconds: float) -> str:
-    """Plain English text that takes about ``seconds`` to read aloud."""
+def bench_text(seconds: float, words_per_second: float = _WORDS_PER_SECOND) -> str:
+    """Plain English text that takes about ``seconds`` to read aloud at ``words_per_second``."""
     words = _TEXT.split()
-    n = max(3, int(round(seconds * _WORDS_PER_SECOND)))
+    n = max(3, int(round(seconds * words_per_second)))
     picked = (words * (n // len(words) + 1))[:n]
     text = " ".join(picked).rstrip(",;")
     return text if text.endswith(".") else text + "."
@@ -199,4 +217,322 @@ def format_table(result: dict[str, Any]) -> str:
         lines += ["-" * 46, f"{'cold `facespeak tts` wall':<28}{c['wall_s']:>10.3f}{c['rtf']:>8.3f}",
                   f"{'cold output speech':<28}{c['audio_seconds']:>10.3f}",
                   f"{'cold peak RSS':<28}{c['peak_rss_mb']:>9.0f}M"]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# `facespeak bench say`: portrait + text -> mp4, per stage, for several lengths and sizes
+# ------------------------------------------------------------------------------------------
+
+SAY_STAGES = ("text", "face", "acoustic", "vocoder", "motion", "render", "mux")
+_STAGE_LABELS = {"text": "text front end", "face": "face analysis + identity + gender", "acoustic": "TTS acoustic model",
+                 "vocoder": "vocoder", "motion": "motion plan", "render": "mesh warp + renderer set-up",
+                 "mux": "encode + mux (H.264/AAC)", "other": "other (glue)"}
+
+
+@dataclass
+class SayBenchConfig:
+    """`facespeak bench say` settings.
+
+    seconds: target speech lengths (texts from :func:`bench_text`); sizes: ``"256"``, ``"512"``,
+    ``"full"``; isolate: every (length, size) case in a fresh process, so its peak memory is its
+    own; cold_seconds: length of the cold ``facespeak say`` subprocess run per size (None: none).
+    """
+
+    image: str = "examples/portrait.jpg"
+    seconds: tuple[float, ...] = (1.0, 10.0, 60.0)
+    sizes: tuple[str, ...] = ("256", "512", "full")
+    tts_weights: str | None = None
+    steps: int = 10
+    seed: int = 0
+    threads: int | None = None
+    isolate: bool = True
+    cold_seconds: float | None = 10.0
+
+    @classmethod
+    def tiny(cls) -> "SayBenchConfig":
+        return cls(seconds=(1.0,), sizes=("256",), steps=2, isolate=False, cold_seconds=None)
+
+
+class _SayProbe:
+    """Stage clock for one ``say`` call: seconds per stage, peak RSS at the end of each stage,
+    and the times (from :meth:`start`) when the first audio and the first video frame existed."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = defaultdict(float)
+        self.peak_rss_mb: dict[str, float] = {}
+        self.first: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def timed(self, stage: str, fn, first: str | None = None):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                end = time.perf_counter()
+                self.stages[stage] += end - t
+                self.peak_rss_mb[stage] = _peak_rss_mb()
+                if first and first not in self.first:
+                    self.first[first] = end - self.t0
+        return wrapper
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _instrument_say:
+    """Wrap the objects ``pipeline.say`` uses in ``probe`` clocks (restored on exit).
+
+    Per instance: ``fs.face_condition`` (face analysis, identity, apparent gender), the text
+    front end, the TTS model, the vocoder. Module attributes ``say`` looks up at call time:
+    ``pipeline.plan_motion``, ``tfg.mesh_renderer.MeshRenderer`` (construction and
+    ``render_frame``; its ``space.motion_from_amounts`` counts as motion) and
+    ``video.writer.VideoWriter`` (encoding and muxing). Nothing of the pipeline is re-implemented.
+    """
+
+    def __init__(self, fs: Any, probe: _SayProbe) -> None:
+        self.fs, self.probe, self.saved = fs, probe, []
+
+    def _patch(self, owner: Any, name: str, value: Any) -> None:
+        self.saved.append((owner, name, owner.__dict__.get(name, _MISSING)))
+        setattr(owner, name, value)
+
+    def __enter__(self) -> None:
+        import facespeak.pipeline as pipeline
+        import facespeak.tfg.mesh_renderer as mesh_renderer
+        import facespeak.video.writer as writer
+
+        fs, p = self.fs, self.probe
+        self._patch(fs, "face_condition", p.timed("face", fs.face_condition))
+        self._patch(fs, "frontend", _Stopwatch(fs.frontend, p.stages, "text", ("normalize", "split", "encode", "phonemize")))
+        self._patch(fs, "tts", _Stopwatch(fs.tts, p.stages, "acoustic", ("synthesise",)))
+        self._patch(fs, "vocoder", p.timed("vocoder", fs.vocoder, first="first_audio_s"))
+        self._patch(pipeline, "plan_motion", p.timed("motion", pipeline.plan_motion))
+        self._patch(mesh_renderer, "MeshRenderer", _timed_renderer(mesh_renderer.MeshRenderer, p))
+        self._patch(writer, "VideoWriter", _timed_writer(writer.VideoWriter, p))
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, old in reversed(self.saved):
+            if old is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, old)
+
+
+_MISSING = object()
+
+
+def _timed_renderer(base: type, p: _SayProbe) -> type:
+    class TimedRenderer(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            p.timed("render", super().__init__)(*args, **kwargs)
+            self.space = _Stopwatch(self.space, p.stages, "motion", ("motion_from_amounts",))  # frozen: proxy it
+
+        def render_frame(self, motion):
+            return p.timed("render", super().render_frame)(motion)
+
+    return TimedRenderer
+
+
+def _timed_writer(base: type, p: _SayProbe) -> type:
+    class TimedWriter(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            p.timed("mux", super().__init__)(*args, **kwargs)
+
+        def add_frame(self, frame) -> None:
+            p.timed("mux", super().add_frame, first="first_frame_s")(frame)
+
+        def close(self, audio=None):
+            return p.timed("mux", super().close)(audio)
+
+    return TimedWriter
+
+
+def bench_say_case(fs: Any, image: str, seconds: float, size: str, steps: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Time one warm ``pipeline.say`` call on ``bench_text(seconds)`` at output ``size``.
+
+    Returns a JSON-able dict: ``stages`` (seconds per stage, plus ``other``), ``total_s`` (wall
+    of the whole call), ``audio_seconds``, ``rtf`` (total / audio), ``first_audio_s`` and
+    ``first_frame_s`` (from the call's start), ``peak_rss_mb`` and ``stage_peak_rss_mb`` (the
+    process' high-water mark at the end of each stage; only meaningful in a fresh process).
+    """
+    from facespeak.pipeline import SpeechOptions, VideoOptions, say
+
+    probe = _SayProbe()
+    with tempfile.TemporaryDirectory() as tmp, _instrument_say(fs, probe):
+        probe.start()
+        res = say(fs, image, bench_text(seconds, _SAY_WORDS_PER_SECOND), Path(tmp) / "bench.mp4", SpeechOptions(seed=seed, steps=steps),
+                  VideoOptions(size=size))
+        total = time.perf_counter() - probe.t0
+    stages = {k: probe.stages.get(k, 0.0) for k in SAY_STAGES}
+    stages["other"] = max(0.0, total - sum(stages.values()))
+    return {"seconds_target": seconds, "size": size, "audio_seconds": res.duration_s, "frames": res.n_frames,
+            "stages": stages, "total_s": total, "rtf": total / res.duration_s,
+            "first_audio_s": probe.first.get("first_audio_s"), "first_frame_s": probe.first.get("first_frame_s"),
+            "peak_rss_mb": _peak_rss_mb(), "stage_peak_rss_mb": dict(probe.peak_rss_mb)}
+
+
+def warm_up_say(fs: Any, image: str, size: str) -> float:
+    """One short untimed ``say`` call (face graphs, phonemiser, gender model, first torch
+    calls); returns its seconds. Start-up costs belong to the cold run, not the stages."""
+    from facespeak.pipeline import SpeechOptions, VideoOptions, say
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        say(fs, image, "Hello.", Path(tmp) / "warm.mp4", SpeechOptions(steps=1), VideoOptions(size=size))
+    return time.perf_counter() - t0
+
+
+def _fresh_process_case(cfg: dict[str, Any], seconds: float, size: str) -> dict[str, Any]:
+    """Load the models and run one case (the body of an isolated worker process)."""
+    import torch
+
+    from facespeak.pipeline import FaceSpeak
+
+    t0 = time.perf_counter()
+    fs = FaceSpeak.from_bundled(cfg["tts_weights"], threads=cfg["threads"])
+    load = time.perf_counter() - t0
+    warm = warm_up_say(fs, cfg["image"], size)
+    base = _peak_rss_mb()
+    row = bench_say_case(fs, cfg["image"], seconds, size, cfg["steps"], cfg["seed"])
+    return {**row, "load_s": load, "warmup_s": warm, "warm_rss_mb": base, "torch_threads": torch.get_num_threads()}
+
+
+def bench_say_cold(cfg: SayBenchConfig, size: str) -> dict[str, Any]:
+    """Wall time, RTF and peak RSS (``os.wait4``) of one fresh ``facespeak say`` process."""
+    from facespeak.core.errors import InputError
+    from facespeak.video.reader import probe_video
+
+    assert cfg.cold_seconds is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.mp4"
+        cmd = _facespeak_command() + ["-q", "say", "--image", cfg.image, "--text", bench_text(cfg.cold_seconds, _SAY_WORDS_PER_SECOND),
+                                      "--out", str(out), "--size", size, "--steps", str(cfg.steps), "--seed", str(cfg.seed)]
+        cmd += ["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []
+        env = dict(os.environ, FACESPEAK_NO_PROGRESS="1")
+        if cfg.threads:
+            env["FACESPEAK_THREADS"] = str(cfg.threads)
+        with (Path(tmp) / "stderr.txt").open("w+") as err:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            err.seek(0)
+            message = err.read().strip()[-500:]
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 or not out.is_file():
+            raise InputError(f"cold `facespeak say` run failed (exit {code}): {message}")
+        seconds = probe_video(out).video_duration_s
+    return {"size": size, "seconds_target": cfg.cold_seconds, "wall_s": wall, "audio_seconds": seconds,
+            "rtf": wall / seconds, "peak_rss_mb": usage.ru_maxrss / 1024.0, "command": shlex.join(cmd)}
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "load_average": list(os.getloadavg())}
+
+
+def run_bench_say(cfg: SayBenchConfig, progress: bool = False) -> dict[str, Any]:
+    """Every (length, size) case (warm, per stage) and the cold CLI runs, as one JSON-able dict.
+
+    With ``cfg.isolate`` each case runs in a fresh spawned process (models loaded there, load
+    time reported apart), so peak memory is per case; otherwise all cases share this process
+    and one model load.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    from facespeak.pipeline import VideoOptions
+
+    for size in cfg.sizes:
+        VideoOptions(size=size).validate()
+    cases = [(s, size) for s in cfg.seconds for size in cfg.sizes]
+    plain = asdict(cfg)
+    rows = []
+    bar = tqdm(total=len(cases) + (len(cfg.sizes) if cfg.cold_seconds else 0), desc="bench say", disable=not progress)
+    if cfg.isolate:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1) as pool:
+            for seconds, size in cases:
+                rows.append(pool.submit(_fresh_process_case, plain, seconds, size).result())
+                bar.update(1)
+    else:
+        from facespeak.pipeline import FaceSpeak
+
+        t0 = time.perf_counter()
+        fs = FaceSpeak.from_bundled(cfg.tts_weights, threads=cfg.threads)
+        load = time.perf_counter() - t0
+        warm = {size: warm_up_say(fs, cfg.image, size) for size in cfg.sizes}
+        for seconds, size in cases:
+            row = bench_say_case(fs, cfg.image, seconds, size, cfg.steps, cfg.seed)
+            rows.append({**row, "load_s": load, "warmup_s": warm[size]})
+            bar.update(1)
+    cold = []
+    for size in cfg.sizes if cfg.cold_seconds else ():
+        cold.append(bench_say_cold(cfg, size))
+        bar.update(1)
+    bar.close()
+    machine = _machine()
+    if rows and "torch_threads" in rows[0]:
+        machine["torch_threads"] = rows[0]["torch_threads"]
+    return {"kind": "say", "config": plain, "machine": machine, "cases": rows, "cold": cold,
+            "growth": length_growth(rows)}
+
+
+def length_growth(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """How each stage's cost grows with speech length, per output size.
+
+    For the shortest and longest case of a size: ``exponent`` b of ``time ~ length^b``
+    (1 = linear, < 1 = fixed costs dominate, > 1 = worse than linear) per stage and total.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for size in dict.fromkeys(r["size"] for r in rows):
+        mine = sorted((r for r in rows if r["size"] == size), key=lambda r: r["audio_seconds"])
+        if len(mine) < 2:
+            continue
+        a, b = mine[0], mine[-1]
+        ratio = np.log(b["audio_seconds"] / a["audio_seconds"])
+        grow = {k: float(np.log(b["stages"][k] / a["stages"][k]) / ratio)
+                for k in (*SAY_STAGES, "other") if a["stages"][k] > 0 and b["stages"][k] > 0}
+        grow["total"] = float(np.log(b["total_s"] / a["total_s"]) / ratio)
+        out[size] = grow
+    return out
+
+
+def format_say_table(result: dict[str, Any]) -> str:
+    """Plain-text tables of :func:`run_bench_say`'s result: one row per case, the stage split
+    in seconds, length growth exponents, and the cold CLI runs."""
+    m = result["machine"]
+    lines = [f"facespeak bench say: {result['config']['image']}, steps {result['config']['steps']}, torch threads "
+             f"{m['torch_threads']}, {m['cpu_count']} CPUs, load average at the end {m['load_average'][0]:.1f}", ""]
+    head = f"{'speech':>7} {'size':>5} {'RTF':>6} {'1st aud':>8} {'1st frm':>8} {'peak MB':>8}"
+    head += "".join(f"{k:>9}" for k in (*SAY_STAGES, "other")) + f"{'total':>9}"
+    lines += ["warm, per stage (seconds; 1st aud/frm = seconds from the call's start)",
+              "stages: " + "; ".join(f"{k} = {v}" for k, v in _STAGE_LABELS.items()), head, "-" * len(head)]
+    for r in result["cases"]:
+        st = r["stages"]
+        lines.append(f"{r['audio_seconds']:>6.1f}s {r['size']:>5} {r['rtf']:>6.3f} {r['first_audio_s'] or 0:>8.2f} "
+                     f"{r['first_frame_s'] or 0:>8.2f} {r['peak_rss_mb']:>8.0f}"
+                     + "".join(f"{st[k]:>9.2f}" for k in (*SAY_STAGES, "other")) + f"{r['total_s']:>9.2f}")
+    if result.get("growth"):
+        lines += ["", "growth with length (exponent b of time ~ seconds^b between shortest and longest; 1 = linear)"]
+        keys = (*SAY_STAGES, "total")
+        lines.append(f"{'size':>5}" + "".join(f"{k:>9}" for k in keys))
+        for size, g in result["growth"].items():
+            lines.append(f"{size:>5}" + "".join(f"{g[k]:>9.2f}" if k in g else f"{'-':>9}" for k in keys))
+    if result.get("cold"):
+        lines += ["", "cold `facespeak say` (one fresh process: start-up, model load, synthesis, render, mux)",
+                  f"{'size':>5} {'speech':>7} {'wall s':>7} {'RTF':>6} {'peak MB':>8}"]
+        for c in result["cold"]:
+            lines.append(f"{c['size']:>5} {c['audio_seconds']:>6.1f}s {c['wall_s']:>7.2f} {c['rtf']:>6.3f} {c['peak_rss_mb']:>8.0f}")
     return "\n".join(lines)

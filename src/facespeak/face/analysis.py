@@ -342,9 +342,9 @@ def choose_face(faces: list[Face], index: int | None = None, *, name: str = "the
     if face.short_side < MIN_FACE_SIDE:
         raise FaceTooSmallError(f"face #{index} in {name} is {face.width:.0f}x{face.height:.0f} px; expected at "
                                 f"least {MIN_FACE_SIDE} px on the shorter side (use a larger or closer photo)")
-    if face.is_profile():
-        log.warning("face #%d in %s is turned %.0f deg (profile); results are best on faces within "
-                    "%.0f deg of frontal", index, name, face.pose[0], PROFILE_YAW_DEG)
+    if face.is_profile():  # info only: `say` refuses it (check_animatable), a voice is still fine
+        log.info("face #%d in %s is turned %.0f deg (profile); results are best on faces within "
+                 "%.0f deg of frontal", index, name, face.pose[0], PROFILE_YAW_DEG)
     return face
 
 
@@ -397,7 +397,10 @@ def check_animatable(face: Face, index: int = 0, name: str = "the image", *, all
         raise InputError(f"face #{index} in {name} is cut by the image border: the {' and '.join(outside)} "
                          f"{'lies' if len(outside) == 1 else 'lie'} outside the {w}x{h} px image; expected both eyes "
                          "and the mouth inside the photo (use a photo with more room around the face)")
-    if face.is_profile() and not allow_profile:
+    if face.is_profile() and allow_profile:
+        log.warning("face #%d in %s is turned %.0f deg from frontal (profile); animating it anyway "
+                    "(--allow-profile): expect artefacts on the far cheek and mouth", index, name, abs(face.pose[0]))
+    elif face.is_profile():
         raise InputError(f"face #{index} in {name} is turned {abs(face.pose[0]):.0f} deg from frontal (profile); "
                          f"expected at most {PROFILE_YAW_DEG:.0f} deg to animate it (use a more frontal photo, "
                          "or --allow-profile to try anyway)")

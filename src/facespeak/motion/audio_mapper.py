@@ -35,7 +35,7 @@ class AudioMapperConfig:
 
     d_text: int = 192
     n_mels: int = 80
-    hidden: int = 96
+    hidden: int = 64
     n_mrf: int = 2  # stacked MRF layers
     kernels: tuple[int, ...] = (3, 7, 11)
     dilations: tuple[int, ...] = (1, 3, 5)

@@ -4,8 +4,10 @@ The paper found flow matching directly on raw motion jittery and samples a compr
 ``f_c`` instead. Here the non-lip motion is 8 columns per frame (yaw, pitch, roll in deg; tx, ty
 in cm; blink right/left, brow raise 0..1; :data:`facespeak.data.motion_dataset.MOTION_COLUMNS`),
 standardised by per-column buffers, encoded by temporal convolutions to ``D_code`` channels per
-frame and decoded back. The decoder's convolutions are what smooths sampled codes: frame-to-
-frame noise in ``f_c`` that the decoder never saw in training is projected away.
+frame and decoded back. The decoder is trained as a *denoising* decoder (our addition): it also
+reconstructs the motion from codes with Gaussian noise added, so frame-to-frame noise in sampled
+codes is projected away instead of passed through (a plain AE here learns a near-identity map
+that keeps the sampler's jitter: measured 26 % more pose acceleration than the real video).
 Both directions are fully convolutional (any length; no seams when decoding a long sequence
 generated in windows, since it is decoded in one pass).
 """
@@ -31,6 +33,12 @@ class MotionNormaliserConfig:
     hidden: int = 64
     kernel: int = 5
     layers: int = 2
+    # denoising: the decoder also reconstructs from f_c + N(0, (code_noise * std(f_c))^2), so it
+    # learns to reject the frame-to-frame noise of sampled codes (0 = plain auto-encoder)
+    code_noise: float = 0.25
+    # keeps the RMS of f_c near 1 (penalty weight on (mean(f_c^2) - 1)^2): the sampler's source
+    # noise N(mu, I) has a fixed scale, and nothing else stops the codes from drifting in size
+    code_scale_weight: float = 0.1
 
     @classmethod
     def tiny(cls) -> "MotionNormaliserConfig":
@@ -81,8 +89,15 @@ class MotionNormaliser(nn.Module):
         """f_c (B, T_video, D_code) -> motion (B, T_video, 8) in physical units."""
         return self.decode_standard(code) * self.std + self.mean
 
-    def loss(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (MSE of the reconstruction in standardised units, code f_c)."""
+    def loss(self, motion: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (MSE of the reconstruction in standardised units [+ the same from noisy codes], f_c)."""
         code = self.encode(motion)
         target = (motion - self.mean) / self.std
-        return ((self.decode_standard(code) - target) ** 2).mean(), code
+        loss = ((self.decode_standard(code) - target) ** 2).mean()
+        if self.cfg.code_noise > 0:
+            eps = torch.randn(code.shape, generator=generator, device=code.device, dtype=code.dtype)
+            noisy = code + self.cfg.code_noise * code.detach().std() * eps
+            loss = loss + ((self.decode_standard(noisy) - target) ** 2).mean()
+        if self.cfg.code_scale_weight > 0:
+            loss = loss + self.cfg.code_scale_weight * (code.pow(2).mean() - 1.0) ** 2
+        return loss, code

@@ -1,0 +1,63 @@
+"""The bundled learned motion models (``assets/motion/``): audio mapper and motion sampler.
+
+The one loader for both; checkpoints describe themselves (arch + config), see
+:mod:`facespeak.core.checkpoint`. Loaded models are cached per path (read-only at inference:
+the pipeline never trains or mutates them, so sharing them between calls is safe).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from ..core.errors import CheckpointError
+from .audio_mapper import AudioMapper, AudioMapperConfig
+from .sampler import MotionSampler, MotionSamplerConfig
+
+__all__ = ["MAPPER_ARCH", "SAMPLER_ARCH", "bundled_mapper_path", "bundled_sampler_path", "learned_motion_available",
+           "load_audio_mapper", "load_motion_sampler"]
+
+MAPPER_ARCH = "facespeak.audio_mapper"
+SAMPLER_ARCH = "facespeak.motion_sampler"
+
+
+def bundled_mapper_path() -> Path:
+    from ..assets import asset_path
+
+    return asset_path("motion", "audio_mapper.safetensors")
+
+
+def bundled_sampler_path() -> Path:
+    from ..assets import asset_path
+
+    return asset_path("motion", "motion_sampler.safetensors")
+
+
+def learned_motion_available() -> bool:
+    return bundled_mapper_path().is_file() and bundled_sampler_path().is_file()
+
+
+def _load(path: Path, arch: str, cls, cfg_cls):
+    from ..core.checkpoint import load_checkpoint
+    from ..core.config import from_dict
+
+    state, info = load_checkpoint(path, arch=arch)
+    cfg = from_dict(cfg_cls, {k: v for k, v in info.config.items() if not k.startswith("_")})
+    model = cls(cfg)
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the {arch} config stored in the file ({e})") from None
+    return model.eval()
+
+
+@functools.lru_cache(maxsize=4)
+def load_audio_mapper(path: str | Path | None = None) -> AudioMapper:
+    """Bundled (or given) audio mapper, in eval mode."""
+    return _load(Path(path) if path else bundled_mapper_path(), MAPPER_ARCH, AudioMapper, AudioMapperConfig)
+
+
+@functools.lru_cache(maxsize=4)
+def load_motion_sampler(path: str | Path | None = None) -> MotionSampler:
+    """Bundled (or given) motion normaliser + sampler, in eval mode."""
+    return _load(Path(path) if path else bundled_sampler_path(), SAMPLER_ARCH, MotionSampler, MotionSamplerConfig)
