@@ -157,3 +157,19 @@ def test_web_page_in_a_real_browser(server, browser, tmp_path):
     assert err.startswith("error: ") and "not a readable image" in err
     assert browser.find_elements(By.CSS_SELECTOR, "#faces li") == []
     browser.save_screenshot(str(tmp_path / "page.png"))
+
+
+def test_say_refuses_a_profile_face_like_the_cli(server):
+    import sys
+
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "tests" / "unit"))
+    from face_photos import cameraman
+
+    buf = io.BytesIO()
+    Image.fromarray(cameraman()).save(buf, format="PNG")
+    status, _, body = _post(server + "/api/say", {"text": "Hi."}, buf.getvalue(), name="cameraman.png")
+    assert status == 422, body
+    err = json.loads(body)["error"]
+    assert "profile" in err and "allow-profile" in err, err
