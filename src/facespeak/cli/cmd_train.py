@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a component (resumable; run under torchrun for DDP)")
-    p.add_argument("component", choices=["tts", "vocoder", "tfg", "syncnet"], help="what to train")
+    p.add_argument("component", choices=["tts", "vocoder", "tfg", "syncnet", "mapper", "motion"], help="what to train")
     p.add_argument("--config", required=True, help="YAML config (see configs/); a bundled preset name also works")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.steps=500")
     p.add_argument("--run-dir", default=None, help="checkpoints + loss.csv (default runs/<component>-<config name>)")
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-at", type=int, default=None, help="end this invocation at this step (checkpointed; resume later)")
     p.add_argument("--export-only", action="store_true", help="export run-dir/last.pt to --out without training")
     p.add_argument("--half", action="store_true", help="with --export-only: store float16 weights (bundling)")
+    p.add_argument("--evaluate", action="store_true", help="tfg only: held-out self-reenactment metrics of run-dir/last.pt")
     p.set_defaults(func=run)
 
 
@@ -54,6 +55,16 @@ def run(args: argparse.Namespace) -> int:
 
         cfg = VocoderTrainConfig.from_dict(raw)
         task = VocoderTask(cfg)
+    elif args.component == "mapper":
+        from ..train.motion_task import MapperTask, MapperTrainConfig
+
+        cfg = MapperTrainConfig.from_dict(raw)
+        task = MapperTask(cfg)
+    elif args.component == "motion":
+        from ..train.motion_task import MotionTask, MotionTrainConfig
+
+        cfg = MotionTrainConfig.from_dict(raw)
+        task = MotionTask(cfg)
     elif args.component == "tfg":
         from ..train.tfg_task import TFGTask, TFGTrainConfig
 
@@ -65,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
         cfg = SyncNetTrainConfig.from_dict(raw)
         task = SyncNetTask(cfg)
     run_dir = Path(args.run_dir or f"runs/{args.component}-{cfg_path.stem}")
+    if getattr(args, "evaluate", False):
+        if args.component != "tfg":
+            raise ConfigError("--evaluate is for the tfg component")
+        from ..train.tfg_task import evaluate_run
+
+        for k, v in evaluate_run(cfg, run_dir).items():
+            print(f"{k}: {v:.4f}")
+        return 0
     if args.export_only:
         from ..train.loop import export_last
 

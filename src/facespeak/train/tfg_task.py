@@ -36,8 +36,9 @@ from ..tfg.latent.losses import FeatureStack
 from ..tfg.latent.training import ReconstructionObjective
 from .loop import TrainConfig
 
-__all__ = ["FaceFramesConfig", "TFGTrainConfig", "TFGTask", "FaceFrames", "prepare_face_frames",
-           "SelfReenactmentDataset"]
+__all__ = ["FaceFramesConfig", "TFGTrainConfig", "TFGTask", "FaceFrames", "prepare_face_frames", "load_or_prepare",
+           "SelfReenactmentDataset", "collate_pairs", "frames_to_tensor", "split_index", "inception_features",
+           "evaluate_reenactment", "evaluate_run"]
 
 log = logging.getLogger(__name__)
 
@@ -305,3 +306,93 @@ class TFGTask:
     def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         inner = model.module if hasattr(model, "module") else model
         return inner.tfg.state_dict(), to_dict(self.cfg.model)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _descriptor(image: np.ndarray, upscale: int = 256) -> np.ndarray | None:
+    """dlib descriptor of the face of an aligned crop (enlarged to ``upscale`` px first).
+
+    The face box is the alignment template's (same for real and generated frames: small
+    generated crops are often missed by the detector, which would bias the metric)."""
+    import cv2
+    import dlib
+
+    from ..face.identity import _DLIB_LOCK, _dlib_models
+
+    big = np.ascontiguousarray(cv2.resize(image, (upscale, upscale), interpolation=cv2.INTER_CUBIC))
+    lo, hi = int(0.22 * upscale), int(0.84 * upscale)
+    predictor, resnet = _dlib_models()
+    with _DLIB_LOCK:
+        shape = predictor(big, dlib.rectangle(lo, lo, hi, hi))
+        return np.asarray(resnet.compute_face_descriptor(big, shape, 0), dtype=np.float32)
+
+
+def _spread(v: torch.Tensor) -> float:
+    """Mean distance of ``(N, D)`` vectors to their mean, relative to their mean norm."""
+    return float((v - v.mean(0)).norm(dim=1).mean() / v.norm(dim=1).mean())
+
+
+def evaluate_reenactment(model: LatentTFG, frames: torch.Tensor, n_sources: int = 3,
+                         identity: bool = True) -> dict[str, float]:
+    """Self-reenactment on held-out frames ``(N, 3, H, W)`` in [-1, 1].
+
+    Pairs: ``n_sources`` evenly spaced source frames x every frame as driving. Returns L1 of
+    the model and of the copy-the-source baseline (pixel units of [-1, 1]), their ratio, dlib
+    identity distance (generated vs real driving frame, where a face is found in both),
+    and the spread of ``f_id`` and of ``f`` across frames (lower = more frame-invariant)."""
+    model = model.eval()
+    n = frames.shape[0]
+    srcs = torch.linspace(0, n - 1, n_sources).round().long()
+    l1_model, l1_copy, gen = [], [], []
+    with torch.no_grad():
+        enc_all = model.encode(frames)
+        for s in srcs.tolist():
+            src = model.encode(frames[s:s + 1])
+            batch = type(src)(*(v.expand(n, *v.shape[1:]) for v in (src.f, src.alpha, src.f_m, src.f_id)),
+                              [m.expand(n, -1, -1, -1) for m in src.maps])
+            out = model.decode(batch, enc_all.f_m).clamp(-1, 1)
+            l1_model.append((out - frames).abs().mean((1, 2, 3)))
+            l1_copy.append((frames[s:s + 1] - frames).abs().mean((1, 2, 3)))
+            gen.append(out)
+    res = {"l1_model": float(torch.cat(l1_model).mean()), "l1_copy_source": float(torch.cat(l1_copy).mean()),
+           "pairs": float(n * n_sources), "f_id_spread": _spread(enc_all.f_id), "f_spread": _spread(enc_all.f)}
+    res["improvement"] = 1.0 - res["l1_model"] / res["l1_copy_source"]
+    if identity:
+        res.update(_identity_distance(torch.cat(gen[:1]), frames))
+    return res
+
+
+def _identity_distance(generated: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    to_img = lambda x: x.add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).numpy()  # noqa: E731
+    dists, src_dists = [], []
+    g_imgs, r_imgs = to_img(generated), to_img(real)
+    ref = _descriptor(r_imgs[0])
+    for g, r in zip(g_imgs, r_imgs):
+        dg, dr = _descriptor(g), _descriptor(r)
+        if dg is not None and dr is not None:
+            dists.append(float(np.linalg.norm(dg - dr)))
+            if ref is not None:
+                src_dists.append(float(np.linalg.norm(dg - ref)))
+    return {"id_dist_to_driving": float(np.mean(dists)) if dists else float("nan"),
+            "id_dist_to_source": float(np.mean(src_dists)) if src_dists else float("nan"),
+            "id_faces_found": float(len(dists)) / len(g_imgs)}
+
+
+def evaluate_run(cfg: TFGTrainConfig, run_dir: str | Path, identity: bool = True) -> dict[str, float]:
+    """:func:`evaluate_reenactment` of ``run_dir/last.pt`` on the held-out frames of ``cfg.data``."""
+    from ..core.errors import CheckpointError
+
+    ckpt = Path(run_dir) / "last.pt"
+    if not ckpt.is_file():
+        raise CheckpointError(f"no checkpoint to evaluate: {ckpt} does not exist")
+    clip = load_or_prepare(cfg.data)
+    frames = frames_to_tensor(clip.frames)
+    split = split_index(len(frames), cfg.data.held_out)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model = LatentTFG(cfg.model)
+    model.load_state_dict({k[len("tfg."):]: v for k, v in state["model"].items() if k.startswith("tfg.")})
+    res = evaluate_reenactment(model, frames[split:], identity=identity)
+    res["step"] = float(state["step"])
+    return res

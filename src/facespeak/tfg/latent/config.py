@@ -22,7 +22,11 @@ class LatentTFGConfig:
     has none; a converted LIA model sets False). lip_divisors: the generator blocks at
     resolution ``size // d`` (for each ``d``) are the *lip layers*: their latents are
     ``f_id + f_lip`` instead of ``f_id + f_m`` (see docs/latent_tfg.md for why 8 and 4).
-    disc_channel_max: discriminator width cap.
+    disc_channel_max: discriminator width cap; disc_std_group: samples per minibatch-stddev
+    group (contiguous; a per-rank batch that is a multiple of it makes DDP match one process).
+    base_latent: what the driving motion is added
+    to: ``"f_id"`` (TTSF: ``f_id + f_m(t)``) or ``"f"`` (LIA's own ``z_{s->r} + w_{r->d}``;
+    converted LIA weights use it). ``f_id`` is ``f - f_m`` either way.
     """
 
     size: int = 128
@@ -34,6 +38,8 @@ class LatentTFGConfig:
     mlp_activation: bool = True
     lip_divisors: tuple[int, ...] = (8, 4)
     disc_channel_max: int = 256
+    disc_std_group: int = 2
+    base_latent: str = "f_id"
 
     @classmethod
     def tiny(cls) -> "LatentTFGConfig":
@@ -63,6 +69,8 @@ class LatentTFGConfig:
             raise ConfigError(f"latent TFG size: expected a power of two >= 16, got {self.size}")
         if self.motion_dim < 1 or self.motion_dim > self.style_dim:
             raise ConfigError(f"motion_dim: expected 1..style_dim ({self.style_dim}), got {self.motion_dim}")
+        if self.base_latent not in ("f_id", "f"):
+            raise ConfigError(f"base_latent: expected 'f_id' or 'f', got {self.base_latent!r}")
         for d in self.lip_divisors:
             if d < 1 or self.size // d < 4 or self.size % d:
                 raise ConfigError(f"lip_divisors: {d} gives no generator block for size {self.size}")

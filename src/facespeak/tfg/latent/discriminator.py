@@ -15,7 +15,7 @@ class Discriminator(nn.Module):
     """``(B, 3, size, size)`` in [-1, 1] -> realness logits ``(B,)``.
 
     Width at resolution r: ``min(disc_channel_max, channel_base // r)``. A minibatch standard
-    deviation feature (contiguous groups of up to 4 samples) lets it see a lack of variety across samples."""
+    deviation feature (contiguous groups of ``disc_std_group`` samples) lets it see a lack of variety across samples."""
 
     def __init__(self, cfg: LatentTFGConfig) -> None:
         super().__init__()
@@ -29,11 +29,11 @@ class Discriminator(nn.Module):
         self.final_conv = ConvLayer(c4 + 1, c4, 3)
         self.fc = EqualLinear(c4 * 16, c4, activate=True)
         self.out = EqualLinear(c4, 1)
+        self.std_group = cfg.disc_std_group
 
-    @staticmethod
-    def _batch_std(x: torch.Tensor) -> torch.Tensor:
+    def _batch_std(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        g = next(k for k in (4, 3, 2, 1) if b % k == 0)
+        g = next(k for k in range(min(self.std_group, b), 0, -1) if b % k == 0)
         # contiguous groups: a DDP rank's half of a global batch forms the same groups
         y = x.view(b // g, g, c, h, w)
         std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (b // g,)

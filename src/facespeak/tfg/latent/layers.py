@@ -176,6 +176,9 @@ class ToFlow(nn.Module):
     def __init__(self, c_in: int, d_style: int) -> None:
         super().__init__()
         self.conv = ModulatedConv2d(c_in, 3, 1, d_style, demodulate=False)
+        # start at the identity warp (flow 0, mask 1/2): with N(0, 1) weights the initial
+        # flows span half the image and training first has to undo them (seen in a CPU run)
+        nn.init.zeros_(self.conv.weight)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, feat: torch.Tensor, skip: torch.Tensor | None = None):

@@ -48,7 +48,8 @@ class FeatureStack:
         self.min_size = min_size
         for _, layer in self.layers:
             if isinstance(layer, nn.Module):
-                layer.requires_grad_(False)
+                for p in layer.parameters():  # (ScriptModules have no requires_grad_)
+                    p.requires_grad_(False)
                 layer.eval()
 
     def to(self, device: torch.device) -> "FeatureStack":

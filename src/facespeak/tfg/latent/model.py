@@ -148,8 +148,10 @@ class LatentTFG(nn.Module):
         return torch.where(self.lip_mask[None, :, None], lip, other)
 
     def decode(self, source: Encoded, f_m: torch.Tensor, f_lip: torch.Tensor | None = None) -> torch.Tensor:
-        """Render ``source`` with motion ``f_m (B, D_style)`` -> ``(B, 3, size, size)`` in ~[-1, 1]."""
-        return self.generator(self.layer_latents(source.f_id, f_m, f_lip), source.maps)
+        """Render ``source`` with motion ``f_m (B, D_style)`` [and lip motion ``f_lip (B, D_style)``]
+        -> ``(B, 3, size, size)`` in ~[-1, 1]."""
+        base = source.f_id if self.cfg.base_latent == "f_id" else source.f
+        return self.generator(self.layer_latents(base, f_m, f_lip), source.maps)
 
     def forward(self, source: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
         """Self-reenactment: ``source``, ``driving (B, 3, size, size)`` -> the source with the

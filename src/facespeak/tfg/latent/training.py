@@ -4,7 +4,9 @@ The adversarial game is folded into a single loss so the project's one training 
 AdamW over all parameters, DDP through ``forward``) can train it: the generator's adversarial
 term goes through the discriminator with *detached* discriminator weights
 (``torch.func.functional_call``), and the discriminator's own loss sees the generated frame
-detached. Each network thus receives exactly the gradient of its own objective.
+detached. Each network thus receives exactly the gradient of its own objective (both scaled
+by ``weights.gan``, which Adam ignores for D but which keeps D from dominating the clipped
+global gradient norm).
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ class ReconstructionObjective(nn.Module):
         perc, ident = self._feature_terms(fake, driving, source)
         g_adv, d_loss, r1 = self.adversarial(fake, driving)
         gen = w.reconstruction * (l1 + w.perceptual_ratio * perc) + w.identity * ident + w.gan * g_adv
-        total = gen + d_loss + w.r1 * r1
+        # D's own loss is scaled by the GAN weight too: Adam is invariant to it, but the loop's
+        # global gradient clipping is not (unscaled, D's gradients dominated the norm)
+        total = gen + w.gan * (d_loss + w.r1 * r1)
         parts = {"l1": l1, "perceptual": perc, "identity": ident, "g_adv": g_adv, "d_loss": d_loss}
         if w.r1 > 0:
             parts["r1"] = r1
