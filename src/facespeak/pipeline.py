@@ -213,12 +213,22 @@ class VideoOptions:
     size: str = "256"
     still: bool = False
     motion: str = "auto"  # auto | learned | rules (see plan_motion)
+    # talking-face generator: "mesh" (default, any photo) or "latent" (the paper's LIA-style
+    # model; needs ``tfg_weights``, output is that model's crop size; docs/latent_tfg.md)
+    tfg: str = "mesh"
+    tfg_weights: str | None = None
 
     def validate(self) -> None:
         if self.size not in SIZES:
             raise InputError(f"size: expected one of {SIZES}, got {self.size!r}")
         if self.motion not in ("auto", "learned", "rules"):
             raise InputError(f"motion: expected 'auto', 'learned' or 'rules', got {self.motion!r}")
+        if self.tfg not in ("mesh", "latent"):
+            raise InputError(f"tfg: expected 'mesh' or 'latent', got {self.tfg!r}")
+        if self.tfg == "latent" and not self.tfg_weights:
+            raise InputError("tfg 'latent': expected --weights DIR (a latent TFG weights folder or file), got none")
+        if self.tfg_weights and not Path(self.tfg_weights).exists():
+            raise InputError(f"tfg weights: expected a folder or .safetensors file, {self.tfg_weights} does not exist")
 
 
 @dataclass
@@ -320,6 +330,31 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     return lips[0].double().numpy(), nonlip
 
 
+def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple[int, int], Iterator[np.ndarray]]:
+    """Frames from the latent (LIA-style) TFG, driven the way LIA animates: by a driving video.
+
+    The motion plan is rendered by the mesh renderer over the full photo, each driving frame is
+    aligned exactly like the source crop, the latent encoder reads its motion ``alpha`` and the
+    generator renders the portrait with ``alpha_source + (alpha_t - alpha_0)`` (LIA's relative
+    transfer; frame 0 of the plan is the still portrait). A speech-driven latent motion model
+    needs joint training on talking video, which no offline corpus provides (docs/latent_tfg.md).
+    """
+    import cv2
+
+    from .tfg.latent.renderer import LatentRenderer
+    from .tfg.mesh_renderer import MeshRenderer, RenderConfig
+
+    latent = LatentRenderer(portrait.image, portrait.face, weights)
+    driver = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="full"))
+    motion = driver.space.motion_from_amounts(plan[:, :7], plan[:, 7:])
+    side = latent.frame_size[0]
+    crops = np.stack([cv2.warpAffine(driver.render_frame(row), latent.align_matrix, (side, side), flags=cv2.INTER_AREA,
+                                     borderMode=cv2.BORDER_REPLICATE) for row in motion])
+    alpha = latent.motion_from_frames(crops)
+    alpha = latent.source_alpha[None] + alpha - alpha[:1]
+    return latent.frame_size, latent.render(alpha)
+
+
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
         video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False) -> SayResult:
     """Portrait + text -> MP4 (H.264 + AAC, 25 fps) of the face speaking in its own voice.
@@ -349,13 +384,17 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
     plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
                        pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion)
-    cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
-    renderer = MeshRenderer(portrait.image, portrait.face, cfg)
-    motion = renderer.space.motion_from_amounts(plan[:, :7], plan[:, 7:])
+    if video.tfg == "latent":
+        frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)
+    else:
+        cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
+        renderer = MeshRenderer(portrait.image, portrait.face, cfg)
+        motion = renderer.space.motion_from_amounts(plan[:, :7], plan[:, 7:])
+        frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
     t_first = None
-    with VideoWriter(out, renderer.frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:
-        for row in tqdm(motion, desc="render", unit="frame", disable=not progress):
-            writer.add_frame(renderer.render_frame(row))
+    with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:
+        for frame in tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress):
+            writer.add_frame(frame)
             t_first = t_first or time.perf_counter()
         path = writer.close(wav)
     t_end = time.perf_counter()

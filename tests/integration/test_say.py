@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facespeak.core.errors import InputError
 from facespeak.face.analysis import analyse_faces
 from facespeak.pipeline import FaceSpeak, SpeechOptions, VideoOptions, default_tts_path, say
 from facespeak.tfg.mouth_interior import lip_opening
@@ -80,3 +81,26 @@ def test_say_cli_bad_input(tmp_path):
     r = subprocess.run(cli + ["--image", str(tmp_path / "coffee.jpg"), "--text", "Hi.", "--out", str(tmp_path / "o.avi")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and ".mp4" in r.stderr and not (tmp_path / "o.avi").exists()
+
+
+def test_say_with_the_latent_tfg(fs, portrait_png, tmp_path):
+    """--tfg latent: a (tiny, untrained) latent TFG renders the video, driven by the motion plan."""
+    import torch
+
+    from facespeak.core.checkpoint import save_checkpoint
+    from facespeak.core.config import to_dict
+    from facespeak.tfg.latent import LatentTFG, LatentTFGConfig
+    from facespeak.tfg.latent.weights import ARCH, WEIGHTS_FILE
+
+    torch.manual_seed(0)
+    cfg = LatentTFGConfig.tiny()
+    save_checkpoint(tmp_path / WEIGHTS_FILE, LatentTFG(cfg).state_dict(), ARCH, to_dict(cfg))
+    out = tmp_path / "latent.mp4"
+    res = say(fs, str(portrait_png), "Hello.", out, SpeechOptions(steps=2),
+              VideoOptions(tfg="latent", tfg_weights=str(tmp_path)))
+    v = read_video(out)
+    assert v.info.size == (cfg.size, cfg.size) and v.info.n_frames == res.n_frames
+    assert (v.info.video_codec, v.info.audio_codec) == ("h264", "aac")
+    assert abs(v.info.video_duration_s - v.info.audio_duration_s) <= 1 / 25 + 1e-6
+    with pytest.raises(InputError, match="--weights"):
+        VideoOptions(tfg="latent").validate()

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--motion", choices=["auto", "learned", "rules"], default="auto",
                    help="learned: audio mapper + OT-CFM motion sampler (default when bundled); "
                         "rules: lip rules + recorded real head motion")
+    p.add_argument("--tfg", choices=["mesh", "latent"], default="mesh",
+                   help="talking-face generator: mesh (default, any photo) or latent (the paper's LIA-style model, needs --weights)")
+    p.add_argument("--weights", default=None, help="with --tfg latent: folder or .safetensors of latent TFG weights")
     p.add_argument("--allow-profile", action="store_true",
                    help="animate a face turned more than 45 deg from frontal anyway (expect artefacts)")
     p.set_defaults(func=run)
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ..face.analysis import check_animatable
     from ..pipeline import FaceSpeak, VideoOptions, say
 
-    video = VideoOptions(size=args.size, still=args.still, motion=args.motion)
+    video = VideoOptions(size=args.size, still=args.still, motion=args.motion, tfg=args.tfg, tfg_weights=args.weights)
     video.validate()
     out, text, speech, portrait, _ = prepare_request(args, ".mp4")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)
