@@ -113,6 +113,9 @@ def test_gender_condition_warm_start_grows_the_input_layer(tiny_data, tmp_path):
     assert cond.shape == (4, 9)
     g = cond[:, -1]
     assert torch.all(g[[0, 2]] >= 0.5) and torch.all(g[[1, 3]] <= -0.5)  # rms <- p0 (male), slt <- p1 (female)
+    task.cfg.data.face_dropout = 1.0  # every face part dropped, the gender score kept
+    dropped = task.condition(torch.tensor([0, 1]), torch.Generator().manual_seed(0))
+    assert torch.all(dropped[:, :8] == 0) and torch.all(dropped[:, 8].abs() >= 0.5)
     with pytest.raises(ValueError, match="9 columns"):
         model.speaker_embedding(cond[:, :8])
     model.cond[1].weight.data[:, -1] = 1.0

@@ -20,7 +20,7 @@ bilabials                     p b m : lips closed (closure 1, jaw 0) — *hard* 
 labiodentals                  f v : lower lip pressed to the teeth (closure 0.6, jaw 0.08)
 rounded consonants            w ʍ : round 0.9; ɹ r ʃ ʒ : round 0.3-0.4
 other consonants              t d n l s z θ ð k ɡ ŋ j ç x ɣ ɫ ɬ ɾ ʁ χ ɲ ʔ ʲ : small jaw
-                              (0.05-0.2) by place; j spreads
+                              (0.04-0.2) by place, stops lowest; j spreads
 transparent                   h, blank between phonemes, word boundary " ", stress ˈ ˌ,
                               length ː ˑ, combining marks, ASCII fallback letters: no
                               target, they take the neighbours' (interpolated) values
@@ -70,10 +70,12 @@ PHONEME_TARGETS: dict[str, tuple[float, float, float, float]] = {
     "w": (0.12, 0, 0.9, 0), "ʍ": (0.12, 0, 0.9, 0),
     "ɹ": (0.15, 0, 0.4, 0), "r": (0.15, 0, 0.4, 0), "ʃ": (0.12, 0, 0.35, 0), "ʒ": (0.12, 0, 0.35, 0),
     # tongue consonants: small jaw by place of articulation
-    "t": (0.1, 0, 0, 0), "d": (0.1, 0, 0, 0), "n": (0.1, 0, 0, 0), "l": (0.15, 0, 0, 0),
-    "ɫ": (0.15, 0, 0, 0), "ɾ": (0.12, 0, 0, 0), "ɬ": (0.12, 0, 0, 0), "s": (0.06, 0, 0, 0.2),
-    "z": (0.06, 0, 0, 0.2), "θ": (0.15, 0, 0, 0), "ð": (0.15, 0, 0, 0), "k": (0.2, 0, 0, 0),
-    "ɡ": (0.2, 0, 0, 0), "ŋ": (0.15, 0, 0, 0), "x": (0.2, 0, 0, 0), "ɣ": (0.2, 0, 0, 0),
+    # (jaw raised for stops: alveolar and velar closures bring the teeth nearly together,
+    # so a stop's silent closure shows a nearly closed mouth; decisions.md #15)
+    "t": (0.04, 0, 0, 0), "d": (0.04, 0, 0, 0), "n": (0.05, 0, 0, 0), "l": (0.1, 0, 0, 0),
+    "ɫ": (0.1, 0, 0, 0), "ɾ": (0.08, 0, 0, 0), "ɬ": (0.1, 0, 0, 0), "s": (0.06, 0, 0, 0.2),
+    "z": (0.06, 0, 0, 0.2), "θ": (0.1, 0, 0, 0), "ð": (0.1, 0, 0, 0), "k": (0.08, 0, 0, 0),
+    "ɡ": (0.08, 0, 0, 0), "ŋ": (0.08, 0, 0, 0), "x": (0.2, 0, 0, 0), "ɣ": (0.2, 0, 0, 0),
     "χ": (0.2, 0, 0, 0), "ʁ": (0.2, 0, 0, 0), "ç": (0.15, 0, 0, 0.2), "j": (0.12, 0, 0, 0.4),
     "ɲ": (0.12, 0, 0, 0), "ʔ": (0.05, 0, 0, 0),
 }

@@ -29,6 +29,10 @@ class TTSDataConfig:
     # with model.gender_cond: the bank's +-1 gender is scaled by U(gender_scale_min, 1) per item,
     # so the model also sees the less confident scores the estimator gives at inference
     gender_scale_min: float = 0.5
+    # with model.gender_cond: probability of zeroing the face-feature part of an item's
+    # condition (the gender score stays), so the voice's gender is learned from the score too
+    # and not only from the few training identities (decisions.md #14)
+    face_dropout: float = 0.0
 
     @classmethod
     def tiny(cls) -> "TTSDataConfig":
@@ -122,6 +126,9 @@ class TTSTask:
         if self.cfg.model.gender_cond:
             lo = self.cfg.data.gender_scale_min
             g = self.bank.gender[rows] * (lo + (1 - lo) * torch.rand(len(rows), generator=generator))
+            if self.cfg.data.face_dropout > 0:
+                keep = torch.rand(len(rows), generator=generator) >= self.cfg.data.face_dropout
+                cond = cond * keep[:, None].to(cond.dtype)
             cond = torch.cat([cond, g[:, None]], dim=1)
         return cond
 
