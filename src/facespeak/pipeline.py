@@ -47,6 +47,9 @@ class SpeechOptions:
     length_scale: float = 1.0  # > 1 speaks slower
     condition: str = "f_id"  # f_id (motion removed, the paper) | f (motion kept, ablation)
     pause_s: float = 0.2  # silence between text chunks
+    # gender-conditioned TTS only: blend toward the voice of the apparent gender alone
+    # (0 = the face alone decides; decisions.md #16)
+    gender_guidance: float = 0.5
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 200:
@@ -57,6 +60,8 @@ class SpeechOptions:
             raise InputError(f"length scale: expected 0.25..4, got {self.length_scale}")
         if self.condition not in ("f_id", "f"):
             raise InputError(f"condition: expected 'f_id' or 'f', got {self.condition!r}")
+        if not 0.0 <= self.gender_guidance <= 1.0:
+            raise InputError(f"gender guidance: expected 0..1, got {self.gender_guidance}")
 
 
 @dataclass
@@ -173,7 +178,8 @@ class FaceSpeak:
         gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + k)
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
         out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
-                                  temperature=opts.temperature, length_scale=opts.length_scale, generator=gen)
+                                  temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
+                                  gender_guidance=opts.gender_guidance)
         n = int(out.mel_lengths[0])
         mel = out.mel[:, :, :n]
         with _threads(1 if self.device.type == "cpu" else None):

@@ -105,3 +105,20 @@ def test_beta_binomial_prior_matches_scipy_and_normalises():
     assert p[1, 4:].abs().sum() == 0 and p[1, :, 9:].abs().sum() == 0
     # near-diagonal: the first frame prefers the first token, the last frame the last token
     assert int(p[0, :, 0].argmax()) == 0 and int(p[0, :, 14].argmax()) == 5
+
+
+def test_gender_guidance_pulls_only_wrong_gender_voices_to_the_gender_average():
+    torch.manual_seed(0)
+    cfg = TTSConfig.tiny()
+    cfg.gender_cond = True
+    model = FaceTTS(cfg).eval()
+    cond = torch.cat([torch.randn(64, cfg.cond_dim), torch.ones(64, 1)], dim=1)
+    only = torch.cat([torch.zeros(64, cfg.cond_dim), torch.ones(64, 1)], dim=1)
+    other = torch.cat([torch.zeros(64, cfg.cond_dim), -torch.ones(64, 1)], dim=1)
+    with torch.no_grad():
+        face, own, opp = model.speaker_embedding(cond), model.speaker_embedding(only), model.speaker_embedding(other)
+        full = model.speaker_embedding(cond, gender_guidance=1.0)
+    wrong = torch.nn.functional.cosine_similarity(face, opp) > torch.nn.functional.cosine_similarity(face, own)
+    assert 0 < int(wrong.sum()) < 64  # both cases occur with random faces
+    assert torch.allclose(full[wrong], own[wrong]) and torch.equal(full[~wrong], face[~wrong])
+    assert torch.equal(model.speaker_embedding(cond, gender_guidance=0.0), face)

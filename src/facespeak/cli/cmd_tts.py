@@ -20,6 +20,8 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps (fewer = faster)")
     p.add_argument("--temperature", type=float, default=0.667, help="sampling temperature of the TTS decoder")
     p.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
+    p.add_argument("--gender-guidance", type=float, default=0.5,
+                   help="0..1: pull the voice toward the face's apparent gender (0 = the face feature alone)")
     p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
                    help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
@@ -55,7 +57,8 @@ def prepare_request(args: argparse.Namespace, suffix: str):
         raise InputError(f"--out: expected a {suffix} path, got {out}")
     text = read_text_arg(args)
     opts = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
-                         length_scale=args.length_scale, condition=args.condition)
+                         length_scale=args.length_scale, condition=args.condition,
+                         gender_guidance=args.gender_guidance)
     opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     return out, text, opts, portrait, chunks

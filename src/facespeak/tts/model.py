@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..core.flow_matching import OTPath, cfm_loss, euler_solve, sample_noise
 from .alignment import beta_binomial_log_prior, durations_to_path, monotonic_alignment_search, sequence_mask
@@ -68,18 +69,34 @@ class FaceTTS(nn.Module):
     def denormalise(self, mel: torch.Tensor) -> torch.Tensor:
         return mel * self.cfg.mel_std + self.cfg.mel_mean
 
-    def speaker_embedding(self, cond: torch.Tensor) -> torch.Tensor:
-        """cond (B, D_cond) face feature [+ gender score] -> (B, spk_dim)."""
+    def speaker_embedding(self, cond: torch.Tensor, gender_guidance: float = 0.0) -> torch.Tensor:
+        """cond (B, D_cond) face feature [+ gender score] -> (B, spk_dim).
+
+        ``gender_guidance`` in [0, 1] (gender-conditioned models only) blends the face's
+        embedding with the embedding of its gender score alone (face part zeroed, as seen in
+        training through ``face_dropout``) when the face's embedding is nearer the opposite
+        gender's: 0 = face only, 1 = the gender's average voice (decisions.md #16)."""
         if cond.shape[1] != self.cfg.cond_width:
             raise ValueError(f"cond: expected {self.cfg.cond_width} columns, got {cond.shape[1]}")
+        spk = self._embed(cond)
+        if gender_guidance > 0 and self.cfg.gender_cond:
+            zero = torch.zeros_like(cond[:, :self.cfg.cond_dim])
+            g = cond[:, self.cfg.cond_dim:]
+            own, other = self._embed(torch.cat([zero, g], dim=1)), self._embed(torch.cat([zero, -g], dim=1))
+            # only voices that lean to the other gender's average are pulled back
+            wrong = (F.cosine_similarity(spk, other, dim=1) > F.cosine_similarity(spk, own, dim=1))[:, None]
+            spk = torch.where(wrong, (1.0 - gender_guidance) * spk + gender_guidance * own, spk)
+        return spk
+
+    def _embed(self, cond: torch.Tensor) -> torch.Tensor:
         x = self.cond[0](cond[:, :self.cfg.cond_dim])
         if self.cfg.gender_cond:
             x = torch.cat([x, cond[:, self.cfg.cond_dim:]], dim=1)
         return self.cond[3](self.cond[2](self.cond[1](x)))
 
-    def _encode(self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor):
+    def _encode(self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor, gender_guidance: float = 0.0):
         x_mask = sequence_mask(x_lengths, ids.shape[1]).unsqueeze(1).to(cond.dtype)
-        spk = self.speaker_embedding(cond)
+        spk = self.speaker_embedding(cond, gender_guidance)
         mu_x, e_t = self.encoder(ids, x_mask, spk)
         logw = self.duration(e_t.detach(), x_mask, spk)
         return x_mask, spk, mu_x, e_t, logw
@@ -137,9 +154,10 @@ class FaceTTS(nn.Module):
     def synthesise(
         self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor, n_steps: int = 10,
         temperature: float = 0.667, length_scale: float = 1.0, generator: torch.Generator | None = None,
+        gender_guidance: float = 0.0,
     ) -> SynthesisOutput:
         """Text ids (B, T_text) + face feature (B, D_cond) -> mel and the TFG intermediates."""
-        x_mask, spk, mu_x, e_t, logw = self._encode(ids, x_lengths, cond)
+        x_mask, spk, mu_x, e_t, logw = self._encode(ids, x_lengths, cond, gender_guidance)
         dur = torch.ceil(torch.exp(logw) * length_scale).clamp_min(1.0) * x_mask  # (B, 1, T_text)
         dur = dur.squeeze(1).long()
         y_lengths = dur.sum(1).clamp_min(1)
