@@ -174,7 +174,11 @@ def test_profile_face_is_refused_naming_its_yaw(runs, name):
 
 def test_profile_face_is_animated_when_allowed(runs):
     video = _ok(runs["profile_allowed"].result())
-    assert video.info.size == (256, 256) and analyse_faces(video.frames[0])
+    assert video.info.size == (256, 256)
+    # a profile sits at the detector's limit (why it is refused by default): the animated
+    # frames need not all be detectable, but the face must still be there, and it must move
+    assert any(analyse_faces(f) for f in video.frames[::2])
+    assert np.abs(video.frames[-1].astype(int) - video.frames[len(video.frames) // 2]).mean() > 0.1
 
 
 def test_face_under_64_px_names_its_size_and_keeps_the_old_file(runs):
