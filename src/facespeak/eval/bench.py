@@ -151,33 +151,41 @@ def _facespeak_command() -> list[str]:
     return [str(exe)] if exe.is_file() else [sys.executable, "-m", "facespeak.cli.main"]
 
 
+def _run_cold(cmd: list[str], out: Path, threads: int | None, what: str) -> tuple[float, float]:
+    """Run one fresh ``facespeak`` process -> (wall s, peak RSS MB of that child, ``os.wait4``).
+
+    Raises InputError (with the end of its stderr) if it fails or writes no ``out``."""
+    from facespeak.core.errors import InputError
+
+    env = dict(os.environ, FACESPEAK_NO_PROGRESS="1")
+    if threads:
+        env["FACESPEAK_THREADS"] = str(threads)
+    with tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        message = err.read().strip()[-500:]
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 or not out.is_file():
+        raise InputError(f"cold {what} run failed (exit {code}): {message}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
 def bench_tts_cold(cfg: BenchConfig) -> dict[str, Any]:
     """Wall time and peak RSS of a fresh ``facespeak tts`` process."""
     import soundfile as sf
-
-    from facespeak.core.errors import InputError
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.wav"
         cmd = _facespeak_command() + ["-q", "tts", "--image", cfg.image, "--text", bench_text(cfg.seconds),
                                       "--out", str(out), "--steps", str(cfg.steps), "--seed", str(cfg.seed)]
         cmd += ["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []
-        env = dict(os.environ, FACESPEAK_NO_PROGRESS="1")
-        if cfg.threads:
-            env["FACESPEAK_THREADS"] = str(cfg.threads)
-        with (Path(tmp) / "stderr.txt").open("w+") as err:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
-            wall = time.perf_counter() - t0
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            err.seek(0)
-            message = err.read().strip()[-500:]
-        if proc.returncode != 0 or not out.is_file():
-            raise InputError(f"cold-start run failed (exit {proc.returncode}): {message}")
+        wall, peak_mb = _run_cold(cmd, out, cfg.threads, "`facespeak tts`")
         info = sf.info(str(out))
         seconds = info.frames / info.samplerate
-    return {"wall_s": wall, "audio_seconds": seconds, "rtf": wall / seconds, "peak_rss_mb": usage.ru_maxrss / 1024.0,
+    return {"wall_s": wall, "audio_seconds": seconds, "rtf": wall / seconds, "peak_rss_mb": peak_mb,
             "command": shlex.join(cmd)}
 
 
@@ -405,7 +413,6 @@ def _fresh_process_case(cfg: dict[str, Any], seconds: float, size: str) -> dict[
 
 def bench_say_cold(cfg: SayBenchConfig, size: str) -> dict[str, Any]:
     """Wall time, RTF and peak RSS (``os.wait4``) of one fresh ``facespeak say`` process."""
-    from facespeak.core.errors import InputError
     from facespeak.video.reader import probe_video
 
     assert cfg.cold_seconds is not None
@@ -414,22 +421,10 @@ def bench_say_cold(cfg: SayBenchConfig, size: str) -> dict[str, Any]:
         cmd = _facespeak_command() + ["-q", "say", "--image", cfg.image, "--text", bench_text(cfg.cold_seconds, _SAY_WORDS_PER_SECOND),
                                       "--out", str(out), "--size", size, "--steps", str(cfg.steps), "--seed", str(cfg.seed)]
         cmd += ["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []
-        env = dict(os.environ, FACESPEAK_NO_PROGRESS="1")
-        if cfg.threads:
-            env["FACESPEAK_THREADS"] = str(cfg.threads)
-        with (Path(tmp) / "stderr.txt").open("w+") as err:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            err.seek(0)
-            message = err.read().strip()[-500:]
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0 or not out.is_file():
-            raise InputError(f"cold `facespeak say` run failed (exit {code}): {message}")
+        wall, peak_mb = _run_cold(cmd, out, cfg.threads, "`facespeak say`")
         seconds = probe_video(out).video_duration_s
     return {"size": size, "seconds_target": cfg.cold_seconds, "wall_s": wall, "audio_seconds": seconds,
-            "rtf": wall / seconds, "peak_rss_mb": usage.ru_maxrss / 1024.0, "command": shlex.join(cmd)}
+            "rtf": wall / seconds, "peak_rss_mb": peak_mb, "command": shlex.join(cmd)}
 
 
 def _machine() -> dict[str, Any]:
