@@ -28,6 +28,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from .av_scoring import AVEvalConfig, Scored, Scorer, load_media
 from .metrics.face import within_identity_variance
 from .metrics.fid import frechet_distance
 
-__all__ = ["ManifestRow", "read_manifest", "generate_video", "run_manifest_eval", "summarise", "feature_map", "json_default"]
+__all__ = ["ManifestRow", "read_manifest", "lazy_pipeline", "generate_video", "run_manifest_eval", "summarise", "feature_map", "json_default"]
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,23 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
     return rows
 
 
+def lazy_pipeline(tts_weights: str | None) -> Callable[[], Any]:
+    """A loader that builds ``FaceSpeak`` on its first call and returns the same one after
+    (evaluations that only score given videos never load the models)."""
+    loaded: list[Any] = []
+
+    def get() -> Any:
+        if not loaded:
+            from facespeak.pipeline import FaceSpeak
+
+            loaded.append(FaceSpeak.from_bundled(tts_weights))
+        return loaded[0]
+
+    return get
+
+
 def generate_video(fs: Any, portrait: Any, row: ManifestRow, cfg: AVEvalConfig, out: Path) -> tuple[Path, np.ndarray | None]:
-    """Our pipeline's video for the row, and its bilabial timings (a second, identical TTS pass)."""
+    """Our pipeline's video for the row, and its bilabial timings (from the speech ``say`` made)."""
     from facespeak.pipeline import SpeechOptions, VideoOptions, say
 
     from .features import bilabial_intervals
@@ -122,8 +138,7 @@ def generate_video(fs: Any, portrait: Any, row: ManifestRow, cfg: AVEvalConfig, 
     result = say(fs, portrait, row.text, out, speech, VideoOptions(size=cfg.size, still=cfg.still))
     bilabials = None
     if cfg.phoneme_timings:
-        spoken = fs.speak(portrait, row.text, speech)
-        bilabials = bilabial_intervals(spoken.chunks, spoken.sample_rate, fs.mel_spec.frame_rate, speech.pause_s)
+        bilabials = bilabial_intervals(result.chunks, result.sample_rate, fs.mel_spec.frame_rate, speech.pause_s)
     return result.path, bilabials
 
 
@@ -198,14 +213,7 @@ def run_manifest_eval(manifest: str | Path, out_dir: str | Path, cfg: AVEvalConf
     out = Path(out_dir)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    scorer, fs_box = Scorer(cfg), []
-
-    def get_fs() -> Any:
-        if not fs_box:
-            from facespeak.pipeline import FaceSpeak
-
-            fs_box.append(FaceSpeak.from_bundled(cfg.tts_weights))
-        return fs_box[0]
+    scorer, get_fs = Scorer(cfg), lazy_pipeline(cfg.tts_weights)
 
     records, curves, gen_inc, ref_inc, groups = [], {}, [], [], []
     for row in tqdm(rows, desc="eval", unit="video", disable=bool(os.environ.get("FACESPEAK_NO_PROGRESS"))):

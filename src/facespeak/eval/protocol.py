@@ -43,7 +43,7 @@ import numpy as np
 from facespeak.core.errors import FacespeakError, InputError
 
 from .av_scoring import AVEvalConfig, ClipMedia, Scorer, load_media
-from .manifest import feature_map, json_default, summarise
+from .manifest import feature_map, json_default, lazy_pipeline, summarise
 from .metrics.fid import frechet_distance
 from .metrics.video import envelope_db, speech_envelope
 
@@ -221,14 +221,7 @@ def run_protocol(root: str | Path, out_dir: str | Path, cfg: AVEvalConfig | None
     for system in ("facespeak", "cascade"):
         (out / system).mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    scorer, fs_box = Scorer(cfg), []
-
-    def get_fs() -> Any:
-        if not fs_box:
-            from facespeak.pipeline import FaceSpeak
-
-            fs_box.append(FaceSpeak.from_bundled(cfg.tts_weights))
-        return fs_box[0]
+    scorer, get_fs = Scorer(cfg), lazy_pipeline(cfg.tts_weights)
 
     acc = _Collected([], {}, {}, [], [])
     for clip in tqdm(clips, desc="protocol", unit="clip", disable=bool(os.environ.get("FACESPEAK_NO_PROGRESS"))):
