@@ -246,6 +246,8 @@ class SayResult:
     face_index: int
     n_faces: int
     timings: dict[str, float] = field(default_factory=dict)
+    chunks: list[SpeechChunk] = field(default_factory=list)  # the speech the video shows (ids, durations, ...)
+    sample_rate: int = 0
 
 
 def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int) -> tuple[list[int], np.ndarray]:
@@ -405,4 +407,5 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
         path = writer.close(wav)
     t_end = time.perf_counter()
     timings = {"speech_s": t_speech - t0, "first_frame_s": (t_first or t_end) - t0, "render_mux_s": t_end - t_speech}
-    return SayResult(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index, len(portrait.faces), timings)
+    return SayResult(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index, len(portrait.faces), timings,
+                     chunks, sr)

@@ -72,7 +72,7 @@ def _av_options(q: argparse.ArgumentParser) -> None:
     q.add_argument("--feature-frames", type=int, default=24, help="frames per video for the f / f_id map")
     q.add_argument("--max-lag", type=int, default=5, help="lip proxy: largest lag searched, video frames")
     q.add_argument("--no-wer", action="store_true", help="skip Whisper (faster)")
-    q.add_argument("--no-phoneme-timings", action="store_true", help="skip the second TTS pass for p/b/m closure")
+    q.add_argument("--no-phoneme-timings", action="store_true", help="skip the p/b/m closure score")
 
 
 def _register_av(kinds: argparse._SubParsersAction) -> None:

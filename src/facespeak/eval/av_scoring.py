@@ -57,7 +57,7 @@ class AVEvalConfig:
     fid_frames: int = 16  # frames per video for FID
     feature_frames: int = 24  # frames per video for the f / f_id map
     wer: bool = True
-    phoneme_timings: bool = True  # re-run our TTS (same seed) for bilabial timings
+    phoneme_timings: bool = True  # bilabial timings from the speech our video was made with
 
     @classmethod
     def tiny(cls) -> "AVEvalConfig":
