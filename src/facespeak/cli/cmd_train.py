@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 __all__ = ["register"]
 
 
+# component -> (module in facespeak.train, task class, its config dataclass)
+TASKS = {
+    "tts": ("tts_task", "TTSTask", "TTSTrainConfig"),
+    "vocoder": ("vocoder_task", "VocoderTask", "VocoderTrainConfig"),
+    "tfg": ("tfg_task", "TFGTask", "TFGTrainConfig"),
+    "syncnet": ("syncnet_task", "SyncNetTask", "SyncNetTrainConfig"),
+    "mapper": ("motion_task", "MapperTask", "MapperTrainConfig"),
+    "motion": ("motion_task", "MotionTask", "MotionTrainConfig"),
+}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a component (resumable; run under torchrun for DDP)")
-    p.add_argument("component", choices=["tts", "vocoder", "tfg", "syncnet", "mapper", "motion"], help="what to train")
+    p.add_argument("component", choices=list(TASKS), help="what to train")
     p.add_argument("--config", required=True, help="YAML config (see configs/); a bundled preset name also works")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.steps=500")
     p.add_argument("--run-dir", default=None, help="checkpoints + loss.csv (default runs/<component>-<config name>)")
@@ -45,36 +57,10 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("facespeak").setLevel(logging.INFO)
     cfg_path = _resolve_config(args.config)
     raw = merge_overrides(load_yaml(cfg_path), args.set)
-    if args.component == "tts":
-        from ..train.tts_task import TTSTask, TTSTrainConfig
-
-        cfg = TTSTrainConfig.from_dict(raw)
-        task = TTSTask(cfg)
-    elif args.component == "vocoder":
-        from ..train.vocoder_task import VocoderTask, VocoderTrainConfig
-
-        cfg = VocoderTrainConfig.from_dict(raw)
-        task = VocoderTask(cfg)
-    elif args.component == "mapper":
-        from ..train.motion_task import MapperTask, MapperTrainConfig
-
-        cfg = MapperTrainConfig.from_dict(raw)
-        task = MapperTask(cfg)
-    elif args.component == "motion":
-        from ..train.motion_task import MotionTask, MotionTrainConfig
-
-        cfg = MotionTrainConfig.from_dict(raw)
-        task = MotionTask(cfg)
-    elif args.component == "tfg":
-        from ..train.tfg_task import TFGTask, TFGTrainConfig
-
-        cfg = TFGTrainConfig.from_dict(raw)
-        task = TFGTask(cfg)
-    elif args.component == "syncnet":
-        from ..train.syncnet_task import SyncNetTask, SyncNetTrainConfig
-
-        cfg = SyncNetTrainConfig.from_dict(raw)
-        task = SyncNetTask(cfg)
+    module, task_name, config_name = TASKS[args.component]
+    mod = importlib.import_module(f"facespeak.train.{module}")
+    cfg = getattr(mod, config_name).from_dict(raw)
+    task = getattr(mod, task_name)(cfg)
     run_dir = Path(args.run_dir or f"runs/{args.component}-{cfg_path.stem}")
     if getattr(args, "evaluate", False):
         if args.component != "tfg":
