@@ -11,7 +11,7 @@ STAMP=.venv/.facespeak-setup-$(cat requirements/*.txt pyproject.toml scripts/set
 if [ -f "$STAMP" ]; then exit 0; fi
 
 # Debian packages: espeak-ng data comes from a wheel, so only the media/voice tools are here.
-DEBS="sox flite festival festvox-us-slt-hts festvox-kallpc16k pocketsphinx-testdata mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils festvox-rablpc16k festvox-kdlpc16k wordnet-base chromium chromium-driver"
+DEBS="sox espeak-ng mbrola flite festival festvox-us-slt-hts festvox-kallpc16k pocketsphinx-testdata mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils festvox-rablpc16k festvox-kdlpc16k wordnet-base chromium chromium-driver"
 missing=""
 for d in $DEBS; do dpkg -s "$d" >/dev/null 2>&1 || missing="$missing $d"; done
 if [ -n "$missing" ]; then
