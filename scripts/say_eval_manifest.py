@@ -28,7 +28,6 @@ def main() -> None:
     ap.add_argument("--out", default="runs/eval/say_manifest.jsonl")
     a = ap.parse_args()
     manifest = json.loads((Path(a.faces) / "manifest.json").read_text())
-    boxes = {it["path"]: it.get("face_box") for it in manifest["items"]}
     portraits = heldout_portraits(manifest, a.faces, a.portraits)
     sentences = heldout_sentences(a.sentences, a.n_sentences)
     out = Path(a.out)
@@ -36,9 +35,7 @@ def main() -> None:
     rows = []
     for p in portraits:
         faces = analyse_faces(load_image(p.path))
-        rel = str(p.path.relative_to(Path(a.faces).resolve())) if p.path.is_absolute() else str(p.path)
-        box = boxes.get(rel)
-        face = face_nearest_box(faces, box) if faces else None
+        face = face_nearest_box(faces, p.face_box) if faces else None  # a group photo holds several persons
         index = faces.index(face) if face is not None else 0
         for k, s in enumerate(sentences):
             rows.append({"id": f"{p.person}__{s.sentence_id}", "portrait": str(Path(p.path).resolve()), "person": p.person,
