@@ -223,8 +223,15 @@ class VideoOptions:
     # model; needs ``tfg_weights``, output is that model's crop size; docs/latent_tfg.md)
     tfg: str = "mesh"
     tfg_weights: str | None = None
+    # scale of the head pose (1 = as sampled, in the apparent degrees of the tracked real video
+    # it learned from; docs/decisions.md #17); 0 = no head turn (blinks and brows still move)
+    head_motion: float = 1.7
+    # lips rest in frames where the speech is silent (facespeak.motion.silence)
+    silence_gate: bool = True
 
     def validate(self) -> None:
+        if not 0.0 <= self.head_motion <= 4.0:
+            raise InputError(f"head motion: expected a scale from 0 to 4, got {self.head_motion}")
         if self.size not in SIZES:
             raise InputError(f"size: expected one of {SIZES}, got {self.size!r}")
         if self.motion not in ("auto", "learned", "rules"):
@@ -265,9 +272,12 @@ def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int)
 
 def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool, timing: Any, *,
                 chunks: list[SpeechChunk] | None = None, pause_frames: float = 0.0, motion: str = "auto",
-                steps: int | None = None) -> np.ndarray:
+                steps: int | None = None, level_db: np.ndarray | None = None, head_motion: float = 1.0) -> np.ndarray:
     """(T_video, 7) expression amounts + (T_video, 5) pose -> concatenated (T_video, 12) plan.
 
+    ``level_db``: optional ``(T_video,)`` speech level per frame (dB below the loudest,
+    facespeak.audio.levels): lips rest where it is quiet (facespeak.motion.silence).
+    ``head_motion``: scale of the head pose (yaw, pitch, roll, translation).
     ``motion``: ``"learned"`` = lips from the audio mapper over the TTS intermediates of
     ``chunks`` (joined by ``pause_frames`` mel frames of silence) and head pose, blinks and brows
     from the OT-CFM motion sampler (``steps`` Euler steps, seeded by ``seed``); ``"rules"`` = lips
@@ -289,15 +299,20 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
         lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps)
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
+    if level_db is not None:
+        from .motion.silence import gate_lips
+
+        lips = gate_lips(lips, level_db)
     amounts[:, : lips.shape[1]] = lips
     if nonlip is not None:
-        pose = nonlip[:, :5]
+        pose = nonlip[:, :5] * float(head_motion)
         for k, name in enumerate(("blink_right", "blink_left", "brow_raise")):
             amounts[:, EXPRESSION_NAMES.index(name)] = nonlip[:, 5 + k]
     return np.concatenate([amounts, pose], axis=1)
 
 
 MOTION_MODES = ("auto", "learned", "rules")
+POSE_SMOOTH_FRAMES = 1.5  # Gaussian sigma, video frames
 
 
 def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool,
@@ -321,6 +336,8 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
 
     The pose eases in over the first 0.4 s from the portrait's own pose (zero), so frame 0 is
     the photo (same as the recorded-motion path)."""
+    from scipy.ndimage import gaussian_filter1d
+
     from .motion.audio_mapper import concat_speech_features
     from .motion.bundled import load_audio_mapper, load_motion_sampler
     from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
@@ -333,6 +350,9 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     cond = sampler_condition(lips, x[..., -1:])
     gen = torch.Generator().manual_seed(int(seed))
     nonlip = generate_motion(load_motion_sampler(), cond, gen, SamplingOptions(steps=steps))[0].double().numpy()
+    # head pose low-passed (Gaussian, POSE_SMOOTH_FRAMES): the warp turns the sampler's small
+    # frame-to-frame wobble into landmark jitter; the std over a clip drops by ~2 %
+    nonlip[:, :5] = gaussian_filter1d(nonlip[:, :5], POSE_SMOOTH_FRAMES, axis=0, mode="nearest")
     ramp = np.clip(np.arange(n_frames) / max(0.4 * timing.video_fps, 1.0), 0.0, 1.0)[:, None]
     nonlip[:, :5] *= ramp
     return lips[0].double().numpy(), nonlip
@@ -351,10 +371,11 @@ def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple
 
     from .tfg.latent.renderer import LatentRenderer
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
+    from .tfg.mesh_space import commanded_pose
 
     latent = LatentRenderer(portrait.image, portrait.face, weights)
     driver = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="full"))
-    motion = driver.space.motion_from_amounts(plan[:, :7], plan[:, 7:])
+    motion = driver.space.motion_from_amounts(plan[:, :7], commanded_pose(plan[:, 7:]))
     side = latent.frame_size[0]
     crops = np.stack([cv2.warpAffine(driver.render_frame(row), latent.align_matrix, (side, side), flags=cv2.INTER_AREA,
                                      borderMode=cv2.BORDER_REPLICATE) for row in motion])
@@ -376,6 +397,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
 
     from .core.timing import AudioTiming
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
+    from .tfg.mesh_space import commanded_pose
     from .video.writer import VideoConfig, VideoWriter
 
     speech, video = speech or SpeechOptions(), video or VideoOptions()
@@ -390,14 +412,20 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     from .text import phonemes_to_ids
 
     ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
+    level_db = None
+    if video.silence_gate:
+        from .audio.levels import frame_rms, relative_db
+
+        level_db = relative_db(frame_rms(wav, sr, timing.video_fps, n_frames))
     plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
-                       pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion)
+                       pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion,
+                       level_db=level_db, head_motion=video.head_motion)
     if video.tfg == "latent":
         frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)
     else:
         cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
         renderer = MeshRenderer(portrait.image, portrait.face, cfg)
-        motion = renderer.space.motion_from_amounts(plan[:, :7], plan[:, 7:])
+        motion = renderer.space.motion_from_amounts(plan[:, :7], commanded_pose(plan[:, 7:]))
         frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
     t_first = None
     with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:

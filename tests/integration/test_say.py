@@ -54,6 +54,32 @@ def test_say_writes_a_real_talking_video(fs, portrait_png, tmp_path):
     assert np.abs(v.audio).max() > 0.05  # audible speech
 
 
+def test_say_lips_rest_in_silence(fs, portrait_png, tmp_path):
+    """Frames where the written audio is silent show closed lips (the silence gate), measured
+    on the mp4 with the evaluation's own lip-sync proxy."""
+    from facespeak.eval.metrics.video import lip_sync_proxy, mouth_opening, speech_envelope
+
+    out = tmp_path / "pause.mp4"
+    say(fs, str(portrait_png), "Look at that. Then, after a pause, speak again.", out, SpeechOptions(seed=2, steps=4))
+    v = read_video(out)
+    marks = []
+    for frame in v.frames:
+        faces = analyse_faces(frame)
+        assert faces
+        marks.append(faces[0].landmarks)
+    opening = mouth_opening(np.asarray(marks))
+    env = speech_envelope(v.audio, v.info.sample_rate, v.info.fps, n_frames=len(v.frames))
+    proxy = lip_sync_proxy(opening, env, v.info.fps)
+    assert proxy.silent_frames >= 5
+    assert proxy.silence_closure >= 0.9
+    assert proxy.peak_corr > 0.3 and abs(proxy.lag_frames) <= 1
+
+
+def test_bad_head_motion_is_refused():
+    with pytest.raises(InputError, match="head motion"):
+        VideoOptions(head_motion=-1.0).validate()
+
+
 def test_say_full_and_still_modes(fs, portrait_png, tmp_path):
     out = tmp_path / "full.mp4"
     say(fs, str(portrait_png), "Hello.", out, SpeechOptions(steps=2), VideoOptions(size="full", still=True))

@@ -66,6 +66,27 @@ def test_learned_head_motion_is_seeded_sized_and_diverse():
     np.testing.assert_allclose(a[0, 7:], 0, atol=1e-9)  # frame 0 is the photo's own pose
 
 
+def test_head_motion_scales_the_pose_and_quiet_frames_rest_the_lips():
+    from facespeak.motion.lip_rules import SILENCE_TARGET
+    from facespeak.pipeline import plan_motion
+
+    text = "The wind turned the old sails."
+    chunks, ids, durs, timing, n, pause = _speech(text)
+
+    def plan(**kw):
+        return plan_motion(n, ids, durs, 3, False, timing, chunks=chunks, pause_frames=pause, motion="learned", **kw)
+
+    base, double, none = plan(), plan(head_motion=2.0), plan(head_motion=0.0)
+    np.testing.assert_allclose(double[:, 7:], 2.0 * base[:, 7:], atol=1e-9)
+    assert np.abs(none[:, 7:]).max() == 0 and np.abs(base[:, 7:10]).max() > 0.1
+    np.testing.assert_allclose(double[:, :7], base[:, :7])  # lips, blinks, brows untouched
+    level = np.zeros(n)
+    level[n // 2:] = -60.0  # the second half of the clip is silent
+    gated = plan(level_db=level)
+    np.testing.assert_allclose(gated[: n // 2, :4], base[: n // 2, :4])
+    np.testing.assert_allclose(gated[n // 2:, :4], np.tile(SILENCE_TARGET, (n - n // 2, 1)))
+
+
 def test_windowed_generation_has_no_seams():
     sampler = load_motion_sampler()
     cfg = sampler.cfg

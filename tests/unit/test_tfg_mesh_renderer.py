@@ -54,6 +54,26 @@ def test_jaw_open_opens_the_measured_mouth(crop):
     assert opened > rest + 0.1
 
 
+def test_closing_a_smiling_photo_hides_its_teeth(crop):
+    """The astronaut smiles with her teeth showing: at the rest amount (closure 0.5) the mesh
+    measures her lips closed and the bright teeth are painted over with lips."""
+    from facespeak.tfg.mouth_interior import inner_lip_polygon
+
+    rest = crop.render_frame(_motion(crop))
+    closed = crop.render_frame(_motion(crop, lip_closure=0.5))
+    assert _mouth_opening(rest) > 0.1 and _mouth_opening(closed) <= 0.06
+    lm = analyse_faces(rest)[0].landmarks[:, :2]
+    x0, y0 = inner_lip_polygon(lm).min(axis=0).astype(int)
+    x1, y1 = inner_lip_polygon(lm).max(axis=0).astype(int) + 1
+
+    def white(frame: np.ndarray) -> float:  # teeth: bright and unsaturated (lips and skin are red)
+        box = frame[y0:y1, x0:x1].astype(int)
+        return float(((box.min(axis=2) > 130) & (np.ptp(box, axis=2) < 45)).mean())
+
+    assert white(rest) > 0.15
+    assert white(closed) < 0.3 * white(rest)
+
+
 def test_face_found_in_every_frame_and_rendering_is_deterministic(crop):
     motions = [_motion(crop, jaw_open=0.6, lip_round=0.5), _motion(crop, lip_closure=1.0, blink_right=1.0, blink_left=1.0),
                _motion(crop, yaw=8.0, pitch=-5.0, roll=4.0, jaw_open=0.3), _motion(crop, lip_spread=1.0, brow_raise=1.0)]
@@ -102,3 +122,21 @@ def test_lip_rules_to_video_end_to_end(crop, tmp_path):
     openings = [_mouth_opening(frame) for frame in video.frames]  # asserts a face in each frame
     vowel, closure = int(0.15 * timing.video_fps), int(0.32 * timing.video_fps)
     assert openings[vowel] > openings[closure] + 0.1
+
+
+def test_commanded_pose_gives_the_apparent_turn(crop):
+    """The warp's apparent turn (measured back with the face mesh) matches the asked pose once
+    the pose goes through commanded_pose (APPARENT_POSE_GAIN was measured this way)."""
+    from facespeak.face.pose import head_pose
+    from facespeak.tfg.mesh_space import commanded_pose
+
+    def measured(apparent: list[float]) -> np.ndarray:
+        pose = commanded_pose(np.array([apparent + [0.0, 0.0]]))
+        frame = crop.render_frame(crop.space.motion_from_amounts(np.zeros((1, len(EXPRESSION_NAMES))), pose)[0])
+        return np.array(head_pose(analyse_faces(frame)[0].landmarks, frame.shape[:2]))
+
+    for axis in range(3):
+        step = [0.0, 0.0, 0.0]
+        step[axis] = 3.0
+        lo, hi = measured([-s for s in step]), measured(step)
+        assert abs((hi[axis] - lo[axis]) - 6.0) < 1.5, (axis, hi - lo)

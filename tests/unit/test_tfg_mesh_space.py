@@ -90,3 +90,14 @@ def test_bad_input_raises(space):
         space.landmarks(np.zeros((2, 3)))
     with pytest.raises(InputError, match="expected"):
         MeshMotionSpace.from_landmarks(np.zeros((468, 3)))
+
+
+def test_half_closure_shuts_an_open_portrait_and_full_closure_presses(space):
+    """The astronaut's parted lips are closed by the relaxed-rest amount (0.5) already; 1 adds
+    the press, and amounts between 0 and 0.5 close the own gap partially."""
+    rest = _gap(space.landmarks(space.zero_motion(1))[0])
+    quarter = _gap(space.landmarks(space.motion_from_amounts(_amount("lip_closure", 0.25)))[0])
+    half = _gap(space.landmarks(space.motion_from_amounts(_amount("lip_closure", 0.5)))[0])
+    assert rest > 2.0  # the photo's own gap, px
+    assert half < 0.25 * rest
+    assert half < quarter < rest

@@ -6,7 +6,7 @@ Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status
 - ``GET  /api/health``      ``{"status": "ok", "version": ..., "loaded": bool}``
 - ``POST /api/faces``       multipart ``image`` -> faces found (index, box, size, pose, gender)
 - ``POST /api/tts``         multipart ``image``, ``text`` [+ options] -> ``audio/wav``
-- ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``] -> ``video/mp4``
+- ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
 
 Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``,
 ``condition`` (f_id | f). The models load once, on the first request that needs them (or at
@@ -182,12 +182,13 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     def say_video(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
                   seed: int = Form(0), steps: int = Form(10), temperature: float = Form(0.667),
                   length_scale: float = Form(1.0), condition: str = Form("f_id"), size: str = Form("256"),
-                  still: bool = Form(False), motion: str = Form("auto"), allow_profile: bool = Form(False)) -> FileResponse:
+                  still: bool = Form(False), motion: str = Form("auto"), head_motion: float = Form(1.7),
+                  allow_profile: bool = Form(False)) -> FileResponse:
         from ..face.analysis import check_animatable
         from ..pipeline import VideoOptions, say
 
         opts = _speech_options(seed, steps, temperature, length_scale, condition)
-        video = VideoOptions(size=size, still=still, motion=motion)
+        video = VideoOptions(size=size, still=still, motion=motion, head_motion=head_motion)
         video.validate()
         portrait = _prepare(image.file.read(), text, face_index, cfg)
         check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=allow_profile)

@@ -38,6 +38,7 @@ from . import mesh_topology as mt
 from .mesh_fields import blink_field, design_fields, lip_closure_field
 
 __all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
+           "APPARENT_POSE_GAIN", "commanded_pose",
            "MeshMotionSpace", "canonical_landmarks"]
 
 EXPRESSION_NAMES: tuple[str, ...] = ("jaw_open", "lip_closure", "lip_round", "lip_spread",
@@ -57,6 +58,25 @@ NECK_PIVOT = np.array([0.0, 6.0, 7.0])
 #: 8 deg yaw). Depth keeps full detail (nose parallax) at the face centre and only
 #: ``POSE_EDGE_DEPTH`` of it at the outline and beyond; in between it blends linearly.
 POSE_EDGE_DEPTH = 0.2
+
+#: Apparent / commanded head rotation (yaw, pitch, roll) of the 2.5D warp, as the face mesh
+#: (facespeak.face.pose.head_pose) measures it on rendered frames: a warp with flattened depth
+#: turns the head less than a real turn would, most of all in yaw. Measured by rendering
+#: +-6 deg per axis on four real portraits (astronaut, Grace Hopper, two faces of insightface's
+#: t1.jpg) at 256 px: yaw 0.35-0.41, pitch 0.70-0.88, roll 0.95-1.03 (docs/decisions.md #17).
+APPARENT_POSE_GAIN = np.array([0.37, 0.85, 1.0])
+
+
+def commanded_pose(apparent: np.ndarray) -> np.ndarray:
+    """``(T, 5)`` head pose as a viewer (or the face mesh) should see it -> the ``(T, 5)`` pose
+    to command the warp with: rotations divided by :data:`APPARENT_POSE_GAIN`, translation kept.
+
+    Motion learned from tracked real video (facespeak.motion) is in apparent units."""
+    pose = np.array(apparent, dtype=np.float64)
+    if pose.ndim != 2 or pose.shape[1] != len(POSE_NAMES):
+        raise InputError(f"head pose: expected (T, {len(POSE_NAMES)}) for {POSE_NAMES}, got {pose.shape}")
+    pose[:, :3] /= APPARENT_POSE_GAIN
+    return pose
 
 _MODEL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])  # canonical file: y up, z to viewer
 
@@ -140,7 +160,9 @@ class MeshMotionSpace:
         basis: the shared :class:`MeshBasis`.
         own: ``(K, 478, 3)`` per-portrait additions, cm per unit amount, for gestures whose
             extent depends on the person: ``lip_closure`` also closes the portrait's own lip
-            gap (zero for a photo with closed lips) and a blink brings *this* portrait's upper
+            gap (zero for a photo with closed lips), fully at ``OWN_GAP_CLOSED`` (0.5, relaxed
+            lips together: the silence target) and no further above it, where only the shared
+            press field keeps adding (bilabial press at 1); a blink brings *this* portrait's upper
             lid onto its lower lid (the shared field is sized for the canonical eye).
     """
 
@@ -189,7 +211,7 @@ class MeshMotionSpace:
         """``(T_video, D_motion)`` motion -> ``(T_video, 478, 3)`` posed-free shapes (canonical cm)."""
         motion = self.check_motion(motion)
         codes = motion[:, :K_EXPR]
-        own = np.tensordot(self.basis.codes_to_amounts(codes), self.own, axes=1)
+        own = np.tensordot(_own_amounts(self.basis.codes_to_amounts(codes)), self.own, axes=1)
         shapes = self.neutral[None] + self.basis.displacement(codes) + own
         return _separate_lips(shapes, self.neutral)
 
@@ -229,6 +251,20 @@ class MeshMotionSpace:
         if not np.isfinite(motion).all():
             raise InputError("mesh motion: expected finite values, got NaN or inf")
         return motion
+
+
+#: lip_closure amount at which the portrait's own lip gap is closed (see MeshMotionSpace.own)
+OWN_GAP_CLOSED = 0.5
+
+
+def _own_amounts(amounts: np.ndarray) -> np.ndarray:
+    """``(T, K)`` amounts -> the amounts the per-portrait fields take: the own lip gap closes
+    linearly up to ``OWN_GAP_CLOSED`` and stays closed beyond it; opening (< 0) stays linear."""
+    out = amounts.copy()
+    k = EXPRESSION_NAMES.index("lip_closure")
+    a = out[:, k]
+    out[:, k] = np.where(a > 0.0, np.minimum(a / OWN_GAP_CLOSED, 1.0), a)
+    return out
 
 
 def _own_fields(neutral: np.ndarray) -> np.ndarray:

@@ -79,8 +79,10 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
     corners = landmarks[list(mt.MOUTH_CORNERS_INNER)]
     width = float(np.linalg.norm(corners[1] - corners[0]))
     opening = lip_opening(landmarks)
-    strength = float(np.clip((opening - rest_opening) / max(style.ramp_width_fraction * width, 1e-3), 0.0, 1.0))
-    if strength <= 0.0 or width < 2.0:
+    ramp = max(style.ramp_width_fraction * width, 1e-3)
+    strength = float(np.clip((opening - rest_opening) / ramp, 0.0, 1.0))
+    closing = float(np.clip((rest_opening - opening) / ramp, 0.0, 1.0))
+    if width < 2.0 or (strength <= 0.0 and closing <= 0.0):
         return frame
     poly = inner_lip_polygon(landmarks)
     pad = int(np.ceil(0.1 * width)) + 2
@@ -90,7 +92,10 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
         return frame
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     local = landmarks - [x0, y0]
-    layers = _layers(patch, local, opening, width, style)
+    if strength > 0.0:
+        layers = _layers(patch, local, opening, width, style)
+    else:  # the lips close over the photo's own gap: cover its squeezed teeth/cavity with lips
+        layers, strength = _seam_layers(patch, local, width), closing
     sigma = max(0.5, 0.01 * width)
     out = patch
     for colour, mask in layers:
@@ -99,6 +104,36 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
     result = frame.copy()
     result[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return result
+
+
+def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Mean colour of the lip ring just outside the inner-lip polygon."""
+    ring = (inside < 0.5) & (_mask(patch.shape[:2], _grown(poly, 1.25)) > 0.5)
+    return patch[ring].mean(axis=0) if ring.any() else fallback
+
+
+def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Closed-lip layers for a photo with an open mouth whose lips are brought together: the
+    squeezed interior (a bright teeth line or a dark slit, a few px whatever the warp) becomes
+    lip colour over a band along the lips' meeting line, with a thin shaded seam in the middle."""
+    shape = patch.shape[:2]
+    poly = inner_lip_polygon(lm)
+    upper = lm[[mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1]]]
+    lower = lm[[mt.MOUTH_CORNERS_INNER[0], *mt.LIP_LOWER_INNER, mt.MOUTH_CORNERS_INNER[1]]]
+    mid = np.round((upper + lower) / 2.0 * 16).astype(np.int32)
+
+    def band(thickness: float) -> np.ndarray:
+        m = np.zeros(shape, np.uint8)
+        cv2.polylines(m, [mid], False, 255, max(1, int(round(thickness))), cv2.LINE_AA, shift=4)
+        return m.astype(np.float32) / 255.0
+
+    inside = np.maximum(_mask(shape, poly), band(SEAM_BAND * width))
+    lip = _lip_colour(patch, poly, _mask(shape, poly), patch.reshape(-1, 3).mean(axis=0))
+    return [(lip, inside), (0.6 * lip, band(0.02 * width) * 0.8)]
+
+
+#: band (of the mouth width) along the lips' meeting line repainted as lips when they close
+SEAM_BAND = 0.08
 
 
 def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
@@ -112,8 +147,7 @@ def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
     inside = _mask(shape, wide)
     brightness = float(np.clip(patch.mean() / 150.0, 0.45, 1.15))
     # 1. cavity, rim tinted by the lips' colour
-    lip_colour = patch[(inside < 0.5) & (_mask(shape, _grown(poly, 1.25)) > 0.5)].mean(axis=0) \
-        if ((inside < 0.5) & (_mask(shape, _grown(poly, 1.25)) > 0.5)).any() else np.array(style.cavity_rgb, float)
+    lip_colour = _lip_colour(patch, poly, inside, np.array(style.cavity_rgb, float))
     depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
     rim = np.exp(-depth / max(0.12 * opening, 0.5))[..., None]
     cavity = np.array(style.cavity_rgb, np.float32) * brightness * (1 - 0.35 * rim) + 0.35 * rim * 0.45 * lip_colour

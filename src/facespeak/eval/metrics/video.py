@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facespeak.audio.levels import frame_rms, relative_db
 from facespeak.core.errors import InputError
 
 __all__ = [
@@ -119,32 +120,14 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
 
 
 def speech_envelope(wav: np.ndarray, sample_rate: int, fps: float, n_frames: int | None = None) -> np.ndarray:
-    """RMS of ``(T_wav,)`` audio in each video frame's interval -> ``(T_video,)`` (linear).
-
-    ``n_frames`` defaults to ``ceil(T_wav / sample_rate * fps)``; frames past the audio's end
-    are 0 (silence).
-    """
-    x = np.asarray(wav, dtype=np.float64)
-    if x.ndim != 1:
-        raise InputError(f"expected mono audio of shape (T_wav,), got shape {x.shape}")
-    if sample_rate <= 0 or fps <= 0:
-        raise InputError(f"expected positive sample rate and fps, got {sample_rate} Hz and {fps} fps")
-    n = int(np.ceil(len(x) / sample_rate * fps)) if n_frames is None else int(n_frames)
-    bounds = np.round(np.arange(n + 1) * sample_rate / fps).astype(np.int64)
-    out = np.zeros(n)
-    for t in range(n):
-        seg = x[bounds[t]:bounds[t + 1]]
-        out[t] = np.sqrt(np.mean(seg**2)) if seg.size else 0.0
-    return out
+    """RMS of ``(T_wav,)`` audio in each video frame's interval -> ``(T_video,)`` (linear);
+    :func:`facespeak.audio.levels.frame_rms`, the definition ``say``'s lip gate uses too."""
+    return frame_rms(wav, sample_rate, fps, n_frames)
 
 
 def envelope_db(envelope: np.ndarray, floor_db: float = 40.0) -> np.ndarray:
     """Linear ``(T_video,)`` envelope -> dB relative to its loudest frame, floored at ``-floor_db``."""
-    env = np.asarray(envelope, dtype=np.float64)
-    peak = float(np.max(env)) if env.size else 0.0
-    if peak <= 0.0:
-        return np.full(env.shape, -float(floor_db))
-    return np.maximum(20.0 * np.log10(np.maximum(env, 1e-12) / peak), -float(floor_db))
+    return relative_db(envelope, floor_db)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray, min_overlap: int) -> float:
