@@ -371,11 +371,12 @@ def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple
 
     from .tfg.latent.renderer import LatentRenderer
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
-    from .tfg.mesh_space import commanded_pose
+    from .tfg.mesh_space import commanded_pose, limit_turn
 
     latent = LatentRenderer(portrait.image, portrait.face, weights)
     driver = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="full"))
-    motion = driver.space.motion_from_amounts(plan[:, :7], commanded_pose(plan[:, 7:]))
+    pose = commanded_pose(limit_turn(plan[:, 7:], portrait.face.pose))
+    motion = driver.space.motion_from_amounts(plan[:, :7], pose)
     side = latent.frame_size[0]
     crops = np.stack([cv2.warpAffine(driver.render_frame(row), latent.align_matrix, (side, side), flags=cv2.INTER_AREA,
                                      borderMode=cv2.BORDER_REPLICATE) for row in motion])
@@ -397,7 +398,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
 
     from .core.timing import AudioTiming
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
-    from .tfg.mesh_space import commanded_pose
+    from .tfg.mesh_space import commanded_pose, limit_turn
     from .video.writer import VideoConfig, VideoWriter
 
     speech, video = speech or SpeechOptions(), video or VideoOptions()
@@ -425,7 +426,8 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     else:
         cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
         renderer = MeshRenderer(portrait.image, portrait.face, cfg)
-        motion = renderer.space.motion_from_amounts(plan[:, :7], commanded_pose(plan[:, 7:]))
+        pose = commanded_pose(limit_turn(plan[:, 7:], portrait.face.pose))
+        motion = renderer.space.motion_from_amounts(plan[:, :7], pose)
         frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
     t_first = None
     with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:

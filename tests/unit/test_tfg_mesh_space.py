@@ -101,3 +101,24 @@ def test_half_closure_shuts_an_open_portrait_and_full_closure_presses(space):
     assert rest > 2.0  # the photo's own gap, px
     assert half < 0.25 * rest
     assert half < quarter < rest
+
+
+def test_limit_turn_compresses_only_outward_yaw_and_pitch():
+    from facespeak.tfg.mesh_space import TURN_LIMIT_DEG, TURN_MIN_RANGE_DEG, limit_turn
+
+    motion = np.zeros((5, 5))
+    motion[:, 0] = [-10.0, -1.0, 0.0, 1.0, 10.0]  # yaw
+    motion[:, 1] = [-10.0, -1.0, 0.0, 1.0, 10.0]  # pitch
+    motion[:, 2] = [-10.0, -1.0, 0.0, 1.0, 10.0]  # roll: never limited
+    motion[:, 3:] = 0.5
+    frontal = limit_turn(motion, (0.0, 0.0, 0.0))
+    np.testing.assert_allclose(frontal[:, 2:], motion[:, 2:])
+    assert np.abs(frontal[:, :2] - motion[:, :2]).max() < 1.0  # little change near frontal
+    turned = limit_turn(motion, (18.0, -18.0, 0.0))  # turned right and looking down
+    r = max(TURN_LIMIT_DEG[0] - 18.0, TURN_MIN_RANGE_DEG)
+    assert 0 < turned[4, 0] <= r and turned[0, 0] == -10.0  # yaw: outward capped, back to frontal free
+    assert -r <= turned[0, 1] < 0 and turned[4, 1] == 10.0  # pitch: the same with the sign flipped
+    np.testing.assert_allclose(turned[:, 2:], motion[:, 2:])
+    assert np.all(np.diff(turned[:, 0]) > 0)  # monotone: the motion's shape is kept
+    with pytest.raises(InputError):
+        limit_turn(np.zeros((3, 4)), (0.0, 0.0, 0.0))

@@ -38,7 +38,7 @@ from . import mesh_topology as mt
 from .mesh_fields import blink_field, design_fields, lip_closure_field
 
 __all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
-           "APPARENT_POSE_GAIN", "commanded_pose",
+           "APPARENT_POSE_GAIN", "commanded_pose", "limit_turn",
            "MeshMotionSpace", "canonical_landmarks"]
 
 EXPRESSION_NAMES: tuple[str, ...] = ("jaw_open", "lip_closure", "lip_round", "lip_spread",
@@ -65,6 +65,35 @@ POSE_EDGE_DEPTH = 0.2
 #: +-6 deg per axis on four real portraits (astronaut, Grace Hopper, two faces of insightface's
 #: t1.jpg) at 256 px: yaw 0.35-0.41, pitch 0.70-0.88, roll 0.95-1.03 (docs/decisions.md #17).
 APPARENT_POSE_GAIN = np.array([0.37, 0.85, 1.0])
+
+
+#: Largest apparent |yaw| and |pitch| (deg, the photo's own pose included) the warp is asked to
+#: reach by turning further away from the camera: a 2.5D warp cannot show the side of the head
+#: the photo hides, and on a laughing group-photo face already turned 18 deg the face detector
+#: lost 33 of 1,600 frames when the motion turned it to 25 deg (docs/decisions.md #17).
+TURN_LIMIT_DEG = np.array([20.0, 20.0])
+#: outward range (deg) kept even for a photo already at or past the limit
+TURN_MIN_RANGE_DEG = 3.0
+
+
+def limit_turn(apparent: np.ndarray, own_pose: tuple[float, float, float] | np.ndarray) -> np.ndarray:
+    """Soft-limit ``(T, 5)`` apparent head motion (relative to the photo) so that yaw and pitch
+    turning *away* from frontal stay within :data:`TURN_LIMIT_DEG` of frontal in total.
+
+    ``own_pose``: the photo's own (yaw, pitch, roll) deg (facespeak.face.pose.head_pose). Motion
+    back towards frontal and roll are untouched; outward motion ``x`` becomes ``r tanh(x / r)``
+    with ``r = max(limit - |own|, TURN_MIN_RANGE_DEG)`` (unchanged for small ``x``).
+    """
+    pose = np.array(apparent, dtype=np.float64)
+    if pose.ndim != 2 or pose.shape[1] != len(POSE_NAMES):
+        raise InputError(f"head pose: expected (T, {len(POSE_NAMES)}) for {POSE_NAMES}, got {pose.shape}")
+    for axis in (0, 1):
+        own = float(own_pose[axis])
+        r = max(float(TURN_LIMIT_DEG[axis]) - abs(own), TURN_MIN_RANGE_DEG)
+        side = 1.0 if own >= 0 else -1.0
+        x = pose[:, axis] * side  # > 0: turning further away from frontal
+        pose[:, axis] = side * np.where(x > 0, r * np.tanh(x / r), x)
+    return pose
 
 
 def commanded_pose(apparent: np.ndarray) -> np.ndarray:
