@@ -58,12 +58,20 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def track_faces(frames: Any) -> FaceTrack:
-    """Mesh and pose of one face in each ``(H, W, 3) uint8`` frame of ``frames`` (array or iterable)."""
-    from facespeak.face.analysis import N_LANDMARKS, analyse_faces
+    """Mesh and pose of one face in each ``(H, W, 3) uint8`` frame of ``frames`` (array or iterable).
+
+    A frame where the whole-frame detector finds nothing gets a second look in the previous
+    frame's face box (:func:`facespeak.face.analysis.face_in_box`, the mesh model's own
+    detector on that region), as a video face tracker re-detects; a frame with no face there
+    either counts as not found."""
+    from facespeak.face.analysis import N_LANDMARKS, analyse_faces, face_in_box
 
     marks, poses, chosen, prev = [], [], [], None
     for frame in frames:
         faces = analyse_faces(np.ascontiguousarray(frame), max_faces=4)
+        if not faces and prev is not None:  # a tracker's second look, where the face just was
+            again = face_in_box(np.ascontiguousarray(frame), prev.box)
+            faces = [again] if again is not None else []
         face = None
         if faces:
             face = max(faces, key=lambda f: _iou(f.box, prev.box)) if prev is not None else faces[0]

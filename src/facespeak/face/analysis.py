@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -43,6 +44,7 @@ __all__ = [
     "analyse_faces",
     "choose_face",
     "face_nearest_box",
+    "face_in_box",
     "check_animatable",
     "ANIMATED_POINTS",
     "load_portrait",
@@ -266,6 +268,22 @@ def _detect_view(view: np.ndarray) -> list[tuple[np.ndarray, float]]:
             box = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
             out.append((box, float(det.score[0])))
     return out
+
+
+def face_in_box(image: np.ndarray, box: Sequence[float]) -> Face | None:
+    """Look for a face in one region only: the mesh model's own detector on an enlarged crop
+    around ``box`` (x0, y0, x1, y1 px), as a video tracker re-detects where the face was in the
+    previous frame. Returns the face (``score`` nan: that detector reports none) or None.
+    """
+    image = as_rgb_array(image)
+    box_arr = np.asarray(box, dtype=np.float64).reshape(-1)
+    if box_arr.shape != (4,) or not np.all(np.isfinite(box_arr)) or box_arr[2] <= box_arr[0] or box_arr[3] <= box_arr[1]:
+        raise InputError(f"face box: expected (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {list(box)}")
+    landmarks = _mesh_in_crop(image, box_arr)
+    if landmarks is None:
+        return None
+    return Face(tuple(float(v) for v in box_arr), float("nan"), landmarks, head_pose(landmarks, image.shape[:2]),
+                image.shape[:2])
 
 
 def _mesh_in_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
