@@ -186,3 +186,16 @@ def test_renderer_reproduces_source_motion_and_validates() -> None:
     assert np.abs(moved.astype(int) - frames[0]).max() > 0
     with pytest.raises(InputError):
         list(r.render(np.zeros((2, r.motion_dim + 1))))
+
+
+def test_to_rgb_starts_small():
+    """ToRGB skips start at ~0.1 of a unit-variance output: at full scale the summed skips were
+    ~2x the frames and the first CPU steps closed the fine-scale masks (docs/latent_tfg.md)."""
+    from facespeak.tfg.latent.layers import ToRGB
+
+    torch.manual_seed(0)
+    layer = ToRGB(32)
+    x = torch.randn(4, 32, 8, 8)
+    out = layer(x)
+    assert out.shape == (4, 3, 8, 8)
+    assert 0.01 < float(out.std()) < 0.3

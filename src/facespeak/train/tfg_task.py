@@ -36,11 +36,45 @@ from ..tfg.latent.losses import FeatureStack
 from ..tfg.latent.training import ReconstructionObjective
 from .loop import TrainConfig
 
-__all__ = ["FaceFramesConfig", "TFGTrainConfig", "TFGTask", "FaceFrames", "prepare_face_frames", "load_or_prepare",
-           "SelfReenactmentDataset", "collate_pairs", "frames_to_tensor", "split_index", "inception_features",
-           "evaluate_reenactment", "evaluate_run"]
+__all__ = ["FrameAugment", "augment_pair", "FaceFramesConfig", "TFGTrainConfig", "TFGTask", "FaceFrames",
+           "prepare_face_frames", "load_or_prepare", "SelfReenactmentDataset", "collate_pairs", "frames_to_tensor",
+           "split_index", "inception_features", "evaluate_reenactment", "evaluate_run"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class FrameAugment:
+    """Training-pair augmentation (LIA-style self-reenactment; evaluation never augments).
+
+    flip: probability of mirroring source and driving *together* (a mirrored clip is another
+    plausible clip). scale / shift / rotate: maximum zoom (relative), translation (fraction of
+    the side) and in-plane rotation (degrees) of a random affine drawn *independently* for the
+    driving frame (and, if ``affine_source``, another for the source), so the generator learns
+    to follow more head motion than the clip shows. colour: maximum brightness / contrast /
+    saturation change, the *same* for both frames (appearance is the source's to keep, not a
+    motion to transfer). All zero = identity.
+    """
+
+    flip: float = 0.5
+    scale: float = 0.06
+    shift: float = 0.04
+    rotate: float = 5.0
+    affine_source: bool = True
+    colour: float = 0.1
+
+    @classmethod
+    def off(cls) -> "FrameAugment":
+        return cls(flip=0.0, scale=0.0, shift=0.0, rotate=0.0, affine_source=False, colour=0.0)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.flip <= 1.0:
+            raise ConfigError(f"data.augment.flip: expected a probability in [0, 1], got {self.flip}")
+        for name in ("scale", "shift", "colour"):
+            if not 0.0 <= getattr(self, name) < 0.5:
+                raise ConfigError(f"data.augment.{name}: expected a fraction in [0, 0.5), got {getattr(self, name)}")
+        if not 0.0 <= self.rotate <= 45.0:
+            raise ConfigError(f"data.augment.rotate: expected degrees in [0, 45], got {self.rotate}")
 
 
 @dataclass
@@ -52,7 +86,7 @@ class FaceFramesConfig:
     smooth_frames: moving-average window of the per-frame alignment (keeps head motion that is
     faster than the window as motion to learn); held_out: fraction of frames at the clip's end
     kept for evaluation; max_gap: max |source - driving| frame distance when sampling pairs
-    (0 = any pair of the split).
+    (0 = any pair of the split); augment: training-pair augmentation (:class:`FrameAugment`).
     """
 
     video: str = "runs/latent_data/WolfgangLanger_Pexels.mp4"
@@ -63,6 +97,7 @@ class FaceFramesConfig:
     held_out: float = 0.2
     max_gap: int = 0
     pairs_per_epoch: int = 2048
+    augment: FrameAugment = field(default_factory=FrameAugment)
 
     @classmethod
     def tiny(cls) -> "FaceFramesConfig":
@@ -209,13 +244,61 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def _uniform(g: torch.Generator, bound: float) -> float:
+    return float(torch.rand((), generator=g) * 2 - 1) * bound
+
+
+def _random_affine(image: torch.Tensor, aug: FrameAugment, g: torch.Generator) -> torch.Tensor:
+    """``image (3, H, W)`` in [-1, 1] -> the same under a random zoom / shift / rotation (edges
+    replicated, like the aligned crops' ``BORDER_REPLICATE``)."""
+    import torch.nn.functional as F
+
+    zoom, angle = 1.0 + _uniform(g, aug.scale), _uniform(g, aug.rotate) * torch.pi / 180
+    tx, ty = 2 * _uniform(g, aug.shift), 2 * _uniform(g, aug.shift)  # normalised coords span 2
+    cos, sin = float(np.cos(angle)) / zoom, float(np.sin(angle)) / zoom
+    # affine_grid maps output coords to input coords: the inverse of the content's motion
+    theta = torch.tensor([[cos, -sin, -tx], [sin, cos, -ty]], dtype=image.dtype)[None]
+    grid = F.affine_grid(theta, [1, *image.shape], align_corners=False)
+    return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+
+
+def _colour_jitter(images: list[torch.Tensor], amount: float, g: torch.Generator) -> list[torch.Tensor]:
+    """One random brightness / contrast (about mid-grey) / saturation change applied
+    identically to every ``(3, H, W)`` image in [-1, 1]."""
+    bright, contrast, sat = (_uniform(g, amount) for _ in range(3))
+    out = []
+    for x in images:
+        grey = x.mean(0, keepdim=True)
+        x = grey + (x - grey) * (1 + sat)
+        out.append((x * (1 + contrast) + 2 * bright).clamp(-1, 1))
+    return out
+
+
+def augment_pair(source: torch.Tensor, driving: torch.Tensor, aug: FrameAugment,
+                 g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment one ``(3, H, W)`` [-1, 1] training pair as :class:`FrameAugment` describes;
+    draws from ``g`` only (no global RNG). Returns new tensors of the same shape and dtype."""
+    if aug.flip > 0 and float(torch.rand((), generator=g)) < aug.flip:
+        source, driving = source.flip(-1), driving.flip(-1)
+    if aug.scale > 0 or aug.shift > 0 or aug.rotate > 0:
+        driving = _random_affine(driving, aug, g)
+        if aug.affine_source:
+            source = _random_affine(source, aug, g)
+    if aug.colour > 0:
+        source, driving = _colour_jitter([source, driving], aug.colour, g)
+    return source, driving
+
+
 class SelfReenactmentDataset(Dataset):
     """(source, driving) frame pairs of one clip's split. Item ``i`` is a deterministic pair
-    (seeded by ``i``), so resumed runs and every rank see the same pairs for the same index."""
+    (seeded by ``i``), so resumed runs and every rank see the same pairs for the same index.
+    ``augment`` (None = none) is drawn after the pair, from the same per-item generator."""
 
-    def __init__(self, frames: torch.Tensor, n_pairs: int, max_gap: int = 0, seed: int = 0) -> None:
+    def __init__(self, frames: torch.Tensor, n_pairs: int, max_gap: int = 0, seed: int = 0,
+                 augment: FrameAugment | None = None) -> None:
         assert frames.dim() == 4 and frames.shape[0] >= 2, frames.shape
         self.frames, self.n_pairs, self.max_gap, self.seed = frames, n_pairs, max_gap, seed
+        self.augment = augment
 
     def __len__(self) -> int:
         return self.n_pairs
@@ -229,7 +312,10 @@ class SelfReenactmentDataset(Dataset):
             d = int(torch.randint(lo, hi, (1,), generator=g))
         else:
             d = int(torch.randint(n, (1,), generator=g))
-        return {"source": self.frames[s], "driving": self.frames[d]}
+        source, driving = self.frames[s], self.frames[d]
+        if self.augment is not None:
+            source, driving = augment_pair(source, driving, self.augment, g)
+        return {"source": source, "driving": driving}
 
 
 def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -294,7 +380,7 @@ class TFGTask:
 
     def train_dataset(self) -> Dataset:
         d = self.cfg.data
-        return SelfReenactmentDataset(self.train_frames, d.pairs_per_epoch, d.max_gap, self.cfg.train.seed)
+        return SelfReenactmentDataset(self.train_frames, d.pairs_per_epoch, d.max_gap, self.cfg.train.seed, d.augment)
 
     def collate(self, items):
         return collate_pairs(items)

@@ -160,6 +160,12 @@ class ToRGB(nn.Module):
     def __init__(self, c_in: int) -> None:
         super().__init__()
         self.conv = ConvLayer(c_in, 3, 1)
+        # start with a small output: at N(0, 1) init the summed RGB skips are ~2x the frames'
+        # magnitude, and in the CPU runs the first steps pushed the 32/64 px flows far off
+        # (tanh saturated) and closed their masks; the generator then never used the source's
+        # fine features (docs/latent_tfg.md, "CPU evidence")
+        with torch.no_grad():
+            self.conv.conv.weight.mul_(0.1)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
