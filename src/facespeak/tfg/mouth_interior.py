@@ -12,7 +12,8 @@ opening, we paint, inside the inner-lip polygon, in this order:
 Every layer is an anti-aliased polygon/ellipse mask softened by a blur of ~1 % of the mouth
 width and blended with strength that ramps with the *extra* opening (so a closed mouth is
 untouched, and zero motion returns the photo unchanged). Colours are scaled by the face's
-brightness so teeth do not glow in dark photos. All work happens in a small box around the
+brightness so teeth do not glow in dark photos, and tinted by half the photo's colour cast
+(within 15 %) so they do not look blue in warm light. All work happens in a small box around the
 mouth (about 1 ms per frame at 512 px).
 """
 
@@ -146,6 +147,10 @@ def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
     inside = _mask(shape, wide)
     brightness = float(np.clip(patch.mean() / 150.0, 0.45, 1.15))
+    # the photo's colour cast (per channel, relative to grey; half strength, within +-15 %): a
+    # neutral teeth colour looks blue-grey inside a warm, orange-lit face
+    mean_rgb = patch.reshape(-1, 3).mean(axis=0)
+    cast = np.clip(1.0 + 0.5 * (mean_rgb / max(float(mean_rgb.mean()), 1e-3) - 1.0), 0.85, 1.15).astype(np.float32)
     # 1. cavity, rim tinted by the lips' colour
     lip_colour = _lip_colour(patch, poly, inside, np.array(style.cavity_rgb, float))
     depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
@@ -160,7 +165,7 @@ def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
         axes = (0.26 * width * 16, 0.28 * opening * 16)
         cv2.ellipse(tongue, (int(centre[0]), int(centre[1])), (int(axes[0]), int(axes[1])), 0, 0, 360, 255,
                     -1, cv2.LINE_AA, shift=4)
-        layers.append((np.array(style.tongue_rgb, np.float32) * brightness, tongue.astype(np.float32) / 255 * inside * 0.6))
+        layers.append((np.array(style.tongue_rgb, np.float32) * brightness * cast, tongue.astype(np.float32) / 255 * inside * 0.6))
     # 3. upper teeth hanging from the upper inner lip, fading to the corners
     upper = lm[[mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1]]]
     height = min(style.teeth_fraction * opening, style.teeth_max_width_fraction * width)
@@ -168,7 +173,7 @@ def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
     centre_x = (upper[0, 0] + upper[-1, 0]) / 2.0
     xs = np.arange(shape[1], dtype=np.float32)
     fade = np.clip(1.0 - ((xs - centre_x) / (0.42 * width)) ** 2, 0.0, 1.0)[None, :] ** 0.7
-    shade = np.array(style.teeth_rgb, np.float32) * brightness
+    shade = np.array(style.teeth_rgb, np.float32) * brightness * cast
     layers.append((shade, _mask(shape, teeth_poly) * inside * fade * 0.75))
     return layers
 
