@@ -358,6 +358,15 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     return lips[0].double().numpy(), nonlip
 
 
+def _mesh_motion(space: Any, plan: np.ndarray, own_pose: tuple[float, float, float]) -> np.ndarray:
+    """``(T_video, 12)`` motion plan (pose in apparent degrees) -> ``(T_video, D_motion)`` mesh
+    motion for the warp: turns away from frontal soft-limited for this photo's own pose, then
+    converted to the warp's commanded degrees (facespeak.tfg.mesh_space)."""
+    from .tfg.mesh_space import commanded_pose, limit_turn
+
+    return space.motion_from_amounts(plan[:, :7], commanded_pose(limit_turn(plan[:, 7:], own_pose)))
+
+
 def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple[int, int], Iterator[np.ndarray]]:
     """Frames from the latent (LIA-style) TFG, driven the way LIA animates: by a driving video.
 
@@ -371,12 +380,10 @@ def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple
 
     from .tfg.latent.renderer import LatentRenderer
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
-    from .tfg.mesh_space import commanded_pose, limit_turn
 
     latent = LatentRenderer(portrait.image, portrait.face, weights)
     driver = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="full"))
-    pose = commanded_pose(limit_turn(plan[:, 7:], portrait.face.pose))
-    motion = driver.space.motion_from_amounts(plan[:, :7], pose)
+    motion = _mesh_motion(driver.space, plan, portrait.face.pose)
     side = latent.frame_size[0]
     crops = np.stack([cv2.warpAffine(driver.render_frame(row), latent.align_matrix, (side, side), flags=cv2.INTER_AREA,
                                      borderMode=cv2.BORDER_REPLICATE) for row in motion])
@@ -398,7 +405,6 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
 
     from .core.timing import AudioTiming
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
-    from .tfg.mesh_space import commanded_pose, limit_turn
     from .video.writer import VideoConfig, VideoWriter
 
     speech, video = speech or SpeechOptions(), video or VideoOptions()
@@ -426,8 +432,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     else:
         cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
         renderer = MeshRenderer(portrait.image, portrait.face, cfg)
-        pose = commanded_pose(limit_turn(plan[:, 7:], portrait.face.pose))
-        motion = renderer.space.motion_from_amounts(plan[:, :7], pose)
+        motion = _mesh_motion(renderer.space, plan, portrait.face.pose)
         frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
     t_first = None
     with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:

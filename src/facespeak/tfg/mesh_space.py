@@ -76,6 +76,16 @@ TURN_LIMIT_DEG = np.array([20.0, 20.0])
 TURN_MIN_RANGE_DEG = 3.0
 
 
+def _pose_array(pose: np.ndarray, n_frames: int | None = None) -> np.ndarray:
+    """A float64 copy of ``(T, 5)`` head pose (``T = n_frames`` when given), or InputError."""
+    out = np.array(pose, dtype=np.float64)
+    t = (out.shape[0] if out.ndim else -1) if n_frames is None else n_frames
+    if out.shape != (t, len(POSE_NAMES)):
+        raise InputError(f"head pose: expected ({'T' if n_frames is None else n_frames}, {len(POSE_NAMES)}) "
+                         f"for {POSE_NAMES}, got {out.shape}")
+    return out
+
+
 def limit_turn(apparent: np.ndarray, own_pose: tuple[float, float, float] | np.ndarray) -> np.ndarray:
     """Soft-limit ``(T, 5)`` apparent head motion (relative to the photo) so that yaw and pitch
     turning *away* from frontal stay within :data:`TURN_LIMIT_DEG` of frontal in total.
@@ -84,9 +94,7 @@ def limit_turn(apparent: np.ndarray, own_pose: tuple[float, float, float] | np.n
     back towards frontal and roll are untouched; outward motion ``x`` becomes ``r tanh(x / r)``
     with ``r = max(limit - |own|, TURN_MIN_RANGE_DEG)`` (unchanged for small ``x``).
     """
-    pose = np.array(apparent, dtype=np.float64)
-    if pose.ndim != 2 or pose.shape[1] != len(POSE_NAMES):
-        raise InputError(f"head pose: expected (T, {len(POSE_NAMES)}) for {POSE_NAMES}, got {pose.shape}")
+    pose = _pose_array(apparent)
     for axis in (0, 1):
         own = float(own_pose[axis])
         r = max(float(TURN_LIMIT_DEG[axis]) - abs(own), TURN_MIN_RANGE_DEG)
@@ -101,9 +109,7 @@ def commanded_pose(apparent: np.ndarray) -> np.ndarray:
     to command the warp with: rotations divided by :data:`APPARENT_POSE_GAIN`, translation kept.
 
     Motion learned from tracked real video (facespeak.motion) is in apparent units."""
-    pose = np.array(apparent, dtype=np.float64)
-    if pose.ndim != 2 or pose.shape[1] != len(POSE_NAMES):
-        raise InputError(f"head pose: expected (T, {len(POSE_NAMES)}) for {POSE_NAMES}, got {pose.shape}")
+    pose = _pose_array(apparent)
     pose[:, :3] /= APPARENT_POSE_GAIN
     return pose
 
@@ -230,10 +236,7 @@ class MeshMotionSpace:
         motion = self.zero_motion(len(amounts))
         motion[:, :K_EXPR] = self.basis.amounts_to_codes(amounts)
         if pose is not None:
-            pose = np.asarray(pose, np.float64)
-            if pose.shape != (len(amounts), len(POSE_NAMES)):
-                raise InputError(f"head pose: expected ({len(amounts)}, 5) for {POSE_NAMES}, got {pose.shape}")
-            motion[:, K_EXPR:] = pose
+            motion[:, K_EXPR:] = _pose_array(pose, len(amounts))
         return motion
 
     def shapes(self, motion: np.ndarray) -> np.ndarray:

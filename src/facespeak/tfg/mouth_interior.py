@@ -113,24 +113,28 @@ def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray, fallbac
     return patch[ring].mean(axis=0) if ring.any() else fallback
 
 
+def _lip_line(lm: np.ndarray, inner: tuple[int, ...]) -> np.ndarray:
+    """``(len(inner) + 2, 2)`` one inner lip edge from corner to corner (``mt.LIP_UPPER_INNER``
+    or ``mt.LIP_LOWER_INNER``)."""
+    return lm[[mt.MOUTH_CORNERS_INNER[0], *inner, mt.MOUTH_CORNERS_INNER[1]]]
+
+
 def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Closed-lip layers for a photo with an open mouth whose lips are brought together: the
     squeezed interior (a bright teeth line or a dark slit, a few px whatever the warp) becomes
     lip colour over a band along the lips' meeting line, with a thin shaded seam in the middle."""
     shape = patch.shape[:2]
     poly = inner_lip_polygon(lm)
-    upper = lm[[mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1]]]
-    lower = lm[[mt.MOUTH_CORNERS_INNER[0], *mt.LIP_LOWER_INNER, mt.MOUTH_CORNERS_INNER[1]]]
-    mid = np.round((upper + lower) / 2.0 * 16).astype(np.int32)
+    mid = np.round((_lip_line(lm, mt.LIP_UPPER_INNER) + _lip_line(lm, mt.LIP_LOWER_INNER)) / 2.0 * 16).astype(np.int32)
 
     def band(thickness: float) -> np.ndarray:
         m = np.zeros(shape, np.uint8)
         cv2.polylines(m, [mid], False, 255, max(1, int(round(thickness))), cv2.LINE_AA, shift=4)
         return m.astype(np.float32) / 255.0
 
-    inside = np.maximum(_mask(shape, poly), band(SEAM_BAND * width))
-    lip = _lip_colour(patch, poly, _mask(shape, poly), patch.reshape(-1, 3).mean(axis=0))
-    return [(lip, inside), (0.6 * lip, band(0.02 * width) * 0.8)]
+    gap = _mask(shape, poly)
+    lip = _lip_colour(patch, poly, gap, patch.reshape(-1, 3).mean(axis=0))
+    return [(lip, np.maximum(gap, band(SEAM_BAND * width))), (0.6 * lip, band(0.02 * width) * 0.8)]
 
 
 #: band (of the mouth width) along the lips' meeting line repainted as lips when they close
@@ -167,7 +171,7 @@ def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
                     -1, cv2.LINE_AA, shift=4)
         layers.append((np.array(style.tongue_rgb, np.float32) * brightness * cast, tongue.astype(np.float32) / 255 * inside * 0.6))
     # 3. upper teeth hanging from the upper inner lip, fading to the corners
-    upper = lm[[mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1]]]
+    upper = _lip_line(lm, mt.LIP_UPPER_INNER)
     height = min(style.teeth_fraction * opening, style.teeth_max_width_fraction * width)
     teeth_poly = np.concatenate([upper - [0.0, 0.5], (upper + [0.0, height])[::-1]])
     centre_x = (upper[0, 0] + upper[-1, 0]) / 2.0
