@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=["256", "512", "full"], default="256",
                    help="aligned face crop of 256 or 512 px, or the full photo with the head animated in place")
     p.add_argument("--still", action="store_true", help="no head, blink or brow motion (lips only)")
-    p.add_argument("--head-motion", type=float, default=1.7, metavar="SCALE",
-                   help="scale of the head turns and nods (default 1.7, calibrated to a real recording; "
+    p.add_argument("--head-motion", type=float, default=None, metavar="SCALE",
+                   help="scale of the head turns and nods (default: VideoOptions.head_motion, docs/decisions.md #17; "
                         "0 = no head turns, blinks and brows still move)")
     p.add_argument("--motion", choices=["auto", "learned", "rules"], default="auto",
                    help="learned: audio mapper + OT-CFM motion sampler (default when bundled); "
@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from ..face.analysis import check_animatable
     from ..pipeline import FaceSpeak, VideoOptions, say
 
-    video = VideoOptions(size=args.size, still=args.still, motion=args.motion, tfg=args.tfg, tfg_weights=args.weights,
-                         head_motion=args.head_motion)
+    video = VideoOptions(size=args.size, still=args.still, motion=args.motion, tfg=args.tfg, tfg_weights=args.weights)
+    if args.head_motion is not None:
+        video.head_motion = args.head_motion
     video.validate()
     out, text, speech, portrait, _ = prepare_request(args, ".mp4")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)

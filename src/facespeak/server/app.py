@@ -182,13 +182,15 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     def say_video(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
                   seed: int = Form(0), steps: int = Form(10), temperature: float = Form(0.667),
                   length_scale: float = Form(1.0), condition: str = Form("f_id"), size: str = Form("256"),
-                  still: bool = Form(False), motion: str = Form("auto"), head_motion: float = Form(1.7),
+                  still: bool = Form(False), motion: str = Form("auto"), head_motion: float | None = Form(None),
                   allow_profile: bool = Form(False)) -> FileResponse:
         from ..face.analysis import check_animatable
         from ..pipeline import VideoOptions, say
 
         opts = _speech_options(seed, steps, temperature, length_scale, condition)
-        video = VideoOptions(size=size, still=still, motion=motion, head_motion=head_motion)
+        video = VideoOptions(size=size, still=still, motion=motion)
+        if head_motion is not None:
+            video.head_motion = head_motion
         video.validate()
         portrait = _prepare(image.file.read(), text, face_index, cfg)
         check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=allow_profile)
