@@ -50,13 +50,6 @@ class FaceTrack:
         return np.array([f is not None for f in self.faces])
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
-
-
 def track_faces(frames: Any) -> FaceTrack:
     """Mesh and pose of one face in each ``(H, W, 3) uint8`` frame of ``frames`` (array or iterable).
 
@@ -64,7 +57,7 @@ def track_faces(frames: Any) -> FaceTrack:
     frame's face box (:func:`facespeak.face.analysis.face_in_box`, the mesh model's own
     detector on that region), as a video face tracker re-detects; a frame with no face there
     either counts as not found."""
-    from facespeak.face.analysis import N_LANDMARKS, analyse_faces, face_in_box
+    from facespeak.face.analysis import N_LANDMARKS, analyse_faces, box_iou, face_in_box
 
     marks, poses, chosen, prev = [], [], [], None
     for frame in frames:
@@ -74,8 +67,8 @@ def track_faces(frames: Any) -> FaceTrack:
             faces = [again] if again is not None else []
         face = None
         if faces:
-            face = max(faces, key=lambda f: _iou(f.box, prev.box)) if prev is not None else faces[0]
-            if prev is not None and _iou(face.box, prev.box) == 0.0:
+            face = max(faces, key=lambda f: box_iou(f.box, prev.box)) if prev is not None else faces[0]
+            if prev is not None and box_iou(face.box, prev.box) == 0.0:
                 face = faces[0]
         chosen.append(face)
         prev = face or prev

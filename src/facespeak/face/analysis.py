@@ -45,6 +45,7 @@ __all__ = [
     "choose_face",
     "face_nearest_box",
     "face_in_box",
+    "box_iou",
     "check_animatable",
     "ANIMATED_POINTS",
     "load_portrait",
@@ -236,7 +237,7 @@ def _detect(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
     found.sort(key=lambda bs: -bs[1])
     kept: list[tuple[np.ndarray, float]] = []
     for box, score in found:
-        if all(_iou(box, k) < DUPLICATE_IOU for k, _ in kept):
+        if all(box_iou(box, k) < DUPLICATE_IOU for k, _ in kept):
             kept.append((box, score))
     kept.sort(key=lambda bs: -_area(bs[0]))
     return kept
@@ -303,7 +304,7 @@ def _mesh_in_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     for lms in result.multi_face_landmarks:
         pts = np.array([(p.x, p.y, p.z) for p in lms.landmark], dtype=np.float64) * CROP_SIZE
         mesh_box = np.concatenate([pts[:, :2].min(axis=0), pts[:, :2].max(axis=0)])
-        iou = _iou(mesh_box, box_in_crop.reshape(-1))
+        iou = box_iou(mesh_box, box_in_crop.reshape(-1))
         if iou > best_iou:
             best, best_iou = pts, iou
     if best is None or best_iou < 0.2:
@@ -320,7 +321,8 @@ def _area(box: np.ndarray) -> float:
     return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_iou(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes (0 when they do not overlap)."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -386,7 +388,7 @@ def face_nearest_box(faces: list[Face], box: tuple[float, ...] | list[float] | n
         return faces[0]
     b = np.asarray(box, dtype=np.float64).reshape(4)
     cx, cy = (b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0
-    ious = [_iou(np.asarray(f.box), b) for f in faces]
+    ious = [box_iou(np.asarray(f.box), b) for f in faces]
     best = min(range(len(faces)), key=lambda i: (-ious[i], np.hypot(faces[i].centre[0] - cx, faces[i].centre[1] - cy)))
     if require_overlap and ious[best] <= 0.0:
         return None
