@@ -50,6 +50,9 @@ class SpeechOptions:
     # gender-conditioned TTS only: blend toward the voice of the apparent gender alone
     # (0 = the face alone decides; decisions.md #16)
     gender_guidance: float = 0.5
+    # gender-conditioned TTS only: classifier-free guidance on the face (1 = off; > 1 makes
+    # voices of different faces of one gender more distinct; decisions.md #18)
+    face_guidance: float = 1.0
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 200:
@@ -62,6 +65,8 @@ class SpeechOptions:
             raise InputError(f"condition: expected 'f_id' or 'f', got {self.condition!r}")
         if not 0.0 <= self.gender_guidance <= 1.0:
             raise InputError(f"gender guidance: expected 0..1, got {self.gender_guidance}")
+        if not 0.0 <= self.face_guidance <= 4.0:
+            raise InputError(f"face guidance: expected 0..4, got {self.face_guidance}")
 
 
 @dataclass
@@ -179,7 +184,7 @@ class FaceSpeak:
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
         out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
                                   temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
-                                  gender_guidance=opts.gender_guidance)
+                                  gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance)
         n = int(out.mel_lengths[0])
         mel = out.mel[:, :, :n]
         with _threads(1 if self.device.type == "cpu" else None):

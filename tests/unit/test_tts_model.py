@@ -122,3 +122,28 @@ def test_gender_guidance_pulls_only_wrong_gender_voices_to_the_gender_average():
     assert 0 < int(wrong.sum()) < 64  # both cases occur with random faces
     assert torch.allclose(full[wrong], own[wrong]) and torch.equal(full[~wrong], face[~wrong])
     assert torch.equal(model.speaker_embedding(cond, gender_guidance=0.0), face)
+
+
+def test_face_guidance_is_linear_in_w_for_one_euler_step_and_spares_wrong_gender_voices():
+    # one Euler step: mel = z + v_g + w (v_face - v_g), so equal steps in w give equal steps in
+    # mel; faces whose voice leans to the other gender keep w = 1 (mel does not move with w)
+    torch.manual_seed(0)
+    cfg = TTSConfig.tiny()
+    cfg.gender_cond = True
+    model = FaceTTS(cfg).eval()
+    b = 32
+    ids = torch.randint(1, cfg.n_vocab, (b, 6))
+    xl = torch.full((b,), 6)
+    cond = torch.cat([torch.randn(b, cfg.cond_dim), torch.ones(b, 1)], dim=1)
+
+    def mel(w: float) -> torch.Tensor:
+        return model.synthesise(ids, xl, cond, n_steps=1, generator=torch.Generator().manual_seed(1), face_guidance=w).mel
+
+    m0, m1, m2 = mel(0.0), mel(1.0), mel(2.0)
+    assert torch.equal(m1, model.synthesise(ids, xl, cond, n_steps=1, generator=torch.Generator().manual_seed(1)).mel)
+    with torch.no_grad():
+        _, _, wrong = model._gender_voices(cond, model._embed(cond))
+    assert 0 < int(wrong.sum()) < b
+    assert torch.allclose(m2 - m1, m1 - m0, atol=1e-4)
+    assert torch.allclose(m0[wrong], m1[wrong], atol=1e-5) and torch.allclose(m2[wrong], m1[wrong], atol=1e-5)
+    assert (m2[~wrong] - m1[~wrong]).abs().max() > 1e-3  # guidance moves the other voices

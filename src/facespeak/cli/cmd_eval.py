@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
+from typing import Any
 
 __all__ = ["register"]
 
@@ -29,8 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--faces", default="corpus/faces", help="real-face corpus directory (manifest.json)")
     t.add_argument("--sentence-file", default="corpus/speech/sentences.jsonl", help="sentences.jsonl of the speech corpus")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
-    t.add_argument("--temperature", type=float, default=0.667)
+    # None = the shipped default (pipeline.SpeechOptions), so the eval measures what users get
+    t.add_argument("--steps", type=int, default=None, help="flow-matching ODE steps")
+    t.add_argument("--temperature", type=float, default=None)
+    t.add_argument("--length-scale", type=float, default=None)
+    t.add_argument("--gender-guidance", type=float, default=None)
+    t.add_argument("--face-guidance", type=float, default=None)
     t.add_argument("--no-wavs", action="store_true", help="do not keep the generated speech")
     t.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
     t.set_defaults(func=run_tts)
@@ -154,13 +159,18 @@ def _av_argv(args: argparse.Namespace, out: Path) -> list[str]:
     return parts
 
 
+def _speech_flags(args: argparse.Namespace) -> tuple[tuple[str, Any], ...]:
+    return tuple((f"--{k.replace('_', '-')}", getattr(args, k, None))
+                 for k in ("length_scale", "gender_guidance", "face_guidance"))
+
+
 def _command(args: argparse.Namespace) -> str:
     """The full equivalent command line (every option explicit), for the record."""
     parts = ["facespeak", "eval", "tts"]
     for flag, value in (("--tts-weights", args.tts_weights), ("--out", args.out), ("--sentences", args.sentences),
                         ("--portraits", args.portraits), ("--frames", args.frames), ("--videos", args.videos),
                         ("--faces", args.faces), ("--sentence-file", args.sentence_file), ("--seed", args.seed),
-                        ("--steps", args.steps), ("--temperature", args.temperature)):
+                        ("--steps", args.steps), ("--temperature", args.temperature)) + _speech_flags(args):
         if value is not None:
             parts += [flag, str(value)]
     parts += ["--no-wavs"] if args.no_wavs else []
@@ -178,8 +188,9 @@ def run_tts(args: argparse.Namespace) -> int:
         raise InputError(f"--frames: expected at least 2 (a pairwise similarity), got {args.frames}")
     cfg = TTSEvalConfig(tts_weights=args.tts_weights, faces_dir=args.faces, sentences_path=args.sentence_file,
                         n_sentences=args.sentences, n_portraits=args.portraits, n_frames=args.frames,
-                        max_videos=args.videos, seed=args.seed, steps=args.steps, temperature=args.temperature,
-                        save_wavs=not args.no_wavs)
+                        max_videos=args.videos, seed=args.seed, save_wavs=not args.no_wavs,
+                        speech={k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance",
+                                                              "face_guidance") if getattr(args, k) is not None})
     results = run_tts_eval(cfg, args.out, command=_command(args))
     print(summary_markdown(results))
     print(f"results: {Path(args.out) / 'results.json'}")

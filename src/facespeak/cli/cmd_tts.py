@@ -17,11 +17,14 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-file", help="read the text from this UTF-8 file ('-' = stdin)")
     p.add_argument("--face-index", type=int, default=None, help="which face when there are several (see 'facespeak faces'); default: largest")
     p.add_argument("--seed", type=int, default=0, help="random seed (same inputs + seed = same output)")
-    p.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps (fewer = faster)")
-    p.add_argument("--temperature", type=float, default=0.667, help="sampling temperature of the TTS decoder")
-    p.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
-    p.add_argument("--gender-guidance", type=float, default=0.5,
+    # speech defaults live in pipeline.SpeechOptions (None here = that default)
+    p.add_argument("--steps", type=int, default=None, help="flow-matching ODE steps (fewer = faster; default 10)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature of the TTS decoder")
+    p.add_argument("--length-scale", type=float, default=None, help="> 1 speaks slower")
+    p.add_argument("--gender-guidance", type=float, default=None,
                    help="0..1: pull the voice toward the face's apparent gender (0 = the face feature alone)")
+    p.add_argument("--face-guidance", type=float, default=None,
+                   help="guidance on the face for the voice (1 = off; higher = more face-specific voice)")
     p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
                    help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
@@ -56,9 +59,8 @@ def prepare_request(args: argparse.Namespace, suffix: str):
     if out.suffix.lower() != suffix:
         raise InputError(f"--out: expected a {suffix} path, got {out}")
     text = read_text_arg(args)
-    opts = SpeechOptions(seed=args.seed, steps=args.steps, temperature=args.temperature,
-                         length_scale=args.length_scale, condition=args.condition,
-                         gender_guidance=args.gender_guidance)
+    given = {k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance")}
+    opts = SpeechOptions(seed=args.seed, condition=args.condition, **{k: v for k, v in given.items() if v is not None})
     opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     return out, text, opts, portrait, chunks

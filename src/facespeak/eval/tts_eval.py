@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +65,14 @@ class TTSEvalConfig:
     n_frames: int = 10
     max_videos: int = 2
     seed: int = 0
-    steps: int = 10
-    temperature: float = 0.667
+    # SpeechOptions overrides (steps, temperature, length_scale, gender_guidance, face_guidance);
+    # empty = the shipped defaults
+    speech: dict[str, Any] = field(default_factory=dict)
     save_wavs: bool = True
 
     @classmethod
     def tiny(cls) -> "TTSEvalConfig":
-        return cls(n_sentences=2, n_portraits=2, n_frames=2, max_videos=1, steps=2)
+        return cls(n_sentences=2, n_portraits=2, n_frames=2, max_videos=1, speech={"steps": 2})
 
 
 def file_sha256(path: str | Path) -> str:
@@ -100,7 +101,7 @@ class _Utterance:
 def _speak(fs: Any, portrait: Any, item: FaceItem, text: str, cfg: TTSEvalConfig, condition: str) -> _Utterance:
     from facespeak.pipeline import SpeechOptions
 
-    opts = SpeechOptions(seed=cfg.seed, steps=cfg.steps, temperature=cfg.temperature, condition=condition)
+    opts = SpeechOptions(seed=cfg.seed, condition=condition, **cfg.speech)
     res = fs.speak(portrait, text, opts, keep_chunks=False)
     return _Utterance(item, text, res.wav, res.sample_rate, res)
 

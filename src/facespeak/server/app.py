@@ -8,7 +8,7 @@ Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status
 - ``POST /api/tts``         multipart ``image``, ``text`` [+ options] -> ``audio/wav``
 - ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
 
-Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``,
+Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``, ``face_guidance``,
 ``condition`` (f_id | f). The models load once, on the first request that needs them (or at
 start-up with ``preload``); synthesis requests run one at a time (a CPU box gains nothing from
 running two at once, and memory stays bounded), others wait in line.
@@ -69,10 +69,11 @@ class _Engine:
             return self._fs
 
 
-def _speech_options(seed: int, steps: int, temperature: float, length_scale: float, condition: str):
+def _speech_options(seed: int, condition: str, **given: float | None):
+    """Form fields -> SpeechOptions; a field left out (None) keeps the pipeline's default."""
     from ..pipeline import SpeechOptions
 
-    opts = SpeechOptions(seed=seed, steps=steps, temperature=temperature, length_scale=length_scale, condition=condition)
+    opts = SpeechOptions(seed=seed, condition=condition, **{k: v for k, v in given.items() if v is not None})
     opts.validate()
     return opts
 
@@ -168,9 +169,11 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
 
     @app.post("/api/tts")
     def tts(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
-            seed: int = Form(0), steps: int = Form(10), temperature: float = Form(0.667),
-            length_scale: float = Form(1.0), condition: str = Form("f_id")) -> Response:
-        opts = _speech_options(seed, steps, temperature, length_scale, condition)
+            seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
+            length_scale: float | None = Form(None), condition: str = Form("f_id"),
+            face_guidance: float | None = Form(None)) -> Response:
+        opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
+                               face_guidance=face_guidance)
         portrait = _prepare(image.file.read(), text, face_index, cfg)
         fs = engine.get()
         with engine.run_lock:
@@ -180,14 +183,16 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
 
     @app.post("/api/say")
     def say_video(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
-                  seed: int = Form(0), steps: int = Form(10), temperature: float = Form(0.667),
-                  length_scale: float = Form(1.0), condition: str = Form("f_id"), size: str = Form("256"),
+                  seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
+                  length_scale: float | None = Form(None), condition: str = Form("f_id"),
+                  face_guidance: float | None = Form(None), size: str = Form("256"),
                   still: bool = Form(False), motion: str = Form("auto"), head_motion: float | None = Form(None),
                   allow_profile: bool = Form(False)) -> FileResponse:
         from ..face.analysis import check_animatable
         from ..pipeline import VideoOptions, say
 
-        opts = _speech_options(seed, steps, temperature, length_scale, condition)
+        opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
+                               face_guidance=face_guidance)
         video = VideoOptions(size=size, still=still, motion=motion)
         if head_motion is not None:
             video.head_motion = head_motion

@@ -20,7 +20,7 @@ from .config import TTSConfig
 from .decoder import UNet1DDecoder
 from .text_encoder import DurationPredictor, TextEncoder
 
-__all__ = ["FaceTTS", "TTSLosses", "SynthesisOutput"]
+__all__ = ["FaceTTS", "TTSLosses", "TTSIntermediates", "SynthesisOutput"]
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -34,6 +34,19 @@ class TTSLosses:
     @property
     def total(self) -> torch.Tensor:
         return self.duration + self.prior + self.cfm
+
+
+@dataclass
+class TTSIntermediates:
+    """What the TFG side of the joint stage needs from a training forward (TTSF Fig. 3):
+    e_t (B, C, T_mel) text embedding upsampled to mel frames by the MAS path; mu_y
+    (B, n_mels, T_mel) duration-upsampled text feature (f~_t, normalised-mel units);
+    mel_mask (B, 1, T_mel) 1 on valid frames; path (B, T_text, T_mel) the MAS alignment."""
+
+    e_t: torch.Tensor
+    mu_y: torch.Tensor
+    mel_mask: torch.Tensor
+    path: torch.Tensor
 
 
 @dataclass
@@ -80,13 +93,18 @@ class FaceTTS(nn.Module):
             raise ValueError(f"cond: expected {self.cfg.cond_width} columns, got {cond.shape[1]}")
         spk = self._embed(cond)
         if gender_guidance > 0 and self.cfg.gender_cond:
-            zero = torch.zeros_like(cond[:, :self.cfg.cond_dim])
-            g = cond[:, self.cfg.cond_dim:]
-            own, other = self._embed(torch.cat([zero, g], dim=1)), self._embed(torch.cat([zero, -g], dim=1))
+            own, _, wrong = self._gender_voices(cond, spk)
             # only voices that lean to the other gender's average are pulled back
-            wrong = (F.cosine_similarity(spk, other, dim=1) > F.cosine_similarity(spk, own, dim=1))[:, None]
-            spk = torch.where(wrong, (1.0 - gender_guidance) * spk + gender_guidance * own, spk)
+            spk = torch.where(wrong[:, None], (1.0 - gender_guidance) * spk + gender_guidance * own, spk)
         return spk
+
+    def _gender_voices(self, cond: torch.Tensor, spk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> embeddings of the gender score alone and of the opposite score (B, spk_dim) each, and
+        whether the face's voice leans to the other gender's average (B,) bool."""
+        zero = torch.zeros_like(cond[:, :self.cfg.cond_dim])
+        g = cond[:, self.cfg.cond_dim:]
+        own, other = self._embed(torch.cat([zero, g], dim=1)), self._embed(torch.cat([zero, -g], dim=1))
+        return own, other, F.cosine_similarity(spk, other, dim=1) > F.cosine_similarity(spk, own, dim=1)
 
     def _embed(self, cond: torch.Tensor) -> torch.Tensor:
         x = self.cond[0](cond[:, :self.cfg.cond_dim])
@@ -108,9 +126,12 @@ class FaceTTS(nn.Module):
 
     def compute_losses(
         self, ids: torch.Tensor, x_lengths: torch.Tensor, mel: torch.Tensor, mel_lengths: torch.Tensor,
-        cond: torch.Tensor, generator: torch.Generator | None = None,
-    ) -> TTSLosses:
-        """ids (B, T_text) long; mel (B, n_mels, T_mel) log-mel (unnormalised); cond (B, D_cond)."""
+        cond: torch.Tensor, generator: torch.Generator | None = None, return_intermediates: bool = False,
+    ) -> TTSLosses | tuple[TTSLosses, TTSIntermediates]:
+        """ids (B, T_text) long; mel (B, n_mels, T_mel) log-mel (unnormalised); cond (B, D_cond).
+
+        ``return_intermediates``: also return :class:`TTSIntermediates` (joint TTS+TFG stage);
+        they carry gradients to the text encoder (and through ``cond`` to its source)."""
         if self.training and self.cfg.cond_dropout > 0:
             keep = (torch.rand(cond.shape[0], 1, device=cond.device, generator=generator) >= self.cfg.cond_dropout)
             cond = cond * keep.to(cond.dtype)
@@ -130,7 +151,10 @@ class FaceTTS(nn.Module):
         prior = (0.5 * ((y - mu_y) ** 2 + LOG_2PI) * y_mask).sum() / (y_mask.sum() * y.shape[1])
         ys, mus, ms = self._random_segments(y, mu_y, mel_lengths, generator)
         cfm = cfm_loss(lambda xt, t: self.decoder(xt, ms, mus, t, spk), ys, ms, generator=generator, path=self.path)
-        return TTSLosses(duration=dur_loss, prior=prior, cfm=cfm)
+        losses = TTSLosses(duration=dur_loss, prior=prior, cfm=cfm)
+        if not return_intermediates:
+            return losses
+        return losses, TTSIntermediates(e_t=torch.bmm(e_t, path), mu_y=mu_y, mel_mask=y_mask, path=path)
 
     def _random_segments(self, y: torch.Tensor, mu_y: torch.Tensor, lengths: torch.Tensor, generator):
         seg = self.cfg.segment_frames
@@ -150,13 +174,42 @@ class FaceTTS(nn.Module):
         return ys, mus, ms
 
     # -- inference -------------------------------------------------------------------------
+    def _velocity(self, cond: torch.Tensor, spk: torch.Tensor, y_mask: torch.Tensor, mu_y: torch.Tensor,
+                  face_guidance: float):
+        """Decoder velocity ``v(x (B, n_mels, T_mel), t)`` with optional face guidance."""
+        if face_guidance == 1.0 or not self.cfg.gender_cond:
+            return lambda x, t: self.decoder(x, y_mask, mu_y, t, spk)
+        own, other, wrong = self._gender_voices(cond, self._embed(cond))
+        axis = F.normalize(other - own, dim=1)
+        ref = own + ((spk - own) * axis).sum(1, keepdim=True) * axis  # personal part removed
+        w = torch.where(wrong, 1.0, face_guidance).to(spk.dtype)[:, None, None]  # (B, 1, 1)
+        spk2 = torch.cat([spk, ref])
+        mask2, mu2 = torch.cat([y_mask, y_mask]), torch.cat([mu_y, mu_y])
+        b = spk.shape[0]
+
+        def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            both = self.decoder(torch.cat([x, x]), mask2, mu2, torch.cat([t, t]), spk2)
+            v_face, v_ref = both[:b], both[b:]
+            return v_ref + w * (v_face - v_ref)
+        return v
+
     @torch.inference_mode()
     def synthesise(
         self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor, n_steps: int = 10,
         temperature: float = 0.667, length_scale: float = 1.0, generator: torch.Generator | None = None,
-        gender_guidance: float = 0.0,
+        gender_guidance: float = 0.0, face_guidance: float = 1.0,
     ) -> SynthesisOutput:
-        """Text ids (B, T_text) + face feature (B, D_cond) -> mel and the TFG intermediates."""
+        """Text ids (B, T_text) + face feature (B, D_cond) -> mel and the TFG intermediates.
+
+        ``face_guidance`` w (gender-conditioned models trained with face dropout): classifier-free
+        guidance of the decoder's velocity on what is personal in the face,
+        ``v = v_ref + w (v_face - v_ref)``. ``v_ref`` is the velocity for the face's embedding with
+        its personal part removed: the gender-only embedding ``own`` (face part zeroed, as seen in
+        training through face dropout) plus the face's offset from it *along* the gender axis
+        (``other - own``). So w > 1 amplifies only what sets this face apart from others of its
+        gender and never moves the voice across genders; 1 = off (decisions.md #18). Faces whose
+        voice leans to the other gender's average get no guidance. Costs a second decoder pass
+        per step."""
         x_mask, spk, mu_x, e_t, logw = self._encode(ids, x_lengths, cond, gender_guidance)
         dur = torch.ceil(torch.exp(logw) * length_scale).clamp_min(1.0) * x_mask  # (B, 1, T_text)
         dur = dur.squeeze(1).long()
@@ -167,6 +220,6 @@ class FaceTTS(nn.Module):
         path = durations_to_path(dur, x_mask.squeeze(1), y_mask.squeeze(1))
         mu_y = torch.bmm(mu_x, path)
         z = sample_noise(tuple(mu_y.shape), generator, mu_y.device, mu_y.dtype, temperature)
-        y = euler_solve(lambda x, t: self.decoder(x, y_mask, mu_y, t, spk), z, n_steps) * y_mask
+        y = euler_solve(self._velocity(cond, spk, y_mask, mu_y, face_guidance), z, n_steps) * y_mask
         return SynthesisOutput(mel=self.denormalise(y) * y_mask, mel_lengths=y_lengths, durations=dur,
                                e_t=e_t, mu_y=mu_y, path=path)
