@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 # The face stage prefers the most intelligible voices: the TTS inherits its teachers' clarity.
 VOICE_WER = {"pico_en_gb": 4.0, "flite_rms": 6.7, "pico_en_us": 8.8, "festival_rab": 9.7, "flite_awb": 12.4,
              "piper_joe": 12.5, "festival_slt_hts": 14.0, "festival_kal": 17.5, "festival_ked": 21.1,
-             "mbrola_us1": 24.0, "mbrola_us3": 25.3, "mbrola_en1": 34.2, "mbrola_us2": 55.3}
+             "mbrola_us1": 24.0, "mbrola_us3": 25.3, "mbrola_en1": 34.2, "mbrola_us2": 55.3,
+             "flite_kal16": 17.5}  # flite_kal16: same KAL diphones as festival_kal
 # derived (pitch-shifted) voices were probed on one sentence only (WER 0-15 %): parent's WER + 2
 DERIVED_PENALTY = 2.0
 UNKNOWN_WER = 30.0

