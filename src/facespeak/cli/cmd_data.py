@@ -6,6 +6,9 @@ Builders are sub-subcommands, each registered by one function below:
   (``facespeak data build-speech --out corpus/speech [--sentences N] [--voices ...] [--jobs 2]``).
 - ``list-voices``: the voice registry and whether each voice can run on this machine.
 - ``check-speech``: Whisper WER and median F0 per voice on a built corpus's held-out sentences.
+- ``build-talking-clips``: talking clips (mp4 + transcript) for the joint TTS+TFG stage, made
+  with ``facespeak say`` from training portraits and sentences (a distillation of that
+  pipeline, not real talking data; docs/datasheet_talking_clips.md).
 
 Other builders (e.g. ``build-faces``) add a ``_register_<name>(sub)`` function and a line in
 ``register``.
@@ -28,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_build_faces(sub)
     _register_prepare_tts(sub)
     _register_build_motion(sub)
+    _register_build_talking_clips(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -194,4 +198,37 @@ def _run_build_motion(args: argparse.Namespace) -> int:
         print(f"motion bank: {bank}")
     if not args.skip_speech:
         print(f"speech features: {build_speech_features(cfg, progress=progress)}")
+    return 0
+
+
+def _register_build_talking_clips(sub: argparse._SubParsersAction) -> None:
+    from ..data.talking_clips import BuildClipsConfig
+
+    d = BuildClipsConfig()
+    p = sub.add_parser("build-talking-clips", help="talking clips for the joint stage, rendered by 'facespeak say'",
+                       description="Render talking clips (H.264+AAC mp4 + LRS3-style transcript) with the bundled "
+                                   "pipeline from split=train portraits and sentences: a distillation of the mesh "
+                                   "pipeline, not real talking data (docs/datasheet_talking_clips.md).")
+    p.add_argument("--out", default=d.out, help=f"output directory (default {d.out})")
+    p.add_argument("--faces", default=d.faces, help=f"face corpus with manifest.json (default {d.faces})")
+    p.add_argument("--sentences", default=d.sentences, help=f"speech corpus sentences.jsonl (default {d.sentences})")
+    p.add_argument("--clips", type=int, default=d.clips, help=f"number of clips (default {d.clips})")
+    p.add_argument("--size", default=d.size, choices=["256", "512"],
+                   help="rendered aligned-crop side px (default 256; training crops to the model size when "
+                        "the clips are prepared)")
+    p.add_argument("--max-words", type=int, default=d.max_words, help=f"skip longer sentences (default {d.max_words})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"selection and synthesis seed (default {d.seed})")
+    p.set_defaults(func=_run_build_talking_clips)
+
+
+def _run_build_talking_clips(args: argparse.Namespace) -> int:
+    import os
+
+    from ..data.talking_clips import BuildClipsConfig, build_talking_clips
+
+    cfg = BuildClipsConfig(out=args.out, faces=args.faces, sentences=args.sentences, clips=args.clips, size=args.size,
+                           max_words=args.max_words, seed=args.seed)
+    s = build_talking_clips(cfg, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")
+    print(f"talking clips: {s['clips']} clips of {s['persons']} persons in {s['out']} "
+          f"(rendered by the mesh pipeline: not real talking data)")
     return 0

@@ -77,9 +77,22 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--export-only needs --out")
         step = export_last(task, cfg.train, run_dir, args.out, half=args.half)
         print(f"exported {args.out} from {run_dir / 'last.pt'} (step {step})")
+        _export_joint_parts(args, cfg, task, run_dir)
         return 0
     stats = train(task, cfg.train, run_dir, export_path=args.out, device=args.device, stop_at=args.stop_at)
     print("final: " + " ".join(f"{k}={v:.4g}" for k, v in stats.items()))
     if args.out:
         print(f"exported {args.out}")
+        if args.stop_at is None or args.stop_at >= cfg.train.steps:  # the loop exports at the last step only
+            _export_joint_parts(args, cfg, task, run_dir)
     return 0
+
+
+def _export_joint_parts(args: argparse.Namespace, cfg, task, run_dir: Path) -> None:
+    """tfg stage 'joint': the TTS and motion sampler go beside the TFG export."""
+    if args.component != "tfg" or getattr(cfg, "stage", "") != "joint":
+        return
+    from ..train.tfg_task import export_joint_parts
+
+    for path in export_joint_parts(task, run_dir, args.out):
+        print(f"exported {path}")

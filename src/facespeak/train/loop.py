@@ -142,7 +142,10 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
     if ckpt.is_file():
         step = _load_state(ckpt, base_model, opt, gen, sampler, scaler)
         log.info("resumed from %s at step %d", ckpt, step)
-    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=task.collate, num_workers=cfg.num_workers)
+    # the loader draws its worker base seed when iterated: from its own generator, not from the
+    # global RNG that dropout uses (else a resumed run's dropout masks shift by one draw)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=task.collate, num_workers=cfg.num_workers,
+                        generator=torch.Generator().manual_seed(cfg.seed + 7919 * dist.rank + step))
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     stats = _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, step, end, run_dir, dist, progress)
     if dist.is_main and export_path is not None and end == cfg.steps:

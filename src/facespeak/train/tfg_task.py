@@ -8,8 +8,12 @@ Stages (``TFGTrainConfig.stage``):
   expert and audio are given]).
 - ``tts``: TTS pre-training is the existing ``facespeak train tts`` (it conditions on ``f_id``
   from the face bank); this task refuses the stage and says so.
-- ``joint``: all eight loss terms of the paper over talking clips (frames + text + mel), see
-  :mod:`facespeak.tfg.latent.joint`.
+- ``joint``: all eight loss terms of the paper over talking clips (frames + text + mel):
+  :class:`JointStageModel` = the latent TFG + motion sampler (+ a frozen SyncNet) and a
+  :class:`facespeak.tts.FaceTTS` conditioned on the TFG's ``f_id`` of the clip's source frame,
+  so the TTS loss trains the visual encoder too; the audio mapper reads the TTS's training
+  intermediates (``e_t`` and ``mu_y`` upsampled by the MAS path). Data:
+  :mod:`facespeak.data.talking_clips` (``JointStageConfig.clips``).
 
 Data: :func:`prepare_face_frames` decodes a face video once into aligned crops (+ per-frame
 audio mels for the SyncNet task) and caches them as safetensors. Frames ``[0, split)`` train,
@@ -30,13 +34,17 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..core.config import from_dict, to_dict
-from ..core.errors import ConfigError, DependencyError, InputError, NoFaceError
+from ..core.errors import ConfigError, DependencyError, InputError
+from ..data.talking_clips import TalkingClipDataset, TalkingClips, TalkingClipsConfig, collate_clips
 from ..tfg.latent import LatentTFG, LatentTFGConfig, TFGLossWeights
+from ..tfg.latent.joint import JointConfig, JointObjective, MotionSampler
 from ..tfg.latent.losses import FeatureStack
-from ..tfg.latent.training import ReconstructionObjective
+from ..tfg.latent.training import ObjectiveOutput, ReconstructionObjective
+from ..tts import FaceTTS, TTSConfig
 from .loop import TrainConfig
 
-__all__ = ["FrameAugment", "augment_pair", "FaceFramesConfig", "TFGTrainConfig", "TFGTask", "FaceFrames",
+__all__ = ["FrameAugment", "augment_pair", "FaceFramesConfig", "JointStageConfig", "TFGTrainConfig", "TFGTask",
+           "JointStageModel", "mel_window", "export_joint_parts", "evaluate_joint_windows", "FaceFrames",
            "prepare_face_frames", "load_or_prepare", "SelfReenactmentDataset", "collate_pairs", "frames_to_tensor",
            "split_index", "inception_features", "evaluate_reenactment", "evaluate_run"]
 
@@ -105,6 +113,30 @@ class FaceFramesConfig:
 
 
 @dataclass
+class JointStageConfig:
+    """What only the ``joint`` stage uses.
+
+    clips: talking clips (:mod:`facespeak.data.talking_clips`). tts: the TTS trained jointly;
+    ``cond_dim`` is set to the TFG's ``style_dim`` (it is conditioned on the TFG's ``f_id``),
+    ``n_vocab`` / ``n_mels`` / mel statistics come from the clips. motion: the motion sampler
+    (``d_text`` / ``n_mels`` / ``d_style`` are set from the TTS and TFG). tts_init_from: an
+    exported TTS whose tensors of matching shape warm-start it (the condition layers of a
+    face-bank TTS do not match and start fresh). detach_tts_features: stop the TFG losses at
+    ``e_t`` / ``mu_y`` (False: they also train the TTS's text encoder; the paper trains the
+    two end to end)."""
+
+    clips: TalkingClipsConfig = field(default_factory=TalkingClipsConfig)
+    tts: TTSConfig = field(default_factory=TTSConfig.default)
+    motion: JointConfig = field(default_factory=JointConfig)
+    tts_init_from: str = ""
+    detach_tts_features: bool = False
+
+    @classmethod
+    def tiny(cls) -> "JointStageConfig":
+        return cls(clips=TalkingClipsConfig.tiny(), tts=TTSConfig.tiny(), motion=JointConfig.tiny())
+
+
+@dataclass
 class TFGTrainConfig:
     model: LatentTFGConfig = field(default_factory=LatentTFGConfig)
     weights: TFGLossWeights = field(default_factory=TFGLossWeights)
@@ -113,10 +145,12 @@ class TFGTrainConfig:
     stage: str = "tfg"  # tfg | tts | joint
     syncnet: str = ""  # exported SyncNet expert (facespeak train syncnet); empty = no sync loss
     init_from: str = ""  # exported latent TFG (or converted LIA) checkpoint to warm-start from
+    joint: JointStageConfig = field(default_factory=JointStageConfig)
 
     @classmethod
     def tiny(cls) -> "TFGTrainConfig":
-        return cls(model=LatentTFGConfig.tiny(), train=TrainConfig.tiny(), data=FaceFramesConfig.tiny())
+        return cls(model=LatentTFGConfig.tiny(), train=TrainConfig.tiny(), data=FaceFramesConfig.tiny(),
+                   joint=JointStageConfig.tiny())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TFGTrainConfig":
@@ -162,18 +196,6 @@ class FaceFrames:
         return cls(d["frames"], float(meta.get("fps", "25")), d["mel"], float(meta.get("mel_rate", "100")))
 
 
-def _smooth(mats: np.ndarray, window: int) -> np.ndarray:
-    """Moving average (edge-padded) of ``(T, 2, 3)`` affines along time."""
-    if window <= 1:
-        return mats
-    pad = window // 2
-    padded = np.concatenate([mats[:1].repeat(pad, 0), mats, mats[-1:].repeat(pad, 0)])
-    kernel = np.ones(window) / window
-    flat = padded.reshape(len(padded), -1)
-    out = np.stack([np.convolve(flat[:, j], kernel, mode="valid") for j in range(flat.shape[1])], 1)
-    return out[: len(mats)].reshape(mats.shape)
-
-
 def _clip_mel(video: str | Path) -> tuple[np.ndarray, float]:
     from ..audio.io import resample
     from ..audio.mel import MelExtractor
@@ -196,31 +218,16 @@ def prepare_face_frames(cfg: FaceFramesConfig) -> FaceFrames:
 
     Frames without a face reuse the previous frame's alignment; a clip with no face at all
     raises :class:`NoFaceError`."""
-    import cv2
     from tqdm import tqdm
 
-    from ..face.align import ALIGN_TEMPLATE, _template_transform, alignment_points
-    from ..face.analysis import analyse_faces
+    from ..data.talking_clips import align_crops
     from ..video.reader import iter_frames, probe_video
 
     if not Path(cfg.video).is_file():
         raise InputError(f"face video: expected a file at {cfg.video}, found nothing")
     info = probe_video(cfg.video)
-    images, mats, last = [], [], None
-    template = ((ALIGN_TEMPLATE - 0.5) * cfg.crop_scale + 0.5) * cfg.size
-    for image in tqdm(iter_frames(cfg.video), total=info.n_frames, desc="align", dynamic_ncols=True):
-        faces = analyse_faces(image, max_faces=1)
-        if faces:
-            last = _template_transform(alignment_points(faces[0]), template)
-        images.append(image)
-        mats.append(last)
-    if last is None:
-        raise NoFaceError(f"{cfg.video}: expected a face in the video, found none in {len(images)} frames")
-    first = next(m for m in mats if m is not None)
-    mats = [first if m is None else m for m in mats]
-    smooth = _smooth(np.stack(mats), cfg.smooth_frames)
-    crops = np.stack([cv2.warpAffine(im, m, (cfg.size, cfg.size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-                      for im, m in zip(images, smooth)])
+    images = list(tqdm(iter_frames(cfg.video), total=info.n_frames, desc="align", dynamic_ncols=True))
+    crops = align_crops(images, cfg.size, cfg.crop_scale, cfg.smooth_frames, cfg.video)
     mel, mel_rate = _clip_mel(cfg.video)
     out = FaceFrames(crops, float(info.fps), mel, mel_rate)
     out.save(cfg.cache)
@@ -343,19 +350,64 @@ def inception_features(taps: tuple[str, ...] = INCEPTION_TAPS) -> FeatureStack:
     return FeatureStack(list(net.net.layers.named_children()), taps, min_size=64)
 
 
+def mel_window(x: torch.Tensor, start: torch.Tensor, length: int) -> torch.Tensor:
+    """``x (B, C, T_mel)`` -> ``(B, length, C)``: item ``b``'s frames ``start[b] .. start[b] + length``
+    (channels last, as :class:`facespeak.tfg.latent.joint.AudioMapper` takes them)."""
+    idx = start.to(x.device)[:, None] + torch.arange(length, device=x.device)[None]  # (B, length)
+    return x.gather(2, idx[:, None].expand(-1, x.shape[1], -1)).transpose(1, 2)
+
+
+class JointStageModel(nn.Module):
+    """The joint stage as one module (one forward, so DDP synchronises every part):
+
+    1. ``f_id`` = the TFG encoder's motion-removed identity of each clip's source frame;
+    2. the TTS losses on the whole utterance with ``cond = f_id`` (TTSF: the TTS is conditioned
+       on ``f_id``; its loss thus reaches the visual encoder), and its intermediates;
+    3. :class:`JointObjective` on the clip's window with ``e_t`` / ``mu_y`` cut to the window."""
+
+    def __init__(self, objective: JointObjective, tts: FaceTTS, detach_tts_features: bool = False) -> None:
+        super().__init__()
+        self.objective, self.tts, self.detach_tts_features = objective, tts, detach_tts_features
+
+    @property
+    def tfg(self) -> LatentTFG:
+        return self.objective.recon.tfg
+
+    def forward(self, source: torch.Tensor, frames: torch.Tensor, ids: torch.Tensor, x_lengths: torch.Tensor,
+                mel: torch.Tensor, mel_lengths: torch.Tensor, mel_start: torch.Tensor, mel_frames: int,
+                sync_mel: torch.Tensor | None = None, generator: torch.Generator | None = None) -> ObjectiveOutput:
+        """source ``(B, 3, S, S)``, frames ``(B, W, 3, S, S)`` in [-1, 1]; ids ``(B, T_text)``;
+        mel ``(B, n_mels, T_mel)`` log-mel of the whole utterance; mel_start ``(B,)`` the TTS mel
+        frame of the window's first video frame; mel_frames: mel frames under the window;
+        sync_mel ``(B, n_mels_sync, T_sync)`` or None."""
+        src = self.tfg.encode(source)
+        losses, inter = self.tts.compute_losses(ids, x_lengths, mel, mel_lengths, src.f_id, generator,
+                                                return_intermediates=True)
+        e_t, mu_y = mel_window(inter.e_t, mel_start, mel_frames), mel_window(inter.mu_y, mel_start, mel_frames)
+        if self.detach_tts_features:
+            e_t, mu_y = e_t.detach(), mu_y.detach()
+        out = self.objective(source, frames, e_t, mu_y, losses.total, sync_mel, generator, source_code=src)
+        out.parts.update({"tts_dur": losses.duration.detach(), "tts_prior": losses.prior.detach(),
+                          "tts_cfm": losses.cfm.detach()})
+        return out
+
+
 class TFGTask:
-    """:class:`facespeak.train.loop.Task` for the latent TFG (stage ``tfg``; ``joint`` see
-    :class:`facespeak.tfg.latent.joint.JointObjective`)."""
+    """:class:`facespeak.train.loop.Task` for the latent TFG: stage ``tfg`` (self-reenactment
+    on one clip's frames) or ``joint`` (:class:`JointStageModel` on talking clips)."""
 
     arch = "facespeak.tfg.latent"
 
-    def __init__(self, cfg: TFGTrainConfig, frames: torch.Tensor | None = None) -> None:
+    def __init__(self, cfg: TFGTrainConfig, frames: torch.Tensor | None = None, clips: TalkingClips | None = None) -> None:
         if cfg.stage == "tts":
             raise ConfigError("stage 'tts': TTS pre-training is 'facespeak train tts' (conditioned on f_id); "
                               "use stage 'tfg' or 'joint' here")
         if cfg.stage not in ("tfg", "joint"):
             raise ConfigError(f"stage: expected 'tfg', 'tts' or 'joint', got {cfg.stage!r}")
         self.cfg = cfg
+        if cfg.stage == "joint":
+            self._init_joint(clips)
+            return
         if frames is None:
             clip = load_or_prepare(cfg.data)
             if clip.frames.shape[1] != cfg.model.size:
@@ -365,33 +417,120 @@ class TFGTask:
         self.split = split_index(frames.shape[0], cfg.data.held_out)
         self.train_frames, self.test_frames = frames[: self.split], frames[self.split:]
 
+    def _init_joint(self, clips: TalkingClips | None) -> None:
+        j, m = self.cfg.joint, self.cfg.model
+        self.clips = clips if clips is not None else TalkingClips.load_or_prepare(j.clips)
+        if self.clips.size != m.size:
+            raise ConfigError(f"joint.clips: prepared at {self.clips.size} px but model.size is {m.size}")
+        t = j.tts
+        t.n_vocab, t.n_mels, t.cond_dim, t.gender_cond = self.clips.vocab_size, self.clips.tts_mel.n_mels, m.style_dim, False
+        if t.mel_mean == TTSConfig().mel_mean:  # default -> the clips' statistics
+            t.mel_mean, t.mel_std = self.clips.mel_stats()
+        j.motion.d_text, j.motion.n_mels, j.motion.d_style = t.encoder.channels, t.n_mels, m.style_dim
+        self.syncnet = None
+        if self.cfg.syncnet:
+            from .syncnet_task import load_syncnet
+
+            self.syncnet = load_syncnet(self.cfg.syncnet)
+            if self.syncnet.cfg.n_mels != self.clips.sync_mel.n_mels:
+                raise ConfigError(f"syncnet {self.cfg.syncnet}: expects {self.syncnet.cfg.n_mels} mels, the clips' "
+                                  f"sync mel has {self.clips.sync_mel.n_mels}")
+            if j.clips.window_frames < self.syncnet.cfg.frames:
+                raise ConfigError(f"joint.clips.window_frames: expected at least the SyncNet's {self.syncnet.cfg.frames} "
+                                  f"frames, got {j.clips.window_frames}")
+        self.train_clips, self.test_clips = self.clips.split(j.clips.held_out)
+
+    def _build_tts(self) -> FaceTTS:
+        tts = FaceTTS(self.cfg.joint.tts)
+        path = self.cfg.joint.tts_init_from
+        if path:
+            from ..core.checkpoint import load_checkpoint
+
+            state, _ = load_checkpoint(path, arch="facespeak.tts")
+            own = tts.state_dict()
+            fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            tts.load_state_dict(fitting, strict=False)
+            log.info("TTS warm start from %s: %d/%d tensors of matching shape", path, len(fitting), len(own))
+        return tts
+
     def build_model(self) -> nn.Module:
         features = inception_features() if self.cfg.weights.perceptual_ratio > 0 or self.cfg.weights.identity > 0 else None
-        model = ReconstructionObjective(LatentTFG(self.cfg.model), self.cfg.weights, features)
+        recon = ReconstructionObjective(LatentTFG(self.cfg.model), self.cfg.weights, features)
         if self.cfg.init_from:
             from ..core.checkpoint import load_checkpoint
 
             state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
-            missing, unexpected = model.tfg.load_state_dict(state, strict=False)
+            missing, unexpected = recon.tfg.load_state_dict(state, strict=False)
             log.info("warm start from %s (%d missing, %d unexpected)", self.cfg.init_from, len(missing), len(unexpected))
-        counts = model.tfg.parameter_counts()
+        counts = recon.tfg.parameter_counts()
         log.info("latent TFG %dpx: %s", self.cfg.model.size, ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in counts.items()))
+        if self.cfg.stage != "joint":
+            return recon
+        frames = self.syncnet.cfg.frames if self.syncnet is not None else 5
+        objective = JointObjective(recon, MotionSampler(self.cfg.joint.motion), self.syncnet, frames)
+        model = JointStageModel(objective, self._build_tts(), self.cfg.joint.detach_tts_features)
+        log.info("joint stage: TTS %.2f M, motion sampler %.2f M parameters",
+                 sum(p.numel() for p in model.tts.parameters()) / 1e6,
+                 sum(p.numel() for p in objective.sampler.parameters()) / 1e6)
         return model
 
     def train_dataset(self) -> Dataset:
+        if self.cfg.stage == "joint":
+            c = self.cfg.joint.clips
+            frames = self.syncnet.cfg.frames if self.syncnet is not None else 5
+            ds = TalkingClipDataset(self.clips, self.train_clips, c.window_frames, c.items_per_epoch,
+                                    self.cfg.train.seed, frames)
+            if self.syncnet is not None and ds.sync_window != self.syncnet.cfg.mel_frames:
+                raise ConfigError(f"syncnet {self.cfg.syncnet}: expects {self.syncnet.cfg.mel_frames} mel frames per "
+                                  f"window, the clips give {ds.sync_window}")
+            return ds
         d = self.cfg.data
         return SelfReenactmentDataset(self.train_frames, d.pairs_per_epoch, d.max_gap, self.cfg.train.seed, d.augment)
 
     def collate(self, items):
-        return collate_pairs(items)
+        return collate_clips(items) if self.cfg.stage == "joint" else collate_pairs(items)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
-        out = model(batch["source"], batch["driving"])  # through forward: DDP synchronises
+        # through forward: DDP synchronises
+        if self.cfg.stage == "joint":
+            out = model(batch["source"], batch["frames"], batch["ids"], batch["x_lengths"], batch["mel"],
+                        batch["mel_lengths"], batch["mel_start"], int(batch["mel_window"]),
+                        batch["sync_mel"] if self.syncnet is not None else None, generator)
+        else:
+            out = model(batch["source"], batch["driving"])
         return out.total, {k: float(v) for k, v in out.parts.items()}
 
     def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The latent TFG (both stages; the joint stage's TTS and motion sampler:
+        :func:`export_joint_parts`)."""
         inner = model.module if hasattr(model, "module") else model
         return inner.tfg.state_dict(), to_dict(self.cfg.model)
+
+
+def export_joint_parts(task: TFGTask, run_dir: str | Path, out: str | Path) -> list[Path]:
+    """Joint stage: write the TTS and the motion sampler of ``run_dir/last.pt`` beside the TFG
+    export ``out``: ``<out stem>.tts.safetensors`` (arch ``facespeak.tts``, condition = this
+    TFG's ``f_id``) and ``<out stem>.motion_sampler.safetensors``. Returns the paths."""
+    from ..core.checkpoint import save_checkpoint
+    from ..core.errors import CheckpointError
+
+    if task.cfg.stage != "joint":
+        raise ConfigError(f"export_joint_parts: expected stage 'joint', got {task.cfg.stage!r}")
+    ckpt = Path(run_dir) / "last.pt"
+    if not ckpt.is_file():
+        raise CheckpointError(f"no checkpoint to export: {ckpt} does not exist")
+    model = task.build_model()
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    out = Path(out)
+    tts_cfg = to_dict(task.cfg.joint.tts)
+    tts_cfg.update({"_text_symbols": task.clips.symbols, "_cond": "latent_tfg_f_id"})
+    paths = [out.with_name(out.stem + ".tts.safetensors"), out.with_name(out.stem + ".motion_sampler.safetensors")]
+    extra = {"steps": int(state["step"])}
+    save_checkpoint(paths[0], model.tts.state_dict(), "facespeak.tts", tts_cfg, extra)
+    save_checkpoint(paths[1], model.objective.sampler.state_dict(), "facespeak.tfg.latent.motion_sampler",
+                    to_dict(task.cfg.joint.motion), extra)
+    return paths
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -467,12 +606,15 @@ def _identity_distance(generated: torch.Tensor, real: torch.Tensor) -> dict[str,
 
 
 def evaluate_run(cfg: TFGTrainConfig, run_dir: str | Path, identity: bool = True) -> dict[str, float]:
-    """:func:`evaluate_reenactment` of ``run_dir/last.pt`` on the held-out frames of ``cfg.data``."""
+    """:func:`evaluate_reenactment` of ``run_dir/last.pt`` on the held-out frames of ``cfg.data``
+    (stage ``joint``: :func:`evaluate_joint_windows` on the held-out and training clips)."""
     from ..core.errors import CheckpointError
 
     ckpt = Path(run_dir) / "last.pt"
     if not ckpt.is_file():
         raise CheckpointError(f"no checkpoint to evaluate: {ckpt} does not exist")
+    if cfg.stage == "joint":
+        return _evaluate_joint_run(cfg, ckpt)
     clip = load_or_prepare(cfg.data)
     frames = frames_to_tensor(clip.frames)
     split = split_index(len(frames), cfg.data.held_out)
@@ -481,4 +623,46 @@ def evaluate_run(cfg: TFGTrainConfig, run_dir: str | Path, identity: bool = True
     model.load_state_dict({k[len("tfg."):]: v for k, v in state["model"].items() if k.startswith("tfg.")})
     res = evaluate_reenactment(model, frames[split:], identity=identity)
     res["step"] = float(state["step"])
+    return res
+
+
+def evaluate_joint_windows(model: JointStageModel, clips: TalkingClips, indices: list[int], window: int,
+                           n_windows: int = 32, seed: int = 99, batch: int = 4) -> dict[str, float]:
+    """Joint-stage renders of ``n_windows`` seeded windows of the clips ``indices``: each window
+    rendered from a random source frame of its clip with the driving frames' ``f_m`` and the
+    TTS-fed audio mapper's ``f_lip``. Returns L1 (pixel units of [-1, 1]) of the model and of
+    the copy-the-source baseline, and the scale of the motion code: mean ``|f_m|``, its mean
+    std over a window's frames (``f_m_std_t``; ~0 = the code ignores the frames) and ``|f_id|``."""
+    model = model.eval()
+    ds = TalkingClipDataset(clips, indices, window, n_windows, seed=seed)
+    sums = {"l1_model": 0.0, "l1_copy_source": 0.0, "f_m_norm": 0.0, "f_m_std_t": 0.0, "f_id_norm": 0.0}
+    n = 0
+    with torch.no_grad():
+        for k in range(0, n_windows, batch):
+            b = collate_clips([ds[i] for i in range(k, min(k + batch, n_windows))])
+            out = model(b["source"], b["frames"], b["ids"], b["x_lengths"], b["mel"], b["mel_lengths"], b["mel_start"],
+                        int(b["mel_window"]), None, torch.Generator().manual_seed(seed))
+            enc = model.tfg.encode(b["frames"].flatten(0, 1))
+            f_m = enc.f_m.view(*b["frames"].shape[:2], -1)
+            vals = {"l1_model": float(out.parts["l1"]), "l1_copy_source": float((b["frames"] - b["source"][:, None]).abs().mean()),
+                    "f_m_norm": float(f_m.norm(dim=-1).mean()), "f_m_std_t": float(f_m.std(1).mean()),
+                    "f_id_norm": float(enc.f_id.norm(dim=-1).mean())}
+            for key, v in vals.items():
+                sums[key] += v * len(f_m)
+            n += len(f_m)
+    res = {k: v / n for k, v in sums.items()}
+    res["improvement"] = 1.0 - res["l1_model"] / res["l1_copy_source"]
+    return res
+
+
+def _evaluate_joint_run(cfg: TFGTrainConfig, ckpt: Path) -> dict[str, float]:
+    task = TFGTask(cfg)
+    model = task.build_model()
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    w = cfg.joint.clips.window_frames
+    res = {"step": float(state["step"])}
+    for name, idx in (("heldout", task.test_clips), ("train", task.train_clips)):
+        if idx:
+            res.update({f"{name}_{k}": v for k, v in evaluate_joint_windows(model, task.clips, idx, w).items()})
     return res

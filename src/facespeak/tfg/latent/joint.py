@@ -243,21 +243,24 @@ class JointObjective(nn.Module):
         net = self._syncnet
         if net is None or mel_windows is None:
             return fake.new_zeros(())
+        net.to(fake.device)  # unregistered: the model's .to() does not move it
         mouths = mouth_region(fake[:, : self.sync_frames], net.cfg.mouth_size)
         a, v = net(mouths, mel_windows)
         return sync_loss(a, v)
 
     def forward(self, source: torch.Tensor, frames: torch.Tensor, e_t: torch.Tensor, mu_y: torch.Tensor,
                 tts_loss: torch.Tensor, mel_windows: torch.Tensor | None = None,
-                generator: torch.Generator | None = None):
+                generator: torch.Generator | None = None, source_code=None):
         """source ``(B, 3, H, W)``; frames ``(B, T_video, 3, H, W)`` of the same clip;
         e_t ``(B, T_mel, d_text)``, mu_y ``(B, T_mel, n_mels)``; tts_loss scalar; mel_windows
-        ``(B, n_mels, T_mel_win)`` aligned with the first ``sync_frames`` frames (or None)."""
+        ``(B, n_mels, T_mel_win)`` aligned with the first ``sync_frames`` frames (or None);
+        source_code: ``tfg.encode(source)`` when the caller already has it (the joint stage
+        encodes the source first to condition the TTS on its ``f_id``)."""
         from .training import ObjectiveOutput
 
         w, tfg = self.recon.weights, self.recon.tfg
         b, t = frames.shape[:2]
-        src = tfg.encode(source)
+        src = tfg.encode(source) if source_code is None else source_code
         drv = tfg.encode(frames.flatten(0, 1))
         f_m = drv.f_m.view(b, t, -1)
         motion = joint_motion_losses(self.sampler, src.f_id, f_m, e_t, mu_y, generator)
