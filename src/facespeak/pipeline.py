@@ -43,8 +43,10 @@ class SpeechOptions:
 
     seed: int = 0
     steps: int = 10  # Euler steps of the flow-matching decoder
-    temperature: float = 0.667
-    length_scale: float = 1.0  # > 1 speaks slower
+    # temperature, length_scale and face_guidance: chosen on the held-out speech set for
+    # intelligibility and distinct voices (decisions.md #18)
+    temperature: float = 0.2
+    length_scale: float = 1.2  # > 1 speaks slower
     condition: str = "f_id"  # f_id (motion removed, the paper) | f (motion kept, ablation)
     pause_s: float = 0.2  # silence between text chunks
     # gender-conditioned TTS only: blend toward the voice of the apparent gender alone
@@ -52,7 +54,7 @@ class SpeechOptions:
     gender_guidance: float = 0.5
     # gender-conditioned TTS only: classifier-free guidance on the face (1 = off; > 1 makes
     # voices of different faces of one gender more distinct; decisions.md #18)
-    face_guidance: float = 1.0
+    face_guidance: float = 2.0
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 200:

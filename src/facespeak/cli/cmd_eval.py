@@ -71,7 +71,7 @@ def _av_options(q: argparse.ArgumentParser) -> None:
     q.add_argument("--still", action="store_true", help="generate without head motion")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
-    q.add_argument("--temperature", type=float, default=0.667)
+    q.add_argument("--temperature", type=float, default=None, help="TTS sampling temperature (default: facespeak tts's)")
     q.add_argument("--id-frames", type=int, default=16, help="frames per video for ID-SIM (dlib)")
     q.add_argument("--fid-frames", type=int, default=16, help="frames per video for FID")
     q.add_argument("--feature-frames", type=int, default=24, help="frames per video for the f / f_id map")
@@ -151,7 +151,8 @@ def run_protocol(args: argparse.Namespace) -> int:
 def _av_argv(args: argparse.Namespace, out: Path) -> list[str]:
     """Every option explicit, for the record."""
     parts = ["--out", str(out), "--size", args.size, "--seed", str(args.seed), "--steps", str(args.steps),
-             "--temperature", str(args.temperature), "--id-frames", str(args.id_frames), "--fid-frames",
+             *(["--temperature", str(args.temperature)] if args.temperature is not None else []), "--id-frames",
+             str(args.id_frames), "--fid-frames",
              str(args.fid_frames), "--feature-frames", str(args.feature_frames), "--max-lag", str(args.max_lag)]
     parts += ["--tts-weights", args.tts_weights] if args.tts_weights else []
     for flag in ("still", "no_wer", "no_phoneme_timings"):

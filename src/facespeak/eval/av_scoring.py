@@ -48,7 +48,7 @@ class AVEvalConfig:
 
     seed: int = 0
     steps: int = 10  # flow-matching ODE steps of our TTS
-    temperature: float = 0.667
+    temperature: float | None = None  # None = the shipped default (pipeline.SpeechOptions)
     size: str = "256"  # output size of generated videos ("256", "512", "full")
     still: bool = False
     tts_weights: str | None = None
