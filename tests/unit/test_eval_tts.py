@@ -10,7 +10,7 @@ from PIL import Image
 from facespeak.core.errors import InputError
 from facespeak.eval.bench import StageTimes, _Stopwatch, bench_text, format_table
 from facespeak.eval.selection import heldout_portraits, heldout_sentences, load_face, video_frame_sets
-from facespeak.eval.tts_eval import THRESHOLDS, _checks, summary_markdown
+from facespeak.eval.tts_eval import THRESHOLDS, _checks, _pair_stats, summary_markdown
 
 
 def _manifest():
@@ -91,6 +91,20 @@ def test_checks_apply_the_issue_thresholds():
     assert not _checks(_results(wer=THRESHOLDS["wer_max"] + 0.01))["wer"]["pass"]
     assert not _checks(_results(same_mean=0.9))["same_gender_cosine_mean"]["pass"]
     assert not _checks(_results(agreement=float("nan")))["gender_agreement"]["pass"]
+
+
+def test_distinctness_check_leaves_out_faces_whose_voice_missed_their_gender():
+    # three women; the third got a male-range voice: far from the other two for the wrong reason
+    sim = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.5], [0.5, 0.5, 1.0]])
+    labels = ["female"] * 3
+    every = _pair_stats(sim, labels, True)
+    agreeing = _pair_stats(sim, labels, True, [True, True, False])
+    assert every["pairs"] == 3 and every["mean"] == pytest.approx(0.6333, abs=1e-4)
+    assert agreeing["pairs"] == 1 and agreeing["mean"] == pytest.approx(0.9)
+    r = _results(same_mean=0.6)
+    r["suitability"]["same_gender_agreeing"] = agreeing
+    check = _checks(r)["same_gender_cosine_mean"]
+    assert check["value"] == pytest.approx(0.9) and not check["pass"]
 
 
 def test_summary_lists_every_check():
