@@ -56,6 +56,12 @@ class SpeechOptions:
     # voices of different faces of one gender more distinct; decisions.md #18)
     face_guidance: float = 2.0
 
+    @classmethod
+    def with_defaults(cls, **given: Any) -> "SpeechOptions":
+        """Options from keyword values where ``None`` means "keep the default" (CLI flags and
+        form fields the user left out)."""
+        return cls(**{k: v for k, v in given.items() if v is not None})
+
     def validate(self) -> None:
         if not 1 <= self.steps <= 200:
             raise InputError(f"steps: expected 1..200, got {self.steps}")

@@ -59,8 +59,8 @@ def prepare_request(args: argparse.Namespace, suffix: str):
     if out.suffix.lower() != suffix:
         raise InputError(f"--out: expected a {suffix} path, got {out}")
     text = read_text_arg(args)
-    given = {k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance")}
-    opts = SpeechOptions(seed=args.seed, condition=args.condition, **{k: v for k, v in given.items() if v is not None})
+    opts = SpeechOptions.with_defaults(seed=args.seed, condition=args.condition, **{
+        k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance")})
     opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     return out, text, opts, portrait, chunks

@@ -134,9 +134,8 @@ def generate_video(fs: Any, portrait: Any, row: ManifestRow, cfg: AVEvalConfig, 
 
     from .features import bilabial_intervals
 
-    speech = SpeechOptions(seed=cfg.seed if row.seed is None else row.seed, steps=cfg.steps)
-    if cfg.temperature is not None:
-        speech.temperature = cfg.temperature
+    speech = SpeechOptions.with_defaults(seed=cfg.seed if row.seed is None else row.seed, steps=cfg.steps,
+                                         temperature=cfg.temperature)
     result = say(fs, portrait, row.text, out, speech, VideoOptions(size=cfg.size, still=cfg.still))
     bilabials = None
     if cfg.phoneme_timings:

@@ -73,7 +73,7 @@ def _speech_options(seed: int, condition: str, **given: float | None):
     """Form fields -> SpeechOptions; a field left out (None) keeps the pipeline's default."""
     from ..pipeline import SpeechOptions
 
-    opts = SpeechOptions(seed=seed, condition=condition, **{k: v for k, v in given.items() if v is not None})
+    opts = SpeechOptions.with_defaults(seed=seed, condition=condition, **given)
     opts.validate()
     return opts
 

@@ -25,7 +25,7 @@ from ..core.config import to_dict
 from .distributed import DistInfo, barrier, cleanup_distributed, init_distributed, reduce_mean
 from .sampler import InfiniteShardedSampler
 
-__all__ = ["TrainConfig", "Task", "train", "select_device", "export_last"]
+__all__ = ["TrainConfig", "Task", "train", "select_device", "export_last", "load_last"]
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +215,8 @@ def _append_csv(path: Path, step: int, seconds: float, values: dict[str, float])
         w.writerow([step, f"{seconds:.1f}", *[f"{values[k]:.6g}" for k in keys]])
 
 
-def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | Path,
-                half: bool = False) -> int:
-    """Export the weights of ``run_dir/last.pt`` (e.g. of an unfinished run); returns its step.
-
-    ``half`` stores floating tensors as float16 (bundled weights: half the size; loading
-    into a float32 model upcasts)."""
-    from ..core.checkpoint import save_checkpoint
+def load_last(task: Task, run_dir: str | Path) -> tuple[nn.Module, int]:
+    """The task's model with the weights of ``run_dir/last.pt``, and that checkpoint's step."""
     from ..core.errors import CheckpointError
 
     ckpt = Path(run_dir) / "last.pt"
@@ -230,7 +225,18 @@ def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: 
     model = task.build_model()
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
-    step = int(state["step"])
+    return model, int(state["step"])
+
+
+def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | Path,
+                half: bool = False) -> int:
+    """Export the weights of ``run_dir/last.pt`` (e.g. of an unfinished run); returns its step.
+
+    ``half`` stores floating tensors as float16 (bundled weights: half the size; loading
+    into a float32 model upcasts)."""
+    from ..core.checkpoint import save_checkpoint
+
+    model, step = load_last(task, run_dir)
     weights, config = task.export(model)
     if half:
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}

@@ -512,21 +512,16 @@ def export_joint_parts(task: TFGTask, run_dir: str | Path, out: str | Path) -> l
     export ``out``: ``<out stem>.tts.safetensors`` (arch ``facespeak.tts``, condition = this
     TFG's ``f_id``) and ``<out stem>.motion_sampler.safetensors``. Returns the paths."""
     from ..core.checkpoint import save_checkpoint
-    from ..core.errors import CheckpointError
+    from .loop import load_last
 
     if task.cfg.stage != "joint":
         raise ConfigError(f"export_joint_parts: expected stage 'joint', got {task.cfg.stage!r}")
-    ckpt = Path(run_dir) / "last.pt"
-    if not ckpt.is_file():
-        raise CheckpointError(f"no checkpoint to export: {ckpt} does not exist")
-    model = task.build_model()
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
+    model, step = load_last(task, run_dir)
     out = Path(out)
     tts_cfg = to_dict(task.cfg.joint.tts)
     tts_cfg.update({"_text_symbols": task.clips.symbols, "_cond": "latent_tfg_f_id"})
     paths = [out.with_name(out.stem + ".tts.safetensors"), out.with_name(out.stem + ".motion_sampler.safetensors")]
-    extra = {"steps": int(state["step"])}
+    extra = {"steps": step}
     save_checkpoint(paths[0], model.tts.state_dict(), "facespeak.tts", tts_cfg, extra)
     save_checkpoint(paths[1], model.objective.sampler.state_dict(), "facespeak.tfg.latent.motion_sampler",
                     to_dict(task.cfg.joint.motion), extra)
