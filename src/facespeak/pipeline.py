@@ -26,7 +26,7 @@ import torch
 
 from .core.errors import CheckpointError, InputError
 
-__all__ = ["SpeechOptions", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
+__all__ = ["SpeechOptions", "VOICE_GENDERS", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ def default_tts_path() -> Path:
     from .assets import asset_path
 
     return asset_path("tts", "tts.safetensors")
+
+
+VOICE_GENDERS = ("auto", "female", "male")
 
 
 @dataclass
@@ -55,6 +58,9 @@ class SpeechOptions:
     # gender-conditioned TTS only: classifier-free guidance on the face (1 = off; > 1 makes
     # voices of different faces of one gender more distinct; decisions.md #18)
     face_guidance: float = 2.0
+    # gender-conditioned TTS only: "auto" takes the apparent gender from the bundled estimator;
+    # "female" / "male" overrides it where the estimator is wrong on a face (decisions.md #19)
+    voice_gender: str = "auto"
 
     @classmethod
     def with_defaults(cls, **given: Any) -> "SpeechOptions":
@@ -75,6 +81,8 @@ class SpeechOptions:
             raise InputError(f"gender guidance: expected 0..1, got {self.gender_guidance}")
         if not 0.0 <= self.face_guidance <= 4.0:
             raise InputError(f"face guidance: expected 0..4, got {self.face_guidance}")
+        if self.voice_gender not in VOICE_GENDERS:
+            raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {self.voice_gender!r}")
 
 
 @dataclass
@@ -159,19 +167,29 @@ class FaceSpeak:
         return cls(tts, info.config, voc, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device))
 
     # 1-2 ---------------------------------------------------------------------------------
-    def face_condition(self, image: Any, face_index: int | None = None, condition: str = "f_id"):
+    def face_condition(self, image: Any, face_index: int | None = None, condition: str = "f_id",
+                       voice_gender: str = "auto"):
         """Portrait (path, bytes, RGB array or an analysed ``Portrait``) ->
-        (Portrait, IdentityFeatures, cond (1, D_cond))."""
+        (Portrait, IdentityFeatures, cond (1, D_cond)). ``voice_gender`` "female"/"male" sets the
+        gender score to -1/+1 instead of the estimator's ``P(male) - P(female)``."""
         from .face.analysis import Portrait, load_portrait
 
+        if voice_gender not in VOICE_GENDERS:
+            raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {voice_gender!r}")
+        if voice_gender != "auto" and not self.tts.cfg.gender_cond:
+            raise InputError(f"voice gender {voice_gender!r}: this TTS has no gender input (trained with "
+                             "gender_cond false); use 'auto'")
         portrait = image if isinstance(image, Portrait) else load_portrait(image, face_index)
         feats = self.identity.extract(portrait.image, portrait.face)
         vec = np.asarray(feats.f_id if condition == "f_id" else feats.f, dtype=np.float32)
         if self.tts.cfg.gender_cond:  # decisions.md #14: apparent gender joins the face feature
-            from .face.gender import estimate_gender
+            if voice_gender == "auto":
+                from .face.gender import estimate_gender
 
-            est = estimate_gender(portrait.image, portrait.face)
-            vec = np.concatenate([vec, np.float32([1.0 - 2.0 * est.p_female])])
+                score = 1.0 - 2.0 * estimate_gender(portrait.image, portrait.face).p_female
+            else:
+                score = 1.0 if voice_gender == "male" else -1.0
+            vec = np.concatenate([vec, np.float32([score])])
         return portrait, feats, torch.as_tensor(vec)[None].to(self.device)
 
     # 3-5 ---------------------------------------------------------------------------------
@@ -206,7 +224,7 @@ class FaceSpeak:
         """Portrait + text -> :class:`SpeechResult` (whole waveform in memory)."""
         opts = opts or SpeechOptions()
         opts.validate()
-        portrait, feats, cond = self.face_condition(image, face_index, opts.condition)
+        portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
         pause = np.zeros(int(opts.pause_s * self.mel_spec.sample_rate), dtype=np.float32)
         parts, chunks = [], []
         for i, ch in enumerate(self.iter_chunks(text, cond, opts)):

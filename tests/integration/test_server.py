@@ -86,6 +86,7 @@ def test_tts_returns_speech_and_bad_input_gets_one_line(server):
         ({"text": "Hi.", "steps": "0"}, PORTRAIT.read_bytes(), "steps"),
         ({"text": "Hi.", "face_index": "3"}, PORTRAIT.read_bytes(), "face"),
         ({"text": "Hi.", "seed": "abc"}, PORTRAIT.read_bytes(), "seed"),
+        ({"text": "Hi.", "voice_gender": "robot"}, PORTRAIT.read_bytes(), "voice gender"),
     ]:
         status, _, body = _post(server + "/api/tts", fields, image)
         assert status == 422, (fields, body)

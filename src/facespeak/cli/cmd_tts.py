@@ -25,6 +25,9 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
                    help="0..1: pull the voice toward the face's apparent gender (0 = the face feature alone)")
     p.add_argument("--face-guidance", type=float, default=None,
                    help="guidance on the face for the voice (1 = off; higher = more face-specific voice)")
+    p.add_argument("--voice-gender", choices=["auto", "female", "male"], default=None,
+                   help="gender of the voice: auto (default) follows the face's apparent gender as the bundled "
+                        "estimator sees it (see 'facespeak faces'); female/male override a wrong estimate")
     p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
                    help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
@@ -60,7 +63,7 @@ def prepare_request(args: argparse.Namespace, suffix: str):
         raise InputError(f"--out: expected a {suffix} path, got {out}")
     text = read_text_arg(args)
     opts = SpeechOptions.with_defaults(seed=args.seed, condition=args.condition, **{
-        k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance")})
+        k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "voice_gender")})
     opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     return out, text, opts, portrait, chunks
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     out, text, opts, portrait, chunks = prepare_request(args, ".wav")
     fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
-    portrait, feats, cond = fs.face_condition(portrait, None, opts.condition)
+    portrait, feats, cond = fs.face_condition(portrait, None, opts.condition, opts.voice_gender)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     sr = fs.mel_spec.sample_rate
