@@ -59,6 +59,10 @@ tts.speaker_embedding = patched
 speech = {}
 if variant in ('extrap', 'snap', 'snapmix'): speech['face_guidance'] = 1.0
 if variant == 'fg': speech['face_guidance'] = arg
+# STEPS=20, TEMPERATURE=0.3, LENGTH_SCALE=1.1 override the other speech defaults
+for key, kind in (('steps', int), ('temperature', float), ('length_scale', float)):
+    if os.environ.get(key.upper()):
+        speech[key] = kind(os.environ[key.upper()])
 cfg = TTSEvalConfig(n_sentences=n_sent, speech=speech, save_wavs=False, seed=int(os.environ.get("SEED", 0)))
 man = load_manifest(cfg.faces_dir)
 items = heldout_portraits(man, cfg.faces_dir, 10)
