@@ -74,6 +74,12 @@ suit = evaluate_suitability(portraits, utts)
 sim = np.array(suit['cosine_matrix']); rows = suit['portraits']
 men = [i for i, r in enumerate(rows) if r['gender_used'] == 'male' and r['agrees']]
 mm = [sim[i, j] for a, i in enumerate(men) for j in men[a+1:]]
-print(f"{variant} {arg}: WER {intel['total_wer']*100:.1f}% gender {suit['gender_agreement']:.2f} agreeing {suit['same_gender_agreeing']['mean']:.3f} all {suit['same_gender']['mean']:.3f} men {np.mean(mm):.3f} max {suit['same_gender_agreeing']['max']:.3f}  ({time.time()-t:.0f}s)")
+def _f(v):
+    return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
+
+
+print(f"{variant} {arg}: WER {intel['total_wer']*100:.1f}% gender {suit['gender_agreement']:.2f} "
+      f"agreeing {_f(suit['same_gender_agreeing']['mean'])} all {_f(suit['same_gender']['mean'])} "
+      f"men {_f(float(np.mean(mm)) if mm else None)} max {_f(suit['same_gender_agreeing']['max'])}  ({time.time()-t:.0f}s)")
 print(' '.join(f"{r['person'][:8]}:{r['median_f0_hz']:.0f}" for r in rows))
 print(np.round(sim, 2))
