@@ -40,6 +40,11 @@ def default_tts_path() -> Path:
 VOICE_GENDERS = ("auto", "female", "male")
 
 
+def _check_voice_gender(value: str) -> None:
+    if value not in VOICE_GENDERS:
+        raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {value!r}")
+
+
 @dataclass
 class SpeechOptions:
     """Synthesis options (same names as the CLI flags)."""
@@ -81,8 +86,7 @@ class SpeechOptions:
             raise InputError(f"gender guidance: expected 0..1, got {self.gender_guidance}")
         if not 0.0 <= self.face_guidance <= 4.0:
             raise InputError(f"face guidance: expected 0..4, got {self.face_guidance}")
-        if self.voice_gender not in VOICE_GENDERS:
-            raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {self.voice_gender!r}")
+        _check_voice_gender(self.voice_gender)
 
 
 @dataclass
@@ -174,8 +178,7 @@ class FaceSpeak:
         gender score to -1/+1 instead of the estimator's ``P(male) - P(female)``."""
         from .face.analysis import Portrait, load_portrait
 
-        if voice_gender not in VOICE_GENDERS:
-            raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {voice_gender!r}")
+        _check_voice_gender(voice_gender)
         if voice_gender != "auto" and not self.tts.cfg.gender_cond:
             raise InputError(f"voice gender {voice_gender!r}: this TTS has no gender input (trained with "
                              "gender_cond false); use 'auto'")
