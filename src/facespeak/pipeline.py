@@ -5,6 +5,7 @@ Numbered stages (each a short method):
   2. identity feature f_id (or f for the ablation)        (facespeak.face.identity)
   3. text: normalise + split into chunks                  (facespeak.text)
   4. acoustic model: ids -> mel + intermediates           (facespeak.tts)
+     then the face's timbre: a formant shift of the mel    (facespeak.tts.timbre)
   5. vocoder: mel -> waveform                             (facespeak.vocoder)
 
 Every stochastic step draws from a ``torch.Generator`` seeded from ``(seed, chunk index)``, so
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from .core.errors import CheckpointError, InputError
+from .tts.timbre import MAX_SHIFT_CENTS
 
 __all__ = ["SpeechOptions", "VOICE_GENDERS", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
 
@@ -35,6 +37,12 @@ def default_tts_path() -> Path:
     from .assets import asset_path
 
     return asset_path("tts", "tts.safetensors")
+
+
+def default_timbre_path() -> Path:
+    from .assets import asset_path
+
+    return asset_path("tts", "timbre.safetensors")
 
 
 VOICE_GENDERS = ("auto", "female", "male")
@@ -66,6 +74,10 @@ class SpeechOptions:
     # gender-conditioned TTS only: "auto" takes the apparent gender from the bundled estimator;
     # "female" / "male" overrides it where the estimator is wrong on a face (decisions.md #19)
     voice_gender: str = "auto"
+    # formant (timbre) shift in cents: None = chosen from the face by the bundled timbre map,
+    # 0 = the TTS's own voice, > 0 a brighter / smaller voice, < 0 a darker / larger one
+    # (facespeak.tts.timbre; decisions.md #21)
+    formant_shift: float | None = None
 
     @classmethod
     def with_defaults(cls, **given: Any) -> "SpeechOptions":
@@ -87,6 +99,9 @@ class SpeechOptions:
         if not 0.0 <= self.face_guidance <= 4.0:
             raise InputError(f"face guidance: expected 0..4, got {self.face_guidance}")
         _check_voice_gender(self.voice_gender)
+        if self.formant_shift is not None and not abs(self.formant_shift) <= MAX_SHIFT_CENTS:
+            raise InputError(f"formant shift: expected -{MAX_SHIFT_CENTS:.0f}..{MAX_SHIFT_CENTS:.0f} cents, "
+                             f"got {self.formant_shift}")
 
 
 @dataclass
@@ -110,6 +125,7 @@ class SpeechResult:
     chunks: list[SpeechChunk] = field(default_factory=list)
     identity: Any = None
     portrait: Any = None
+    formant_cents: float = 0.0  # the timbre shift applied (the face's, or the user's)
 
     @property
     def duration_s(self) -> float:
@@ -136,16 +152,17 @@ class FaceSpeak:
     """Portrait + text -> speech with a voice from the face. Thread-safe for inference."""
 
     def __init__(self, tts: Any, tts_config: dict[str, Any], vocoder: Any, frontend: Any, identity: Any,
-                 mel_spec: Any, device: torch.device) -> None:
+                 mel_spec: Any, device: torch.device, timbre: Any = None) -> None:
         self.tts, self.tts_config, self.vocoder = tts, tts_config, vocoder
         self.frontend, self.identity, self.mel_spec, self.device = frontend, identity, mel_spec, device
+        self.timbre = timbre  # TimbreMap or None (then formant_shift None means no shift)
 
     @classmethod
     def from_bundled(cls, tts_path: str | Path | None = None, device: str = "cpu", threads: int | None = None,
-                     vocoder: str = "fast") -> "FaceSpeak":
+                     vocoder: str = "fast", timbre_path: str | Path | None = None) -> "FaceSpeak":
         """Load the bundled (or given) TTS, a vocoder ("fast": our iSTFT vocoder, default;
-        "universal": the pretrained HiFi-GAN V1, slower), the text front end and the identity
-        encoder."""
+        "universal": the pretrained HiFi-GAN V1, slower), the text front end, the identity
+        encoder and the timbre map (bundled, or ``timbre_path``)."""
         from .core.checkpoint import load_checkpoint
         from .core.config import from_dict
         from .core.timing import MelSpec
@@ -168,7 +185,11 @@ class FaceSpeak:
         tts.load_state_dict(state)
         tts.eval().to(device)
         voc = load_vocoder(vocoder, device)
-        return cls(tts, info.config, voc, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device))
+        from .tts.timbre import TimbreMap
+
+        timbre = TimbreMap.load(timbre_path or default_timbre_path())
+        return cls(tts, info.config, voc, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device),
+                   timbre)
 
     # 1-2 ---------------------------------------------------------------------------------
     def face_condition(self, image: Any, face_index: int | None = None, condition: str = "f_id",
@@ -195,20 +216,33 @@ class FaceSpeak:
             vec = np.concatenate([vec, np.float32([score])])
         return portrait, feats, torch.as_tensor(vec)[None].to(self.device)
 
+    def formant_cents(self, cond: torch.Tensor, opts: SpeechOptions) -> float:
+        """The formant shift for this face: the user's ``opts.formant_shift``, else the timbre
+        map's choice from the face feature and gender score in ``cond`` (1, D_cond), else 0
+        (no map, or a TTS without a gender input)."""
+        if opts.formant_shift is not None:
+            return float(opts.formant_shift)
+        if self.timbre is None or not self.tts.cfg.gender_cond:
+            return 0.0
+        vec = cond[0].detach().cpu().numpy()
+        return self.timbre.cents(vec[:-1], float(vec[-1]))
+
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions) -> Iterator[SpeechChunk]:
         """Synthesise ``text`` chunk by chunk (constant memory for long text)."""
         opts.validate()
         self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
         chunks = self.frontend.split(text)
+        cents = self.formant_cents(cond, opts)
         for k, chunk in enumerate(chunks):
             ids = self.frontend.encode(chunk)
             if not ids:
                 continue
-            yield self._synthesise_chunk(chunk, ids, cond, opts, k)
+            yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents)
 
     @torch.inference_mode()
-    def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int) -> SpeechChunk:
+    def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
+                          cents: float = 0.0) -> SpeechChunk:
         gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + k)
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
         out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
@@ -216,6 +250,10 @@ class FaceSpeak:
                                   gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance)
         n = int(out.mel_lengths[0])
         mel = out.mel[:, :, :n]
+        if cents:
+            from .tts.timbre import formant_shift
+
+            mel = formant_shift(mel, cents, self.mel_spec)
         with _threads(1 if self.device.type == "cpu" else None):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
             wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
@@ -235,7 +273,8 @@ class FaceSpeak:
             if keep_chunks:
                 chunks.append(ch)
         wav = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        return SpeechResult(wav=wav, sample_rate=self.mel_spec.sample_rate, chunks=chunks, identity=feats, portrait=portrait)
+        return SpeechResult(wav=wav, sample_rate=self.mel_spec.sample_rate, chunks=chunks, identity=feats, portrait=portrait,
+                            formant_cents=self.formant_cents(cond, opts))
 
 
 # ------------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_tts_returns_speech_and_bad_input_gets_one_line(server):
         ({"text": "Hi.", "face_index": "3"}, PORTRAIT.read_bytes(), "face"),
         ({"text": "Hi.", "seed": "abc"}, PORTRAIT.read_bytes(), "seed"),
         ({"text": "Hi.", "voice_gender": "robot"}, PORTRAIT.read_bytes(), "voice gender"),
+        ({"text": "Hi.", "formant_shift": "900"}, PORTRAIT.read_bytes(), "formant shift: expected -600..600 cents"),
     ]:
         status, _, body = _post(server + "/api/tts", fields, image)
         assert status == 422, (fields, body)
@@ -149,6 +150,12 @@ def test_web_page_in_a_real_browser(server, browser, tmp_path):
     assert 0.5 < seconds < 4, seconds
     assert audio.get_attribute("src").startswith("blob:")
     assert browser.find_element(By.ID, "error").text == ""
+    # the timbre field reaches the server: an out-of-range shift is refused in one line
+    browser.find_element(By.ID, "formant_shift").send_keys("900")
+    browser.find_element(By.ID, "speak").click()
+    wait.until(lambda d: d.find_element(By.ID, "error").text != "")
+    assert "formant shift: expected -600..600 cents" in browser.find_element(By.ID, "error").text
+    browser.find_element(By.ID, "formant_shift").clear()
     # a file that is not an image: one readable error line on the page, no face list
     bad = tmp_path / "notes.jpg"
     bad.write_bytes(b"this is text, not a JPEG")

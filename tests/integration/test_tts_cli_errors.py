@@ -93,4 +93,7 @@ def test_bad_output_suffix_and_options(photos, tmp_path):
     r = subprocess.run(CLI + ["tts", "--image", str(photos / "face.png"), "--text", "Hi.", "--voice-gender", "robot",
                               "--out", str(tmp_path / "a.wav")], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and r.stderr.count("error:") == 1 and "voice-gender" in r.stderr
+    r = subprocess.run(CLI + ["tts", "--image", str(photos / "face.png"), "--text", "Hi.", "--formant-shift", "-700",
+                              "--out", str(tmp_path / "a.wav")], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and r.stderr.count("error:") == 1 and "formant shift" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "a.wav").exists()

@@ -47,7 +47,5 @@ def test_voice_gender_matches_the_face(results):
     assert results["suitability"]["gender_agreement"] >= THRESHOLDS["gender_agreement_min"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 2 open: held-out men's voices are still too alike "
-                   "(session 4: 0.858 among faces whose voice is in their gender's range; bar 0.85)")
 def test_different_people_get_different_voices(results):
     assert results["suitability"]["same_gender_agreeing"]["mean"] <= THRESHOLDS["same_gender_cosine_max"]

@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_check_speech(sub)
     _register_build_faces(sub)
     _register_prepare_tts(sub)
+    _register_fit_timbre(sub)
     _register_build_motion(sub)
     _register_build_talking_clips(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -158,6 +159,32 @@ def _run_prepare_tts(args: argparse.Namespace) -> int:
     pairing = build_face_bank(args.faces, Path(args.corpus) / "voices.json", f.speakers, out / "face_bank.safetensors")
     print(f"wrote {feats} ({len(f)} utterances, {len(f.speakers)} speakers) and {out / 'face_bank.safetensors'} "
           f"({len(pairing)} voices paired with faces; see {out / 'pairing.json'})")
+    return 0
+
+
+def _register_fit_timbre(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit-timbre", help="fit the face-to-timbre map (formant shift per face) on a face bank's persons")
+    p.add_argument("--bank", default="runs/data/face_bank.safetensors", help="face bank from 'data prepare-tts'")
+    p.add_argument("--out", required=True, help="timbre map to write (.safetensors)")
+    p.add_argument("--k", type=int, default=4, help="principal directions per gender (default 4)")
+    p.add_argument("--max-cents", type=float, default=300.0, help="largest shift the map gives (default 300)")
+    p.set_defaults(func=_run_fit_timbre)
+
+
+def _run_fit_timbre(args: argparse.Namespace) -> int:
+    from ..data.tts_dataset import FaceBank
+    from ..tts.timbre import TimbreMap
+
+    bank = FaceBank.load(args.bank)
+    if bank.gender is None:
+        from ..core.errors import InputError
+
+        raise InputError(f"{args.bank} has no genders (built without them); the timbre map fits each gender apart")
+    gender = bank.gender.numpy()  # per view: its portrait's gender
+    m = TimbreMap.fit(bank.f_id.float().numpy(), bank.portrait.numpy(), gender, k=args.k, max_cents=args.max_cents)
+    m.save(args.out, note=f"fitted on {args.bank}: {m.persons[0]} female, {m.persons[1]} male persons, k={args.k}")
+    print(f"wrote {args.out} ({m.persons[0]} female and {m.persons[1]} male persons, k={args.k}, "
+          f"max {args.max_cents:.0f} cents)")
     return 0
 
 

@@ -28,6 +28,9 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice-gender", choices=["auto", "female", "male"], default=None,
                    help="gender of the voice: auto (default) follows the face's apparent gender as the bundled "
                         "estimator sees it (see 'facespeak faces'); female/male override a wrong estimate")
+    p.add_argument("--formant-shift", type=float, default=None, metavar="CENTS",
+                   help="timbre: move the voice's formants by CENTS (-600..600; > 0 brighter/smaller, "
+                        "< 0 darker/larger; 0 = the TTS's own voice); default: chosen from the face")
     p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
                    help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
@@ -63,7 +66,8 @@ def prepare_request(args: argparse.Namespace, suffix: str):
         raise InputError(f"--out: expected a {suffix} path, got {out}")
     text = read_text_arg(args)
     opts = SpeechOptions.with_defaults(seed=args.seed, condition=args.condition, **{
-        k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "voice_gender")})
+        k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "voice_gender",
+                                                          "formant_shift")})
     opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     return out, text, opts, portrait, chunks

@@ -228,7 +228,8 @@ def evaluate_suitability(portraits: list[tuple[FaceItem, Any]], utts: list[_Utte
         rows.append({"person": item.person, "gender_label": item.gender, "gender_estimate": est.label,
                      "p_female": est.p_female, "gender_used": label, "median_f0_hz": f0,
                      "f0_range": f0_gender_range(f0), "agrees": f0_gender_range(f0) == label,
-                     "utterances": len(mine), "voice_activity": voiced})
+                     "utterances": len(mine), "voice_activity": voiced,
+                     "formant_cents": round(float(getattr(mine[0].result, "formant_cents", 0.0)), 1)})
     sim = cosine_matrix(np.stack(embs)) if embs else np.zeros((0, 0))
     agreement = float(np.mean([r["agrees"] for r in rows])) if rows else float("nan")
     estimate_agrees = [r["gender_label"] == r["gender_estimate"] for r in rows if r["gender_label"]]
@@ -359,10 +360,12 @@ def summary_markdown(results: dict[str, Any]) -> str:
                      f"{_fmt(v['f']['mean_pairwise_cosine'])} | {_fmt(v['f_id']['feature_mean_pairwise_cosine'])} / "
                      f"{_fmt(v['f']['feature_mean_pairwise_cosine'])} |")
     lines += ["", f"## Voice suits the face: F0-gender agreement {_fmt(suit['gender_agreement'], True)}", "",
-              "| portrait | label | estimate (p_female) | median F0 Hz | F0 range | agrees |", "|---|---|---|---|---|---|"]
+              "| portrait | label | estimate (p_female) | median F0 Hz | F0 range | agrees | timbre (cents) |",
+              "|---|---|---|---|---|---|---|"]
     for r in suit["portraits"]:
         lines.append(f"| {r['person']} | {r['gender_label']} | {r['gender_estimate']} ({r['p_female']:.2f}) | "
-                     f"{r['median_f0_hz']:.1f} | {r['f0_range']} | {'yes' if r['agrees'] else 'no'} |")
+                     f"{r['median_f0_hz']:.1f} | {r['f0_range']} | {'yes' if r['agrees'] else 'no'} | "
+                     f"{r.get('formant_cents', 0.0):+.0f} |")
     sg, cg = suit["same_gender"], suit["cross_gender"]
     sa = suit.get("same_gender_agreeing", sg)
     lines += ["", f"Speaker cosine between portraits: same gender max {_fmt(sg['max'])} / mean {_fmt(sg['mean'])} "

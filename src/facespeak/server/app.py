@@ -9,7 +9,8 @@ Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status
 - ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
 
 Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``, ``face_guidance``,
-``voice_gender`` (auto | female | male), ``condition`` (f_id | f). The models load once, on the first request that needs them (or at
+``voice_gender`` (auto | female | male), ``formant_shift`` (timbre in cents, -600..600; left out = chosen
+from the face), ``condition`` (f_id | f). The models load once, on the first request that needs them (or at
 start-up with ``preload``); synthesis requests run one at a time (a CPU box gains nothing from
 running two at once, and memory stays bounded), others wait in line.
 """
@@ -171,9 +172,11 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     def tts(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
             seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
             length_scale: float | None = Form(None), condition: str = Form("f_id"),
-            face_guidance: float | None = Form(None), voice_gender: str | None = Form(None)) -> Response:
+            face_guidance: float | None = Form(None), voice_gender: str | None = Form(None),
+            formant_shift: float | None = Form(None)) -> Response:
         opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
-                               face_guidance=face_guidance, voice_gender=voice_gender)
+                               face_guidance=face_guidance, voice_gender=voice_gender,
+                               formant_shift=formant_shift)
         portrait = _prepare(image.file.read(), text, face_index, cfg)
         fs = engine.get()
         with engine.run_lock:
@@ -185,14 +188,16 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     def say_video(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
                   seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
                   length_scale: float | None = Form(None), condition: str = Form("f_id"),
-                  face_guidance: float | None = Form(None), voice_gender: str | None = Form(None), size: str = Form("256"),
+                  face_guidance: float | None = Form(None), voice_gender: str | None = Form(None),
+            formant_shift: float | None = Form(None), size: str = Form("256"),
                   still: bool = Form(False), motion: str = Form("auto"), head_motion: float | None = Form(None),
                   allow_profile: bool = Form(False)) -> FileResponse:
         from ..face.analysis import check_animatable
         from ..pipeline import VideoOptions, say
 
         opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
-                               face_guidance=face_guidance, voice_gender=voice_gender)
+                               face_guidance=face_guidance, voice_gender=voice_gender,
+                               formant_shift=formant_shift)
         video = VideoOptions(size=size, still=still, motion=motion)
         if head_motion is not None:
             video.head_motion = head_motion
