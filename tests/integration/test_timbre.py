@@ -48,3 +48,15 @@ def test_a_shift_changes_the_timbre_and_keeps_the_pitch(fs):
     assert c_hi > 1.1 * c_lo  # formants (spectral centre of mass) moved up
     assert 0.85 < f0_hi / f0_lo < 1.18  # the pitch stayed (within 3 semitones)
     assert float(e_lo @ e_hi) < 0.9  # a speaker encoder hears two different voices
+
+
+def test_cli_reports_the_timbre_it_used(tmp_path):
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("facespeak")
+    out = tmp_path / "a.wav"
+    run = subprocess.run([str(exe), "tts", "--image", str(PORTRAIT), "--text", "Hello there.", "--formant-shift", "-100",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-500:]
+    assert "timbre -100 cents" in run.stdout and out.stat().st_size > 10_000

@@ -117,5 +117,6 @@ def run(args: argparse.Namespace) -> int:
         tmp.replace(out)  # an existing --out is only replaced by a complete file
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"wrote {out} ({total / sr:.2f} s, face #{portrait.face_index} of {len(portrait.faces)})")
+    print(f"wrote {out} ({total / sr:.2f} s, face #{portrait.face_index} of {len(portrait.faces)}, "
+          f"timbre {fs.formant_cents(cond, opts):+.0f} cents)")
     return 0
