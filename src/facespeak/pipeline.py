@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .core.errors import CheckpointError, InputError
-from .tts.timbre import MAX_SHIFT_CENTS
+from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
 
 __all__ = ["SpeechOptions", "VOICE_GENDERS", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
 
@@ -185,8 +185,6 @@ class FaceSpeak:
         tts.load_state_dict(state)
         tts.eval().to(device)
         voc = load_vocoder(vocoder, device)
-        from .tts.timbre import TimbreMap
-
         timbre = TimbreMap.load(timbre_path or default_timbre_path())
         return cls(tts, info.config, voc, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device),
                    timbre)
@@ -249,11 +247,7 @@ class FaceSpeak:
                                   temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
                                   gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance)
         n = int(out.mel_lengths[0])
-        mel = out.mel[:, :, :n]
-        if cents:
-            from .tts.timbre import formant_shift
-
-            mel = formant_shift(mel, cents, self.mel_spec)
+        mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
         with _threads(1 if self.device.type == "cpu" else None):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
             wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)

@@ -19,7 +19,7 @@ from torch import nn
 from facespeak.core.errors import AudioError
 from facespeak.core.timing import MelSpec
 
-__all__ = ["MelExtractor", "slaney_mel_filterbank", "hz_to_mel_slaney", "mel_to_hz_slaney"]
+__all__ = ["MelExtractor", "slaney_mel_filterbank", "slaney_band_edges_hz", "hz_to_mel_slaney", "mel_to_hz_slaney"]
 
 # Slaney's Auditory Toolbox mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above
 # with 27 mels per factor 6.4 in frequency.
@@ -45,6 +45,12 @@ def mel_to_hz_slaney(mel: np.ndarray | float) -> np.ndarray:
     return np.where(mel >= _MIN_LOG_MEL, log_part, linear)
 
 
+def slaney_band_edges_hz(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """The ``n_mels + 2`` triangle corners (Hz) of a Slaney filterbank, equally spaced in mel;
+    band ``k`` rises from corner ``k``, peaks at corner ``k + 1`` (its centre) and falls to ``k + 2``."""
+    return mel_to_hz_slaney(np.linspace(hz_to_mel_slaney(fmin), hz_to_mel_slaney(fmax), n_mels + 2))
+
+
 def slaney_mel_filterbank(
     sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
 ) -> np.ndarray:
@@ -57,8 +63,7 @@ def slaney_mel_filterbank(
     """
     fmax = sample_rate / 2.0 if fmax is None else float(fmax)
     fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    corners_mel = np.linspace(hz_to_mel_slaney(fmin), hz_to_mel_slaney(fmax), n_mels + 2)
-    corners_hz = mel_to_hz_slaney(corners_mel)
+    corners_hz = slaney_band_edges_hz(n_mels, fmin, fmax)
     widths = np.diff(corners_hz)  # (n_mels + 1,)
     offsets = corners_hz[:, None] - fft_hz[None, :]  # (n_mels + 2, n_freq)
     rising = -offsets[:-2] / widths[:-1, None]

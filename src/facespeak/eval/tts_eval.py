@@ -229,7 +229,7 @@ def evaluate_suitability(portraits: list[tuple[FaceItem, Any]], utts: list[_Utte
                      "p_female": est.p_female, "gender_used": label, "median_f0_hz": f0,
                      "f0_range": f0_gender_range(f0), "agrees": f0_gender_range(f0) == label,
                      "utterances": len(mine), "voice_activity": voiced,
-                     "formant_cents": round(float(getattr(mine[0].result, "formant_cents", 0.0)), 1)})
+                     "formant_cents": round(mine[0].result.formant_cents, 1)})
     sim = cosine_matrix(np.stack(embs)) if embs else np.zeros((0, 0))
     agreement = float(np.mean([r["agrees"] for r in rows])) if rows else float("nan")
     estimate_agrees = [r["gender_label"] == r["gender_estimate"] for r in rows if r["gender_label"]]

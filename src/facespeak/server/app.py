@@ -189,7 +189,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                   seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
                   length_scale: float | None = Form(None), condition: str = Form("f_id"),
                   face_guidance: float | None = Form(None), voice_gender: str | None = Form(None),
-            formant_shift: float | None = Form(None), size: str = Form("256"),
+                  formant_shift: float | None = Form(None), size: str = Form("256"),
                   still: bool = Form(False), motion: str = Form("auto"), head_motion: float | None = Form(None),
                   allow_profile: bool = Form(False)) -> FileResponse:
         from ..face.analysis import check_animatable

@@ -49,10 +49,9 @@ _FEMALE, _MALE = 0, 1
 
 
 def _mel_centres(spec: MelSpec) -> np.ndarray:
-    from facespeak.audio.mel import hz_to_mel_slaney, mel_to_hz_slaney
+    from facespeak.audio.mel import slaney_band_edges_hz
 
-    corners = np.linspace(hz_to_mel_slaney(spec.fmin), hz_to_mel_slaney(spec.fmax), spec.n_mels + 2)
-    return mel_to_hz_slaney(corners)[1:-1]
+    return slaney_band_edges_hz(spec.n_mels, spec.fmin, spec.fmax)[1:-1]
 
 
 def _dct_matrix(n: int) -> np.ndarray:
