@@ -148,3 +148,63 @@ def test_noise_augmentation_hits_the_requested_snr_on_the_requested_share(corpus
     torch.testing.assert_close(residual[touched], torch.full_like(residual[touched], 0.1), atol=0.01, rtol=0)
     cfg.data.noise_prob = 0.0
     assert torch.equal(VocoderTask(cfg)._add_noise(clean, torch.Generator()), clean)
+
+
+def _adversarial(corpus: Path, tmp_path: Path, **train_overrides) -> VocoderTrainConfig:
+    cfg = _tiny(corpus, **train_overrides)
+    cfg.adversarial.enabled = True
+    torch.manual_seed(3)
+    init = tmp_path / "init.safetensors"
+    from facespeak.core.checkpoint import save_checkpoint
+
+    save_checkpoint(init, IstftVocoder(cfg.model).state_dict(), "facespeak.vocoder.istft",
+                    vars(cfg.model))
+    cfg.adversarial.init_from = str(init)
+    return cfg
+
+
+def test_adversarial_loss_gives_each_player_only_its_own_gradient(corpus: Path, tmp_path: Path) -> None:
+    task = VocoderTask(_adversarial(corpus, tmp_path))
+    model = task.build_model()
+    batch = task.collate([task.train_dataset()[i] for i in range(2)])
+    loss, parts = task.loss(model, batch, torch.Generator().manual_seed(1))
+    assert set(parts) == {"mel_l1", "stft", "g_adv", "fm", "d"} and torch.isfinite(loss)
+    # the discriminators' gradient must equal that of L_D alone; the generator's must not see L_D
+    model.zero_grad()
+    loss.backward()
+    d_grad = [p.grad.clone() for p in model.discriminators.parameters()]
+    g_grad = [p.grad.clone() for p in model.generator.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in d_grad + g_grad)
+    model.zero_grad()
+    gen = torch.Generator().manual_seed(1)
+    target = task._segments(batch, gen)
+    mel = task.extractor(target)
+    from facespeak.vocoder.discriminators import discriminator_loss
+
+    with torch.no_grad():
+        fake = model.generator(mel)
+    discriminator_loss(model.discriminators(target), model.discriminators(fake)).backward()
+    for a, b in zip(d_grad, [p.grad for p in model.discriminators.parameters()]):
+        torch.testing.assert_close(a, b)
+    assert all(p.grad is None for p in model.generator.parameters())
+
+
+def test_adversarial_stage_warm_starts_trains_resumes_and_exports_the_generator(corpus: Path, tmp_path: Path) -> None:
+    cfg = _adversarial(corpus, tmp_path, steps=4, ckpt_every=2)
+    task = VocoderTask(cfg)
+    start = task.build_model()
+    init = load_vocoder_checkpoint(cfg.adversarial.init_from)
+    for (name, a), b in zip(start.generator.state_dict().items(), init.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    run = tmp_path / "run"
+    train(task, cfg.train, run, progress=False, stop_at=2)
+    train(task, cfg.train, run, export_path=tmp_path / "gan.safetensors", progress=False)
+    header = (run / "loss.csv").read_text().splitlines()[0]
+    assert all(k in header for k in ("g_adv", "fm", "d", "mel_l1"))
+    exported = load_vocoder_checkpoint(tmp_path / "gan.safetensors")
+    assert isinstance(exported, IstftVocoder)
+    trained = torch.load(run / "last.pt", weights_only=True)["model"]
+    assert any(k.startswith("discriminators.") for k in trained)
+    for name, value in exported.state_dict().items():
+        torch.testing.assert_close(value, trained[f"generator.{name}"], msg=name)
+    assert not torch.equal(exported.state_dict()["input_conv.weight"], init.state_dict()["input_conv.weight"])

@@ -8,7 +8,16 @@ Yamamoto et al. 2020, eq. 4-6), against the ground-truth segment:
 
     L = mel_weight * |logmel(model(mel)) - mel|_1 + stft_weight * MR-STFT(model(mel), wav)
 
-No discriminator (see docs/vocoder.md for why and what that costs).
+With ``adversarial.enabled`` the model is an :class:`AdversarialVocoder` (generator +
+multi-period and multi-resolution discriminators, :mod:`facespeak.vocoder.discriminators`) and the
+loss adds HiFi-GAN's least-squares GAN and feature-matching terms:
+
+    L = L_recon + adv_weight * L_adv(G) + fm_weight * L_FM + L_D
+
+One backward, one optimiser: the generator's adversarial term is computed while the
+discriminators' parameters do not require grad, and ``L_D`` sees the generated audio detached,
+so each player's gradient comes only from its own loss (simultaneous updates; the training loop
+stays the single loop every component uses). Only the generator is exported.
 """
 
 from __future__ import annotations
@@ -29,12 +38,19 @@ from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
 from ..vocoder.bundled import ISTFT_ARCH
+from ..vocoder.discriminators import (
+    DiscriminatorConfig,
+    WaveDiscriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
 from ..vocoder.distill import MultiResolutionStftLoss
 from ..vocoder.istft_vocoder import IstftVocoder, IstftVocoderConfig
 from .loop import TrainConfig
 
-__all__ = ["VocoderDataConfig", "VocoderLossConfig", "VocoderTrainConfig", "SpeechWavDataset",
-           "VocoderTask", "collate_wavs", "random_crops"]
+__all__ = ["VocoderDataConfig", "VocoderLossConfig", "AdversarialConfig", "VocoderTrainConfig",
+           "SpeechWavDataset", "AdversarialVocoder", "VocoderTask", "collate_wavs", "random_crops"]
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +87,34 @@ class VocoderLossConfig:
 
 
 @dataclass
+class AdversarialConfig:
+    """GAN stage. ``init_from``: an exported vocoder whose weights start the generator (the
+    reconstruction-trained model; the discriminators always start fresh)."""
+
+    enabled: bool = False
+    adv_weight: float = 1.0
+    fm_weight: float = 2.0
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    init_from: str = ""
+
+    @classmethod
+    def tiny(cls) -> "AdversarialConfig":
+        return cls(discriminator=DiscriminatorConfig.tiny())
+
+
+@dataclass
 class VocoderTrainConfig:
     model: IstftVocoderConfig = field(default_factory=IstftVocoderConfig.fast)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: VocoderDataConfig = field(default_factory=VocoderDataConfig)
     loss: VocoderLossConfig = field(default_factory=VocoderLossConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
     @classmethod
     def tiny(cls) -> "VocoderTrainConfig":
         return cls(model=IstftVocoderConfig.tiny(), train=TrainConfig.tiny(),
-                   data=VocoderDataConfig.tiny(), loss=VocoderLossConfig.tiny())
+                   data=VocoderDataConfig.tiny(), loss=VocoderLossConfig.tiny(),
+                   adversarial=AdversarialConfig.tiny())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VocoderTrainConfig":
@@ -128,8 +162,30 @@ def random_crops(wav: torch.Tensor, lengths: torch.Tensor, samples: int, generat
     return torch.stack([row[s : s + samples] for row, s in zip(wav, starts)])
 
 
+class AdversarialVocoder(nn.Module):
+    """Generator + discriminators in one module, so the one training loop (one model, one
+    optimiser, DDP on the outer module) trains both.
+
+    ``forward(mel (B, n_mels, T_mel), target (B, T_mel * hop))`` -> ``(pred (B, T_wav), real,
+    fake_for_generator, fake_for_discriminator)``, the last three being discriminator outputs.
+    """
+
+    def __init__(self, generator: IstftVocoder, discriminators: WaveDiscriminators) -> None:
+        super().__init__()
+        self.generator, self.discriminators = generator, discriminators
+
+    def forward(self, mel: torch.Tensor, target: torch.Tensor):
+        pred = self.generator(mel)
+        self.discriminators.requires_grad_(False)  # L_adv(G) must not train the discriminators
+        fake_for_generator = self.discriminators(pred)
+        self.discriminators.requires_grad_(True)
+        real = self.discriminators(target)
+        fake_for_discriminator = self.discriminators(pred.detach())  # L_D must not train G
+        return pred, real, fake_for_generator, fake_for_discriminator
+
+
 class VocoderTask:
-    """:class:`facespeak.train.loop.Task` for :class:`IstftVocoder`."""
+    """:class:`facespeak.train.loop.Task` for :class:`IstftVocoder` (optionally adversarial)."""
 
     arch = ISTFT_ARCH
 
@@ -146,7 +202,18 @@ class VocoderTask:
     def build_model(self) -> nn.Module:
         model = IstftVocoder(self.cfg.model)
         log.info("vocoder: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
-        return model
+        adv = self.cfg.adversarial
+        if not adv.enabled:
+            return model
+        if adv.init_from:
+            from ..core.checkpoint import load_checkpoint
+
+            state, _ = load_checkpoint(adv.init_from, arch=self.arch)
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+            log.info("generator warm start from %s", adv.init_from)
+        disc = WaveDiscriminators(adv.discriminator)
+        log.info("discriminators: %.2f M parameters", sum(p.numel() for p in disc.parameters()) / 1e6)
+        return AdversarialVocoder(model, disc)
 
     def train_dataset(self) -> SpeechWavDataset:
         d = self.cfg.data
@@ -184,11 +251,24 @@ class VocoderTask:
         self.stft_loss.to(device)
         with torch.no_grad():
             mel = self.extractor(target)
-        pred = model(mel)
+        if not self.cfg.adversarial.enabled:
+            return self._reconstruction(model(mel), mel, target, {})
+        pred, real, fake_g, fake_d = model(mel, target)
+        adv = self.cfg.adversarial
+        g_adv = generator_adversarial_loss(fake_g)
+        fm = feature_matching_loss(real, fake_g)
+        d_loss = discriminator_loss(real, fake_d)
+        parts = {"g_adv": g_adv.detach(), "fm": fm.detach(), "d": d_loss.detach()}
+        total, parts = self._reconstruction(pred, mel, target, parts)
+        return total + adv.adv_weight * g_adv + adv.fm_weight * fm + d_loss, parts
+
+    def _reconstruction(self, pred: torch.Tensor, mel: torch.Tensor, target: torch.Tensor,
+                        parts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         mel_l1 = (self.extractor(pred) - mel).abs().mean()
         stft = self.stft_loss(pred, target)
         total = self.cfg.loss.mel_weight * mel_l1 + self.cfg.loss.stft_weight * stft
-        return total, {"mel_l1": mel_l1.detach(), "stft": stft.detach()}
+        return total, {**parts, "mel_l1": mel_l1.detach(), "stft": stft.detach()}
 
     def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return model.state_dict(), to_dict(self.cfg.model)
+        generator = model.generator if isinstance(model, AdversarialVocoder) else model
+        return generator.state_dict(), to_dict(self.cfg.model)
