@@ -1,6 +1,6 @@
 """`facespeak bench tts|say`: real-time factor, time split per stage, peak memory.
 
-`facespeak bench tts [--seconds 20] [--json]`: portrait + text -> wav.
+`facespeak bench tts [--seconds 20] [--json]`: portrait + text -> wav (+ DistillMOS / DNSMOS SIG).
 `facespeak bench say [--seconds 1 10 60] [--sizes 256 512 full] [--json-out PATH]`: portrait +
 text -> mp4, per stage, per length and output size, plus cold `facespeak say` runs.
 """
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
     t.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocess run")
+    t.add_argument("--no-quality", action="store_true", help="skip DistillMOS / DNSMOS of the speech")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
     t.set_defaults(func=run_tts)
     s = kinds.add_parser("say", help="portrait + text -> mp4: RTF, first audio/frame, peak memory per stage, "
@@ -54,7 +55,7 @@ def run_tts(args: argparse.Namespace) -> int:
         raise InputError(f"--seconds: expected 0.5..600, got {args.seconds}")
     load_portrait(args.image)  # fail fast on a bad image, before loading models
     cfg = BenchConfig(image=args.image, seconds=args.seconds, tts_weights=args.tts_weights, steps=args.steps,
-                      seed=args.seed, threads=args.threads, cold=not args.no_cold)
+                      seed=args.seed, threads=args.threads, cold=not args.no_cold, quality=not args.no_quality)
     result = run_bench_tts(cfg)
     print(json.dumps(result, indent=1) if args.json else format_table(result))
     return 0

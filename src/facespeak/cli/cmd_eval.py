@@ -1,6 +1,7 @@
 """`facespeak eval ...`: measurements with the exact command recorded (see docs/evaluation.md).
 
 - ``facespeak eval tts``: speech checks on held-out portraits and sentences;
+- ``facespeak eval vocoder``: copy-synthesis of real recorded speech through each vocoder;
 - ``facespeak eval run MANIFEST`` (shorthand: ``facespeak eval MANIFEST`` when MANIFEST is an
   existing file): talking-face videos of manifest rows -> results.json + report.html;
 - ``facespeak eval protocol ROOT``: the paper's LRS2 / LRS3 / VoxCeleb2 protocol with the
@@ -18,9 +19,10 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="measure quality: 'eval MANIFEST', 'eval run', 'eval protocol', 'eval tts'")
+    p = sub.add_parser("eval", help="measure quality: 'eval MANIFEST', 'eval run', 'eval protocol', 'eval tts', "
+                                     "'eval vocoder'")
     kinds = p.add_subparsers(dest="eval_kind", parser_class=type(p), action=_ManifestShorthand)
-    t = kinds.add_parser("tts", help="speech: WER, voice consistency across frames, voice-face suitability")
+    t = kinds.add_parser("tts", help="speech: WER, DistillMOS / DNSMOS SIG, voice consistency, voice-face suitability")
     t.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
     t.add_argument("--out", default="runs/eval/tts", help="output directory")
     t.add_argument("--sentences", type=int, default=30, help="held-out sentences for WER (round-robin over portraits)")
@@ -37,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--gender-guidance", type=float, default=None)
     t.add_argument("--face-guidance", type=float, default=None)
     t.add_argument("--no-wavs", action="store_true", help="do not keep the generated speech")
+    t.add_argument("--no-quality", action="store_true", help="skip DistillMOS / DNSMOS (faster)")
     t.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
     t.set_defaults(func=run_tts)
+    _register_vocoder(kinds)
     _register_av(kinds)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -175,6 +179,7 @@ def _command(args: argparse.Namespace) -> str:
         if value is not None:
             parts += [flag, str(value)]
     parts += ["--no-wavs"] if args.no_wavs else []
+    parts += ["--no-quality"] if args.no_quality else []
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -189,7 +194,7 @@ def run_tts(args: argparse.Namespace) -> int:
         raise InputError(f"--frames: expected at least 2 (a pairwise similarity), got {args.frames}")
     cfg = TTSEvalConfig(tts_weights=args.tts_weights, faces_dir=args.faces, sentences_path=args.sentence_file,
                         n_sentences=args.sentences, n_portraits=args.portraits, n_frames=args.frames,
-                        max_videos=args.videos, seed=args.seed, save_wavs=not args.no_wavs,
+                        max_videos=args.videos, seed=args.seed, save_wavs=not args.no_wavs, quality=not args.no_quality,
                         speech={k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance",
                                                               "face_guidance") if getattr(args, k) is not None})
     results = run_tts_eval(cfg, args.out, command=_command(args))
@@ -197,3 +202,42 @@ def run_tts(args: argparse.Namespace) -> int:
     print(f"results: {Path(args.out) / 'results.json'}")
     failed = [k for k, c in results["checks"].items() if not c["pass"]]
     return 1 if failed and args.strict else 0
+
+
+def _register_vocoder(kinds: argparse._SubParsersAction) -> None:
+    from ..eval.vocoder_eval import VocoderEvalConfig
+
+    d = VocoderEvalConfig()
+    v = kinds.add_parser("vocoder", help="copy-synthesis of real LibriVox speech: DistillMOS, DNSMOS SIG, mel L1, RTF")
+    v.add_argument("--vocoder", dest="vocoders", action="append", default=None, metavar="NAME|PATH",
+                   help=f"a bundled vocoder ({', '.join(d.vocoders)}) or a checkpoint; repeat for several "
+                        f"(default: all bundled)")
+    v.add_argument("--out", default="runs/eval/vocoder", help="output directory")
+    v.add_argument("--clips", type=int, default=None, help="only the first N LibriVox clips (default: all)")
+    v.add_argument("--threads", type=int, default=d.threads, help="torch threads for vocoding and RTF")
+    v.add_argument("--rtf-repeats", type=int, default=d.rtf_repeats, help="timed runs per clip (best counts)")
+    v.add_argument("--wer", action="store_true", help="also transcribe with Whisper base (slower)")
+    v.add_argument("--no-wavs", action="store_true", help="do not keep the resynthesised speech")
+    v.set_defaults(func=run_vocoder)
+
+
+def run_vocoder(args: argparse.Namespace) -> int:
+    from ..core.errors import InputError
+    from ..eval.vocoder_eval import VocoderEvalConfig, run_vocoder_eval, vocoder_table_markdown
+
+    for name in ("clips", "threads", "rtf_repeats"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise InputError(f"--{name.replace('_', '-')}: expected a positive count, got {value}")
+    cfg = VocoderEvalConfig(max_clips=args.clips, threads=args.threads, rtf_repeats=args.rtf_repeats, wer=args.wer,
+                            save_wavs=not args.no_wavs)
+    if args.vocoders:
+        cfg.vocoders = tuple(args.vocoders)
+    parts = ["facespeak", "eval", "vocoder", *[x for v in cfg.vocoders for x in ("--vocoder", v)], "--out", args.out,
+             "--threads", str(cfg.threads), "--rtf-repeats", str(cfg.rtf_repeats)]
+    parts += (["--clips", str(cfg.max_clips)] if cfg.max_clips else []) + (["--wer"] if cfg.wer else [])
+    parts += ["--no-wavs"] if args.no_wavs else []
+    results = run_vocoder_eval(cfg, args.out, command=" ".join(shlex.quote(p) for p in parts))
+    print(vocoder_table_markdown(results))
+    print(f"results: {Path(args.out) / 'results.json'}")
+    return 0

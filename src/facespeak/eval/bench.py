@@ -8,6 +8,8 @@
   ``text`` (normalise, split, phonemise, ids), ``face`` (analysis + identity feature),
   ``acoustic`` (TTS model: encoder, durations, flow-matching decoder), ``vocoder``.
   RTF = (text + face + acoustic + vocoder) / seconds of output speech.
+- **quality**: DistillMOS and DNSMOS SIG/OVRL/P.808 of the warm call's speech (the whole
+  file, :mod:`facespeak.eval.metrics.speech_quality`), after the timings.
 - **cold, subprocess**: wall time of a fresh ``facespeak tts ...`` process (interpreter start,
   imports, model loading, synthesis, writing the wav) divided by the output duration, and that
   process' peak resident memory (``ru_maxrss`` from ``os.wait4``).
@@ -66,10 +68,11 @@ class BenchConfig:
     seed: int = 0
     threads: int | None = None  # torch threads (None: FACESPEAK_THREADS or torch's default)
     cold: bool = True
+    quality: bool = True  # DistillMOS + DNSMOS of the warm call's speech
 
     @classmethod
     def tiny(cls) -> "BenchConfig":
-        return cls(seconds=2.0, steps=2, cold=False)
+        return cls(seconds=2.0, steps=2, cold=False, quality=False)
 
 
 @dataclass
@@ -80,6 +83,7 @@ class StageTimes:
     stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     audio_seconds: float = 0.0
     chunks: int = 0
+    speech: tuple[np.ndarray, int] | None = None  # ((T_wav,) float32, sample rate Hz) of the call
 
     @property
     def synthesis(self) -> float:
@@ -143,6 +147,7 @@ def bench_tts_warm(cfg: BenchConfig) -> StageTimes:
     times.stages["face"] += time.perf_counter() - t1
     res = fs.speak(portrait, text, SpeechOptions(seed=cfg.seed, steps=cfg.steps), keep_chunks=False)
     times.audio_seconds = res.duration_s
+    times.speech = (res.wav, res.sample_rate)
     return times
 
 
@@ -202,6 +207,10 @@ def run_bench_tts(cfg: BenchConfig) -> dict[str, Any]:
                  "synthesis_s": warm.synthesis, "audio_seconds": warm.audio_seconds, "rtf": warm.rtf,
                  "chunks": warm.chunks, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0},
     }
+    if cfg.quality and warm.speech is not None:
+        from .metrics.speech_quality import score_speech_quality
+
+        result["quality"] = score_speech_quality(*warm.speech).to_dict()
     if cfg.cold:
         result["cold"] = bench_tts_cold(cfg)
     return result
@@ -220,6 +229,12 @@ def format_table(result: dict[str, Any]) -> str:
              f"{'stage':<28}{'seconds':>10}{'RTF':>8}", "-" * 46]
     lines += [f"{name:<28}{sec:>10.3f}{rtf:>8}" for name, sec, rtf in rows]
     lines.append(f"{'peak RSS (this process)':<28}{w['peak_rss_mb']:>9.0f}M")
+    if result.get("quality"):
+        q = result["quality"]
+        cells = [(name, q[key]) for name, key in (("DistillMOS", "distillmos"), ("DNSMOS SIG", "dnsmos_sig"),
+                                                   ("DNSMOS OVRL", "dnsmos_ovrl"))]
+        lines += ["-" * 46] + [f"{name + ' (speech quality)':<28}{'n/a' if v is None else f'{v:.3f}':>10}"
+                               for name, v in cells]
     if "cold" in result:
         c = result["cold"]
         lines += ["-" * 46, f"{'cold `facespeak tts` wall':<28}{c['wall_s']:>10.3f}{c['rtf']:>8.3f}",

@@ -4,6 +4,8 @@ Three checks on held-out real faces and held-out sentences (see docs/evaluation.
 
 1. **Intelligibility**: sentences spoken round-robin by held-out portraits, transcribed by
    Whisper base (VAD on); WER = total word errors / total reference words, also per portrait.
+   The same utterances are rated for signal quality: DistillMOS and DNSMOS SIG, mean and min
+   (:mod:`facespeak.eval.metrics.speech_quality`).
 2. **Voice stays with the person** (the paper's Fig. 5 / Table 3 claim): evenly spaced frames
    of one real face video (different expressions and poses) speak the same sentence with the
    same seed; mean pairwise Resemblyzer cosine, conditioned on ``f_id`` and beside it on ``f``.
@@ -38,6 +40,7 @@ from .metrics.speech import (
     mean_pairwise_cosine,
     speaker_embedding,
 )
+from .metrics.speech_quality import QUALITY_THRESHOLDS, score_speech_quality, summarize_speech_quality
 from .selection import FaceItem, Sentence, heldout_portraits, heldout_sentences, load_face, video_frame_sets
 
 __all__ = ["THRESHOLDS", "TTSEvalConfig", "run_tts_eval", "summary_markdown", "file_sha256"]
@@ -50,6 +53,7 @@ THRESHOLDS = {
     "consistency_min": 0.90,  # mean pairwise cosine across frames of one face, f_id condition
     "gender_agreement_min": 0.90,  # fraction of portraits whose median F0 is in their gender's range
     "same_gender_cosine_max": 0.85,  # mean cosine between different same-gender portraits
+    **QUALITY_THRESHOLDS,  # DistillMOS and DNSMOS SIG means over the WER utterances
 }
 
 
@@ -69,6 +73,7 @@ class TTSEvalConfig:
     # empty = the shipped defaults
     speech: dict[str, Any] = field(default_factory=dict)
     save_wavs: bool = True
+    quality: bool = True  # DistillMOS + DNSMOS on the intelligibility utterances
 
     @classmethod
     def tiny(cls) -> "TTSEvalConfig":
@@ -141,6 +146,16 @@ def evaluate_intelligibility(fs: Any, portraits: list[tuple[FaceItem, Any]], sen
     report = {"total_wer": errors / max(words, 1), "errors": errors, "words": words, "utterances": len(rows),
               "portraits": len(per), "per_portrait": per, "rows": rows}
     return report, utts
+
+
+def evaluate_speech_quality(utts: list[_Utterance], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """DistillMOS / DNSMOS of each utterance (added to its intelligibility row) -> summary."""
+    scores = []
+    for utt, row in zip(_progress(utts, "speech quality"), rows):
+        scores.append(score_speech_quality(utt.wav, utt.sample_rate))
+        rated = scores[-1].to_dict()
+        row.update(distillmos=rated["distillmos"], dnsmos_sig=rated["dnsmos_sig"])
+    return summarize_speech_quality(scores).to_dict()
 
 
 # 2 -----------------------------------------------------------------------------------------
@@ -278,8 +293,14 @@ def _checks(results: dict[str, Any]) -> dict[str, Any]:
     videos = results["consistency"]
     consistency = min((v["f_id"]["mean_pairwise_cosine"] for v in videos), default=None)
     suit = results["suitability"]
+    quality = {}
+    if results.get("speech_quality"):
+        q = results["speech_quality"]
+        quality = {"distillmos_mean": _check(q["distillmos_mean"], THRESHOLDS["distillmos_mean_min"], True),
+                   "dnsmos_sig_mean": _check(q["dnsmos_sig_mean"], THRESHOLDS["dnsmos_sig_mean_min"], True)}
     return {
         "wer": _check(results["intelligibility"]["total_wer"], THRESHOLDS["wer_max"], False),
+        **quality,
         "consistency_f_id": _check(consistency, THRESHOLDS["consistency_min"], True),
         "gender_agreement": _check(suit["gender_agreement"], THRESHOLDS["gender_agreement_min"], True),
         "same_gender_cosine_mean": _check(suit.get("same_gender_agreeing", suit["same_gender"])["mean"],
@@ -316,6 +337,8 @@ def run_tts_eval(cfg: TTSEvalConfig, out_dir: str | Path, command: str = "") -> 
         "thresholds": THRESHOLDS, "portraits": [i.describe() for i in items],
     }
     results["intelligibility"], utts = evaluate_intelligibility(fs, portraits, sentences, cfg, wav_dir, load_whisper_base())
+    if cfg.quality:
+        results["speech_quality"] = evaluate_speech_quality(utts, results["intelligibility"]["rows"])
     results["consistency"] = [evaluate_consistency(fs, frames, sentences[0], cfg, wav_dir) for frames in frame_sets]
     results["suitability"] = evaluate_suitability(portraits, utts)
     results["checks"] = _checks(results)
@@ -353,6 +376,13 @@ def summary_markdown(results: dict[str, Any]) -> str:
               f"({intel['errors']} errors / {intel['words']} words, {intel['utterances']} utterances)", "",
               "| portrait | WER | words |", "|---|---|---|"]
     lines += [f"| {p} | {_fmt(r['wer'], True)} | {r['words']} |" for p, r in intel["per_portrait"].items()]
+    q = results.get("speech_quality")
+    if q:
+        lines += ["", f"## Speech quality of the same utterances ({q['count']} rated, {q['unrated']} silent)", "",
+                  "| predictor | mean | min |", "|---|---|---|",
+                  f"| DistillMOS | {_fmt(q['distillmos_mean'])} | {_fmt(q['distillmos_min'])} |",
+                  f"| DNSMOS SIG | {_fmt(q['dnsmos_sig_mean'])} | {_fmt(q['dnsmos_sig_min'])} |",
+                  f"| DNSMOS OVRL / P.808 (mean) | {_fmt(q['dnsmos_ovrl_mean'])} / {_fmt(q['dnsmos_p808_mean'])} | |"]
     lines += ["", "## Voice stays with the person (mean pairwise Resemblyzer cosine across frames)", "",
               "| video (person, split) | frames | f_id | f | face-feature cosine f_id / f |", "|---|---|---|---|---|"]
     for v in results["consistency"]:
