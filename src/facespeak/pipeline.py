@@ -28,7 +28,7 @@ import torch
 from .core.errors import CheckpointError, InputError
 from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
 
-__all__ = ["SpeechOptions", "VOICE_GENDERS", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
+__all__ = ["SpeechOptions", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,18 @@ class _threads:
             torch.set_num_threads(self.saved)
 
 
+# decisions.md #22: the TTS was trained on gender scores of size 0.5..1; an undecided estimate
+# (the multi-view estimator's views disagree) would ask for a voice between the genders
+GENDER_SCORE_FLOOR = 0.5
+
+
+def gender_score(p_female: float, floor: float = GENDER_SCORE_FLOOR) -> float:
+    """The TTS's gender input ``P(male) - P(female)``, pushed out to at least ``floor`` in size
+    on the side the estimate leans to (a tie counts as male)."""
+    score = 1.0 - 2.0 * float(p_female)
+    return float(np.copysign(max(abs(score), floor), score if score != 0 else 1.0))
+
+
 class FaceSpeak:
     """Portrait + text -> speech with a voice from the face. Thread-safe for inference."""
 
@@ -208,7 +220,7 @@ class FaceSpeak:
             if voice_gender == "auto":
                 from .face.gender import estimate_gender
 
-                score = 1.0 - 2.0 * estimate_gender(portrait.image, portrait.face).p_female
+                score = gender_score(estimate_gender(portrait.image, portrait.face).p_female)
             else:
                 score = 1.0 if voice_gender == "male" else -1.0
             vec = np.concatenate([vec, np.float32([score])])
