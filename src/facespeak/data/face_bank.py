@@ -38,6 +38,10 @@ VOICE_WER = {"pico_en_gb": 4.0, "flite_rms": 6.7, "pico_en_us": 8.8, "festival_r
              "piper_joe": 12.5, "festival_slt_hts": 14.0, "festival_kal": 17.5, "festival_ked": 21.1,
              "mbrola_us1": 24.0, "mbrola_us3": 25.3, "mbrola_en1": 34.2, "mbrola_us2": 55.3,
              "flite_kal16": 17.5}  # flite_kal16: same KAL diphones as festival_kal
+# session 7 (issue 11): the neural teachers, measured by `python scripts/qualify_teachers.py`
+# (Whisper base on training sentences; docs/datasheet_speech.md); these replace older numbers
+VOICE_WER.update({"hibari_heart": 0.0, "derived_hibari_low": 0.0, "piper_joe": 5.2, "derived_joe_high": 2.1,
+                  "derived_joe_higher": 6.2, "kokoro_kumo": 5.2})
 # derived (pitch-shifted) voices were probed on one sentence only (WER 0-15 %): parent's WER + 2
 DERIVED_PENALTY = 2.0
 UNKNOWN_WER = 30.0
