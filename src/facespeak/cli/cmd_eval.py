@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
     t.add_argument("--out", default="runs/eval/tts", help="output directory")
     t.add_argument("--sentences", type=int, default=30, help="held-out sentences for WER (round-robin over portraits)")
-    t.add_argument("--portraits", type=int, default=10, help="held-out portraits (WER and voice-face suitability)")
+    t.add_argument("--portraits", type=int, default=18, help="held-out portraits (WER and voice-face suitability; default 18 = all)")
     t.add_argument("--frames", type=int, default=10, help="frames of one face video for the consistency check")
     t.add_argument("--videos", type=int, default=2, help="at most this many face videos for the consistency check")
     t.add_argument("--faces", default="corpus/faces", help="real-face corpus directory (manifest.json)")

@@ -65,7 +65,7 @@ class TTSEvalConfig:
     faces_dir: str = "corpus/faces"
     sentences_path: str = "corpus/speech/sentences.jsonl"
     n_sentences: int = 30
-    n_portraits: int = 10
+    n_portraits: int = 18  # every held-out person (session 7: 18; issue 11 asks for >= 12)
     n_frames: int = 10
     max_videos: int = 2
     seed: int = 0
