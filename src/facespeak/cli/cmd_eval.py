@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--length-scale", type=float, default=None)
     t.add_argument("--gender-guidance", type=float, default=None)
     t.add_argument("--face-guidance", type=float, default=None)
+    t.add_argument("--formant-shift", type=float, default=None, help="timbre in cents (default: from the face)")
+    t.add_argument("--vocoder", default=None, metavar="NAME", help="fast | universal (default: the pipeline's)")
     t.add_argument("--no-wavs", action="store_true", help="do not keep the generated speech")
     t.add_argument("--no-quality", action="store_true", help="skip DistillMOS / DNSMOS (faster)")
     t.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
@@ -166,7 +168,7 @@ def _av_argv(args: argparse.Namespace, out: Path) -> list[str]:
 
 def _speech_flags(args: argparse.Namespace) -> tuple[tuple[str, Any], ...]:
     return tuple((f"--{k.replace('_', '-')}", getattr(args, k, None))
-                 for k in ("length_scale", "gender_guidance", "face_guidance"))
+                 for k in ("length_scale", "gender_guidance", "face_guidance", "formant_shift"))
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -175,7 +177,8 @@ def _command(args: argparse.Namespace) -> str:
     for flag, value in (("--tts-weights", args.tts_weights), ("--out", args.out), ("--sentences", args.sentences),
                         ("--portraits", args.portraits), ("--frames", args.frames), ("--videos", args.videos),
                         ("--faces", args.faces), ("--sentence-file", args.sentence_file), ("--seed", args.seed),
-                        ("--steps", args.steps), ("--temperature", args.temperature)) + _speech_flags(args):
+                        ("--steps", args.steps), ("--temperature", args.temperature),
+                        ("--vocoder", getattr(args, "vocoder", None))) + _speech_flags(args):
         if value is not None:
             parts += [flag, str(value)]
     parts += ["--no-wavs"] if args.no_wavs else []
@@ -195,8 +198,10 @@ def run_tts(args: argparse.Namespace) -> int:
     cfg = TTSEvalConfig(tts_weights=args.tts_weights, faces_dir=args.faces, sentences_path=args.sentence_file,
                         n_sentences=args.sentences, n_portraits=args.portraits, n_frames=args.frames,
                         max_videos=args.videos, seed=args.seed, save_wavs=not args.no_wavs, quality=not args.no_quality,
+                        vocoder=args.vocoder,
                         speech={k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance",
-                                                              "face_guidance") if getattr(args, k) is not None})
+                                                              "face_guidance", "formant_shift")
+                                if getattr(args, k) is not None})
     results = run_tts_eval(cfg, args.out, command=_command(args))
     print(summary_markdown(results))
     print(f"results: {Path(args.out) / 'results.json'}")

@@ -72,6 +72,7 @@ class TTSEvalConfig:
     # SpeechOptions overrides (steps, temperature, length_scale, gender_guidance, face_guidance);
     # empty = the shipped defaults
     speech: dict[str, Any] = field(default_factory=dict)
+    vocoder: str | None = None  # None = the pipeline's default
     save_wavs: bool = True
     quality: bool = True  # DistillMOS + DNSMOS on the intelligibility utterances
 
@@ -328,7 +329,7 @@ def run_tts_eval(cfg: TTSEvalConfig, out_dir: str | Path, command: str = "") -> 
         raise InputError(f"expected held-out sentences and portraits, found {len(sentences)} sentences in "
                          f"{cfg.sentences_path} and {len(items)} held-out portraits in {cfg.faces_dir}")
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    fs = FaceSpeak.from_bundled(ckpt)
+    fs = FaceSpeak.from_bundled(ckpt, **({"vocoder": cfg.vocoder} if cfg.vocoder else {}))
     portraits = [(item, load_face(item)) for item in items]
     results: dict[str, Any] = {
         "command": command, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
