@@ -28,7 +28,7 @@ import torch
 from .core.errors import CheckpointError, InputError
 from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
 
-__all__ = ["SpeechOptions", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
+__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ VOICE_GENDERS = ("auto", "female", "male")
 def _check_voice_gender(value: str) -> None:
     if value not in VOICE_GENDERS:
         raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {value!r}")
+
+
+#: Largest accepted ``--seed`` (2**32 - 1, the usual unsigned 32-bit range).
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -86,6 +90,10 @@ class SpeechOptions:
         return cls(**{k: v for k, v in given.items() if v is not None})
 
     def validate(self) -> None:
+        # seeds feed torch.Generator(seed * 1_000_003 + chunk) and numpy's default_rng: 0..2**32-1
+        # keeps both in range (a larger seed overflowed int64 in manual_seed; decisions.md #23)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise InputError(f"seed: expected a whole number 0..{MAX_SEED}, got {self.seed}")
         if not 1 <= self.steps <= 200:
             raise InputError(f"steps: expected 1..200, got {self.steps}")
         if not 0.0 <= self.temperature <= 2.0:

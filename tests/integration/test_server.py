@@ -181,3 +181,45 @@ def test_say_refuses_a_profile_face_like_the_cli(server):
     assert status == 422, body
     err = json.loads(body)["error"]
     assert "profile" in err and "allow-profile" in err, err
+
+
+def test_huge_seed_is_a_422_not_a_500(server):
+    for seed in ("10000000000000", "-1"):
+        status, _, body = _post(server + "/api/tts", {"text": "Hi.", "seed": seed}, PORTRAIT.read_bytes())
+        assert status == 422, body
+        err = json.loads(body)["error"]
+        assert err.startswith("seed: expected a whole number 0..4294967295") and "\n" not in err
+
+
+def test_stopped_server_leaves_nothing_in_tmpdir(tmp_path):
+    """`facespeak serve` after a synthesis, stopped with SIGTERM: a clean exit (0) and an empty
+    $TMPDIR (no libespeak-ng copy from phonemizer, no onnxruntime telemetry files)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("uvicorn")
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    port = _free_port()
+    env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/api/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        status, _, body = _post(url + "/api/tts", {"text": "Hello there.", "steps": "2"}, PORTRAIT.read_bytes())
+        assert status == 200, body
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert sorted(p.name for p in tmpdir.iterdir()) == []

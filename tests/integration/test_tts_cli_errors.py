@@ -3,8 +3,11 @@
 These paths fail before any network is loaded, so they need no trained weights.
 """
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +100,76 @@ def test_bad_output_suffix_and_options(photos, tmp_path):
                               "--out", str(tmp_path / "a.wav")], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and r.stderr.count("error:") == 1 and "formant shift" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "a.wav").exists()
+
+
+def _one_error_line(r, needle):
+    err_lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert r.returncode == 2 and len(err_lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert needle.lower() in err_lines[0].lower(), err_lines[0]
+
+
+@pytest.mark.parametrize("seed", ["10000000000000", "4294967296", "-1"])
+def test_seed_out_of_range(photos, tmp_path, seed):
+    r, out = _run(["--image", str(photos / "face.png"), "--text", "Hello.", "--seed", seed], tmp_path)
+    _assert_one_error(r, out, "seed: expected a whole number 0..4294967295")
+
+
+@pytest.mark.parametrize("command", ["tts", "say"])
+def test_bad_output_paths_fail_before_any_model(photos, tmp_path, command):
+    suffix = ".wav" if command == "tts" else ".mp4"
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / f"folder{suffix}").mkdir()
+    cases = [(tmp_path / f"folder{suffix}", "is a folder"),
+             (tmp_path / "notes.txt" / f"out{suffix}", "is a file, expected a folder"),
+             (tmp_path / ("n" * 300 + suffix), "at most 255 bytes")]
+    if Path("/sys/kernel").is_dir():
+        cases.append((Path("/sys") / f"speech{suffix}", "not writable"))
+    for out, needle in cases:
+        r = subprocess.run(CLI + [command, "--image", str(photos / "face.png"), "--text", "Hello.", "--out", str(out)],
+                           capture_output=True, text=True, timeout=120)
+        _one_error_line(r, needle)
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not any((tmp_path / f"folder{suffix}").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", f"folder{suffix}"])
+
+
+def test_input_paths_too_long(photos, tmp_path):
+    long_name = str(tmp_path / ("q" * 300 + ".png"))
+    r, out = _run(["--image", long_name, "--text", "Hello."], tmp_path)
+    _assert_one_error(r, out, "at most 255 bytes")
+    r, out = _run(["--image", str(photos / "face.png"), "--text-file", long_name[:-4] + ".txt"], tmp_path)
+    _assert_one_error(r, out, "at most 255 bytes")
+    r = subprocess.run(CLI + ["faces", "--image", long_name], capture_output=True, text=True, timeout=120)
+    _one_error_line(r, "at most 255 bytes")
+
+
+def _has_weights() -> bool:
+    from facespeak.pipeline import default_tts_path
+
+    return default_tts_path().is_file()
+
+
+@pytest.mark.skipif(not _has_weights(), reason="bundled TTS weights not built yet")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopped_run_leaves_nothing_behind(photos, tmp_path, signum):
+    """Stopped mid-synthesis: no hidden partial, no folder it made, nothing in $TMPDIR (the
+    gender estimator's onnxruntime and phonemizer's libespeak-ng copy both ran)."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    target = tmp_path / "made" / "here"
+    env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_NO_PROGRESS="1", FACESPEAK_THREADS="1")
+    text = " ".join(f"This is sentence number {i}, long enough to keep the voice busy for a while." for i in range(12))
+    proc = subprocess.Popen(CLI + ["tts", "--image", str(photos / "face.png"), "--text", text, "--out",
+                                   str(target / "speech.wav")], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:  # wait for the first chunk in the partial file
+        partial = [p for p in target.glob(".speech.wav.*")] if target.is_dir() else []
+        if partial and partial[0].exists() and partial[0].stat().st_size > 10_000:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()}"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum if signum == signal.SIGTERM else proc.returncode == 130, err
+    assert "Traceback" not in err and len([x for x in err.splitlines() if x.startswith("error:")]) == 1, err
+    assert not (tmp_path / "made").exists()
+    assert sorted(p.name for p in tmpdir.iterdir()) == []

@@ -47,3 +47,18 @@ def test_concurrent_calls_agree():
         t.join()
     assert out == [ref] * 4
     assert np.isfinite(ref.age)
+
+
+def test_loading_the_estimator_leaves_nothing_in_tmpdir(tmp_path):
+    """onnxruntime's telemetry client wrote mat-debug-<pid>.log and .ses into $TMPDIR on import;
+    facespeak switches it off (ORT_DISABLE_TELEMETRY) before onnxruntime loads."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from facespeak.face.gender_views import AttributeNets; AttributeNets.bundled()"
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    r = subprocess.run([sys.executable, "-c", code], env=dict(env, TMPDIR=str(tmp_path)), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

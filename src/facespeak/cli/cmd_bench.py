@@ -50,9 +50,11 @@ def run_tts(args: argparse.Namespace) -> int:
     from ..core.errors import InputError
     from ..eval.bench import BenchConfig, format_table, run_bench_tts
     from ..face.analysis import load_portrait
+    from ..pipeline import SpeechOptions
 
     if not 0.5 <= args.seconds <= 600:
         raise InputError(f"--seconds: expected 0.5..600, got {args.seconds}")
+    SpeechOptions(steps=args.steps, seed=args.seed).validate()
     load_portrait(args.image)  # fail fast on a bad image, before loading models
     cfg = BenchConfig(image=args.image, seconds=args.seconds, tts_weights=args.tts_weights, steps=args.steps,
                       seed=args.seed, threads=args.threads, cold=not args.no_cold, quality=not args.no_quality)
@@ -63,9 +65,9 @@ def run_tts(args: argparse.Namespace) -> int:
 
 def run_say(args: argparse.Namespace) -> int:
     import os
-    from pathlib import Path
 
     from ..core.errors import InputError
+    from ..core.output_files import AtomicOutput, check_output_file
     from ..eval.bench import SayBenchConfig, format_say_table, run_bench_say
     from ..face.analysis import check_animatable, load_portrait
 
@@ -77,16 +79,14 @@ def run_say(args: argparse.Namespace) -> int:
     from ..pipeline import SpeechOptions
 
     SpeechOptions(steps=args.steps, seed=args.seed).validate()
+    out = check_output_file(args.json_out, "--json-out", ".json")
     portrait = load_portrait(args.image)  # fail fast on a bad image, before loading models
     check_animatable(portrait.face, portrait.face_index, portrait.name)
     cfg = SayBenchConfig(image=args.image, seconds=tuple(args.seconds), sizes=tuple(dict.fromkeys(args.sizes)),
                          tts_weights=args.tts_weights, steps=args.steps, seed=args.seed, threads=args.threads,
                          isolate=not args.shared_process, cold_seconds=None if args.no_cold else args.cold_seconds)
     result = run_bench_say(cfg, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out)
+    with AtomicOutput(out) as dst:
+        dst.file.write(json.dumps(result, indent=1).encode())
     print(json.dumps(result, indent=1) if args.json else f"{format_say_table(result)}\n\nwrote {out}")
     return 0

@@ -66,7 +66,10 @@ def _register_build_speech(sub: argparse._SubParsersAction) -> None:
 def _run_build_speech(args: argparse.Namespace) -> int:
     import os
 
+    from ..core.output_files import check_output_dir
     from ..data.speech_corpus import CorpusConfig, build_speech_corpus
+
+    check_output_dir(args.out)
 
     cfg = CorpusConfig(out_dir=args.out, n_sentences=args.sentences, n_eval_sentences=args.eval_sentences,
                        per_voice_train=args.per_voice, eval_voice_extra=args.eval_voice_extra,
@@ -131,7 +134,10 @@ def _register_build_faces(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build_faces(args: argparse.Namespace) -> int:
+    from ..core.output_files import check_output_dir
     from ..data.real_faces import build_real_faces
+
+    check_output_dir(args.out)
 
     path = build_real_faces(args.out)
     print(f"wrote {path}")
@@ -150,10 +156,11 @@ def _register_prepare_tts(sub: argparse._SubParsersAction) -> None:
 def _run_prepare_tts(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..core.output_files import check_output_dir
     from ..data.face_bank import build_face_bank
     from ..data.tts_dataset import TTSFeatures, prepare_tts_features
 
-    out = Path(args.out)
+    out = check_output_dir(args.out)
     feats = prepare_tts_features(args.corpus, out / "tts_train.safetensors", max_seconds=args.max_seconds)
     f = TTSFeatures(feats)
     pairing = build_face_bank(args.faces, Path(args.corpus) / "voices.json", f.speakers, out / "face_bank.safetensors")
@@ -172,8 +179,11 @@ def _register_fit_timbre(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fit_timbre(args: argparse.Namespace) -> int:
+    from ..core.output_files import check_output_file
     from ..data.tts_dataset import FaceBank
     from ..tts.timbre import TimbreMap
+
+    check_output_file(args.out, "--out", ".safetensors")
 
     bank = FaceBank.load(args.bank)
     if bank.gender is None:
@@ -213,8 +223,10 @@ def _run_build_motion(args: argparse.Namespace) -> int:
 
     import torch
 
+    from ..core.output_files import check_output_dir
     from ..data.motion_dataset import MotionCorpusConfig, build_motion_bank, build_speech_features, default_face_videos
 
+    check_output_dir(args.out)
     torch.set_num_threads(1)
     progress = os.environ.get("FACESPEAK_NO_PROGRESS") != "1"
     cfg = MotionCorpusConfig(out_dir=args.out, faces_dir=args.faces, n_sentences=args.sentences,
@@ -251,8 +263,10 @@ def _register_build_talking_clips(sub: argparse._SubParsersAction) -> None:
 def _run_build_talking_clips(args: argparse.Namespace) -> int:
     import os
 
+    from ..core.output_files import check_output_dir
     from ..data.talking_clips import BuildClipsConfig, build_talking_clips
 
+    check_output_dir(args.out)
     cfg = BuildClipsConfig(out=args.out, faces=args.faces, sentences=args.sentences, clips=args.clips, size=args.size,
                            max_words=args.max_words, seed=args.seed)
     s = build_talking_clips(cfg, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")

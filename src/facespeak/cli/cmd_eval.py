@@ -127,10 +127,11 @@ def _print_rows(title: str, columns: list[tuple[str, str]], rows: list[dict]) ->
 
 
 def run_manifest(args: argparse.Namespace) -> int:
+    from ..core.output_files import check_output_dir
     from ..eval.manifest import run_manifest_eval
     from ..eval.report import ROW_COLUMNS
 
-    out = Path(args.out or "runs/eval/manifest")
+    out = check_output_dir(args.out or "runs/eval/manifest")
     command = " ".join(shlex.quote(a) for a in ["facespeak", "eval", "run", args.manifest, *_av_argv(args, out)])
     results = run_manifest_eval(args.manifest, out, _av_config(args), command=command)
     _print_rows("per video", list(ROW_COLUMNS), results["rows"])
@@ -140,9 +141,10 @@ def run_manifest(args: argparse.Namespace) -> int:
 
 
 def run_protocol(args: argparse.Namespace) -> int:
+    from ..core.output_files import check_output_dir
     from ..eval.protocol import TABLE1, TABLE3, run_protocol as run
 
-    out = Path(args.out or "runs/eval/protocol")
+    out = check_output_dir(args.out or "runs/eval/protocol")
     extra = ["--layout", args.layout] + (["--max-clips", str(args.max_clips)] if args.max_clips else [])
     command = " ".join(shlex.quote(a) for a in ["facespeak", "eval", "protocol", args.root, *extra, *_av_argv(args, out)])
     results = run(args.root, out, _av_config(args), layout=args.layout, max_clips=args.max_clips, command=command)
@@ -187,7 +189,10 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run_tts(args: argparse.Namespace) -> int:
+    from ..core.output_files import check_output_dir
     from ..core.errors import InputError
+
+    check_output_dir(args.out)
     from ..eval.tts_eval import TTSEvalConfig, run_tts_eval, summary_markdown
 
     for name in ("sentences", "portraits", "frames", "videos"):
@@ -227,7 +232,10 @@ def _register_vocoder(kinds: argparse._SubParsersAction) -> None:
 
 
 def run_vocoder(args: argparse.Namespace) -> int:
+    from ..core.output_files import check_output_dir
     from ..core.errors import InputError
+
+    check_output_dir(args.out)
     from ..eval.vocoder_eval import VocoderEvalConfig, run_vocoder_eval, vocoder_table_markdown
 
     for name in ("clips", "threads", "rtf_repeats"):

@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     out, text, speech, portrait, _ = prepare_request(args, ".mp4")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)
     fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
-    out.parent.mkdir(parents=True, exist_ok=True)
     res = say(fs, portrait, text, out, speech, video, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
     print(f"wrote {res.path} ({res.duration_s:.2f} s, {res.n_frames} frames at {res.fps:g} fps, "
           f"face #{res.face_index} of {res.n_faces})")

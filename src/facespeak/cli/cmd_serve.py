@@ -36,5 +36,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = ServerConfig(tts_weights=args.tts_weights, vocoder=args.vocoder, max_upload_mb=args.max_upload_mb,
                        max_text_chars=args.max_text_chars, preload=args.preload, threads=args.threads)
     print(f"facespeak serving on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the signal it got
+        pass  # (SIGTERM too, see cli.main): a normal stop; exit handlers still run
     return 0

@@ -50,11 +50,16 @@ def _resolve_config(name: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from ..core.config import load_yaml, merge_overrides
     from ..core.errors import ConfigError
+    from ..core.output_files import check_output_dir, check_output_file
     from ..train import train
 
     import logging
 
     logging.getLogger("facespeak").setLevel(logging.INFO)
+    if args.out:
+        check_output_file(args.out, "--out")
+    if args.run_dir:
+        check_output_dir(args.run_dir, "--run-dir")
     cfg_path = _resolve_config(args.config)
     raw = merge_overrides(load_yaml(cfg_path), args.set)
     module, task_name, config_name = TASKS[args.component]

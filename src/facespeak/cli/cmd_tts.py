@@ -40,30 +40,29 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
 
 def read_text_arg(args: argparse.Namespace) -> str:
     from ..core.errors import TextError
+    from ..core.output_files import check_input_file
 
     if args.text is not None:
         return args.text
     if args.text_file == "-":
         return sys.stdin.read()
-    path = Path(args.text_file)
-    if not path.is_file():
-        raise TextError(f"text file not found: {path}")
+    path = check_input_file(args.text_file, "text file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise TextError(f"text file {path} is not UTF-8 text") from None
+    except OSError as e:
+        raise TextError(f"text file {path} cannot be read ({e.strerror})") from None
 
 
 def prepare_request(args: argparse.Namespace, suffix: str):
     """Shared by `tts` and `say`: check the output suffix, read and check the text, build and
     validate the speech options, find the face -> (out Path, text, SpeechOptions, Portrait, chunks).
     Everything here fails fast, before any network is loaded."""
-    from ..core.errors import InputError
+    from ..core.output_files import check_output_file
     from ..pipeline import SpeechOptions
 
-    out = Path(args.out)
-    if out.suffix.lower() != suffix:
-        raise InputError(f"--out: expected a {suffix} path, got {out}")
+    out = check_output_file(args.out, "--out", suffix)
     text = read_text_arg(args)
     opts = SpeechOptions.with_defaults(seed=args.seed, condition=args.condition, **{
         k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "voice_gender",
@@ -90,33 +89,42 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import soundfile as sf
-    from tqdm import tqdm
-
     from ..pipeline import FaceSpeak
 
     out, text, opts, portrait, chunks = prepare_request(args, ".wav")
     fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
     portrait, feats, cond = fs.face_condition(portrait, None, opts.condition, opts.voice_gender)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
+    total = _write_speech(out, fs, text, cond, opts, len(chunks))
     sr = fs.mel_spec.sample_rate
-    total = 0
-    quiet = bool(os.environ.get("FACESPEAK_NO_PROGRESS"))
-    try:
-        with sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype="PCM_16", format="WAV") as f:
-            bar = tqdm(total=len(chunks), desc="speech", unit="chunk", disable=quiet or len(chunks) < 2)
-            for i, ch in enumerate(fs.iter_chunks(text, cond, opts)):
-                if i:
-                    f.write([0.0] * int(opts.pause_s * sr))
-                    total += int(opts.pause_s * sr)
-                f.write(ch.wav)
-                total += len(ch.wav)
-                bar.update(1)
-            bar.close()
-        tmp.replace(out)  # an existing --out is only replaced by a complete file
-    finally:
-        tmp.unlink(missing_ok=True)
     print(f"wrote {out} ({total / sr:.2f} s, face #{portrait.face_index} of {len(portrait.faces)}, "
           f"timbre {fs.formant_cents(cond, opts):+.0f} cents)")
     return 0
+
+
+def _write_speech(out: Path, fs, text: str, cond, opts, n_chunks: int) -> int:
+    """Stream the chunks into a 16-bit WAV at ``out`` (an existing file is replaced only by a
+    complete one; see core.output_files.AtomicOutput) -> samples written."""
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from ..core.output_files import AtomicOutput
+
+    sr = fs.mel_spec.sample_rate
+    total = 0
+    quiet = bool(os.environ.get("FACESPEAK_NO_PROGRESS"))
+    with AtomicOutput(out) as dst:
+        try:  # write errors (a full disk, a file size limit) become one line; libsndfile reports
+            # them at open, write or close (when the header is finalised)
+            with sf.SoundFile(dst.file.fileno(), "w", samplerate=sr, channels=1, subtype="PCM_16", format="WAV",
+                              closefd=False) as f, \
+                    tqdm(total=n_chunks, desc="speech", unit="chunk", disable=quiet or n_chunks < 2) as bar:
+                for i, ch in enumerate(fs.iter_chunks(text, cond, opts)):
+                    if i:
+                        f.write([0.0] * int(opts.pause_s * sr))
+                        total += int(opts.pause_s * sr)
+                    f.write(ch.wav)
+                    total += len(ch.wav)
+                    bar.update(1)
+        except (OSError, sf.LibsndfileError) as e:
+            raise dst.write_error(e) from None
+    return total

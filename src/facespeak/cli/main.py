@@ -3,7 +3,10 @@
 Each subcommand lives in its own module ``cli/cmd_<name>.py`` exposing
 ``register(subparsers) -> None``; the parser sets ``func(args) -> int`` on its namespace.
 User errors (:class:`facespeak.core.errors.FacespeakError`) become one line on stderr and a
-non-zero exit code; no traceback.
+non-zero exit code; no traceback. SIGTERM and SIGHUP are turned into :class:`Terminated` (a
+``KeyboardInterrupt``, as SIGINT already is), so a killed run unwinds like an interrupted one:
+partial outputs and the folders made for them are removed (``core.output_files``) and exit
+handlers run (they delete e.g. phonemizer's temporary copy of libespeak-ng).
 """
 
 from __future__ import annotations
@@ -12,11 +15,34 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 from .. import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "Terminated"]
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM or SIGHUP."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _unwind_on_signals() -> None:
+    """Let SIGTERM/SIGHUP unwind the stack (default: die on the spot, skipping every cleanup)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _raise_terminated)
 
 # Order = order in --help. Modules that fail to import are reported only when used.
 COMMANDS = ["say", "tts", "faces", "data", "train", "eval", "bench", "serve", "convert"]
@@ -70,16 +96,26 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _unwind_on_signals()
     try:
         return int(args.func(args) or 0)
     except FacespeakError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except Terminated as e:
+        print(f"error: stopped by {e}", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
         print("error: out of memory (try shorter text or a smaller --size)", file=sys.stderr)
+        return 1
+    except OSError as e:  # a disk that fills or fails mid-run: still one line (-v: the traceback)
+        if args.verbose:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         return 1
 
 

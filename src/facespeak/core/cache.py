@@ -13,11 +13,11 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from .errors import DependencyError
+from .output_files import AtomicOutput
 
 __all__ = ["cache_root", "file_sha256", "assemble_parts"]
 
@@ -54,20 +54,13 @@ def assemble_parts(pieces: Sequence[str | Path], target: str | Path, sha256: str
     for piece in pieces:
         if not piece.is_file():
             raise DependencyError(f"expected model part '{piece}', it is missing (reinstall its package)")
-    target.parent.mkdir(parents=True, exist_ok=True)
     log.info("assembling %s from %d parts", target, len(pieces))
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for piece in pieces:
-                with piece.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 22)
-        digest = file_sha256(tmp)
+    with AtomicOutput(target) as out:  # atomic: concurrent assemblers never see a partial file
+        for piece in pieces:
+            with piece.open("rb") as src:
+                shutil.copyfileobj(src, out.file, 1 << 22)
+        out.file.flush()
+        digest = file_sha256(out.tmp)
         if digest != sha256:
             raise DependencyError(f"assembled '{target.name}' has sha256 {digest}, expected {sha256}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)  # atomic: concurrent assemblers never see a partial file
-    finally:
-        tmp.unlink(missing_ok=True)
     return target

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from .errors import CheckpointError
+from .output_files import AtomicOutput
 
 __all__ = ["FORMAT_VERSION", "CheckpointInfo", "save_checkpoint", "load_checkpoint", "read_info"]
 
@@ -39,7 +40,6 @@ def save_checkpoint(
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "facespeak_format": str(FORMAT_VERSION),
         "arch": arch,
@@ -47,9 +47,8 @@ def save_checkpoint(
         "extra": json.dumps(extra or {}),
     }
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with AtomicOutput(path) as out:  # by name: safetensors opens the (exclusively created) temp file itself
+        save_file(tensors, str(out.tmp), metadata=meta)
 
 
 def read_info(path: str | Path) -> CheckpointInfo:

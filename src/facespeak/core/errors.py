@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "FacespeakError",
     "InputError",
+    "OutputPathError",
     "ImageError",
     "NoFaceError",
     "MultipleFacesError",
@@ -29,6 +30,10 @@ class FacespeakError(Exception):
 
 class InputError(FacespeakError):
     """Generic bad user input."""
+
+
+class OutputPathError(InputError):
+    """An output path cannot be written (a folder, a file as parent, read-only, no space, too long)."""
 
 
 class ImageError(InputError):

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from facespeak.core.errors import ConfigError, FacespeakError, InputError
+from facespeak.core.output_files import AtomicOutput
 
 from .sentences import load_sentences
 from .voices import PostProcess, Voice, default_voices, get_voice
@@ -190,9 +191,8 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
 def write_manifest(path: str | Path, rows: Iterable[ManifestRow]) -> Path:
     """Write rows as JSON lines (atomically: temp file then rename)."""
     path = Path(path)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(r.to_json() + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
+    with AtomicOutput(path) as out:
+        out.file.write("".join(r.to_json() + "\n" for r in rows).encode("utf-8"))
     return path
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.errors import ImageError
+from ..core.output_files import check_input_file
 
 __all__ = [
     "MIN_SIDE",
@@ -116,10 +117,9 @@ def as_rgb_array(image: np.ndarray, name: str = "the image") -> np.ndarray:
 def _open(source: ImageSource, name: str) -> Image.Image:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise ImageError(f"image file not found: {name}")
+        check_input_file(path, "image file", ImageError)  # missing, a folder, a name too long
         if not path.is_file():
-            raise ImageError(f"expected an image file, got a directory or special file: {name}")
+            raise ImageError(f"expected an image file, got a special file: {name}")
         stream: io.IOBase | Path = path
     elif isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..core.config import to_dict
+from ..core.output_files import AtomicOutput
 from .distributed import DistInfo, barrier, cleanup_distributed, init_distributed, reduce_mean
 from .sampler import InfiniteShardedSampler
 
@@ -93,9 +94,8 @@ def _save_state(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: 
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": torch.tensor(step),
              "gen": gen.get_state(), "cpu_rng": torch.get_rng_state(), "consumed": torch.tensor(step * sampler.accum),
              "scaler": scaler.state_dict() if scaler is not None else {}}
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with AtomicOutput(path) as out:
+        torch.save(state, out.file)
 
 
 def _load_state(path: Path, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,

@@ -8,14 +8,13 @@ Frames stream in one at a time (:class:`VideoWriter`), so memory is constant in 
 length. On :meth:`VideoWriter.close` the audio and video are made equally long: missing video
 is filled by repeating the last frame, surplus audio is trimmed, missing audio padded with
 silence, so both streams last ``n_frames / fps`` seconds. The file is written to a temporary
-name beside the target and renamed into place only when complete (no half-written MP4s).
+name beside the target and renamed into place only when complete (no half-written MP4s; the
+project's one atomic writer, :class:`facespeak.core.output_files.AtomicOutput`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DependencyError, InputError
+from ..core.output_files import AtomicOutput
 
 __all__ = ["VideoConfig", "VideoWriter", "write_video"]
 
@@ -62,7 +62,7 @@ class VideoWriter:
     """Streaming MP4 writer: ``add_frame`` repeatedly, then ``close(audio)``.
 
     Args:
-        path: output ``.mp4``; its directory must exist.
+        path: output ``.mp4``; missing folders are created (and removed again on failure).
         size: ``(H, W)`` of every frame in px.
         sample_rate: audio rate in Hz (of the waveform given to :meth:`close`); None = no audio.
         config: encoding settings.
@@ -78,17 +78,18 @@ class VideoWriter:
         self.size = (int(size[0]), int(size[1]))
         if min(self.size) < 2:
             raise InputError(f"video frame size: expected at least 2x2 px, got {self.size}")
-        if not self.path.parent.is_dir():
-            raise InputError(f"video output directory does not exist: {self.path.parent}")
         self.sample_rate = sample_rate
         self.n_frames = 0
         self._last: np.ndarray | None = None
         av = _import_av()
-        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
-        self._open_streams()
+        self._out = AtomicOutput(self.path, suffix=".mp4.partial")
+        self._tmp = self._out.tmp
+        try:  # by name: the exclusively created temporary file (FFmpeg does its own I/O)
+            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+            self._open_streams()
+        except BaseException:
+            self._out.discard()
+            raise
 
     def _open_streams(self) -> None:
         cfg = self.config
@@ -116,8 +117,11 @@ class VideoWriter:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         vf.pts = self.n_frames
-        for packet in self._video.encode(vf):
-            self._container.mux(packet)
+        try:
+            for packet in self._video.encode(vf):
+                self._container.mux(packet)
+        except OSError as e:  # a full disk, a file size limit (PyAV's errors are OSErrors)
+            raise self._out.write_error(e) from None
         self._last = frame if (h % 2 == 0 and w % 2 == 0) else frame[:h, :w]
         self.n_frames += 1
 
@@ -136,13 +140,13 @@ class VideoWriter:
         """
         try:
             self._finish(audio)
+        except OSError as e:
+            self.abort()
+            raise self._out.write_error(e) from None
         except BaseException:
             self.abort()
             raise
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(self._tmp, self.path)
+        self._out.commit()
         log.info("wrote %s: %d frames at %g fps (%.2f s)", self.path, self.n_frames, self.config.fps, self.duration_s())
         return self.path
 
@@ -179,7 +183,7 @@ class VideoWriter:
             self._container.close()
         except Exception:  # noqa: BLE001 - the container may already be broken
             pass
-        self._tmp.unlink(missing_ok=True)
+        self._out.discard()
 
     def __enter__(self) -> "VideoWriter":
         return self
