@@ -159,7 +159,7 @@ def _adversarial(corpus: Path, tmp_path: Path, **train_overrides) -> VocoderTrai
 
     save_checkpoint(init, IstftVocoder(cfg.model).state_dict(), "facespeak.vocoder.istft",
                     vars(cfg.model))
-    cfg.adversarial.init_from = str(init)
+    cfg.init_from = str(init)
     return cfg
 
 
@@ -193,7 +193,7 @@ def test_adversarial_stage_warm_starts_trains_resumes_and_exports_the_generator(
     cfg = _adversarial(corpus, tmp_path, steps=4, ckpt_every=2)
     task = VocoderTask(cfg)
     start = task.build_model()
-    init = load_vocoder_checkpoint(cfg.adversarial.init_from)
+    init = load_vocoder_checkpoint(cfg.init_from)
     for (name, a), b in zip(start.generator.state_dict().items(), init.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
     run = tmp_path / "run"

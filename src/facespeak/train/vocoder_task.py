@@ -37,7 +37,7 @@ from ..audio.mel import MelExtractor
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
-from ..vocoder.bundled import ISTFT_ARCH
+from ..vocoder.bundled import HIFIGAN_ARCH, ISTFT_ARCH
 from ..vocoder.discriminators import (
     DiscriminatorConfig,
     WaveDiscriminators,
@@ -45,12 +45,14 @@ from ..vocoder.discriminators import (
     feature_matching_loss,
     generator_adversarial_loss,
 )
-from ..vocoder.distill import MultiResolutionStftLoss
+from ..vocoder.distill import CompressedComplexStftLoss, MultiResolutionStftLoss
+from ..vocoder.hifigan import HifiGanConfig, HifiGanGenerator
 from ..vocoder.istft_vocoder import IstftVocoder, IstftVocoderConfig
 from .loop import TrainConfig
 
 __all__ = ["VocoderDataConfig", "VocoderLossConfig", "AdversarialConfig", "VocoderTrainConfig",
-           "SpeechWavDataset", "AdversarialVocoder", "VocoderTask", "collate_wavs", "random_crops"]
+           "SpeechWavDataset", "TeacherSetDataset", "AdversarialVocoder", "VocoderTask", "collate_wavs",
+           "collate_teacher_pairs", "random_crops"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,10 @@ class VocoderDataConfig:
     noise_prob: float = 0.0
     noise_snr_db: tuple[float, float] = (5.0, 45.0)
     max_items: int = 0  # 0 = all rows of the split
+    # A vocoder teacher set (facespeak.data.vocoder_teacher): when set, items are (mel, universal
+    # HiFi-GAN waveform) pairs instead of manifest recordings, and the target is the teacher's
+    # waveform, whose phase is a function of the mel (noise augmentation does not apply).
+    teacher_set: str = ""
 
     @classmethod
     def tiny(cls) -> "VocoderDataConfig":
@@ -80,22 +86,36 @@ class VocoderLossConfig:
     stft_resolutions: list[tuple[int, int, int]] = field(
         default_factory=lambda: [(512, 128, 512), (1024, 256, 1024), (2048, 512, 2048)]
     )
+    # compressed complex STFT distance to the target (vocoder.distill.CompressedComplexStftLoss);
+    # meaningful only against a teacher waveform (data.teacher_set), 0 = off
+    complex_weight: float = 0.0
+    complex_resolutions: list[tuple[int, int, int]] = field(
+        default_factory=lambda: [(256, 64, 256), (512, 128, 512), (1024, 256, 1024)]
+    )
+    complex_power: float = 0.3
+    # direct supervision of the head's magnitude half (L1 of log-magnitudes + spectral convergence
+    # against the target's STFT in the synthesis framing): the magnitude a phase-reconstruction
+    # vocoder (model.phase_iterations > 0) inverts, 0 = off
+    magnitude_weight: float = 0.0
+    # samples at each end of a cropped segment left out of the complex term: the teacher saw
+    # context beyond the crop, the student did not
+    complex_edge: int = 512
 
     @classmethod
     def tiny(cls) -> "VocoderLossConfig":
-        return cls(stft_resolutions=[(256, 64, 256), (512, 128, 512)])
+        return cls(stft_resolutions=[(256, 64, 256), (512, 128, 512)],
+                   complex_resolutions=[(256, 64, 256)], complex_edge=64)
 
 
 @dataclass
 class AdversarialConfig:
-    """GAN stage. ``init_from``: an exported vocoder whose weights start the generator (the
-    reconstruction-trained model; the discriminators always start fresh)."""
+    """GAN stage (the discriminators always start fresh; warm-start the generator with the
+    top-level ``init_from``)."""
 
     enabled: bool = False
     adv_weight: float = 1.0
     fm_weight: float = 2.0
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    init_from: str = ""
 
     @classmethod
     def tiny(cls) -> "AdversarialConfig":
@@ -104,11 +124,19 @@ class AdversarialConfig:
 
 @dataclass
 class VocoderTrainConfig:
+    # "istft": the frame-rate IstftVocoder (``model``); "hifigan": a HiFi-GAN generator
+    # (``hifigan``), e.g. a student cut out of the universal one (``init_from: universal``)
+    architecture: str = "istft"
     model: IstftVocoderConfig = field(default_factory=IstftVocoderConfig.fast)
+    hifigan: HifiGanConfig = field(default_factory=HifiGanConfig.v1)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: VocoderDataConfig = field(default_factory=VocoderDataConfig)
     loss: VocoderLossConfig = field(default_factory=VocoderLossConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    # an exported vocoder (same architecture and config) whose weights start the generator; with
+    # architecture "hifigan", "universal" cuts the start out of the universal HiFi-GAN
+    # (facespeak.vocoder.prune)
+    init_from: str = ""
 
     @classmethod
     def tiny(cls) -> "VocoderTrainConfig":
@@ -119,6 +147,42 @@ class VocoderTrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VocoderTrainConfig":
         return from_dict(cls, d)
+
+
+class TeacherSetDataset(Dataset):
+    """Items of a vocoder teacher set: ``(mel (n_mels, T_mel), teacher (T_mel * hop,))`` tensors."""
+
+    def __init__(self, root: str | Path, max_items: int = 0) -> None:
+        from ..data.vocoder_teacher import read_teacher_index
+
+        self.root = Path(root)
+        self.rows = sorted(read_teacher_index(self.root), key=lambda r: r["id"])
+        if max_items:
+            self.rows = self.rows[:max_items]
+        if not self.rows:
+            raise ConfigError(f"data.teacher_set: {root} has no items")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from ..data.vocoder_teacher import load_teacher_item
+
+        mel, teacher = load_teacher_item(self.root, self.rows[index])
+        return torch.from_numpy(mel), torch.from_numpy(teacher)
+
+
+def collate_teacher_pairs(items: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Zero-padded ``mel`` ``(B, n_mels, T_mel)`` (padding: the log floor of silence), ``teacher``
+    ``(B, T_mel * hop)`` and ``frames`` ``(B,)``."""
+    frames = torch.tensor([m.shape[-1] for m, _ in items])
+    hop = items[0][1].shape[-1] // items[0][0].shape[-1]
+    mel = torch.full((len(items), items[0][0].shape[0], int(frames.max())), float(torch.log(torch.tensor(1e-5))))
+    teacher = torch.zeros(len(items), int(frames.max()) * hop)
+    for i, (m, t) in enumerate(items):
+        mel[i, :, : m.shape[-1]] = m
+        teacher[i, : t.shape[-1]] = t
+    return {"mel": mel, "teacher": teacher, "frames": frames}
 
 
 class SpeechWavDataset(Dataset):
@@ -187,40 +251,74 @@ class AdversarialVocoder(nn.Module):
 class VocoderTask:
     """:class:`facespeak.train.loop.Task` for :class:`IstftVocoder` (optionally adversarial)."""
 
-    arch = ISTFT_ARCH
-
     def __init__(self, cfg: VocoderTrainConfig, spec: MelSpec | None = None) -> None:
         self.cfg, self.spec = cfg, spec or MelSpec()
-        if cfg.model.hop_length != self.spec.hop_length or cfg.model.n_mels != self.spec.n_mels:
+        if cfg.architecture not in ("istft", "hifigan"):
+            raise ConfigError(f"architecture: expected 'istft' or 'hifigan', got {cfg.architecture!r}")
+        self.arch = ISTFT_ARCH if cfg.architecture == "istft" else HIFIGAN_ARCH
+        model = cfg.model if cfg.architecture == "istft" else cfg.hifigan
+        if model.hop_length != self.spec.hop_length or model.n_mels != self.spec.n_mels:
             raise ConfigError(
                 f"model: expected hop_length {self.spec.hop_length} and n_mels {self.spec.n_mels} "
-                f"(the mel spec), got {cfg.model.hop_length} and {cfg.model.n_mels}"
+                f"(the mel spec), got {model.hop_length} and {model.n_mels}"
             )
+        if cfg.loss.magnitude_weight > 0 and cfg.architecture != "istft":
+            raise ConfigError("loss.magnitude_weight supervises the istft head; it needs architecture 'istft'")
         self.extractor = MelExtractor(self.spec)
         self.stft_loss = MultiResolutionStftLoss(cfg.loss.stft_resolutions)
+        self.complex_loss = CompressedComplexStftLoss(cfg.loss.complex_resolutions, cfg.loss.complex_power)
 
     def build_model(self) -> nn.Module:
-        model = IstftVocoder(self.cfg.model)
+        model = IstftVocoder(self.cfg.model) if self.cfg.architecture == "istft" else HifiGanGenerator(self.cfg.hifigan)
         log.info("vocoder: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
+        if self.cfg.init_from == "universal" and self.cfg.architecture == "hifigan":
+            from ..vocoder.bundled import load_universal_hifigan
+            from ..vocoder.prune import prune_hifigan
+
+            teacher = load_universal_hifigan()
+            model.load_state_dict(prune_hifigan(teacher.state_dict(), teacher.cfg, self.cfg.hifigan))
+            log.info("generator cut out of the universal HiFi-GAN")
+        elif self.cfg.init_from:
+            from ..core.checkpoint import load_checkpoint
+
+            state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+            log.info("generator warm start from %s", self.cfg.init_from)
         adv = self.cfg.adversarial
         if not adv.enabled:
             return model
-        if adv.init_from:
-            from ..core.checkpoint import load_checkpoint
-
-            state, _ = load_checkpoint(adv.init_from, arch=self.arch)
-            model.load_state_dict({k: v.float() for k, v in state.items()})
-            log.info("generator warm start from %s", adv.init_from)
         disc = WaveDiscriminators(adv.discriminator)
         log.info("discriminators: %.2f M parameters", sum(p.numel() for p in disc.parameters()) / 1e6)
         return AdversarialVocoder(model, disc)
 
-    def train_dataset(self) -> SpeechWavDataset:
+    def train_dataset(self) -> Dataset:
         d = self.cfg.data
+        if d.teacher_set:
+            return TeacherSetDataset(d.teacher_set, d.max_items)
         return SpeechWavDataset(d.manifest, d.split, self.spec.sample_rate, d.max_items)
 
-    def collate(self, items: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        return collate_wavs(items)
+    def collate(self, items: list) -> dict[str, torch.Tensor]:
+        return collate_teacher_pairs(items) if isinstance(items[0], tuple) else collate_wavs(items)
+
+    def _teacher_segments(self, batch: dict[str, torch.Tensor], generator: torch.Generator):
+        """Aligned random crops ``(mel (B, n_mels, F), teacher (B, F * hop))`` with one random gain
+        per row (added to the log-mel, multiplied into the teacher: HiFi-GAN is close to
+        scale-equivariant over this range)."""
+        frames, hop = self.cfg.data.segment_frames, self.spec.hop_length
+        mel, teacher, lengths = batch["mel"].cpu(), batch["teacher"].cpu(), batch["frames"].cpu()
+        if mel.shape[-1] < frames:
+            mel = nn.functional.pad(mel, (0, frames - mel.shape[-1]), value=float(mel.min()))
+            teacher = nn.functional.pad(teacher, (0, frames * hop - teacher.shape[-1]))
+        room = (lengths - frames).clamp(min=0) + 1
+        starts = (torch.rand(len(mel), generator=generator) * room).long().tolist()
+        mel = torch.stack([m[:, s : s + frames] for m, s in zip(mel, starts)])
+        teacher = torch.stack([t[s * hop : (s + frames) * hop] for t, s in zip(teacher, starts)])
+        low, high = self.cfg.data.gain_db
+        gain_db = low + (high - low) * torch.rand(len(mel), 1, generator=generator)
+        peak = teacher.abs().amax(dim=1, keepdim=True).clamp(min=1e-4)
+        gain = torch.minimum(10 ** (gain_db / 20), 0.99 / peak)
+        mel = (mel + torch.log(gain)[:, :, None]).clamp(min=float(torch.log(torch.tensor(self.spec.log_floor))))
+        return mel, teacher * gain
 
     def _segments(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         samples = self.cfg.data.segment_frames * self.spec.hop_length
@@ -245,13 +343,25 @@ class VocoderTask:
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
         """``batch``: ``wav`` ``(B, T_wav)``, ``lengths`` ``(B,)``; returns (total, parts)."""
-        device = batch["wav"].device
-        target = self._segments(batch, generator).to(device)
+        device = next(iter(batch.values())).device
         self.extractor.to(device)
         self.stft_loss.to(device)
-        with torch.no_grad():
-            mel = self.extractor(target)
+        self.complex_loss.to(device)
+        if "teacher" in batch:
+            mel, target = (x.to(device) for x in self._teacher_segments(batch, generator))
+        else:
+            target = self._segments(batch, generator).to(device)
+            with torch.no_grad():
+                mel = self.extractor(target)
         if not self.cfg.adversarial.enabled:
+            if self.cfg.loss.magnitude_weight > 0:
+                log_magnitude, phase = model.log_magnitude_and_phase(mel)
+                pred = model.istft(torch.cat([torch.exp(log_magnitude) * torch.cos(phase),
+                                              torch.exp(log_magnitude) * torch.sin(phase)], dim=1))
+                total, parts = self._reconstruction(pred, mel, target, {})
+                mag = self._magnitude_loss(log_magnitude, target)
+                parts["magnitude"] = mag.detach()
+                return total + self.cfg.loss.magnitude_weight * mag, parts
             return self._reconstruction(model(mel), mel, target, {})
         pred, real, fake_g, fake_d = model(mel, target)
         adv = self.cfg.adversarial
@@ -262,13 +372,28 @@ class VocoderTask:
         total, parts = self._reconstruction(pred, mel, target, parts)
         return total + adv.adv_weight * g_adv + adv.fm_weight * fm + d_loss, parts
 
+    def _magnitude_loss(self, log_magnitude: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """L1 of log-magnitudes + spectral convergence, head vs the target's STFT magnitude in the
+        synthesis framing (the mel analysis framing: ``MelExtractor.magnitude``)."""
+        true = self.extractor.magnitude(target)[..., : log_magnitude.shape[-1]]
+        pred = torch.exp(log_magnitude)
+        convergence = torch.linalg.norm(true - pred) / torch.linalg.norm(true).clamp(min=1e-7)
+        return (log_magnitude - torch.log(true.clamp(min=1e-5))).abs().mean() + convergence
+
     def _reconstruction(self, pred: torch.Tensor, mel: torch.Tensor, target: torch.Tensor,
                         parts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         mel_l1 = (self.extractor(pred) - mel).abs().mean()
         stft = self.stft_loss(pred, target)
         total = self.cfg.loss.mel_weight * mel_l1 + self.cfg.loss.stft_weight * stft
-        return total, {**parts, "mel_l1": mel_l1.detach(), "stft": stft.detach()}
+        parts = {**parts, "mel_l1": mel_l1.detach(), "stft": stft.detach()}
+        if self.cfg.loss.complex_weight > 0:
+            edge = self.cfg.loss.complex_edge
+            inner = slice(edge, pred.shape[-1] - edge) if pred.shape[-1] > 4 * edge else slice(None)
+            cplx = self.complex_loss(pred[:, inner], target[:, inner])
+            total = total + self.cfg.loss.complex_weight * cplx
+            parts["complex"] = cplx.detach()
+        return total, parts
 
     def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         generator = model.generator if isinstance(model, AdversarialVocoder) else model
-        return generator.state_dict(), to_dict(self.cfg.model)
+        return generator.state_dict(), to_dict(self.cfg.model if self.cfg.architecture == "istft" else self.cfg.hifigan)

@@ -26,6 +26,7 @@ from .hifigan import HifiGanGenerator
 __all__ = [
     "DistillConfig",
     "MultiResolutionStftLoss",
+    "CompressedComplexStftLoss",
     "distillation_loss",
     "teacher_waveform",
     "random_segments",
@@ -78,6 +79,39 @@ class MultiResolutionStftLoss(nn.Module):
             convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
             log_distance = (torch.log(t) - torch.log(p)).abs().mean()
             total = total + convergence + log_distance
+        return total / len(self.resolutions)
+
+
+class CompressedComplexStftLoss(nn.Module):
+    """Phase-aware distance to a waveform whose phase is a function of the input (a teacher
+    vocoder's output), mean over resolutions of
+
+        mean |S_p|^c e^{i angle S_p} - |S_t|^c e^{i angle S_t}|^2 + mean (|S_p|^c - |S_t|^c)^2
+
+    with power-law compression ``c`` (0.3, as in speech enhancement's compressed complex MSE):
+    loud bins do not drown quiet ones, and the complex term penalises phase in proportion to
+    the (compressed) magnitude, so silent bins with meaningless phase cost nothing.
+    ``forward(pred, target)``: both ``(B, T_wav)``; returns a scalar.
+    """
+
+    def __init__(self, resolutions: list[tuple[int, int, int]], power: float = 0.3) -> None:
+        super().__init__()
+        self.resolutions, self.power = [tuple(r) for r in resolutions], power
+        for i, (_, _, win) in enumerate(self.resolutions):
+            self.register_buffer(f"window{i}", torch.hann_window(win), persistent=False)
+
+    def _compressed(self, wav: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        n_fft, hop, win = self.resolutions[i]
+        ri = torch.view_as_real(torch.stft(wav, n_fft, hop, win, getattr(self, f"window{i}"), return_complex=True))
+        mag = ri.pow(2).sum(-1, keepdim=True).clamp(min=1e-8).sqrt()
+        compressed = mag.pow(self.power)
+        return compressed * ri / mag, compressed
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = pred.new_zeros(())
+        for i in range(len(self.resolutions)):
+            (cp, mp), (ct, mt) = self._compressed(pred, i), self._compressed(target, i)
+            total = total + (cp - ct).pow(2).sum(-1).mean() + (mp - mt).pow(2).mean()
         return total / len(self.resolutions)
 
 

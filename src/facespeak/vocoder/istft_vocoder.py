@@ -47,6 +47,10 @@ class IstftVocoderConfig:
     win_length: int = 1024
     max_log_magnitude: float = 7.0  # clamp before exp (|X| <= ~1100, above any speech frame)
     layer_scale: float = 0.1  # initial ConvNeXt layer-scale gamma (Vocos: 1/num_layers)
+    # Inference: 0 = use the predicted phase; N > 0 = N iterations of fast Griffin-Lim (Perraudin
+    # et al. 2013) from the predicted magnitude, started from the predicted phase
+    phase_iterations: int = 0
+    phase_momentum: float = 0.99
 
     def __post_init__(self) -> None:
         if self.win_length > self.n_fft or self.hop_length > self.win_length:
@@ -56,6 +60,8 @@ class IstftVocoderConfig:
             )
         if self.n_fft % 2 or (self.n_fft - self.hop_length) % 2:
             raise ConfigError(f"expected even n_fft and n_fft - hop, got {self.n_fft}, {self.hop_length}")
+        if self.phase_iterations < 0 or not 0.0 <= self.phase_momentum < 1.0:
+            raise ConfigError(f"expected phase_iterations >= 0 and 0 <= phase_momentum < 1, got {self}")
         if self.kernel_size % 2 == 0 or min(self.dim, self.intermediate_dim, self.num_layers) < 1:
             raise ConfigError(f"expected odd kernel_size and positive sizes, got {self}")
 
@@ -170,6 +176,13 @@ class IstftVocoder(nn.Module):
 
     def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
         """Predicted complex STFT ``(B, n_fft + 2, T_mel)`` (real parts, then imaginary parts)."""
+        log_magnitude, phase = self.log_magnitude_and_phase(mel)
+        magnitude = torch.exp(log_magnitude)
+        return torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
+
+    def log_magnitude_and_phase(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's two halves, each ``(B, n_fft/2 + 1, T_mel)``: log-magnitude (clamped at
+        ``max_log_magnitude``) and phase angle, in the framing of :class:`InverseStft`."""
         if not torch.jit.is_tracing() and (mel.dim() != 3 or mel.shape[1] != self.cfg.n_mels):
             raise InputError(f"expected mel of shape (B, {self.cfg.n_mels}, T_mel), got {tuple(mel.shape)}")
         x = self.input_conv(mel)
@@ -178,8 +191,37 @@ class IstftVocoder(nn.Module):
             x = block(x)
         out = self.head(self.output_norm(x.transpose(1, 2))).transpose(1, 2)
         log_magnitude, phase = out.chunk(2, dim=1)
-        magnitude = torch.exp(log_magnitude.clamp(max=self.cfg.max_log_magnitude))
-        return torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
+        return log_magnitude.clamp(max=self.cfg.max_log_magnitude), phase
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return self.istft(self.spectrum(mel))
+        if self.cfg.phase_iterations == 0 or self.training:
+            return self.istft(self.spectrum(mel))
+        log_magnitude, phase = self.log_magnitude_and_phase(mel)
+        return griffin_lim(torch.exp(log_magnitude), phase, self.cfg, self.istft)
+
+
+def griffin_lim(magnitude: torch.Tensor, phase: torch.Tensor, cfg: IstftVocoderConfig,
+                istft: InverseStft) -> torch.Tensor:
+    """Fast Griffin-Lim (momentum ``cfg.phase_momentum``) for ``cfg.phase_iterations`` steps:
+    a consistent spectrum whose magnitude is close to ``magnitude`` (both ``(B, n_fft/2 + 1,
+    T_mel)`` in :class:`InverseStft` framing), started from ``phase``; returns ``(B, T_mel * hop)``.
+
+    The loop runs in ``torch.stft(center=True)`` framing: frame ``t`` starts at ``t*hop - n_fft/2``
+    there and at ``t*hop - (n_fft - hop)/2`` in the model's framing, so the same frames describe
+    a signal ``delay = n_fft/2 - (n_fft - hop)/2`` samples early; the output is delayed back.
+    """
+    n_fft, hop, win = cfg.n_fft, cfg.hop_length, cfg.win_length
+    frames = magnitude.shape[-1]
+    length = frames * hop
+    window = torch.hann_window(win, device=magnitude.device, dtype=magnitude.dtype)
+    delay = n_fft // 2 - (n_fft - hop) // 2
+    spec = torch.polar(magnitude, phase)
+    previous = spec
+    for _ in range(cfg.phase_iterations):
+        wav = torch.istft(spec, n_fft, hop, win, window, center=True, length=length)
+        proj = torch.stft(wav, n_fft, hop, win, window, center=True, return_complex=True)[..., :frames]
+        accelerated = proj + cfg.phase_momentum * (proj - previous)
+        previous = proj
+        spec = magnitude * accelerated / accelerated.abs().clamp(min=1e-8)
+    wav = torch.istft(spec, n_fft, hop, win, window, center=True, length=length)
+    return F.pad(wav, (delay, 0))[..., :length]
