@@ -151,3 +151,25 @@ def test_teacher_modes_train_through_the_loop(teacher_set: Path, tmp_path: Path,
     col = header.index("magnitude" if mode == "magnitude" else "mel_l1")
     first, last = np.mean([r[col] for r in rows[:5]]), np.mean([r[col] for r in rows[-5:]])
     assert last < 0.9 * first, (mode, first, last)
+
+
+def test_cli_builds_a_teacher_set_from_a_corpus_manifest_and_resumes(tmp_path: Path, teacher_set: Path, capsys) -> None:
+    import soundfile as sf
+
+    from facespeak.cli.main import main
+
+    rows = []
+    for i, split in enumerate(["train", "train", "eval_sentence"]):
+        wav = tmp_path / "corpus" / "wavs" / f"u{i}.wav"
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(wav, _voiced(0.4, 120 + 30 * i, seed=i).numpy(), 22050)
+        rows.append(json.dumps({"id": f"u{i}", "wav": f"wavs/u{i}.wav", "voice": "v", "split": split}))
+    manifest = tmp_path / "corpus" / "manifest.jsonl"
+    manifest.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "teacher"
+    assert main(["data", "build-vocoder-teacher", "--out", str(out), "--corpus", str(manifest)]) == 0
+    assert "wrote 2 new items; 2 in" in capsys.readouterr().out  # train rows only
+    assert main(["data", "build-vocoder-teacher", "--out", str(out), "--corpus", str(manifest)]) == 0
+    assert "wrote 0 new items; 2 in" in capsys.readouterr().out
+    assert main(["data", "build-vocoder-teacher", "--out", str(out), "--tts-sentences", "2"]) == 2
+    assert "needs --tts-faces" in capsys.readouterr().err

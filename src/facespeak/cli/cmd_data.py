@@ -6,6 +6,8 @@ Builders are sub-subcommands, each registered by one function below:
   (``facespeak data build-speech --out corpus/speech [--sentences N] [--voices ...] [--jobs 2]``).
 - ``list-voices``: the voice registry and whether each voice can run on this machine.
 - ``check-speech``: Whisper WER and median F0 per voice on a built corpus's held-out sentences.
+- ``build-vocoder-teacher``: (mel, universal HiFi-GAN waveform) pairs for distilling a fast
+  vocoder, from corpus recordings and from mels the TTS predicts for training faces.
 - ``build-talking-clips``: talking clips (mp4 + transcript) for the joint TTS+TFG stage, made
   with ``facespeak say`` from training portraits and sentences (a distillation of that
   pipeline, not real talking data; docs/datasheet_talking_clips.md).
@@ -33,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_fit_timbre(sub)
     _register_build_motion(sub)
     _register_build_talking_clips(sub)
+    _register_build_vocoder_teacher(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -272,4 +275,45 @@ def _run_build_talking_clips(args: argparse.Namespace) -> int:
     s = build_talking_clips(cfg, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")
     print(f"talking clips: {s['clips']} clips of {s['persons']} persons in {s['out']} "
           f"(rendered by the mesh pipeline: not real talking data)")
+    return 0
+
+
+def _register_build_vocoder_teacher(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build-vocoder-teacher", help="(mel, universal HiFi-GAN waveform) pairs for vocoder distillation",
+                       description="Render mels through the universal HiFi-GAN: the train rows of corpus manifests "
+                                   "and mels the bundled TTS predicts for training faces reading training "
+                                   "sentences (resumable; docs/vocoder.md).")
+    p.add_argument("--out", default="corpus/vocoder_teacher", help="output directory (default corpus/vocoder_teacher)")
+    p.add_argument("--corpus", nargs="*", default=["corpus/speech/manifest.jsonl"], metavar="MANIFEST",
+                   help="speech-corpus manifests whose train rows are used (default corpus/speech/manifest.jsonl)")
+    p.add_argument("--per-voice", type=int, default=0, help="at most this many utterances per voice (default 0: all)")
+    p.add_argument("--tts-faces", default=None, metavar="DIR",
+                   help="a faces corpus (build-faces): its training portraits read --tts-sentences sentences")
+    p.add_argument("--tts-sentences", type=int, default=0, help="training sentences the TTS reads (default 0)")
+    p.add_argument("--sentence-file", default="corpus/speech/sentences.jsonl",
+                   help="sentences.jsonl whose train split the TTS reads (default corpus/speech/sentences.jsonl)")
+    p.add_argument("--portraits", type=int, default=12, help="training portraits for the TTS mels (default 12)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.set_defaults(func=_run_build_vocoder_teacher)
+
+
+def _run_build_vocoder_teacher(args: argparse.Namespace) -> int:
+    from ..core.errors import InputError
+    from ..core.output_files import check_input_file, check_output_dir
+    from ..data import vocoder_teacher as vt
+
+    check_output_dir(args.out)
+    if args.threads < 1 or args.per_voice < 0 or args.tts_sentences < 0 or args.portraits < 1:
+        raise InputError("expected --threads >= 1, --per-voice >= 0, --tts-sentences >= 0 and --portraits >= 1")
+    for manifest in args.corpus:
+        check_input_file(manifest, "corpus manifest")
+    if args.tts_sentences and not args.tts_faces:
+        raise InputError("--tts-sentences needs --tts-faces (a faces corpus from 'facespeak data build-faces')")
+    total = 0
+    for manifest in args.corpus:
+        total += vt.build_teacher_set(vt.corpus_mels(manifest, per_voice=args.per_voice), args.out, args.threads)
+    if args.tts_sentences:
+        sentences = vt.train_sentences(check_input_file(args.sentence_file, "sentence file"), args.tts_sentences)
+        total += vt.build_teacher_set(vt.tts_mels(args.tts_faces, sentences, args.portraits), args.out, args.threads)
+    print(f"wrote {total} new items; {len(vt.read_teacher_index(args.out))} in {args.out}")
     return 0

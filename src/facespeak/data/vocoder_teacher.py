@@ -32,7 +32,7 @@ import torch
 
 from facespeak.core.errors import ConfigError
 
-__all__ = ["TeacherItem", "corpus_mels", "tts_mels", "build_teacher_set", "read_teacher_index", "load_teacher_item"]
+__all__ = ["TeacherItem", "corpus_mels", "tts_mels", "train_sentences", "build_teacher_set", "read_teacher_index", "load_teacher_item"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,16 @@ def tts_mels(faces: str | Path, sentences: list[str], portraits: int = 8, seed: 
         res = fs.speak(load_face(person), text, opts)
         for j, chunk in enumerate(res.chunks):
             yield TeacherItem(f"t_{seed}_{k:05d}_{j}", f"tts:{person.person}", np.asarray(chunk.mel, np.float32))
+
+
+def train_sentences(path: str | Path, n: int) -> list[str]:
+    """``n`` sentences spread over the ``train`` split of a corpus ``sentences.jsonl`` (never its
+    held-out sentences)."""
+    rows = [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
+    texts = [r["text"] for r in rows if r.get("split") == "train"]
+    if not texts:
+        raise ConfigError(f"{path} has no train sentences")
+    return texts[:: max(1, len(texts) // n)][:n]
 
 
 def build_teacher_set(items: Iterable[TeacherItem], out: str | Path, threads: int = 1) -> int:
