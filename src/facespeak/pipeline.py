@@ -449,9 +449,7 @@ def _mesh_motion(space: Any, plan: np.ndarray, own_pose: tuple[float, float, flo
     """``(T_video, 12)`` motion plan (pose in apparent degrees) -> ``(T_video, D_motion)`` mesh
     motion for the warp: turns away from frontal soft-limited for this photo's own pose, then
     converted to the warp's commanded degrees (facespeak.tfg.mesh_space)."""
-    from .tfg.mesh_space import commanded_pose, limit_turn
-
-    return space.motion_from_amounts(plan[:, :7], commanded_pose(limit_turn(plan[:, 7:], own_pose)))
+    return space.motion_from_plan(plan, own_pose)
 
 
 def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple[int, int], Iterator[np.ndarray]]:

@@ -18,7 +18,8 @@ def test_faces_json_lists_every_face(tmp_path, capsys):
     assert sizes == sorted(sizes, reverse=True)
     f0 = out["faces"][0]
     assert f0["default"] and f0["gender"] == "female" and 0 <= f0["p_female"] <= 1
-    assert set(f0) >= {"index", "box", "size", "score", "yaw", "pitch", "roll", "age", "usable"}
+    assert set(f0) >= {"index", "box", "size", "score", "yaw", "pitch", "roll", "age", "usable", "animatable"}
+    assert all(f["animatable"] for f in out["faces"])
 
 
 def test_faces_text_output(tmp_path, capsys):
@@ -26,7 +27,7 @@ def test_faces_text_output(tmp_path, capsys):
     path.write_bytes(encode(astronaut(), "JPEG"))
     assert main(["faces", "--image", str(path), "--no-gender"]) == 0
     text = capsys.readouterr().out
-    assert "512x512 px, 1 face" in text and "#0" in text and "[default]" in text and "yaw" in text
+    assert "512x512 px, 1 face" in text and "#0" in text and "[default, can animate]" in text and "yaw" in text
 
 
 def test_faces_errors_are_one_line(tmp_path, capsys):

@@ -103,8 +103,8 @@ def test_half_closure_shuts_an_open_portrait_and_full_closure_presses(space):
     assert half < quarter < rest
 
 
-def test_limit_turn_compresses_only_outward_yaw_and_pitch():
-    from facespeak.tfg.mesh_space import TURN_LIMIT_DEG, TURN_MIN_RANGE_DEG, limit_turn
+def test_limit_turn_compresses_outward_yaw_and_pitch_and_yaw_back():
+    from facespeak.tfg.mesh_space import TURN_BACK_DEG2, TURN_LIMIT_DEG, TURN_MIN_RANGE_DEG, limit_turn
 
     motion = np.zeros((5, 5))
     motion[:, 0] = [-10.0, -1.0, 0.0, 1.0, 10.0]  # yaw
@@ -116,7 +116,8 @@ def test_limit_turn_compresses_only_outward_yaw_and_pitch():
     assert np.abs(frontal[:, :2] - motion[:, :2]).max() < 1.0  # little change near frontal
     turned = limit_turn(motion, (18.0, -18.0, 0.0))  # turned right and looking down
     r = max(TURN_LIMIT_DEG[0] - 18.0, TURN_MIN_RANGE_DEG)
-    assert 0 < turned[4, 0] <= r and turned[0, 0] == -10.0  # yaw: outward capped, back to frontal free
+    r_back = max(TURN_BACK_DEG2 / 18.0, TURN_MIN_RANGE_DEG)  # yaw back: bounded (issue 12)
+    assert 0 < turned[4, 0] <= r and -r_back <= turned[0, 0] < -5.0
     assert -r <= turned[0, 1] < 0 and turned[4, 1] == 10.0  # pitch: the same with the sign flipped
     np.testing.assert_allclose(turned[:, 2:], motion[:, 2:])
     assert np.all(np.diff(turned[:, 0]) > 0)  # monotone: the motion's shape is kept

@@ -69,6 +69,12 @@ def prepare_request(args: argparse.Namespace, suffix: str):
                                                           "formant_shift")})
     opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
+    if args.face_index is None and len(portrait.faces) > 1:
+        from ..face.analysis import default_face_reason
+
+        print(f"{len(portrait.faces)} faces found; using #{portrait.face_index}, "
+              f"{default_face_reason(portrait.faces, portrait.face_index)}; choose another with --face-index K "
+              "(see `facespeak faces`)", flush=True)
     return out, text, opts, portrait, chunks
 
 

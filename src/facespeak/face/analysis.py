@@ -39,6 +39,9 @@ __all__ = [
     "N_LANDMARKS",
     "MIN_FACE_SIDE",
     "PROFILE_YAW_DEG",
+    "animatable_problem",
+    "default_face_index",
+    "default_face_reason",
     "Face",
     "Portrait",
     "analyse_faces",
@@ -355,10 +358,10 @@ def choose_face(faces: list[Face], index: int | None = None, *, name: str = "the
         raise NoFaceError(f"no face found in {name}; expected a photo with one clearly visible face "
                           "(faces in profile or smaller than ~15 px are not detected)")
     if index is None:
-        index = 0
+        index = default_face_index(faces)
         if len(faces) > 1:
-            log.info("%d faces found; using the largest (#0). Choose another with --face-index K "
-                     "(see `facespeak faces`)", len(faces))
+            log.info("%d faces found; using #%d, %s. Choose another with --face-index K (see `facespeak faces`)",
+                     len(faces), index, default_face_reason(faces, index))
     elif not 0 <= index < len(faces):
         raise InputError(f"face index {index} is out of range: {len(faces)} face"
                          f"{'s' if len(faces) != 1 else ''} found in {name} "
@@ -400,6 +403,50 @@ def face_nearest_box(faces: list[Face], box: tuple[float, ...] | list[float] | n
     return faces[best]
 
 
+def animatable_problem(face: Face, name: str = "the image", index: int = 0) -> str | None:
+    """Why the talking-face renderer cannot animate ``face`` (one sentence), or None when it can:
+    box shorter than ``MIN_FACE_SIDE`` px, an eye or the mouth outside the image, or
+    ``|yaw| > PROFILE_YAW_DEG``."""
+    h, w = face.image_size
+    if face.short_side < MIN_FACE_SIDE:
+        return (f"face #{index} in {name} is {face.width:.0f}x{face.height:.0f} px; expected at "
+                f"least {MIN_FACE_SIDE} px on the shorter side (use a larger or closer photo)")
+    outside = [part for part, idx in ANIMATED_POINTS.items()
+               if not _inside(face.landmarks[list(idx), :2], w, h)]
+    if outside:
+        return (f"face #{index} in {name} is cut by the image border: the {' and '.join(outside)} "
+                f"{'lies' if len(outside) == 1 else 'lie'} outside the {w}x{h} px image; expected both eyes "
+                "and the mouth inside the photo (use a photo with more room around the face)")
+    if face.is_profile():
+        return (f"face #{index} in {name} is turned {abs(face.pose[0]):.0f} deg from frontal (profile); "
+                f"expected at most {PROFILE_YAW_DEG:.0f} deg to animate it (use a more frontal photo, "
+                "or --allow-profile to try anyway)")
+    return None
+
+
+def default_face_index(faces: list[Face]) -> int:
+    """The face used when none is chosen: the largest one that can be animated
+    (:func:`animatable_problem`), else the largest. ``faces`` largest first; 0 when empty."""
+    return next((i for i, f in enumerate(faces) if animatable_problem(f) is None), 0)
+
+
+def default_face_reason(faces: list[Face], index: int) -> str:
+    """Why face ``index`` is the default, in words ("the largest face", "the largest face that
+    can be animated (#0 is turned 62 deg from frontal)")."""
+    if index == 0:
+        return "the largest face" + ("" if animatable_problem(faces[0]) is None else " (none can be animated)")
+    skipped = [f"#{i} is {_short_problem(f)}" for i, f in enumerate(faces[:index])]
+    return f"the largest face that can be animated ({'; '.join(skipped)})"
+
+
+def _short_problem(face: Face) -> str:
+    if face.short_side < MIN_FACE_SIDE:
+        return f"too small ({face.width:.0f}x{face.height:.0f} px)"
+    if face.is_profile():
+        return f"turned {abs(face.pose[0]):.0f} deg from frontal"
+    return "cut by the image border"
+
+
 def check_animatable(face: Face, index: int = 0, name: str = "the image", *, allow_profile: bool = False) -> None:
     """Refuse a face the talking-face renderer cannot animate well (docs/face_analysis.md).
 
@@ -413,22 +460,14 @@ def check_animatable(face: Face, index: int = 0, name: str = "the image", *, all
             ``|yaw| > PROFILE_YAW_DEG`` and not ``allow_profile``.
     """
     h, w = face.image_size
+    problem = animatable_problem(face, name, index)
     if face.short_side < MIN_FACE_SIDE:
-        raise FaceTooSmallError(f"face #{index} in {name} is {face.width:.0f}x{face.height:.0f} px; expected at "
-                                f"least {MIN_FACE_SIDE} px on the shorter side (use a larger or closer photo)")
-    outside = [part for part, idx in ANIMATED_POINTS.items()
-               if not _inside(face.landmarks[list(idx), :2], w, h)]
-    if outside:
-        raise InputError(f"face #{index} in {name} is cut by the image border: the {' and '.join(outside)} "
-                         f"{'lies' if len(outside) == 1 else 'lie'} outside the {w}x{h} px image; expected both eyes "
-                         "and the mouth inside the photo (use a photo with more room around the face)")
-    if face.is_profile() and allow_profile:
+        raise FaceTooSmallError(problem)
+    if problem is not None and not (face.is_profile() and allow_profile):
+        raise InputError(problem)
+    if face.is_profile():
         log.warning("face #%d in %s is turned %.0f deg from frontal (profile); animating it anyway "
                     "(--allow-profile): expect artefacts on the far cheek and mouth", index, name, abs(face.pose[0]))
-    elif face.is_profile():
-        raise InputError(f"face #{index} in {name} is turned {abs(face.pose[0]):.0f} deg from frontal (profile); "
-                         f"expected at most {PROFILE_YAW_DEG:.0f} deg to animate it (use a more frontal photo, "
-                         "or --allow-profile to try anyway)")
     x0, y0, x1, y1 = face.box
     if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
         log.warning("face #%d in %s runs past the image border; the missing part is filled by repeating the "

@@ -41,7 +41,7 @@ from . import mesh_topology as mt
 from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace
 from .mouth_interior import MouthStyle, lip_opening, paint_mouth_interior
 
-__all__ = ["RenderConfig", "MeshRenderer"]
+__all__ = ["RenderConfig", "MeshRenderer", "FrameWarp"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,33 @@ class _Warp:
     grid: np.ndarray = field(repr=False)  # (2, h, w) float32 canvas px x and y of each region pixel
     triangles: np.ndarray = field(repr=False)  # (n_tri, 3) control-point indices with a moving corner
     source: np.ndarray = field(repr=False)  # (N, 2) control points at zero motion, canvas px
+    facing: np.ndarray = field(repr=False)  # (n_tri,) +-1 front-facing orientation; 0: never culled
+    mirror: np.ndarray = field(repr=False)  # (n_tri, 3) mirror-image corners (-1 rows: none)
+    side: np.ndarray = field(repr=False)  # (n_tri,) 0 image-left half, 1 right half of the face
+    gain: np.ndarray = field(repr=False)  # (2, 3) colour gain for texture mirrored onto each side
+
+
+@dataclass(frozen=True, eq=False)
+class FrameWarp:
+    """The warp of one motion frame (what :meth:`MeshRenderer.frame_warp` returns).
+
+    Attributes:
+        landmarks: ``(478, 2)`` output landmarks, canvas px.
+        points: ``(N, 2)`` output control points, canvas px (``warp.source`` at zero motion).
+        ids: ``(h, w) int32`` index into the renderer's moving triangles of the triangle that
+            owns each region pixel (``n_tri`` = no moving triangle: identity).
+        back: ``(2, h, w) float32`` canvas px each region pixel samples (x, y).
+        texture: ``(n_tri, 3, 2)`` canvas px of the source triangle each triangle samples (its own,
+            or its mirror image's where a turn reveals skin the photo does not show).
+        mirrored: ``(n_tri,) bool`` triangles that sample their mirror image.
+    """
+
+    landmarks: np.ndarray = field(repr=False)
+    points: np.ndarray = field(repr=False)
+    ids: np.ndarray = field(repr=False)
+    back: np.ndarray = field(repr=False)
+    texture: np.ndarray = field(repr=False)
+    mirrored: np.ndarray = field(repr=False)
 
 
 class MeshRenderer:
@@ -115,6 +142,12 @@ class MeshRenderer:
         self._ring, self._static = self._rings()
         self._warp = self._build_warp()
         self._rest_opening = lip_opening(self.source_landmarks)
+
+    @property
+    def warp(self) -> "_Warp":
+        """The per-portrait warp layout: ``box`` (region, canvas px), ``triangles`` ``(n_tri, 3)``
+        control-point indices, ``source`` ``(N, 2)`` control points at zero motion (read only)."""
+        return self._warp
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -169,17 +202,16 @@ class MeshRenderer:
     def _build_warp(self) -> _Warp:
         zero = self.space.zero_motion(1)[0]
         _, source, _ = self._control_points(zero)
-        opened = zero.copy()
-        opened[:K_EXPR] = self.space.basis.amounts_to_codes(np.eye(K_EXPR)[EXPRESSION_NAMES.index("jaw_open")])
-        _, layout, _ = self._control_points(opened)
-        triangles = Delaunay(layout).simplices
-        n_moving = mt.N_MESH_NO_IRIS + len(self._ring)  # control points before the static ones
-        triangles = triangles[(triangles < n_moving).any(axis=1)]
+        triangles, facing = _triangulate(self.config.ring_scale, source)
+        mirror = np.where((triangles < len(_MIRROR)).all(axis=1, keepdims=True),
+                          _MIRROR[np.minimum(triangles, len(_MIRROR) - 1)], -1)
+        side = (source[triangles].mean(axis=1)[:, 0] > source[list(mt.FACE_OVAL), 0].mean()).astype(np.int64)
         x0, y0, x1, y1 = self._region()
         gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         log.debug("mesh warp: %d control points, %d moving triangles, region %dx%d", len(source),
                   len(triangles), x1 - x0, y1 - y0)
-        return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source)
+        gain = _side_gains(self.canvas, source, triangles, facing, side)
+        return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source, facing, mirror, side, gain)
 
     # ------------------------------------------------------------------ per frame
 
@@ -187,18 +219,28 @@ class MeshRenderer:
         """``(T_video, D_motion)`` -> ``(T_video, 478, 2)`` landmarks in output-frame px."""
         return self.space.landmarks(motion)
 
-    def render_frame(self, motion: np.ndarray) -> np.ndarray:
-        """One ``(D_motion,)`` motion frame -> ``(H_out, W_out, 3) uint8`` RGB."""
+    def frame_warp(self, motion: np.ndarray) -> FrameWarp | None:
+        """One ``(D_motion,)`` motion frame -> its :class:`FrameWarp` (None at zero motion:
+        the frame is the canvas itself)."""
         motion = self.space.check_motion(np.asarray(motion, np.float64).reshape(1, -1))[0]
         face, points, depth = self._control_points(motion)
-        w = self._warp
-        x0, y0, x1, y1 = w.box
-        if np.allclose(points, w.source, rtol=0.0, atol=1e-6):  # zero motion: the photo itself
+        if np.allclose(points, self._warp.source, rtol=0.0, atol=1e-6):
+            return None
+        ids, back, src, mirrored = _backward_map(points, depth, self._warp)
+        return FrameWarp(face, points, ids, back, src, mirrored)
+
+    def render_frame(self, motion: np.ndarray) -> np.ndarray:
+        """One ``(D_motion,)`` motion frame -> ``(H_out, W_out, 3) uint8`` RGB."""
+        fw = self.frame_warp(motion)
+        if fw is None:  # zero motion: the photo itself
             return self.canvas.copy()
-        back = _backward_map(points, depth, w)
+        x0, y0, x1, y1 = self._warp.box
+        back = fw.back
         region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if fw.mirrored.any():  # mirrored skin takes the lighting of the side it fills
+            region = _match_mirrored(region, fw, self._warp)
         if self.config.mouth is not None:
-            region = paint_mouth_interior(region, face - [x0, y0], self._rest_opening, self.config.mouth)
+            region = paint_mouth_interior(region, fw.landmarks - [x0, y0], self._rest_opening, self.config.mouth)
         if self.config.mode == "crop":
             return region
         out = self.canvas.copy()
@@ -212,8 +254,77 @@ class MeshRenderer:
             yield self.render_frame(row)
 
 
-def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> np.ndarray:
-    """``(2, h, w) float32`` canvas px to sample for each region pixel (exact piecewise affine).
+def _mirror_table() -> np.ndarray:
+    """``(468 + 36,)`` control point -> its mirror image across the face's symmetry plane
+    (MediaPipe's canonical face is left-right symmetric; the head ring follows the face oval)."""
+    from scipy.spatial import cKDTree
+
+    from .mesh_space import canonical_landmarks
+
+    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
+    _, face = cKDTree(canon).query(canon * [-1.0, 1.0, 1.0])
+    oval = {p: k for k, p in enumerate(mt.FACE_OVAL)}
+    ring = [oval[int(face[p])] + mt.N_MESH_NO_IRIS for p in mt.FACE_OVAL]
+    return np.concatenate([face, ring]).astype(np.int64)
+
+
+_MIRROR = _mirror_table()
+#: a front-facing triangle whose texture would stretch by more than this takes the mirror
+#: image's texture when that one stretches less (and faces the camera in the photo)
+MIRROR_STRETCH = 2.0
+
+
+def _side_gains(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray, facing: np.ndarray,
+                side: np.ndarray) -> np.ndarray:
+    """``(2, 3)`` per-channel gain for texture mirrored *onto* each half of the face: mean colour
+    of that half's skin over the other half's (front-facing face triangles' centroids), within
+    0.6-1.6, so a mirrored cheek takes the lighting of the side it fills."""
+    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1) & (facing * _signed_area(source[triangles]) > 0)
+    h, w = canvas.shape[:2]
+    means = []
+    for s in (0, 1):
+        c = np.round(source[triangles[face & (side == s)]].mean(axis=1)).astype(int)
+        c = c[(c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)]
+        means.append(canvas[c[:, 1], c[:, 0]].reshape(-1, 3).mean(axis=0) + 1.0 if len(c) else np.ones(3))
+    return np.clip(np.stack([means[0] / means[1], means[1] / means[0]]), 0.6, 1.6).astype(np.float32)
+
+
+def _signed_area(tri: np.ndarray) -> np.ndarray:
+    """``(n, 3, 2)`` -> ``(n,)`` signed areas (px^2 or the points' units squared)."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def _triangulate(ring_scale: float, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of the warp and the orientation each shows when it faces the camera.
+
+    The face (468 mesh points + the head ring) is triangulated on MediaPipe's *canonical*,
+    frontal face with the jaw opened (so the mouth opening is spanned by inner-lip triangles
+    only): a surface triangulation of the head that does not depend on how the photo is turned.
+    A triangle whose projected orientation is opposite to its canonical one faces away from
+    the camera and is culled (back-face culling); the rest are drawn far first. The band between
+    the head ring and the static points is triangulated in the photo (``source`` px) and never
+    culled. Returns ``(n_tri, 3)`` control-point indices and ``(n_tri,)`` facing signs
+    (+-1 for head triangles, 0 for the band).
+    """
+    from .mesh_space import canonical_landmarks, mesh_basis
+
+    canon = canonical_landmarks() + mesh_basis().design[EXPRESSION_NAMES.index("jaw_open")]
+    oval = canonical_landmarks()[list(mt.FACE_OVAL), :2]
+    centre = oval.mean(axis=0)
+    layout = np.concatenate([canon[: mt.N_MESH_NO_IRIS, :2], centre + (oval - centre) * ring_scale])
+    head = Delaunay(layout).simplices
+    n_moving = len(layout)
+    band = Delaunay(source[mt.N_MESH_NO_IRIS:]).simplices + mt.N_MESH_NO_IRIS
+    band = band[(band >= n_moving).any(axis=1) & (band < n_moving).any(axis=1)]
+    facing = np.concatenate([np.sign(_signed_area(layout[head])), np.zeros(len(band))])
+    return np.concatenate([head, band]), facing
+
+
+def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[np.ndarray, ...]:
+    """``(h, w) int32`` owning triangle, ``(2, h, w) float32`` canvas px to sample for each
+    region pixel (exact piecewise affine), and the ``(n_tri, 3, 2)`` source corners each triangle
+    samples with its ``(n_tri,) bool`` mirrored flag (:func:`_texture_source`).
 
     Args:
         points: ``(N, 2)`` control points of this frame, canvas px.
@@ -222,10 +333,11 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> np.ndar
     """
     tri = warp.triangles
     dst = points[tri]  # (n, 3, 2) output positions
-    src = warp.source[tri]
     homo = np.concatenate([dst, np.ones((len(tri), 3, 1))], axis=2)  # (n, 3, 3) rows [x, y, 1]
-    det = np.linalg.det(homo)
-    ok = np.abs(det) > 1e-6  # degenerate output triangles cover no pixels
+    det = np.linalg.det(homo)  # 2x the signed area
+    # degenerate output triangles cover no pixels; head triangles turned away are culled
+    ok = (np.abs(det) > 1e-6) & (warp.facing * det >= 0)
+    src, mirrored = _texture_source(det / 2.0, warp)
     affine = np.zeros((len(tri) + 1, 6), np.float32)  # last row: identity for untouched pixels
     affine[-1] = (1, 0, 0, 0, 1, 0)
     sol = np.linalg.solve(homo[ok], src[ok])  # (m, 3, 2): [x, y, 1] @ sol = source
@@ -237,4 +349,36 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> np.ndar
         cv2.fillConvexPoly(ids, fixed[i], int(i), lineType=cv2.LINE_8, shift=4)
     a = affine[ids]  # (h, w, 6)
     gx, gy = warp.grid
-    return np.stack([a[..., 0] * gx + a[..., 1] * gy + a[..., 2], a[..., 3] * gx + a[..., 4] * gy + a[..., 5]])
+    back = np.stack([a[..., 0] * gx + a[..., 1] * gy + a[..., 2], a[..., 3] * gx + a[..., 4] * gy + a[..., 5]])
+    return ids, back, src, mirrored
+
+
+def _match_mirrored(region: np.ndarray, fw: FrameWarp, warp: _Warp) -> np.ndarray:
+    """Scale the colour of pixels drawn from mirrored texture by their side's gain."""
+    gains = np.ones((len(warp.triangles) + 1, 3), np.float32)
+    gains[:-1][fw.mirrored] = warp.gain[warp.side[fw.mirrored]]
+    pix = fw.mirrored[np.minimum(fw.ids, len(warp.triangles) - 1)] & (fw.ids < len(warp.triangles))
+    out = region.copy()
+    out[pix] = np.clip(region[pix] * gains[fw.ids[pix]], 0, 255).astype(np.uint8)
+    return out
+
+
+def _texture_source(area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_tri, 3, 2)`` source corners each triangle samples and ``(n_tri,) bool`` mirrored.
+
+    A head triangle that faced away from the camera in the photo (its texture is not in the
+    photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
+    image across the face's symmetry plane, when that one faces the camera in the photo and
+    stretches less: the skin a turn reveals is filled from the other side of the face."""
+    src = warp.source[warp.triangles]
+    area_src = _signed_area(src)
+    has = warp.mirror[:, 0] >= 0
+    msrc = warp.source[np.maximum(warp.mirror, 0)]
+    area_m = _signed_area(msrc)
+    own_ok = (warp.facing * area_src > 0) & (np.abs(area_out) <= MIRROR_STRETCH * np.abs(area_src))
+    stretch_m = np.abs(area_out) / np.maximum(np.abs(area_m), 1e-9)
+    stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
+    # a mirror image reverses orientation: it faced the camera when its area sign is -facing
+    use = has & ~own_ok & (warp.facing * area_m < 0) & ((warp.facing * area_src <= 0) | (stretch_m < stretch_o))
+    src[use] = msrc[use]
+    return src, use

