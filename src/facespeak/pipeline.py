@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .core.cancel import CancelToken, check_cancel
 from .core.errors import CheckpointError, InputError
 from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
 
-__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion"]
+__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s"]
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,23 @@ class SpeechResult:
         return len(self.wav) / self.sample_rate
 
 
+#: Seconds of speech per phoneme symbol (IPA symbols, stress marks, spaces and punctuation, no
+#: blanks) at ``length_scale`` 1 for the bundled TTS: the duration predictor's median over
+#: varied texts and voices (0.062..0.084 s at length_scale 1.2; decisions.md #26).
+SPEECH_S_PER_SYMBOL = 0.057
+
+
+def estimate_speech_s(frontend: Any, text: str, opts: SpeechOptions) -> float:
+    """Seconds of speech ``text`` will give, from its phoneme count after normalisation (digits
+    and symbols expanded) and the chunk pauses. No model is needed and it costs about a
+    millisecond per sentence, so a server can refuse a request before any synthesis."""
+    from .text import phonemes_to_ids
+
+    chunks = frontend.split(text)
+    n = sum(len(phonemes_to_ids(frontend.phonemize(chunk))) for chunk in chunks)
+    return n * SPEECH_S_PER_SYMBOL * opts.length_scale + opts.pause_s * max(0, len(chunks) - 1)
+
+
 class _threads:
     """Temporarily set torch's intra-op thread count (None = leave it)."""
 
@@ -246,26 +264,31 @@ class FaceSpeak:
         return self.timbre.cents(vec[:-1], float(vec[-1]))
 
     # 3-5 ---------------------------------------------------------------------------------
-    def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions) -> Iterator[SpeechChunk]:
-        """Synthesise ``text`` chunk by chunk (constant memory for long text)."""
+    def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions,
+                    cancel: CancelToken | None = None) -> Iterator[SpeechChunk]:
+        """Synthesise ``text`` chunk by chunk (constant memory for long text). ``cancel`` is
+        checked before every chunk, decoder step and vocoder call (raises ``Cancelled``)."""
         opts.validate()
         self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
         chunks = self.frontend.split(text)
         cents = self.formant_cents(cond, opts)
         for k, chunk in enumerate(chunks):
+            check_cancel(cancel)
             ids = self.frontend.encode(chunk)
             if not ids:
                 continue
-            yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents)
+            yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel)
 
     @torch.inference_mode()
     def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
-                          cents: float = 0.0) -> SpeechChunk:
+                          cents: float = 0.0, cancel: CancelToken | None = None) -> SpeechChunk:
         gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + k)
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
         out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
                                   temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
-                                  gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance)
+                                  gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance,
+                                  on_step=None if cancel is None else lambda _: cancel.check())
+        check_cancel(cancel)
         n = int(out.mel_lengths[0])
         mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
         with _threads(1 if self.device.type == "cpu" else None):
@@ -275,14 +298,16 @@ class FaceSpeak:
                            e_t=out.e_t[0].cpu().numpy(), mu_y=out.mu_y[0, :, :n].cpu().numpy())
 
     def speak(self, image: Any, text: str, opts: SpeechOptions | None = None, face_index: int | None = None,
-              keep_chunks: bool = True) -> SpeechResult:
-        """Portrait + text -> :class:`SpeechResult` (whole waveform in memory)."""
+              keep_chunks: bool = True, cancel: CancelToken | None = None) -> SpeechResult:
+        """Portrait + text -> :class:`SpeechResult` (whole waveform in memory); ``cancel`` as in
+        :meth:`iter_chunks`."""
         opts = opts or SpeechOptions()
         opts.validate()
+        check_cancel(cancel)
         portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
         pause = np.zeros(int(opts.pause_s * self.mel_spec.sample_rate), dtype=np.float32)
         parts, chunks = [], []
-        for i, ch in enumerate(self.iter_chunks(text, cond, opts)):
+        for i, ch in enumerate(self.iter_chunks(text, cond, opts, cancel)):
             parts.extend([pause, ch.wav] if i else [ch.wav])
             if keep_chunks:
                 chunks.append(ch)
@@ -478,11 +503,13 @@ def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple
 
 
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
-        video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False) -> SayResult:
+        video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False,
+        cancel: CancelToken | None = None) -> SayResult:
     """Portrait + text -> MP4 (H.264 + AAC, 25 fps) of the face speaking in its own voice.
 
     Stages: 1 portrait, 2 identity, 3-5 speech (chunked), 6 motion plan, 7 render + mux.
-    The file appears only when complete (the writer renames a temporary file).
+    The file appears only when complete (the writer renames a temporary file). ``cancel`` is
+    checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames.
     """
     import time
 
@@ -496,7 +523,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     speech.validate()
     video.validate()
     t0 = time.perf_counter()
-    spoken = fs.speak(image, text, speech, face_index)
+    spoken = fs.speak(image, text, speech, face_index, cancel=cancel)
     portrait, chunks, wav, sr = spoken.portrait, spoken.chunks, spoken.wav, spoken.sample_rate
     t_speech = time.perf_counter()
     timing = AudioTiming(fs.mel_spec, 25.0)
@@ -504,6 +531,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     from .text import phonemes_to_ids
 
     ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
+    check_cancel(cancel)
     level_db = None
     if video.silence_gate:
         from .audio.levels import frame_rms, relative_db
@@ -522,6 +550,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     t_first = None
     with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:
         for frame in tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress):
+            check_cancel(cancel)
             writer.add_frame(frame)
             t_first = t_first or time.perf_counter()
         path = writer.close(wav)

@@ -6,6 +6,8 @@ import argparse
 
 __all__ = ["register"]
 
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="web page + REST API (POST /api/faces, /api/tts, /api/say)")
@@ -13,8 +15,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
     p.add_argument("--vocoder", choices=["fast", "universal"], default="fast")
-    p.add_argument("--max-upload-mb", type=float, default=20.0)
-    p.add_argument("--max-text-chars", type=int, default=2000)
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest portrait upload (default 20)")
+    p.add_argument("--max-text-chars", type=int, default=2000, help="longest text per request (default 2000)")
+    p.add_argument("--max-speech-seconds", type=float, default=60.0,
+                   help="most speech one request may make, estimated before synthesis (default 60)")
+    p.add_argument("--max-queue", type=int, default=8,
+                   help="requests that may wait behind the running synthesis; more get 429 (default 8)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let pages from ORIGIN (e.g. https://app.example) call the API; repeatable; '*' = any")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="accept requests addressed to NAME (besides loopback names and --host); repeatable")
     p.add_argument("--preload", action="store_true", help="load the models at start-up, not on the first request")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=run)
@@ -22,22 +32,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import InputError
+    from ..server.app import ServerConfig
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port: expected 1..65535, got {args.port}")
+    # bound to every interface the server cannot know the names it is reached by: Host is not
+    # checked then (the Origin check still is); see docs/server.md
+    hosts = ["*"] if args.host in ALL_INTERFACES else [args.host]
+    cfg = ServerConfig(tts_weights=args.tts_weights, vocoder=args.vocoder, max_upload_mb=args.max_upload_mb,
+                       max_text_chars=args.max_text_chars, max_speech_s=args.max_speech_seconds,
+                       max_queue=args.max_queue, preload=args.preload, threads=args.threads,
+                       allowed_hosts=hosts + args.allow_host, allowed_origins=args.allow_origin)
+    cfg.validate()  # one line per bad value, before anything loads
     try:
         import uvicorn
     except ImportError as e:  # pragma: no cover - depends on the install
         from ..core.errors import DependencyError
 
         raise DependencyError(f"'facespeak serve' needs uvicorn and fastapi: {e}") from e
-    from ..server import ServerConfig, create_app
+    from ..server import create_app
 
-    cfg = ServerConfig(tts_weights=args.tts_weights, vocoder=args.vocoder, max_upload_mb=args.max_upload_mb,
-                       max_text_chars=args.max_text_chars, preload=args.preload, threads=args.threads)
-    print(f"facespeak serving on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
+    app = create_app(cfg)
+    print(f"facespeak serving on http://{args.host}:{args.port}/ (API schema at /openapi.json)", flush=True)
     try:
-        uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the signal it got
         pass  # (SIGTERM too, see cli.main): a normal stop; exit handlers still run
     return 0

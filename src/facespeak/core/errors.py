@@ -19,6 +19,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DependencyError",
+    "Cancelled",
 ]
 
 
@@ -76,3 +77,9 @@ class DependencyError(FacespeakError):
     """An optional dependency or a system package is missing."""
 
     exit_code = 5
+
+
+class Cancelled(FacespeakError):
+    """A run was stopped on request (core.cancel.CancelToken), e.g. its client disconnected."""
+
+    exit_code = 130

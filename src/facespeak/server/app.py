@@ -3,58 +3,98 @@
 Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status):
 
 - ``GET  /``                the web page (``static/index.html``)
-- ``GET  /api/health``      ``{"status": "ok", "version": ..., "loaded": bool}``
+- ``GET  /api/health``      ``{"status": "ok", "version": ..., "loaded": bool, "queued": int}``
 - ``POST /api/faces``       multipart ``image`` -> faces found (index, box, size, pose, gender)
 - ``POST /api/tts``         multipart ``image``, ``text`` [+ options] -> ``audio/wav``
 - ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
+- ``GET  /openapi.json``    the schema (no interactive docs: they would load scripts from a CDN)
 
 Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``, ``face_guidance``,
 ``voice_gender`` (auto | female | male), ``formant_shift`` (timbre in cents, -600..600; left out = chosen
-from the face), ``condition`` (f_id | f). The models load once, on the first request that needs them (or at
-start-up with ``preload``); synthesis requests run one at a time (a CPU box gains nothing from
-running two at once, and memory stays bounded), others wait in line.
+from the face), ``condition`` (f_id | f).
+
+Request path: guards (Host/Origin, body size: :mod:`.guards`) -> form parsed -> cheap checks on
+the event loop or in a small thread pool (text length, estimated speech seconds, image and face)
+-> a place in the synthesis worker's bounded queue (:mod:`.worker`; 429 when full) -> the job
+runs in the worker thread while the request watches for its client leaving (then the job is
+cancelled). Health never waits for a thread.
 """
 
 
+import asyncio
 import io
 import logging
+import math
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.cancel import CancelToken
 from ..core.errors import FacespeakError, InputError
+from .guards import BodyLimit, OriginGuard
+from .worker import QueueFull, SynthesisWorker
 
 __all__ = ["ServerConfig", "create_app"]
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+FORM_MARGIN_BYTES = 1_000_000  # text and option fields plus multipart framing, on top of the image
+# image decoding and face analysis run beside the worker (they make quick 422s); two at a time
+# keeps a burst of uploads from starving the synthesis on a 2-core box
+ANALYSIS_THREADS = 2
 
 
 @dataclass
 class ServerConfig:
-    """``max_upload_mb``: largest accepted portrait file; ``max_text_chars``: longest text (the
-    CLI accepts more; a web request should finish in minutes, not hours)."""
+    """Limits and options of ``facespeak serve`` (one field per flag, docs/server.md).
+
+    ``max_upload_mb``: largest portrait file; ``max_text_chars``: longest text (the CLI accepts
+    more); ``max_speech_s``: most seconds of speech one request may make (estimated from the
+    normalised text before synthesis); ``max_queue``: requests that may wait behind the running
+    synthesis (more: 429); ``allowed_hosts`` / ``allowed_origins``: besides loopback names and
+    the page's own origin ("*": any)."""
 
     tts_weights: str | None = None
     vocoder: str = "fast"
     max_upload_mb: float = 20.0
     max_text_chars: int = 2000
+    max_speech_s: float = 60.0
+    max_queue: int = 8
     preload: bool = False
     threads: int | None = None
+    allowed_hosts: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        from ..text import TextConfig
+
+        most_chars = TextConfig().max_text_chars
+        if self.threads is not None and not 1 <= self.threads <= 256:
+            raise InputError(f"--threads: expected a whole number 1..256, got {self.threads}")
+        if not (math.isfinite(self.max_upload_mb) and 0 < self.max_upload_mb <= 1000):
+            raise InputError(f"--max-upload-mb: expected a number of MB in (0, 1000], got {self.max_upload_mb}")
+        if not 1 <= self.max_text_chars <= most_chars:
+            raise InputError(f"--max-text-chars: expected 1..{most_chars}, got {self.max_text_chars}")
+        if not (math.isfinite(self.max_speech_s) and 0 < self.max_speech_s <= 3600):
+            raise InputError(f"--max-speech-seconds: expected a number of seconds in (0, 3600], got {self.max_speech_s}")
+        if not 0 <= self.max_queue <= 1000:
+            raise InputError(f"--max-queue: expected 0..1000, got {self.max_queue}")
+        if self.vocoder not in ("fast", "universal"):
+            raise InputError(f"--vocoder: expected 'fast' or 'universal', got {self.vocoder!r}")
 
 
 class _Engine:
-    """The loaded pipeline plus the lock that serialises synthesis."""
+    """The pipeline, loaded once (lazily, in the worker thread unless ``preload``)."""
 
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self._fs: Any = None
         self._load_lock = threading.Lock()
-        self.run_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -70,6 +110,14 @@ class _Engine:
             return self._fs
 
 
+class UploadTooLarge(InputError):
+    """The image is over ``--max-upload-mb`` (HTTP 413)."""
+
+
+class _ClientGone(Exception):
+    """The client disconnected while its job waited or ran; the job was cancelled."""
+
+
 def _speech_options(seed: int, condition: str, **given: float | str | None):
     """Form fields -> SpeechOptions; a field left out (None) keeps the pipeline's default."""
     from ..pipeline import SpeechOptions
@@ -79,35 +127,41 @@ def _speech_options(seed: int, condition: str, **given: float | str | None):
     return opts
 
 
-def _read_upload(data: bytes, cfg: ServerConfig) -> bytes:
+def _check_upload(data: bytes, cfg: ServerConfig) -> bytes:
     if not data:
         raise InputError("image: expected an uploaded image file, got an empty upload")
     if len(data) > cfg.max_upload_mb * 1e6:
-        raise InputError(f"image: expected at most {cfg.max_upload_mb:g} MB, got {len(data) / 1e6:.1f} MB")
+        raise UploadTooLarge(f"image: expected at most {cfg.max_upload_mb:g} MB, got {len(data) / 1e6:.1f} MB")
     return data
 
 
-def _check_text(text: str, cfg: ServerConfig) -> str:
+def _check_text(text: str, opts: Any, cfg: ServerConfig) -> None:
+    """Characters first (cheap), then the speech the text will make (digits and symbols expanded)."""
+    from ..pipeline import estimate_speech_s
+    from ..text import TextConfig, TextFrontend
+
     if len(text) > cfg.max_text_chars:
         raise InputError(f"text: this server accepts at most {cfg.max_text_chars} characters, got {len(text)}")
-    return text
+    seconds = estimate_speech_s(TextFrontend(TextConfig()), text, opts)  # TextError for empty/unspeakable
+    if seconds > cfg.max_speech_s:
+        raise InputError(f"text: this server makes at most {cfg.max_speech_s:g} s of speech per request, this text "
+                         f"would take about {seconds:.0f} s (numbers and symbols are spoken as words); "
+                         "split it into several requests")
 
 
-def _prepare(image: bytes, text: str, face_index: int | None, cfg: ServerConfig):
-    """Validate everything that can fail fast (before the models load) -> Portrait."""
-    from ..cli.cmd_tts import validate_inputs
+def _portrait(image: bytes, face_index: int | None):
+    from ..face.analysis import load_portrait
 
-    portrait, _ = validate_inputs(_read_upload(image, cfg), face_index, _check_text(text, cfg))
-    return portrait
+    return load_portrait(image, face_index)
 
 
-def _faces_json(image: bytes, cfg: ServerConfig) -> dict[str, Any]:
+def _faces_json(image: bytes) -> dict[str, Any]:
     from ..cli.cmd_faces import _describe
     from ..core.errors import NoFaceError
     from ..face.analysis import MIN_FACE_SIDE, analyse_faces
     from ..face.image_io import load_image
 
-    rgb = load_image(_read_upload(image, cfg))
+    rgb = load_image(image)
     faces = analyse_faces(rgb)
     if not faces:
         raise NoFaceError("no face found in the image; expected a photo with one clearly visible face")
@@ -124,26 +178,77 @@ def _wav_bytes(wav: Any, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def create_app(cfg: ServerConfig | None = None) -> Any:
-    """Build the FastAPI app (models load lazily unless ``cfg.preload``)."""
-    from fastapi import FastAPI, File, Form, Request, UploadFile
+class _Service:
+    """What the endpoints share: config, models, the worker and the analysis threads."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        import anyio
+
+        self.cfg = cfg
+        self.engine = _Engine(cfg)
+        self.worker = SynthesisWorker(cfg.max_queue)
+        self.analysis = anyio.CapacityLimiter(ANALYSIS_THREADS)
+
+    async def off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        import anyio
+
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.analysis)
+
+    async def upload(self, image: Any) -> bytes:
+        return _check_upload(await image.read(), self.cfg)
+
+    async def synthesise(self, request: Any, text: str, opts: Any, prepare: Callable[[], Any],
+                         work: Callable[[Any, Any, CancelToken], Any]) -> Any:
+        """Check the text, take a place in the queue, ``prepare()`` (image, face) beside the
+        worker, then ``work(fs, prepared, cancel)`` in the worker; cancelled if the client leaves."""
+        await self.off_loop(_check_text, text, opts, self.cfg)
+        place = self.worker.reserve()  # QueueFull -> 429
+        try:
+            prepared = await self.off_loop(prepare)
+        except BaseException:
+            place.release()
+            raise
+        job = self.worker.submit(place, lambda cancel: work(self.engine.get(), prepared, cancel))
+        return await self._wait(request, job)
+
+    @staticmethod
+    async def _wait(request: Any, job: Any) -> Any:
+        result = asyncio.wrap_future(job.future)
+        try:
+            while True:
+                done, _ = await asyncio.wait({result}, timeout=0.1)
+                if done:
+                    return result.result()
+                if await request.is_disconnected():
+                    job.cancel.cancel("client disconnected")
+                    result.cancel()  # nobody will read its outcome
+                    raise _ClientGone
+        except asyncio.CancelledError:
+            job.cancel.cancel("request cancelled")
+            result.cancel()
+            raise
+
+
+def _install_error_handlers(app: Any) -> None:
+    """One error format for every status: ``{"error": "<one line>"}``."""
+    from fastapi import Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import FileResponse, JSONResponse, Response
-    from starlette.background import BackgroundTask
-
-    from .. import __version__
-
-    cfg = cfg or ServerConfig()
-    engine = _Engine(cfg)
-    app = FastAPI(title="facespeak", version=__version__,
-                  description="Portrait + text -> talking-face video with a voice that suits the face.")
-    app.state.engine = engine
-    if cfg.preload:
-        engine.get()
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
 
     @app.exception_handler(FacespeakError)
     async def _user_error(_: Request, exc: FacespeakError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=422 if isinstance(exc, InputError) else 500)
+        status = 413 if isinstance(exc, UploadTooLarge) else 422 if isinstance(exc, InputError) else 500
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(QueueFull)
+    async def _busy(_: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": "10"})
+
+    @app.exception_handler(_ClientGone)
+    async def _gone(request: Request, _: _ClientGone) -> JSONResponse:
+        log.info("%s: client disconnected, synthesis cancelled", request.url.path)
+        return JSONResponse({"error": "client disconnected; synthesis cancelled"}, status_code=499)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_form(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -151,49 +256,85 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "request"
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        where = f"{request.method} {request.url.path}"
+        if exc.status_code == 404:
+            message = f"{where}: no such endpoint (see /openapi.json)"
+        elif exc.status_code == 405:
+            message = f"{where}: method not allowed (allowed: {(exc.headers or {}).get('Allow', '?')})"
+        else:
+            message = f"{where}: {' '.join(str(exc.detail).split())}"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(Exception)
     async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error")
         return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
 
+
+def create_app(cfg: ServerConfig | None = None) -> Any:
+    """Build the FastAPI app (models load lazily unless ``cfg.preload``)."""
+    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi.responses import FileResponse, HTMLResponse, Response
+    from starlette.background import BackgroundTask
+
+    from .. import __version__
+
+    cfg = cfg or ServerConfig()
+    cfg.validate()
+    service = _Service(cfg)
+    engine = service.engine
+    # no interactive docs: FastAPI's /docs and /redoc load their scripts from public CDNs
+    app = FastAPI(title="facespeak", version=__version__, docs_url=None, redoc_url=None,
+                  description="Portrait + text -> talking-face video with a voice that suits the face "
+                              "(docs/server.md).")
+    app.state.engine, app.state.worker = engine, service.worker
+    app.add_middleware(BodyLimit, max_bytes=int(cfg.max_upload_mb * 1e6) + FORM_MARGIN_BYTES,
+                       expected=f"an image of at most {cfg.max_upload_mb:g} MB (--max-upload-mb) and the form fields")
+    app.add_middleware(OriginGuard, allowed_hosts=cfg.allowed_hosts, allowed_origins=cfg.allowed_origins)
+    _install_error_handlers(app)
+    if cfg.preload:
+        engine.get()
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
 
     @app.get("/api/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "loaded": engine.loaded}
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "loaded": engine.loaded, "queued": service.worker.taken}
 
     @app.post("/api/faces")
-    def faces(image: UploadFile = File(...)) -> dict[str, Any]:
-        return _faces_json(image.file.read(), cfg)
+    async def faces(image: UploadFile = File(...)) -> dict[str, Any]:
+        return await service.off_loop(_faces_json, await service.upload(image))
 
     @app.post("/api/tts")
-    def tts(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
-            seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
-            length_scale: float | None = Form(None), condition: str = Form("f_id"),
-            face_guidance: float | None = Form(None), voice_gender: str | None = Form(None),
-            formant_shift: float | None = Form(None)) -> Response:
+    async def tts(request: Request, image: UploadFile = File(...), text: str = Form(...),
+                  face_index: int | None = Form(None), seed: int = Form(0), steps: int | None = Form(None),
+                  temperature: float | None = Form(None), length_scale: float | None = Form(None),
+                  condition: str = Form("f_id"), face_guidance: float | None = Form(None),
+                  voice_gender: str | None = Form(None), formant_shift: float | None = Form(None)) -> Response:
         opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
                                face_guidance=face_guidance, voice_gender=voice_gender,
                                formant_shift=formant_shift)
-        portrait = _prepare(image.file.read(), text, face_index, cfg)
-        fs = engine.get()
-        with engine.run_lock:
-            res = fs.speak(portrait, text, opts)
+        data = await service.upload(image)
+        res = await service.synthesise(request, text, opts, lambda: _portrait(data, face_index),
+                                       lambda fs, portrait, cancel: fs.speak(portrait, text, opts, cancel=cancel))
         return Response(_wav_bytes(res.wav, res.sample_rate), media_type="audio/wav",
-                        headers={"X-Face-Index": str(portrait.face_index), "X-Duration-S": f"{res.duration_s:.3f}"})
+                        headers={"X-Face-Index": str(res.portrait.face_index), "X-Duration-S": f"{res.duration_s:.3f}"})
 
     @app.post("/api/say")
-    def say_video(image: UploadFile = File(...), text: str = Form(...), face_index: int | None = Form(None),
-                  seed: int = Form(0), steps: int | None = Form(None), temperature: float | None = Form(None),
-                  length_scale: float | None = Form(None), condition: str = Form("f_id"),
-                  face_guidance: float | None = Form(None), voice_gender: str | None = Form(None),
-                  formant_shift: float | None = Form(None), size: str = Form("256"),
-                  still: bool = Form(False), motion: str = Form("auto"), head_motion: float | None = Form(None),
-                  allow_profile: bool = Form(False)) -> FileResponse:
+    async def say_video(request: Request, image: UploadFile = File(...), text: str = Form(...),
+                        face_index: int | None = Form(None), seed: int = Form(0), steps: int | None = Form(None),
+                        temperature: float | None = Form(None), length_scale: float | None = Form(None),
+                        condition: str = Form("f_id"), face_guidance: float | None = Form(None),
+                        voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
+                        size: str = Form("256"), still: bool = Form(False), motion: str = Form("auto"),
+                        head_motion: float | None = Form(None), allow_profile: bool = Form(False)) -> FileResponse:
         from ..face.analysis import check_animatable
-        from ..pipeline import VideoOptions, say
+        from ..pipeline import VideoOptions
 
         opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
                                face_guidance=face_guidance, voice_gender=voice_gender,
@@ -202,18 +343,30 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         if head_motion is not None:
             video.head_motion = head_motion
         video.validate()
-        portrait = _prepare(image.file.read(), text, face_index, cfg)
-        check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=allow_profile)
-        fs = engine.get()
-        tmp = Path(tempfile.mkdtemp(prefix="facespeak-serve-"))
-        try:
-            with engine.run_lock:
-                res = say(fs, portrait, text, tmp / "facespeak.mp4", opts, video)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        data = await service.upload(image)
+
+        def prepare() -> Any:
+            portrait = _portrait(data, face_index)
+            check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=allow_profile)
+            return portrait
+
+        res = await service.synthesise(request, text, opts, prepare,
+                                       lambda fs, portrait, cancel: _say_to_temp(fs, portrait, text, opts, video, cancel))
         return FileResponse(res.path, media_type="video/mp4", filename="facespeak.mp4",
                             headers={"X-Face-Index": str(res.face_index), "X-Duration-S": f"{res.duration_s:.3f}"},
-                            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+                            background=BackgroundTask(shutil.rmtree, res.path.parent, ignore_errors=True))
 
     return app
+
+
+def _say_to_temp(fs: Any, portrait: Any, text: str, opts: Any, video: Any, cancel: CancelToken) -> Any:
+    """``pipeline.say`` into its own temporary folder (removed here on failure or cancellation,
+    by the response once sent otherwise)."""
+    from ..pipeline import say
+
+    tmp = Path(tempfile.mkdtemp(prefix="facespeak-serve-"))
+    try:
+        return say(fs, portrait, text, tmp / "facespeak.mp4", opts, video, cancel=cancel)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

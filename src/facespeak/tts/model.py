@@ -7,7 +7,9 @@ Spectrograms are channels-first: (B, n_mels, T_mel), natural-log mel magnitudes.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -197,7 +199,7 @@ class FaceTTS(nn.Module):
     def synthesise(
         self, ids: torch.Tensor, x_lengths: torch.Tensor, cond: torch.Tensor, n_steps: int = 10,
         temperature: float = 0.667, length_scale: float = 1.0, generator: torch.Generator | None = None,
-        gender_guidance: float = 0.0, face_guidance: float = 1.0,
+        gender_guidance: float = 0.0, face_guidance: float = 1.0, on_step: Callable[[int], None] | None = None,
     ) -> SynthesisOutput:
         """Text ids (B, T_text) + face feature (B, D_cond) -> mel and the TFG intermediates.
 
@@ -209,7 +211,8 @@ class FaceTTS(nn.Module):
         (``other - own``). So w > 1 amplifies only what sets this face apart from others of its
         gender and never moves the voice across genders; 1 = off (decisions.md #18). Faces whose
         voice leans to the other gender's average get no guidance. Costs a second decoder pass
-        per step."""
+        per step. ``on_step(i)`` is called before decoder step i (progress, or cancellation by
+        raising); the solver stays a pure function of the velocity."""
         x_mask, spk, mu_x, e_t, logw = self._encode(ids, x_lengths, cond, gender_guidance)
         dur = torch.ceil(torch.exp(logw) * length_scale).clamp_min(1.0) * x_mask  # (B, 1, T_text)
         dur = dur.squeeze(1).long()
@@ -220,6 +223,19 @@ class FaceTTS(nn.Module):
         path = durations_to_path(dur, x_mask.squeeze(1), y_mask.squeeze(1))
         mu_y = torch.bmm(mu_x, path)
         z = sample_noise(tuple(mu_y.shape), generator, mu_y.device, mu_y.dtype, temperature)
-        y = euler_solve(self._velocity(cond, spk, y_mask, mu_y, face_guidance), z, n_steps) * y_mask
+        velocity = self._velocity(cond, spk, y_mask, mu_y, face_guidance)
+        if on_step is not None:
+            velocity = _reporting(velocity, on_step)
+        y = euler_solve(velocity, z, n_steps) * y_mask
         return SynthesisOutput(mel=self.denormalise(y) * y_mask, mel_lengths=y_lengths, durations=dur,
                                e_t=e_t, mu_y=mu_y, path=path)
+
+
+def _reporting(velocity: Callable, on_step: Callable[[int], None]) -> Callable:
+    """``velocity`` that calls ``on_step(i)`` before its i-th evaluation."""
+    calls = itertools.count()
+
+    def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        on_step(next(calls))
+        return velocity(x, t)
+    return v
