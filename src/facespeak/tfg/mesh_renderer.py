@@ -39,7 +39,7 @@ from ..face.align import align_face, crop_landmarks
 from ..face.analysis import Face
 from . import mesh_topology as mt
 from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace
-from .mouth_interior import MouthStyle, lip_opening, paint_mouth_interior
+from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp"]
 
@@ -142,6 +142,8 @@ class MeshRenderer:
         self._ring, self._static = self._rings()
         self._warp = self._build_warp()
         self._rest_opening = lip_opening(self.source_landmarks)
+        # the photo's brightness, colour, blur and own teeth, for the painted mouth interior
+        self._look = estimate_look(self.canvas, self.source_landmarks) if self.config.mouth is not None else None
 
     @property
     def warp(self) -> "_Warp":
@@ -231,6 +233,7 @@ class MeshRenderer:
 
     def render_frame(self, motion: np.ndarray) -> np.ndarray:
         """One ``(D_motion,)`` motion frame -> ``(H_out, W_out, 3) uint8`` RGB."""
+        motion = self.space.check_motion(np.asarray(motion, np.float64).reshape(1, -1))[0]
         fw = self.frame_warp(motion)
         if fw is None:  # zero motion: the photo itself
             return self.canvas.copy()
@@ -240,7 +243,9 @@ class MeshRenderer:
         if fw.mirrored.any():  # mirrored skin takes the lighting of the side it fills
             region = _match_mirrored(region, fw, self._warp)
         if self.config.mouth is not None:
-            region = paint_mouth_interior(region, fw.landmarks - [x0, y0], self._rest_opening, self.config.mouth)
+            teeth = teeth_pose(self.space, motion).shifted(x0, y0)
+            region = paint_mouth_interior(region, fw.landmarks - [x0, y0], self._rest_opening, self.config.mouth,
+                                          teeth, self._look)
         if self.config.mode == "crop":
             return region
         out = self.canvas.copy()

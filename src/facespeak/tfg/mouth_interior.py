@@ -1,48 +1,135 @@
-"""Paint the inside of the mouth where the warped lips part.
+"""Paint the inside of the mouth where the warped lips part: teeth, gums, tongue and throat.
 
-The warp stretches whatever the photo had between the lips (usually a thin dark line, or the
-teeth of a smiling photo) over the new opening. Where the lips open *beyond* the portrait's own
-opening, we paint, inside the inner-lip polygon, in this order:
+The warp stretches whatever the photo had between the lips over the new opening. Where the lips
+open *beyond* the portrait's own opening we paint, inside the inner-lip contour (the lips
+occlude everything else), back to front:
 
-1. a dark cavity whose rim takes a little of the lips' own colour (shaded towards the back);
-2. a tongue hint: a dull red ellipse resting on the lower lip, visible when the mouth is open;
-3. an upper-teeth hint: an off-white band hanging from the upper lip, at most 30 % of the
-   opening and ~9 % of the mouth width high, fading towards the corners.
+1. the throat: a dark cavity, lip-tinted at its rim and darkest towards its centre-back;
+2. the tongue, fixed to the jaw: a dome behind the lower teeth, lit on top, darker to its sides
+   and back, with a faint median groove;
+3. the lower teeth, fixed to the jaw (they follow ``LOWER_FOLLOW`` of the lower lip's jaw
+   displacement), then the upper teeth, fixed to the skull (they move with the head pose only);
+   both are a row of crowns of average human size (:data:`UPPER_TEETH`, :data:`LOWER_TEETH`)
+   around an arch, seen in projection: narrower, darker and shorter towards the mouth corners,
+   a dark gap between neighbours, a scalloped gum line and darker gums beyond it, a slightly
+   translucent incisal edge;
+4. shadows: everything darkens close to the lips (ambient occlusion of the lips).
 
-Every layer is an anti-aliased polygon/ellipse mask softened by a blur of ~1 % of the mouth
-width and blended with strength that ramps with the *extra* opening (so a closed mouth is
-untouched, and zero motion returns the photo unchanged). Colours are scaled by the face's
-brightness so teeth do not glow in dark photos, and tinted by half the photo's colour cast
-(within 15 %) so they do not look blue in warm light. All work happens in a small box around the
-mouth (about 1 ms per frame at 512 px).
+Where the photo itself shows teeth (lips parted over bright, low-chroma pixels) its own mouth
+interior is used instead: the part above its lips' midline moves with the skull, the part below
+with the jaw; synthesised layers fill only what the photo does not show.
+
+Colour and sharpness follow the photo (:class:`PhotoLook`, estimated once per portrait): all
+colours scale with the face's median luma, teeth never exceed the face's highlights, chroma
+scales with the skin's (a grey photo gets grey teeth) and the photo's colour cast is applied;
+the painted interior is blurred by the face's own blur, estimated with the re-blur gradient
+ratio of Zhuo & Sim, "Defocus map estimation from a single image" (Pattern Recognition 2011).
+Strength ramps with the *extra* opening, so zero motion returns the photo unchanged. Pure per
+frame; all work happens in a small box around the mouth.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from . import mesh_topology as mt
 
-__all__ = ["MouthStyle", "paint_mouth_interior", "inner_lip_polygon", "lip_opening"]
+__all__ = ["MouthStyle", "PhotoLook", "OwnTeeth", "TeethPose", "estimate_look", "teeth_pose",
+           "paint_mouth_interior", "inner_lip_polygon", "lip_opening", "UPPER_TEETH", "LOWER_TEETH"]
+
+#: (crown height, mesio-distal width) mm from the midline back: central and lateral incisor,
+#: canine, two premolars, first molar (average crown sizes, Wheeler's Dental Anatomy tables)
+UPPER_TEETH = ((10.5, 8.5), (9.0, 6.5), (10.0, 7.5), (8.5, 7.0), (8.5, 6.5), (7.5, 10.0))
+LOWER_TEETH = ((9.0, 5.0), (9.5, 5.5), (11.0, 7.0), (8.5, 7.0), (8.0, 7.0), (7.5, 11.0))
+#: dental arch radius (mm) for projecting the row of crowns onto the image plane
+UPPER_ARCH_MM, LOWER_ARCH_MM = 25.0, 22.0
+#: the lower teeth move this fraction of the lower inner lip's jaw displacement (the lip droops
+#: past the teeth as the jaw opens, so lower teeth show in wide openings)
+LOWER_FOLLOW = 0.8
+#: reference face luma and skin chroma/luma for which the style's colours are given
+REF_LUMA, REF_SKIN_CHROMA = 150.0, 0.35
+#: band (of the mouth width) along the lips' meeting line repainted as lips when they close
+SEAM_BAND = 0.08
 
 
 @dataclass(frozen=True)
 class MouthStyle:
-    """Colours (RGB 0-255, for a face of mean brightness ~150) and proportions."""
+    """Colours (RGB 0-255, for a face of median luma ``REF_LUMA`` and ordinary skin chroma)
+    and teeth placement (cm in the face's canonical frame)."""
 
-    cavity_rgb: tuple[int, int, int] = (44, 14, 16)
-    tongue_rgb: tuple[int, int, int] = (128, 52, 56)
-    teeth_rgb: tuple[int, int, int] = (206, 198, 184)
-    teeth_fraction: float = 0.25  # of the opening
-    teeth_max_width_fraction: float = 0.07  # of the mouth width
+    throat_rgb: tuple[int, int, int] = (16, 5, 7)
+    cavity_rgb: tuple[int, int, int] = (78, 28, 32)
+    tongue_rgb: tuple[int, int, int] = (172, 86, 92)
+    teeth_rgb: tuple[int, int, int] = (224, 216, 200)
+    gum_rgb: tuple[int, int, int] = (170, 84, 90)
+    upper_show_cm: float = 0.25  # upper incisal edge below the rest upper inner lip (2-3 mm show at rest)
+    overbite_cm: float = 0.3  # lower incisal edge above the upper one with the jaw closed
     ramp_width_fraction: float = 0.03  # extra opening (of mouth width) for full strength
+    own_teeth: bool = True  # use the photo's own teeth when it shows them
 
     @classmethod
     def tiny(cls) -> "MouthStyle":
         return cls()
+
+
+@dataclass(frozen=True, eq=False)
+class OwnTeeth:
+    """The photo's own mouth interior: ``image`` ``(h, w, 3) float32`` canvas pixels from
+    ``origin`` (x, y px), ``mask`` ``(h, w) float32`` inside its lips, ``split`` ``(11, 2)``
+    canvas px: the lips' midline (above: upper teeth, below: lower teeth)."""
+
+    image: np.ndarray = field(repr=False)
+    mask: np.ndarray = field(repr=False)
+    origin: tuple[int, int]
+    split: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoLook:
+    """How the photo looks (estimated once per portrait by :func:`estimate_look`).
+
+    luma: median face luma (0-255); white: the face's highlight luma (99th percentile);
+    saturation: skin chroma relative to ordinary skin (0 = grey photo); cast: ``(3,)`` per-channel
+    colour cast (1 = neutral); blur_sigma: the face's blur, canvas px (Gaussian sigma);
+    teeth_rgb: the photo's own teeth colour when it shows them; own: its mouth interior or None.
+    """
+
+    luma: float = REF_LUMA
+    white: float = 255.0
+    saturation: float = 1.0
+    cast: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32), repr=False)
+    blur_sigma: float = 0.5
+    teeth_rgb: np.ndarray | None = field(default=None, repr=False)
+    own: OwnTeeth | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class TeethPose:
+    """Where the teeth are in one frame (:func:`teeth_pose`), frame px.
+
+    upper: ``(11, 2)`` the rest upper inner lip, corner to corner, moved with the head pose only
+    (the upper teeth hang below it); lower: ``(11, 2)`` the rest lower inner lip moved with the
+    head and ``LOWER_FOLLOW`` of the jaw; px_per_cm: the face's scale; upper_to_rest, lower_to_rest:
+    ``(2, 3)`` affine maps from frame px to canvas px of the still photo for skull and jaw."""
+
+    upper: np.ndarray = field(repr=False)
+    lower: np.ndarray = field(repr=False)
+    px_per_cm: float
+    upper_to_rest: np.ndarray = field(repr=False)
+    lower_to_rest: np.ndarray = field(repr=False)
+
+    def shifted(self, dx: float, dy: float) -> "TeethPose":
+        """The same pose in a frame whose origin is canvas px ``(dx, dy)`` (a region)."""
+        def move(a: np.ndarray) -> np.ndarray:
+            out = a.copy()
+            out[:, 2] += a[:, :2] @ [dx, dy]
+            return out
+        d = np.array([dx, dy])
+        return TeethPose(self.upper - d, self.lower - d, self.px_per_cm, move(self.upper_to_rest),
+                         move(self.lower_to_rest))
 
 
 def inner_lip_polygon(landmarks: np.ndarray) -> np.ndarray:
@@ -64,8 +151,142 @@ def _mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
     return m.astype(np.float32) / 255.0
 
 
-def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening: float,
-                         style: MouthStyle) -> np.ndarray:
+def _lip_line(lm: np.ndarray, inner: tuple[int, ...]) -> np.ndarray:
+    """``(len(inner) + 2, 2)`` one inner lip edge from corner to corner (``mt.LIP_UPPER_INNER``
+    or ``mt.LIP_LOWER_INNER``)."""
+    return lm[[mt.MOUTH_CORNERS_INNER[0], *inner, mt.MOUTH_CORNERS_INNER[1]]]
+
+
+_UPPER_LINE = [mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1]]
+_LOWER_LINE = [mt.MOUTH_CORNERS_INNER[0], *mt.LIP_LOWER_INNER, mt.MOUTH_CORNERS_INNER[1]]
+#: rigid skull points around the mouth (upper lips, nose base) and jaw points (lower lips, chin)
+#: for the affine maps back to the still photo
+_SKULL_POINTS = sorted(set(_UPPER_LINE + list(mt.LIP_UPPER_OUTER) + [1, 2, 4, 98, 327, 164]))
+_JAW_POINTS = sorted(set(_LOWER_LINE + list(mt.LIP_LOWER_OUTER) + [152, 148, 377, 199, 200]))
+
+
+# ---------------------------------------------------------------------- per portrait
+
+
+def estimate_look(canvas: np.ndarray, landmarks: np.ndarray) -> PhotoLook:
+    """Estimate :class:`PhotoLook` of ``(H, W, 3) uint8`` ``canvas`` from its ``(478, 2)`` mesh (px)."""
+    lm = np.asarray(landmarks, np.float64)[:, :2]
+    oval = np.zeros(canvas.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lm[list(mt.FACE_OVAL)]).astype(np.int32)], 1)
+    face = canvas[oval.astype(bool)].astype(np.float32)
+    if len(face) < 50:
+        return PhotoLook()
+    luma = face @ np.array([0.299, 0.587, 0.114], np.float32)
+    chroma = face.max(axis=1) - face.min(axis=1)
+    mean_rgb = face.mean(axis=0)
+    cast = np.clip(1.0 + 0.5 * (mean_rgb / max(float(mean_rgb.mean()), 1e-3) - 1.0), 0.85, 1.15)
+    skin = float(np.median(chroma / np.maximum(luma, 1.0)))
+    look = PhotoLook(luma=float(np.median(luma)), white=float(np.percentile(luma, 99)),
+                     saturation=float(np.clip(skin / REF_SKIN_CHROMA, 0.0, 1.3)), cast=cast.astype(np.float32),
+                     blur_sigma=_blur_sigma(canvas, lm))
+    return _with_own_teeth(look, canvas, lm)
+
+
+def _blur_sigma(canvas: np.ndarray, lm: np.ndarray, reblur: float = 1.0) -> float:
+    """Gaussian blur (px) of the face: at its strongest edges the gradient of the image over the
+    gradient of the image re-blurred by ``reblur`` is ``R = sqrt(s^2 + r^2) / s`` for an edge of
+    blur ``s`` (Zhuo & Sim 2011), so ``s = r / sqrt(R^2 - 1)``; median over the top 5 % edges."""
+    x0, y0 = np.maximum(np.floor(lm.min(axis=0)).astype(int), 0)
+    x1, y1 = np.ceil(lm.max(axis=0)).astype(int) + 1
+    grey = cv2.cvtColor(np.ascontiguousarray(canvas[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if min(grey.shape) < 16:
+        return 0.5
+
+    def grad(img: np.ndarray) -> np.ndarray:
+        return cv2.magnitude(cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3))
+
+    g0, g1 = grad(grey), grad(cv2.GaussianBlur(grey, (0, 0), reblur))
+    strong = g0 >= max(np.percentile(g0, 95), 8.0)
+    if strong.sum() < 10:
+        return 0.5
+    ratio = np.clip(g0[strong] / np.maximum(g1[strong], 1e-3), 1.01, None)
+    return float(np.clip(np.median(reblur / np.sqrt(ratio**2 - 1.0)), 0.3, 6.0))
+
+
+def _with_own_teeth(look: PhotoLook, canvas: np.ndarray, lm: np.ndarray) -> PhotoLook:
+    """``look`` with the photo's own mouth interior when its lips part over teeth (>= 15 % of
+    the opening bright and low-chroma, opening >= 5 % of the mouth width)."""
+    width = float(np.linalg.norm(lm[mt.MOUTH_CORNERS_INNER[1]] - lm[mt.MOUTH_CORNERS_INNER[0]]))
+    if width < 4.0 or lip_opening(lm) < 0.05 * width:
+        return look
+    poly = inner_lip_polygon(lm)
+    x0, y0 = np.maximum(np.floor(poly.min(axis=0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(poly.max(axis=0)).astype(int) + 3, [canvas.shape[1], canvas.shape[0]])
+    image = canvas[y0:y1, x0:x1].astype(np.float32)
+    mask = cv2.erode(_mask(image.shape[:2], poly - [x0, y0]), np.ones((3, 3), np.uint8))
+    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    teeth = (mask > 0.5) & (luma >= 0.9 * look.luma) & (image.max(axis=2) - image.min(axis=2) <= 0.25 * luma + 10)
+    if teeth.sum() < max(6, 0.15 * (mask > 0.5).sum()):
+        return look
+    own = OwnTeeth(image, mask, (int(x0), int(y0)), _teeth_split(luma, mask, lm, (x0, y0), float(np.median(luma[teeth]))))
+    return PhotoLook(look.luma, look.white, look.saturation, look.cast, look.blur_sigma,
+                     np.median(image[teeth], axis=0).astype(np.float32), own)
+
+
+def _teeth_split(luma: np.ndarray, mask: np.ndarray, lm: np.ndarray, origin: tuple[int, int],
+                 teeth_luma: float) -> np.ndarray:
+    """``(11, 2)`` canvas px between the photo's upper and lower teeth: per inner-lip column the
+    middle of a dark gap between two bright runs (upper and lower teeth); above a single bright
+    run in the column's lower part (only lower teeth show); else the lower lip (only upper
+    teeth show, or none: everything there moves with the skull)."""
+    upper, lower = _lip_line(lm, mt.LIP_UPPER_INNER), _lip_line(lm, mt.LIP_LOWER_INNER)
+    split = lower.copy()
+    dark = np.where(mask > 0.5, cv2.GaussianBlur(luma, (0, 0), 1.0), np.inf)
+    for i in range(1, len(upper) - 1):
+        x = int(round((upper[i, 0] + lower[i, 0]) / 2.0)) - origin[0]
+        ya, yb = int(np.ceil(upper[i, 1])) - origin[1], int(np.floor(lower[i, 1])) - origin[1]
+        if not (0 <= x < dark.shape[1]) or yb - ya < 2:
+            continue
+        column = dark[max(ya, 0):min(yb + 1, dark.shape[0]), x]
+        bright = np.flatnonzero(column >= 0.75 * teeth_luma)
+        if len(bright) == 0:
+            continue
+        gap = np.flatnonzero(column[bright[0]:bright[-1] + 1] < 0.6 * teeth_luma)
+        if len(gap):  # a dark gap between an upper and a lower row of teeth
+            split[i, 1] = origin[1] + max(ya, 0) + bright[0] + float(np.median(gap))
+        elif bright.mean() > 0.6 * len(column) and (column[: bright[0]] < 0.6 * teeth_luma).any():
+            split[i, 1] = origin[1] + max(ya, 0) + bright[0] - 0.5  # only lower teeth show here
+    split[0], split[-1] = (upper[0] + lower[0]) / 2.0, (upper[-1] + lower[-1]) / 2.0
+    return split
+
+
+# ---------------------------------------------------------------------- per frame geometry
+
+
+def teeth_pose(space, motion: np.ndarray) -> TeethPose:
+    """Where the teeth are for one ``(D_motion,)`` motion frame of a
+    :class:`facespeak.tfg.mesh_space.MeshMotionSpace` (canvas px): upper teeth on the skull
+    (pose only), lower teeth on the jaw (pose + ``LOWER_FOLLOW`` of the jaw's lower-lip drop)."""
+    from .mesh_space import EXPRESSION_NAMES, K_EXPR
+
+    jaw_k = EXPRESSION_NAMES.index("jaw_open")
+    amount = float(space.basis.codes_to_amounts(motion[None, :K_EXPR])[0, jaw_k])
+    drop = LOWER_FOLLOW * amount * space.basis.design[jaw_k, mt.LIP_LOWER_INNER[4]]  # (3,) cm
+    skull, jaw = space.neutral[_UPPER_LINE + _SKULL_POINTS], space.neutral[_LOWER_LINE + _JAW_POINTS] + drop
+    pose = np.stack([motion[K_EXPR:], np.zeros_like(motion[K_EXPR:])])
+    posed = space.project(np.stack([np.concatenate([skull, jaw])] * 2), pose)[..., :2]
+    rest = space.project(np.concatenate([skull, jaw - drop])[None], pose[1:])[0, :, :2]
+    n_up, n = len(skull), len(_UPPER_LINE)
+    return TeethPose(posed[0, :n], posed[0, n_up:n_up + n], float(space.scale),
+                     _affine(posed[0, :n_up], rest[:n_up]), _affine(posed[0, n_up:], rest[n_up:]))
+
+
+def _affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``(2, 3)`` least-squares affine ``dst ~ A [src, 1]`` of ``(N, 2)`` point sets."""
+    homo = np.concatenate([src, np.ones((len(src), 1))], axis=1)
+    return np.linalg.lstsq(homo, dst, rcond=None)[0].T
+
+
+# ---------------------------------------------------------------------- painting
+
+
+def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening: float, style: MouthStyle,
+                         teeth: TeethPose | None = None, look: PhotoLook | None = None) -> np.ndarray:
     """Paint the mouth interior into a copy of ``frame``.
 
     Args:
@@ -73,6 +294,9 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
         landmarks: ``(478, 2)`` its mesh in frame px.
         rest_opening: the portrait's own lip opening in px (painting starts beyond it).
         style: colours and proportions.
+        teeth: where the teeth are (frame px; :func:`teeth_pose`). None: hung from this frame's
+            own lips (no head pose known; 0.6 px per mm).
+        look: the photo's look (:func:`estimate_look`); None: a neutral, sharp photo.
 
     Returns:
         ``(H, W, 3) uint8``; ``frame`` itself (not a copy) when nothing needs painting.
@@ -93,15 +317,21 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
         return frame
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     local = landmarks - [x0, y0]
-    if strength > 0.0:
-        layers = _layers(patch, local, opening, width, style)
-    else:  # the lips close over the photo's own gap: cover its squeezed teeth/cavity with lips
-        layers, strength = _seam_layers(patch, local, width), closing
-    sigma = max(0.5, 0.01 * width)
-    out = patch
-    for colour, mask in layers:
-        alpha = cv2.GaussianBlur(mask, (0, 0), sigma) * strength
-        out = out * (1.0 - alpha[..., None]) + colour * alpha[..., None]
+    if strength <= 0.0:  # the lips close over the photo's own gap: cover it with lips
+        out = patch
+        for colour, mask in _seam_layers(patch, local, width):
+            alpha = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.01 * width)) * closing
+            out = out * (1.0 - alpha[..., None]) + colour * alpha[..., None]
+    else:
+        look = look or PhotoLook()
+        if teeth is None:  # no head pose known: no own teeth (their maps need it)
+            look = replace(look, own=None)
+            teeth = TeethPose(_lip_line(landmarks, mt.LIP_UPPER_INNER), _lip_line(landmarks, mt.LIP_LOWER_INNER),
+                              6.0, np.eye(2, 3), np.eye(2, 3))
+        colour, inside = _interior(patch, local, teeth.shifted(x0, y0), style, look)
+        sigma = float(np.hypot(look.blur_sigma, 0.35))
+        alpha = cv2.GaussianBlur(inside, (0, 0), sigma)[..., None] * strength
+        out = patch * (1.0 - alpha) + cv2.GaussianBlur(colour, (0, 0), sigma) * alpha
     result = frame.copy()
     result[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return result
@@ -111,12 +341,6 @@ def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray, fallbac
     """Mean colour of the lip ring just outside the inner-lip polygon."""
     ring = (inside < 0.5) & (_mask(patch.shape[:2], _grown(poly, 1.25)) > 0.5)
     return patch[ring].mean(axis=0) if ring.any() else fallback
-
-
-def _lip_line(lm: np.ndarray, inner: tuple[int, ...]) -> np.ndarray:
-    """``(len(inner) + 2, 2)`` one inner lip edge from corner to corner (``mt.LIP_UPPER_INNER``
-    or ``mt.LIP_LOWER_INNER``)."""
-    return lm[[mt.MOUTH_CORNERS_INNER[0], *inner, mt.MOUTH_CORNERS_INNER[1]]]
 
 
 def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -137,49 +361,146 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
     return [(lip, np.maximum(gap, band(SEAM_BAND * width))), (0.6 * lip, band(0.02 * width) * 0.8)]
 
 
-#: band (of the mouth width) along the lips' meeting line repainted as lips when they close
-SEAM_BAND = 0.08
+def _matched(rgb, look: PhotoLook, gain: float = 1.0) -> np.ndarray:
+    """A style colour in this photo: luma scaled to the face, chroma to its skin, its colour cast."""
+    c = np.asarray(rgb, np.float32) * gain * float(np.clip(look.luma / REF_LUMA, 0.3, 1.3))
+    grey = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+    return (grey + look.saturation * (c - grey)) * look.cast
 
 
-def _layers(patch: np.ndarray, lm: np.ndarray, opening: float, width: float,
-            style: MouthStyle) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(colour (h, w, 3) or (3,), mask (h, w))`` layers, bottom first."""
+def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthStyle,
+              look: PhotoLook) -> tuple[np.ndarray, np.ndarray]:
+    """``(h, w, 3)`` painted interior colour and ``(h, w)`` inside-the-lips mask of the patch."""
     shape = patch.shape[:2]
     poly = inner_lip_polygon(lm)
-    # reach 4 % past the corners: the squeezed photo content there shows as specks otherwise
-    wide = poly.copy()
+    wide = poly.copy()  # reach 4 % past the corners: squeezed photo content shows as specks otherwise
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
     inside = _mask(shape, wide)
-    brightness = float(np.clip(patch.mean() / 150.0, 0.45, 1.15))
-    # the photo's colour cast (per channel, relative to grey; half strength, within +-15 %): a
-    # neutral teeth colour looks blue-grey inside a warm, orange-lit face
-    mean_rgb = patch.reshape(-1, 3).mean(axis=0)
-    cast = np.clip(1.0 + 0.5 * (mean_rgb / max(float(mean_rgb.mean()), 1e-3) - 1.0), 0.85, 1.15).astype(np.float32)
-    # 1. cavity, rim tinted by the lips' colour
-    lip_colour = _lip_colour(patch, poly, inside, np.array(style.cavity_rgb, float))
-    depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-    rim = np.exp(-depth / max(0.12 * opening, 0.5))[..., None]
-    cavity = np.array(style.cavity_rgb, np.float32) * brightness * (1 - 0.35 * rim) + 0.35 * rim * 0.45 * lip_colour
-    layers = [(cavity, inside)]
-    # 2. tongue: ellipse sitting on the lower lip's middle
-    lower_mid = lm[mt.LIP_LOWER_INNER[4]]
-    if opening > 0.12 * width:
-        tongue = np.zeros(shape, np.uint8)
-        centre = (lower_mid + [0.0, -0.15 * opening]) * 16
-        axes = (0.26 * width * 16, 0.28 * opening * 16)
-        cv2.ellipse(tongue, (int(centre[0]), int(centre[1])), (int(axes[0]), int(axes[1])), 0, 0, 360, 255,
-                    -1, cv2.LINE_AA, shift=4)
-        layers.append((np.array(style.tongue_rgb, np.float32) * brightness * cast, tongue.astype(np.float32) / 255 * inside * 0.6))
-    # 3. upper teeth hanging from the upper inner lip, fading to the corners
-    upper = _lip_line(lm, mt.LIP_UPPER_INNER)
-    height = min(style.teeth_fraction * opening, style.teeth_max_width_fraction * width)
-    teeth_poly = np.concatenate([upper - [0.0, 0.5], (upper + [0.0, height])[::-1]])
-    centre_x = (upper[0, 0] + upper[-1, 0]) / 2.0
-    xs = np.arange(shape[1], dtype=np.float32)
-    fade = np.clip(1.0 - ((xs - centre_x) / (0.42 * width)) ** 2, 0.0, 1.0)[None, :] ** 0.7
-    shade = np.array(style.teeth_rgb, np.float32) * brightness * cast
-    layers.append((shade, _mask(shape, teeth_poly) * inside * fade * 0.75))
-    return layers
+    px_mm = teeth.px_per_cm / 10.0
+    depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3) / px_mm  # mm from the lips
+    opening_mm = max(lip_opening(lm) / px_mm, 0.5)
+    # 1. throat: lip-tinted rim, darkest towards the centre-back
+    rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, inside, _matched(style.cavity_rgb, look))
+    t = (1.0 - np.exp(-depth / max(0.22 * opening_mm, 0.5)))[..., None]
+    colour = rim * (1.0 - t) + _matched(style.throat_rgb, look) * t
+    a, b = _arch_coordinates(shape, teeth, px_mm)
+    up_edge = np.interp(a, *_line_in_arch(teeth.upper, teeth, px_mm)) + style.upper_show_cm * 10.0
+    low_edge = (np.interp(a, *_line_in_arch(teeth.lower, teeth, px_mm)) + style.upper_show_cm * 10.0
+                - style.overbite_cm * 10.0)
+    # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front
+    colour = _over(colour, *_tongue(a, b, low_edge, style, look))
+    teeth_rgb = _teeth_colour(style, look)
+    colour = _over(colour, *_teeth_row(a, b, low_edge, +1, LOWER_TEETH, LOWER_ARCH_MM, teeth_rgb * 0.9,
+                                       _matched(style.gum_rgb, look), px_mm))
+    colour = _over(colour, *_teeth_row(a, b, up_edge, -1, UPPER_TEETH, UPPER_ARCH_MM, teeth_rgb,
+                                       _matched(style.gum_rgb, look), px_mm))
+    if look.own is not None and style.own_teeth:
+        colour = _over(colour, *_own_teeth(shape, teeth, look.own))
+    # 4. the lips' shadow
+    colour = colour * (1.0 - 0.2 * np.exp(-depth / 0.6))[..., None]
+    return colour.astype(np.float32), inside
+
+
+def _over(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return under + (colour - under) * alpha[..., None]
+
+
+def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
+    """Teeth base colour: the photo's own teeth, else the style's matched to the photo and kept
+    below the face's highlights (no glowing teeth in a dark photo)."""
+    if look.teeth_rgb is not None:
+        return look.teeth_rgb.astype(np.float32)
+    # teeth take at most ordinary chroma and half the (already halved) cast: enamel is near grey
+    c = _matched(style.teeth_rgb, replace(look, saturation=min(look.saturation, 1.0), cast=np.sqrt(look.cast)))
+    luma = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+    target = min(1.35 * look.luma, 0.97 * look.white)  # a little brighter than the skin, below its highlights
+    return c * target / max(luma, 1e-3)
+
+
+def _arch_coordinates(shape: tuple[int, int], teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per patch pixel ``a`` (mm along the mouth from the upper lip's middle) and ``b`` (mm
+    across it, down)."""
+    e1 = teeth.upper[-1] - teeth.upper[0]
+    e1 = e1 / max(float(np.linalg.norm(e1)), 1e-6)
+    e2 = np.array([-e1[1], e1[0]])
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    origin = teeth.upper[len(teeth.upper) // 2]
+    dx, dy = xs - origin[0], ys - origin[1]
+    a = (dx * e1[0] + dy * e1[1]) / px_mm
+    b = (dx * e2[0] + dy * e2[1]) / px_mm
+    return a, b
+
+
+def _line_in_arch(line: np.ndarray, teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """A lip line's (a, b) mm in the arch coordinates, sorted by a, for ``np.interp``."""
+    e1 = teeth.upper[-1] - teeth.upper[0]
+    e1 = e1 / max(float(np.linalg.norm(e1)), 1e-6)
+    d = (line - teeth.upper[len(teeth.upper) // 2]) / px_mm
+    a, b = d @ e1, d @ np.array([-e1[1], e1[0]])
+    order = np.argsort(a)
+    return a[order], b[order]
+
+
+def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, crowns, arch_mm: float,
+               rgb: np.ndarray, gum_rgb: np.ndarray, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Colour and alpha of one row of teeth whose incisal edge is at ``edge`` (mm, per pixel) and
+    whose crowns grow up (``direction = -1``, upper) or down (+1, lower) into the gums."""
+    s = np.cumsum([w for _, w in crowns])  # arc length of each tooth's distal side (mm)
+    bounds = np.concatenate([[0.0], arch_mm * np.sin(np.minimum(s / arch_mm, np.pi / 2))])
+    heights = np.array([h for h, _ in crowns])
+    x = np.abs(a)
+    k = np.clip(np.searchsorted(bounds, x) - 1, 0, len(crowns) - 1)
+    lo, hi = bounds[k], bounds[k + 1]
+    f = np.clip((x - lo) / np.maximum(hi - lo, 1e-3), 0.0, 1.0)  # 0 mesial .. 1 distal side
+    back = np.clip(x / bounds[-1], 0.0, 1.0)  # 0 midline .. 1 last tooth
+    rise = 1.5 * back**2 + 0.4 * (2 * f - 1) ** 4  # the row curves away towards the back; rounded corners
+    depth_in = direction * (b - edge) + rise  # mm from the incisal edge into the crown (> 0 inside)
+    crown = heights[k] * (0.8 + 0.2 * np.sin(np.pi * f)) * (1.0 - 0.25 * back)  # scalloped gum line
+    aa = 0.6 / px_mm  # anti-aliasing width (mm)
+    in_tooth = np.clip(depth_in / aa + 0.5, 0.0, 1.0) * (x <= bounds[-1])
+    is_gum = np.clip((depth_in - crown) / aa + 0.5, 0.0, 1.0)
+    gap_mm = np.minimum(x - lo, hi - x)  # to the nearest gap (the midline is one too)
+    shade = ((1.0 - 0.4 * back**1.5) * (0.9 + 0.1 * np.sin(np.pi * f))
+             * (1.0 - 0.4 * min(1.0, px_mm / 2.0) * np.exp(-((gap_mm * px_mm / 0.7) ** 2)))  # gaps: resolved at >= 2 px/mm
+             * (0.92 + 0.08 * np.clip(depth_in / 0.5, 0.0, 1.0))  # translucent incisal edge
+             * (1.0 - 0.12 * np.clip(depth_in / np.maximum(crown, 1e-3), 0.0, 1.0)))  # darker near the gum
+    colour = rgb * shade[..., None]
+    colour = colour + (gum_rgb * (1.0 - 0.4 * back)[..., None] - colour) * is_gum[..., None]
+    return colour, in_tooth.astype(np.float32)
+
+
+def _tongue(a: np.ndarray, b: np.ndarray, low_edge: np.ndarray, style: MouthStyle,
+            look: PhotoLook) -> tuple[np.ndarray, np.ndarray]:
+    """A dome behind the lower teeth (jaw-fixed), lit on top, darker to the sides and back."""
+    half = 20.0  # mm
+    top = low_edge - 1.0 + 4.0 * (a / half) ** 2  # its tip rises just above the lower teeth
+    below = b - top
+    alpha = np.clip(below / 0.8 + 0.5, 0.0, 1.0) * np.clip((half - np.abs(a)) / 1.0, 0.0, 1.0)
+    shade = ((0.55 + 0.45 * np.exp(-np.maximum(below, 0.0) / 5.0)) * (1.0 - 0.35 * (a / half) ** 2)
+             * (1.0 - 0.12 * np.exp(-((a / 1.5) ** 2))))
+    return _matched(style.tongue_rgb, look) * shade[..., None], alpha.astype(np.float32)
+
+
+def _own_teeth(shape: tuple[int, int], teeth: TeethPose, own: OwnTeeth) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's own mouth interior moved with the skull (above its lips' midline) and the jaw
+    (below it): ``(h, w, 3)`` colour and ``(h, w)`` alpha over the patch."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    texture = np.dstack([own.image, own.mask])
+    split_x = own.split[:, 0] - own.origin[0]
+    split_y = own.split[:, 1] - own.origin[1]
+    order = np.argsort(split_x)
+    sampled = []
+    for affine, upper in ((teeth.upper_to_rest, True), (teeth.lower_to_rest, False)):
+        sx = (affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2] - own.origin[0]).astype(np.float32)
+        sy = (affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2] - own.origin[1]).astype(np.float32)
+        s = cv2.remap(texture, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        above = sy <= np.interp(sx, split_x[order], split_y[order])
+        s[..., 3] *= above if upper else ~above
+        sampled.append(s)
+    up, low = sampled
+    alpha = up[..., 3] + low[..., 3] * (1.0 - up[..., 3])
+    colour = (up[..., :3] * up[..., 3:] + low[..., :3] * (low[..., 3:] * (1.0 - up[..., 3:])))
+    return colour / np.maximum(alpha, 1e-3)[..., None], alpha
 
 
 def _grown(poly: np.ndarray, factor: float) -> np.ndarray:

@@ -1,0 +1,150 @@
+"""The painted mouth interior on real photos (issue 12 part 2): teeth show when the lips part,
+upper teeth stay with the skull, lower teeth and tongue go with the jaw, colour and sharpness
+follow the photo, and a photo's own teeth are reused.
+
+Photos: matplotlib's Grace Hopper (closed mouth, colour; a held-out person, used here only as a
+test input) and scikit-image's astronaut (smiling with her teeth showing; a train person)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from matplotlib import cbook
+from PIL import Image
+
+from face_photos import astronaut
+from facespeak.face.analysis import analyse_faces
+from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
+from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
+from facespeak.tfg.mouth_interior import estimate_look, inner_lip_polygon, teeth_pose
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def hopper() -> np.ndarray:
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        return np.asarray(Image.open(f).convert("RGB"))
+
+
+def _renderer(image: np.ndarray) -> MeshRenderer:
+    return MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="crop", size=256))
+
+
+@pytest.fixture(scope="module")
+def closed() -> MeshRenderer:
+    return _renderer(hopper())
+
+
+def _motion(r: MeshRenderer, jaw: float = 0.0, yaw: float = 0.0, closure: float = 0.0) -> np.ndarray:
+    amounts = np.zeros((1, K_EXPR))
+    amounts[0, EXPRESSION_NAMES.index("jaw_open")] = jaw
+    amounts[0, EXPRESSION_NAMES.index("lip_closure")] = closure
+    pose = np.zeros((1, 5))
+    pose[0, 0] = yaw
+    return r.space.motion_from_amounts(amounts, pose)[0]
+
+
+def _inside(r: MeshRenderer, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 3)`` float pixels inside the (eroded) inner-lip contour and the ``(h, w)`` mask."""
+    frame = r.render_frame(motion)
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(inner_lip_polygon(r.landmarks(motion[None])[0])).astype(np.int32)], 1)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+    return frame[mask].astype(float), mask
+
+
+def _teeth_fraction(r: MeshRenderer, motion: np.ndarray) -> float:
+    """Fraction of the opening that is teeth-like: bright for this face, close to grey."""
+    px, _ = _inside(r, motion)
+    if len(px) == 0:
+        return 0.0
+    luma = px @ LUMA
+    teeth = (luma >= 0.9 * r._look.luma) & (np.ptp(px, axis=1) <= 0.25 * luma + 10)
+    return float(teeth.mean())
+
+
+def test_wide_jaw_shows_teeth_closed_mouth_shows_none(closed):
+    assert closed._look.own is None  # her lips are closed in the photo: teeth are synthesised
+    assert _teeth_fraction(closed, _motion(closed, jaw=0.8)) >= 0.12
+    assert _teeth_fraction(closed, _motion(closed, jaw=0.35)) >= 0.12
+    # lips together: nothing inside the contour, the photo's mouth stays as it is
+    _, mask = _inside(closed, _motion(closed, closure=0.5))
+    assert mask.sum() <= 3
+
+
+def test_upper_teeth_stay_with_the_skull_lower_go_with_the_jaw(closed):
+    half, wide = teeth_pose(closed.space, _motion(closed, jaw=0.4)), teeth_pose(closed.space, _motion(closed, jaw=0.9))
+    np.testing.assert_allclose(half.upper, wide.upper, atol=1e-6)  # the jaw does not move the upper teeth
+    assert (wide.lower[:, 1] - half.lower[:, 1]).mean() > 3.0  # ... and moves the lower ones down
+    turned = teeth_pose(closed.space, _motion(closed, jaw=0.4, yaw=8.0))
+    assert np.abs(turned.upper - half.upper).max() > 2.0  # the head pose moves them
+    # in the rendered frame: the top of the bright teeth stays put while the jaw opens further
+    tops = []
+    for jaw in (0.5, 0.9):
+        m = _motion(closed, jaw=jaw)
+        frame = closed.render_frame(m).astype(float)
+        _, mask = _inside(closed, m)
+        bright = mask & (frame @ LUMA >= 0.9 * closed._look.luma)
+        tops.append(np.percentile(np.nonzero(bright)[0], 5))
+    lips = [closed.landmarks(_motion(closed, jaw=j)[None])[0, 14, 1] for j in (0.5, 0.9)]
+    assert lips[1] - lips[0] > 4.0 and abs(tops[1] - tops[0]) <= 1.5, (lips, tops)
+
+
+def test_grey_photo_gets_grey_teeth_colour_photo_does_not():
+    image = hopper()
+    grey = np.repeat((image @ LUMA).astype(np.uint8)[..., None], 3, axis=2)
+    chroma = {}
+    for name, img in (("colour", image), ("grey", grey)):
+        r = _renderer(img)
+        px, _ = _inside(r, _motion(r, jaw=0.8))
+        chroma[name] = float(np.ptp(px, axis=1).mean())
+    assert chroma["grey"] <= 4.0 and chroma["colour"] >= 15.0, chroma
+
+
+def test_dark_photo_gets_darker_teeth_never_glowing():
+    image = hopper()
+    dark = (image * 0.4).astype(np.uint8)
+    bright_teeth = {}
+    for name, img in (("bright", image), ("dark", dark)):
+        r = _renderer(img)
+        px, _ = _inside(r, _motion(r, jaw=0.8))
+        bright_teeth[name] = float(np.percentile(px @ LUMA, 90))
+        assert bright_teeth[name] <= r._look.white + 5.0  # no brighter than the face's highlights
+    assert bright_teeth["dark"] < 0.6 * bright_teeth["bright"], bright_teeth
+
+
+def test_soft_photo_gets_soft_teeth():
+    image = hopper()
+    soft = cv2.GaussianBlur(image, (0, 0), 4.0)
+    grads, sigmas = {}, {}
+    for name, img in (("sharp", image), ("soft", soft)):
+        r = _renderer(img)
+        sigmas[name] = r._look.blur_sigma
+        frame = r.render_frame(_motion(r, jaw=0.8))
+        _, mask = _inside(r, _motion(r, jaw=0.8))
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        g = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+        grads[name] = float(g[mask].mean())
+    assert sigmas["soft"] > 1.5 * sigmas["sharp"], sigmas
+    assert grads["soft"] < 0.75 * grads["sharp"], grads
+
+
+def test_photo_showing_teeth_reuses_its_own_teeth():
+    image = astronaut()
+    r = _renderer(image)
+    assert r._look.own is not None and r._look.teeth_rgb is not None
+    look = estimate_look(r.canvas, r.source_landmarks)
+    np.testing.assert_allclose(look.teeth_rgb, r._look.teeth_rgb)  # estimated deterministically
+    # opened further, her upper teeth are still her own (their colour, not the style's)
+    px, _ = _inside(r, _motion(r, jaw=0.6))
+    teeth = px[(px @ LUMA >= 0.9 * r._look.luma) & (np.ptp(px, axis=1) <= 0.25 * (px @ LUMA) + 10)]
+    assert len(teeth) > 30
+    assert np.abs(np.median(teeth, axis=0) - r._look.teeth_rgb).max() < 25.0
+
+
+def test_mouth_painting_is_a_pure_function_of_the_motion(closed):
+    m = _motion(closed, jaw=0.7, yaw=4.0)
+    a = closed.render_frame(m)
+    closed.render_frame(_motion(closed, jaw=0.2))
+    np.testing.assert_array_equal(a, closed.render_frame(m))
