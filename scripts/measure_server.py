@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -62,7 +63,7 @@ def uploads() -> None:
 def health_while_queued(n: int) -> None:
     from facespeak.server import ServerConfig
 
-    with running_server(ServerConfig(max_queue=n)) as url:
+    with tempfile.TemporaryDirectory() as jobs, running_server(ServerConfig(max_queue=n, data_dir=jobs)) as url:
         socks = [open_request(url, "/api/tts", {"text": LONG_TEXT, "steps": "200"}, PORTRAIT)]
         socks += [open_request(url, "/api/tts", {"text": "Hi.", "steps": "2"}, PORTRAIT) for _ in range(n)]
         t0 = time.time()

@@ -27,6 +27,7 @@ import torch
 
 from .core.cancel import CancelToken, check_cancel
 from .core.errors import CheckpointError, InputError
+from .core.progress import FACE, MOTION, MUX, RENDER, ProgressFn, SpeechProgress, report
 from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
 
 __all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s"]
@@ -264,31 +265,41 @@ class FaceSpeak:
         return self.timbre.cents(vec[:-1], float(vec[-1]))
 
     # 3-5 ---------------------------------------------------------------------------------
-    def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions,
-                    cancel: CancelToken | None = None) -> Iterator[SpeechChunk]:
+    def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions, cancel: CancelToken | None = None,
+                    on_progress: ProgressFn | None = None) -> Iterator[SpeechChunk]:
         """Synthesise ``text`` chunk by chunk (constant memory for long text). ``cancel`` is
-        checked before every chunk, decoder step and vocoder call (raises ``Cancelled``)."""
+        checked before every chunk, decoder step and vocoder call (raises ``Cancelled``);
+        ``on_progress`` hears the same points (facespeak.core.progress)."""
         opts.validate()
         self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
         chunks = self.frontend.split(text)
         cents = self.formant_cents(cond, opts)
+        progress = SpeechProgress(chunks, opts.steps, on_progress)
         for k, chunk in enumerate(chunks):
             check_cancel(cancel)
             ids = self.frontend.encode(chunk)
-            if not ids:
-                continue
-            yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel)
+            if ids:
+                yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel, progress)
+            progress.vocoded(k)
 
     @torch.inference_mode()
     def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
-                          cents: float = 0.0, cancel: CancelToken | None = None) -> SpeechChunk:
+                          cents: float = 0.0, cancel: CancelToken | None = None,
+                          progress: SpeechProgress | None = None) -> SpeechChunk:
+        def on_step(i: int) -> None:
+            check_cancel(cancel)
+            if progress is not None:
+                progress.step(k, i)
+
         gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + k)
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
         out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
                                   temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
                                   gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance,
-                                  on_step=None if cancel is None else lambda _: cancel.check())
+                                  on_step=None if cancel is None and progress is None else on_step)
         check_cancel(cancel)
+        if progress is not None:
+            progress.decoded(k)
         n = int(out.mel_lengths[0])
         mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
         with _threads(1 if self.device.type == "cpu" else None):
@@ -298,16 +309,19 @@ class FaceSpeak:
                            e_t=out.e_t[0].cpu().numpy(), mu_y=out.mu_y[0, :, :n].cpu().numpy())
 
     def speak(self, image: Any, text: str, opts: SpeechOptions | None = None, face_index: int | None = None,
-              keep_chunks: bool = True, cancel: CancelToken | None = None) -> SpeechResult:
-        """Portrait + text -> :class:`SpeechResult` (whole waveform in memory); ``cancel`` as in
-        :meth:`iter_chunks`."""
+              keep_chunks: bool = True, cancel: CancelToken | None = None,
+              on_progress: ProgressFn | None = None) -> SpeechResult:
+        """Portrait + text -> :class:`SpeechResult` (whole waveform in memory); ``cancel`` and
+        ``on_progress`` as in :meth:`iter_chunks`."""
         opts = opts or SpeechOptions()
         opts.validate()
         check_cancel(cancel)
+        report(on_progress, FACE, 0.0)
         portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
+        report(on_progress, FACE, 1.0)
         pause = np.zeros(int(opts.pause_s * self.mel_spec.sample_rate), dtype=np.float32)
         parts, chunks = [], []
-        for i, ch in enumerate(self.iter_chunks(text, cond, opts, cancel)):
+        for i, ch in enumerate(self.iter_chunks(text, cond, opts, cancel, on_progress)):
             parts.extend([pause, ch.wav] if i else [ch.wav])
             if keep_chunks:
                 chunks.append(ch)
@@ -504,12 +518,13 @@ def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple
 
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
         video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False,
-        cancel: CancelToken | None = None) -> SayResult:
+        cancel: CancelToken | None = None, on_progress: ProgressFn | None = None) -> SayResult:
     """Portrait + text -> MP4 (H.264 + AAC, 25 fps) of the face speaking in its own voice.
 
     Stages: 1 portrait, 2 identity, 3-5 speech (chunked), 6 motion plan, 7 render + mux.
     The file appears only when complete (the writer renames a temporary file). ``cancel`` is
-    checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames.
+    checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames;
+    ``on_progress`` hears the same points (facespeak.core.progress).
     """
     import time
 
@@ -523,7 +538,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     speech.validate()
     video.validate()
     t0 = time.perf_counter()
-    spoken = fs.speak(image, text, speech, face_index, cancel=cancel)
+    spoken = fs.speak(image, text, speech, face_index, cancel=cancel, on_progress=on_progress)
     portrait, chunks, wav, sr = spoken.portrait, spoken.chunks, spoken.wav, spoken.sample_rate
     t_speech = time.perf_counter()
     timing = AudioTiming(fs.mel_spec, 25.0)
@@ -532,6 +547,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
 
     ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
     check_cancel(cancel)
+    report(on_progress, MOTION, 0.0)
     level_db = None
     if video.silence_gate:
         from .audio.levels import frame_rms, relative_db
@@ -540,6 +556,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
                        pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion,
                        level_db=level_db, head_motion=video.head_motion)
+    report(on_progress, MOTION, 1.0)
     if video.tfg == "latent":
         frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)
     else:
@@ -549,11 +566,14 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
         frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
     t_first = None
     with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:
-        for frame in tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress):
+        for i, frame in enumerate(tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress)):
             check_cancel(cancel)
             writer.add_frame(frame)
+            report(on_progress, RENDER, (i + 1) / n_frames)
             t_first = t_first or time.perf_counter()
+        report(on_progress, MUX, 0.0)
         path = writer.close(wav)
+        report(on_progress, MUX, 1.0)
     t_end = time.perf_counter()
     timings = {"speech_s": t_speech - t0, "first_frame_s": (t_first or t_end) - t0, "render_mux_s": t_end - t_speech}
     return SayResult(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index, len(portrait.faces), timings,

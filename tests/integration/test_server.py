@@ -26,12 +26,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     uvicorn = pytest.importorskip("uvicorn")
     from facespeak.server import ServerConfig, create_app
 
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServerConfig(max_text_chars=300)), host="127.0.0.1", port=port,
+    cfg = ServerConfig(max_text_chars=300, data_dir=str(tmp_path_factory.mktemp("jobs")))
+    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port,
                                         log_level="warning"))
     th = threading.Thread(target=srv.run, daemon=True)
     th.start()
@@ -204,8 +205,9 @@ def test_stopped_server_leaves_nothing_in_tmpdir(tmp_path):
     tmpdir.mkdir()
     port = _free_port()
     env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port),
+                             "--data-dir", str(tmp_path / "jobs")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(600):

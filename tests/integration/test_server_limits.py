@@ -26,12 +26,12 @@ MAX_QUEUE = 2
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     pytest.importorskip("uvicorn")
     from facespeak.server import ServerConfig
 
     cfg = ServerConfig(max_text_chars=300, max_upload_mb=1, max_queue=MAX_QUEUE, max_speech_s=60,
-                       allowed_origins=["http://app.example:3000"])
+                       allowed_origins=["http://app.example:3000"], data_dir=str(tmp_path_factory.mktemp("jobs")))
     with running_server(cfg) as url:
         status, _, body = request(url + "/api/tts", {"text": "Hi.", "steps": "2"}, PORTRAIT.read_bytes())
         assert status == 200, body  # models loaded: the timings below measure requests, not loading
@@ -70,7 +70,7 @@ def test_large_uploads_are_refused_while_streaming_with_bounded_memory(tmp_path)
     port = free_port()
     env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port),
-                             "--max-upload-mb", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--max-upload-mb", "1", "--data-dir", str(tmp_path / "jobs")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: proc.poll() is None and _up(url), 60)

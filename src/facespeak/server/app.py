@@ -7,6 +7,8 @@ Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status
 - ``POST /api/faces``       multipart ``image`` -> faces found (index, box, size, pose, gender)
 - ``POST /api/tts``         multipart ``image``, ``text`` [+ options] -> ``audio/wav``
 - ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
+- ``POST /api/jobs``        as ``/api/say`` plus ``kind`` (video | audio) -> 202 + job id (:mod:`.job_routes`)
+- ``GET  /api/jobs/{id}``   state and progress; ``GET .../result``: the file; ``DELETE``: cancel
 - ``GET  /openapi.json``    the schema (no interactive docs: they would load scripts from a CDN)
 
 Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``, ``face_guidance``,
@@ -22,6 +24,7 @@ cancelled). Health never waits for a thread.
 
 
 import asyncio
+import contextlib
 import io
 import logging
 import math
@@ -35,7 +38,7 @@ from typing import Any
 
 from ..core.cancel import CancelToken
 from ..core.errors import FacespeakError, InputError
-from .guards import BodyLimit, OriginGuard
+from .guards import BodyLimit, OriginGuard, TokenAuth
 from .worker import QueueFull, SynthesisWorker
 
 __all__ = ["ServerConfig", "create_app"]
@@ -47,6 +50,8 @@ FORM_MARGIN_BYTES = 1_000_000  # text and option fields plus multipart framing, 
 # image decoding and face analysis run beside the worker (they make quick 422s); two at a time
 # keeps a burst of uploads from starving the synthesis on a 2-core box
 ANALYSIS_THREADS = 2
+MAX_TTL_S = 365 * 24 * 3600.0
+MIN_TOKEN_CHARS = 8
 
 
 @dataclass
@@ -69,6 +74,11 @@ class ServerConfig:
     threads: int | None = None
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
+    # jobs (docs/server.md): where they persist (None: <cache>/server), how long results live,
+    # and the bearer token every /api/ endpoint but health then needs (None: no auth)
+    data_dir: str | None = None
+    result_ttl_s: float = 24 * 3600.0
+    token: str | None = None
 
     def validate(self) -> None:
         from ..text import TextConfig
@@ -86,6 +96,18 @@ class ServerConfig:
             raise InputError(f"--max-queue: expected 0..1000, got {self.max_queue}")
         if self.vocoder not in ("fast", "universal"):
             raise InputError(f"--vocoder: expected 'fast' or 'universal', got {self.vocoder!r}")
+        if not (math.isfinite(self.result_ttl_s) and 0 < self.result_ttl_s <= MAX_TTL_S):
+            raise InputError(f"--result-ttl: expected a time in (0 s, 365 d], got {self.result_ttl_s} s")
+        if self.token is not None and not (MIN_TOKEN_CHARS <= len(self.token) <= 1024
+                                           and all("!" <= c <= "~" for c in self.token)):
+            raise InputError(f"--token / FACESPEAK_TOKEN: expected {MIN_TOKEN_CHARS}..1024 printable ASCII "
+                             f"characters without spaces, got {len(self.token)} characters"
+                             + ("" if all("!" <= c <= "~" for c in self.token) else " with others among them"))
+
+    def jobs_dir(self) -> Path:
+        from ..core.cache import cache_root
+
+        return Path(self.data_dir) if self.data_dir else cache_root() / "server"
 
 
 class _Engine:
@@ -135,8 +157,9 @@ def _check_upload(data: bytes, cfg: ServerConfig) -> bytes:
     return data
 
 
-def _check_text(text: str, opts: Any, cfg: ServerConfig) -> None:
-    """Characters first (cheap), then the speech the text will make (digits and symbols expanded)."""
+def _check_text(text: str, opts: Any, cfg: ServerConfig) -> float:
+    """Characters first (cheap), then the speech the text will make (digits and symbols
+    expanded) -> the estimated seconds of speech."""
     from ..pipeline import estimate_speech_s
     from ..text import TextConfig, TextFrontend
 
@@ -147,6 +170,7 @@ def _check_text(text: str, opts: Any, cfg: ServerConfig) -> None:
         raise InputError(f"text: this server makes at most {cfg.max_speech_s:g} s of speech per request, this text "
                          f"would take about {seconds:.0f} s (numbers and symbols are spoken as words); "
                          "split it into several requests")
+    return seconds
 
 
 def _portrait(image: bytes, face_index: int | None):
@@ -184,10 +208,15 @@ class _Service:
     def __init__(self, cfg: ServerConfig) -> None:
         import anyio
 
+        from .jobs import JobManager
+
         self.cfg = cfg
         self.engine = _Engine(cfg)
         self.worker = SynthesisWorker(cfg.max_queue)
         self.analysis = anyio.CapacityLimiter(ANALYSIS_THREADS)
+        # opened now (a data folder another server holds is one error line before serving);
+        # started, i.e. queued jobs taken back, when the server starts (lifespan)
+        self.jobs = JobManager(cfg.jobs_dir(), self.worker, self.engine, cfg.result_ttl_s)
 
     async def off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         import anyio
@@ -236,6 +265,8 @@ def _install_error_handlers(app: Any) -> None:
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
+    from .jobs import JobNotDone, JobNotFound
+
     @app.exception_handler(FacespeakError)
     async def _user_error(_: Request, exc: FacespeakError) -> JSONResponse:
         status = 413 if isinstance(exc, UploadTooLarge) else 422 if isinstance(exc, InputError) else 500
@@ -244,6 +275,14 @@ def _install_error_handlers(app: Any) -> None:
     @app.exception_handler(QueueFull)
     async def _busy(_: Request, exc: QueueFull) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": "10"})
+
+    @app.exception_handler(JobNotFound)
+    async def _no_job(_: Request, exc: JobNotFound) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+
+    @app.exception_handler(JobNotDone)
+    async def _not_done(_: Request, exc: JobNotDone) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=409)
 
     @app.exception_handler(_ClientGone)
     async def _gone(request: Request, _: _ClientGone) -> JSONResponse:
@@ -285,13 +324,24 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     cfg.validate()
     service = _Service(cfg)
     engine = service.engine
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any):
+        service.jobs.start()
+        yield
+        await service.jobs.stop()  # the running job goes back to the queue
+        service.worker.close()
+
     # no interactive docs: FastAPI's /docs and /redoc load their scripts from public CDNs
-    app = FastAPI(title="facespeak", version=__version__, docs_url=None, redoc_url=None,
+    app = FastAPI(title="facespeak", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Portrait + text -> talking-face video with a voice that suits the face "
                               "(docs/server.md).")
-    app.state.engine, app.state.worker = engine, service.worker
+    app.state.engine, app.state.worker, app.state.jobs = engine, service.worker, service.jobs
+    # outermost last: Origin/Host, then the token, then the body limit, all before any body is read
     app.add_middleware(BodyLimit, max_bytes=int(cfg.max_upload_mb * 1e6) + FORM_MARGIN_BYTES,
                        expected=f"an image of at most {cfg.max_upload_mb:g} MB (--max-upload-mb) and the form fields")
+    if cfg.token is not None:
+        app.add_middleware(TokenAuth, token=cfg.token)
     app.add_middleware(OriginGuard, allowed_hosts=cfg.allowed_hosts, allowed_origins=cfg.allowed_origins)
     _install_error_handlers(app)
     if cfg.preload:
@@ -356,6 +406,9 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                             headers={"X-Face-Index": str(res.face_index), "X-Duration-S": f"{res.duration_s:.3f}"},
                             background=BackgroundTask(shutil.rmtree, res.path.parent, ignore_errors=True))
 
+    from .job_routes import install_job_routes
+
+    install_job_routes(app, service)
     return app
 
 

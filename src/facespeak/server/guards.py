@@ -9,26 +9,30 @@
   which defeats DNS rebinding; a request with an ``Origin`` header must come from the page's
   own origin (same scheme-less host:port as ``Host``) or an ``--allow-origin``. Clients that
   are not browsers send no ``Origin`` and pass.
+- :class:`TokenAuth`: with ``serve --token`` (or ``FACESPEAK_TOKEN``) every ``/api/`` path but
+  health needs ``Authorization: Bearer <token>``, compared in constant time; 401 otherwise.
 
 Both answer in the server's one error format, ``{"error": "<one line>"}``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["BodyLimit", "OriginGuard", "LOOPBACK_HOSTS", "send_error"]
+__all__ = ["BodyLimit", "OriginGuard", "TokenAuth", "LOOPBACK_HOSTS", "send_error"]
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-async def send_error(send: Any, status: int, message: str, close: bool = False) -> None:
+async def send_error(send: Any, status: int, message: str, close: bool = False,
+                     extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
     """Send ``{"error": message}`` with ``status`` straight to the ASGI ``send``."""
     body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     if close:  # the client may still be sending a body we will not read
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -131,4 +135,28 @@ class OriginGuard:
         if origin is not None and not self._origin_ok(origin, host):
             return await send_error(send, 403, f"cross-site request from origin {origin!r} refused; start the server "
                                                f"with --allow-origin {origin} to allow that site", close=True)
+        await self.app(scope, receive, send)
+
+
+class TokenAuth:
+    """401 for an ``/api/`` request (health excepted) without ``Authorization: Bearer <token>``."""
+
+    OPEN_PATHS = ("/api/health",)
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self._token = app, token.encode()
+
+    def _authorised(self, scope: dict) -> bool:
+        value = _header(scope, b"authorization") or ""
+        scheme, _, given = value.partition(" ")
+        # compare_digest takes time independent of where the strings differ (not of the length,
+        # which tells an attacker nothing about the token's characters)
+        return hmac.compare_digest(given.strip().encode("latin-1"), self._token) and scheme.lower() == "bearer"
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith("/api/") and path.rstrip("/") not in self.OPEN_PATHS and not self._authorised(scope):
+            return await send_error(send, 401, "this server needs a token: send the header "
+                                               "'Authorization: Bearer <token>' (serve --token / FACESPEAK_TOKEN)",
+                                    close=True, extra=[(b"www-authenticate", b'Bearer realm="facespeak"')])
         await self.app(scope, receive, send)

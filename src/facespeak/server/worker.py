@@ -71,10 +71,11 @@ class SynthesisWorker:
         """Places taken: the running job plus those waiting (and requests still checking inputs)."""
         return self._taken
 
-    def reserve(self) -> Place:
-        """A place in the queue, or ``QueueFull`` at once."""
+    def reserve(self, force: bool = False) -> Place:
+        """A place in the queue, or ``QueueFull`` at once (``force``: even beyond the limit, for
+        jobs a restarted server takes back from its data folder)."""
         with self._lock:
-            if self._taken >= self.max_waiting + 1:
+            if self._taken >= self.max_waiting + 1 and not force:
                 raise QueueFull(f"the server is busy: {self.max_waiting} requests already wait; try again later")
             self._taken += 1
         return Place(self)
@@ -101,8 +102,12 @@ class SynthesisWorker:
                 if not job.future.set_running_or_notify_cancel():
                     continue
                 try:
-                    job.future.set_result(job.run(job.cancel))
+                    result = job.run(job.cancel)
                 except BaseException as e:  # noqa: BLE001 - handed to the waiting request
+                    job.place.release()  # free before anyone waiting on the future hears of it
                     job.future.set_exception(e)
+                else:
+                    job.place.release()
+                    job.future.set_result(result)
             finally:
                 job.place.release()
