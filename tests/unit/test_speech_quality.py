@@ -80,6 +80,19 @@ def test_silence_gives_empty_audio_and_nan_scores_without_loading_models(monkeyp
     assert score.to_dict()["distillmos"] is None
 
 
+def test_near_silent_output_is_not_rated_and_its_level_is_reported(monkeypatch):
+    # normalisation would lift a -86 dBFS residue to speech level: it must not be scored as speech
+    def no_models():
+        raise AssertionError("models must not load for near-silent audio")
+
+    monkeypatch.setattr(sq, "_models", no_models)
+    quiet = _speechlike(16000, level=1e-4)
+    assert normalize_for_quality(quiet, 16000).size > 0  # normalisation alone would keep it
+    score = score_speech_quality(quiet, 16000)
+    assert not score.rated and score.input_rms_dbfs < -75
+    assert score.to_dict()["input_rms_dbfs"] == pytest.approx(score.input_rms_dbfs, abs=1e-3)
+
+
 @pytest.mark.parametrize("bad", [np.zeros((2, 100), np.float32), np.array([0.1, np.nan], np.float32)])
 def test_bad_input_is_a_project_error(bad):
     with pytest.raises(InputError):

@@ -66,6 +66,10 @@ class QualityNormalization:
     target_rms_dbfs: float = -25.0  # RMS over voiced 20 ms frames after normalisation
     peak_limit: float = 1.0  # gain is lowered so that no sample exceeds this
     min_seconds: float = 0.1  # shorter voiced audio cannot be rated
+    # Voiced audio quieter than this (RMS of the trimmed input, before normalisation) is not
+    # rated: normalisation would lift a near-silent output (e.g. a broken vocoder at -80 dBFS)
+    # to speech level and the predictors would score its residue like speech.
+    min_input_rms_dbfs: float = -60.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class SpeechQuality:
     """Scores of one utterance (1..5, higher is better; NaN when it could not be rated).
 
     ``seconds``: duration of the rated (trimmed) audio, 0 for silence or too short input.
+    ``input_rms_dbfs``: RMS level of the trimmed input before normalisation (NaN for silence).
     """
 
     distillmos: float
@@ -81,6 +86,7 @@ class SpeechQuality:
     dnsmos_ovrl: float
     dnsmos_p808: float
     seconds: float
+    input_rms_dbfs: float = float("nan")
 
     @property
     def rated(self) -> bool:
@@ -299,14 +305,28 @@ def score_speech_quality(
     """
     wav16 = normalize_for_quality(wav, sample_rate, norm)
     seconds = wav16.size / QUALITY_SAMPLE_RATE
+    level = _input_rms_dbfs(wav, sample_rate, norm)
+    nan = float("nan")
     if seconds < norm.min_seconds:
-        nan = float("nan")
-        return SpeechQuality(nan, nan, nan, nan, nan, 0.0)
+        return SpeechQuality(nan, nan, nan, nan, nan, 0.0, level)
+    if not level >= norm.min_input_rms_dbfs:
+        log.warning("audio at %.1f dBFS is below %.0f dBFS: not rated", level, norm.min_input_rms_dbfs)
+        return SpeechQuality(nan, nan, nan, nan, nan, 0.0, level)
     distillmos, dnsmos = _models()
     d = dnsmos(wav16, QUALITY_SAMPLE_RATE, False)
     return SpeechQuality(distillmos=_distillmos_score(distillmos, wav16), dnsmos_sig=float(d["sig_mos"]),
                          dnsmos_bak=float(d["bak_mos"]), dnsmos_ovrl=float(d["ovrl_mos"]),
-                         dnsmos_p808=float(d["p808_mos"]), seconds=round(seconds, 3))
+                         dnsmos_p808=float(d["p808_mos"]), seconds=round(seconds, 3), input_rms_dbfs=level)
+
+
+def _input_rms_dbfs(wav: np.ndarray, sample_rate: int, norm: QualityNormalization) -> float:
+    """RMS level (dBFS) of the input's voiced part, as trimmed for scoring; NaN for silence."""
+    wav = np.asarray(wav, dtype=np.float32)
+    trimmed = trim_silence(wav, sample_rate, top_db=norm.trim_top_db, margin_ms=norm.trim_margin_ms)
+    if trimmed.size == 0:
+        return float("nan")
+    rms = float(np.sqrt(np.mean(np.square(trimmed, dtype=np.float64))))
+    return 20.0 * np.log10(rms) if rms > 0 else float("nan")
 
 
 def score_speech_quality_batch(
