@@ -326,7 +326,7 @@ def _input_rms_dbfs(wav: np.ndarray, sample_rate: int, norm: QualityNormalizatio
     if trimmed.size == 0:
         return float("nan")
     rms = float(np.sqrt(np.mean(np.square(trimmed, dtype=np.float64))))
-    return 20.0 * np.log10(rms) if rms > 0 else float("nan")
+    return float(20.0 * np.log10(rms)) if rms > 0 else float("nan")
 
 
 def score_speech_quality_batch(
