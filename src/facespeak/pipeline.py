@@ -30,7 +30,8 @@ from .core.errors import CheckpointError, InputError
 from .core.progress import FACE, MOTION, MUX, RENDER, ProgressFn, SpeechProgress, report
 from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
 
-__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s"]
+__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
+           "speech_captions"]
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,17 @@ def estimate_speech_s(frontend: Any, text: str, opts: SpeechOptions) -> float:
     chunks = frontend.split(text)
     n = sum(len(phonemes_to_ids(frontend.phonemize(chunk))) for chunk in chunks)
     return n * SPEECH_S_PER_SYMBOL * opts.length_scale + opts.pause_s * max(0, len(chunks) - 1)
+
+
+def speech_captions(fs: "FaceSpeak", text: str, chunks: list[Any], opts: SpeechOptions) -> list[Any]:
+    """Sentence cues with word timings (facespeak.text.captions) for ``text`` spoken as
+    ``chunks`` (SpeechChunks, or anything with ``text``, ``ids``, ``durations``, ``wav`` /
+    ``n_samples``), on the timeline :meth:`FaceSpeak.speak` writes (chunks joined by pauses)."""
+    from .text.captions import SpokenChunk, caption_cues
+
+    sr = fs.mel_spec.sample_rate
+    spoken = [c if isinstance(c, SpokenChunk) else SpokenChunk(c.text, c.ids, c.durations, len(c.wav)) for c in chunks]
+    return caption_cues(fs.frontend, text, spoken, int(opts.pause_s * sr), sr)
 
 
 class _threads:

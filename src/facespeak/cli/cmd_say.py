@@ -8,8 +8,8 @@ docs/face_analysis.md "Bad input"); a failure prints one ``error:`` line and lea
 from __future__ import annotations
 
 import argparse
-import os
-from .cmd_tts import add_speech_options, prepare_request
+
+from .cmd_tts import add_speech_options, prepare_request, speech_seconds, write_captions
 
 __all__ = ["register"]
 
@@ -37,16 +37,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..face.analysis import check_animatable
-    from ..pipeline import FaceSpeak, VideoOptions, say
+    from ..pipeline import FaceSpeak, VideoOptions, say, speech_captions
+    from .run_progress import RunProgress, progress_wanted
 
     video = VideoOptions(size=args.size, still=args.still, motion=args.motion, tfg=args.tfg, tfg_weights=args.weights)
     if args.head_motion is not None:
         video.head_motion = args.head_motion
     video.validate()
-    out, text, speech, portrait, _ = prepare_request(args, ".mp4")
+    out, text, speech, portrait, _, captions = prepare_request(args, ".mp4")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)
-    fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
-    res = say(fs, portrait, text, out, speech, video, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
+    size = "256" if video.tfg == "latent" else video.size
+    with RunProgress("video", speech_seconds(text, speech), speech.steps, size, enabled=progress_wanted(args)) as bar:
+        fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
+        res = say(fs, portrait, text, out, speech, video, on_progress=bar.update)
+        if captions is not None:
+            write_captions(captions, speech_captions(fs, text, res.chunks, speech))
     print(f"wrote {res.path} ({res.duration_s:.2f} s, {res.n_frames} frames at {res.fps:g} fps, "
-          f"face #{res.face_index} of {res.n_faces})")
+          f"face #{res.face_index} of {res.n_faces})" + (f"; captions {captions[0]}" if captions else ""))
     return 0

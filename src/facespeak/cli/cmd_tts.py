@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-__all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request"]
+__all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request", "check_captions",
+           "write_captions", "speech_seconds"]
 
 
 def add_speech_options(p: argparse.ArgumentParser) -> None:
@@ -36,6 +36,12 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
     p.add_argument("--vocoder", choices=["fast", "universal"], default="fast",
                    help="fast: bundled iSTFT vocoder (default); universal: pretrained HiFi-GAN V1 (slower, smoother)")
+    p.add_argument("--captions", default=None, metavar="FILE.srt|FILE.vtt",
+                   help="also write captions: sentence cues (.srt), or sentence cues with word timings (.vtt), "
+                        "timed from the TTS alignment on the output's own timeline")
+    p.add_argument("--progress", action="store_true",
+                   help="show the progress bar on stderr even when it is not a terminal (default: only on a terminal, "
+                        "never with --quiet)")
 
 
 def read_text_arg(args: argparse.Namespace) -> str:
@@ -56,13 +62,15 @@ def read_text_arg(args: argparse.Namespace) -> str:
 
 
 def prepare_request(args: argparse.Namespace, suffix: str):
-    """Shared by `tts` and `say`: check the output suffix, read and check the text, build and
-    validate the speech options, find the face -> (out Path, text, SpeechOptions, Portrait, chunks).
+    """Shared by `tts` and `say`: check the output suffix (and ``--captions``), read and check
+    the text, build and validate the speech options, find the face -> (out Path, text,
+    SpeechOptions, Portrait, chunks, captions (Path, "srt" | "vtt") or None).
     Everything here fails fast, before any network is loaded."""
     from ..core.output_files import check_output_file
     from ..pipeline import SpeechOptions
 
     out = check_output_file(args.out, "--out", suffix)
+    captions = check_captions(args.captions, out)
     text = read_text_arg(args)
     opts = SpeechOptions.with_defaults(seed=args.seed, condition=args.condition, **{
         k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "voice_gender",
@@ -75,7 +83,44 @@ def prepare_request(args: argparse.Namespace, suffix: str):
         print(f"{len(portrait.faces)} faces found; using #{portrait.face_index}, "
               f"{default_face_reason(portrait.faces, portrait.face_index)}; choose another with --face-index K "
               "(see `facespeak faces`)", flush=True)
-    return out, text, opts, portrait, chunks
+    return out, text, opts, portrait, chunks, captions
+
+
+def check_captions(path: str | None, out: Path):
+    """``--captions`` -> (Path, "srt" | "vtt"), or None when not given; a bad extension or an
+    unusable path is one error line."""
+    from ..core.errors import OutputPathError
+    from ..core.output_files import check_output_file
+    from ..text.captions import caption_format
+
+    if path is None:
+        return None
+    fmt = caption_format(path)
+    target = check_output_file(path, "--captions")
+    if target.absolute() == out.absolute():
+        raise OutputPathError(f"--captions: expected a file other than --out, got {target}")
+    return target, fmt
+
+
+def write_captions(captions, cues) -> None:
+    """Write the cues to ``captions`` (Path, format) with the atomic writer (UTF-8)."""
+    from ..core.output_files import AtomicOutput
+    from ..text.captions import render_captions
+
+    path, fmt = captions
+    with AtomicOutput(path) as dst:
+        try:
+            dst.file.write(render_captions(cues, fmt).encode("utf-8"))
+        except OSError as e:
+            raise dst.write_error(e) from None
+
+
+def speech_seconds(text: str, opts) -> float:
+    """Expected seconds of speech (weights the progress bar's stages; no model needed)."""
+    from ..pipeline import estimate_speech_s
+    from ..text import TextConfig, TextFrontend
+
+    return estimate_speech_s(TextFrontend(TextConfig()), text, opts)
 
 
 def validate_inputs(image: str, face_index: int | None, text: str):
@@ -95,42 +140,48 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import FaceSpeak
+    from ..core.progress import FACE
+    from ..pipeline import FaceSpeak, speech_captions
+    from .run_progress import RunProgress, progress_wanted
 
-    out, text, opts, portrait, chunks = prepare_request(args, ".wav")
-    fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
-    portrait, feats, cond = fs.face_condition(portrait, None, opts.condition, opts.voice_gender)
-    total = _write_speech(out, fs, text, cond, opts, len(chunks))
+    out, text, opts, portrait, _, captions = prepare_request(args, ".wav")
+    with RunProgress("audio", speech_seconds(text, opts), opts.steps, enabled=progress_wanted(args)) as bar:
+        fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
+        bar.update(FACE, 0.0)
+        portrait, feats, cond = fs.face_condition(portrait, None, opts.condition, opts.voice_gender)
+        bar.update(FACE, 1.0)
+        total, spoken = _write_speech(out, fs, text, cond, opts, bar.update)
+        if captions is not None:
+            write_captions(captions, speech_captions(fs, text, spoken, opts))
     sr = fs.mel_spec.sample_rate
     print(f"wrote {out} ({total / sr:.2f} s, face #{portrait.face_index} of {len(portrait.faces)}, "
-          f"timbre {fs.formant_cents(cond, opts):+.0f} cents)")
+          f"timbre {fs.formant_cents(cond, opts):+.0f} cents)" + (f"; captions {captions[0]}" if captions else ""))
     return 0
 
 
-def _write_speech(out: Path, fs, text: str, cond, opts, n_chunks: int) -> int:
+def _write_speech(out: Path, fs, text: str, cond, opts, on_progress=None):
     """Stream the chunks into a 16-bit WAV at ``out`` (an existing file is replaced only by a
-    complete one; see core.output_files.AtomicOutput) -> samples written."""
+    complete one; see core.output_files.AtomicOutput) -> (samples written, the chunks' timing
+    data as ``text.captions.SpokenChunk``s: small, no audio)."""
     import soundfile as sf
-    from tqdm import tqdm
 
     from ..core.output_files import AtomicOutput
+    from ..text.captions import SpokenChunk
 
     sr = fs.mel_spec.sample_rate
-    total = 0
-    quiet = bool(os.environ.get("FACESPEAK_NO_PROGRESS"))
+    total, spoken = 0, []
     with AtomicOutput(out) as dst:
         try:  # write errors (a full disk, a file size limit) become one line; libsndfile reports
             # them at open, write or close (when the header is finalised)
             with sf.SoundFile(dst.file.fileno(), "w", samplerate=sr, channels=1, subtype="PCM_16", format="WAV",
-                              closefd=False) as f, \
-                    tqdm(total=n_chunks, desc="speech", unit="chunk", disable=quiet or n_chunks < 2) as bar:
-                for i, ch in enumerate(fs.iter_chunks(text, cond, opts)):
+                              closefd=False) as f:
+                for i, ch in enumerate(fs.iter_chunks(text, cond, opts, on_progress=on_progress)):
                     if i:
                         f.write([0.0] * int(opts.pause_s * sr))
                         total += int(opts.pause_s * sr)
                     f.write(ch.wav)
                     total += len(ch.wav)
-                    bar.update(1)
+                    spoken.append(SpokenChunk(ch.text, ch.ids, ch.durations, len(ch.wav)))
         except (OSError, sf.LibsndfileError) as e:
             raise dst.write_error(e) from None
-    return total
+    return total, spoken

@@ -9,6 +9,7 @@ Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status
 - ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
 - ``POST /api/jobs``        as ``/api/say`` plus ``kind`` (video | audio) -> 202 + job id (:mod:`.job_routes`)
 - ``GET  /api/jobs/{id}``   state and progress; ``GET .../result``: the file; ``DELETE``: cancel
+- ``GET  /api/captions/{id}`` captions of a synchronous request (``captions`` field; :mod:`.caption_routes`)
 - ``GET  /openapi.json``    the schema (no interactive docs: they would load scripts from a CDN)
 
 Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``, ``face_guidance``,
@@ -38,6 +39,7 @@ from typing import Any
 
 from ..core.cancel import CancelToken
 from ..core.errors import FacespeakError, InputError
+from .caption_routes import CaptionStore, captions_text, check_captions_field
 from .guards import BodyLimit, OriginGuard, TokenAuth
 from .worker import QueueFull, SynthesisWorker
 
@@ -217,6 +219,13 @@ class _Service:
         # opened now (a data folder another server holds is one error line before serving);
         # started, i.e. queued jobs taken back, when the server starts (lifespan)
         self.jobs = JobManager(cfg.jobs_dir(), self.worker, self.engine, cfg.result_ttl_s)
+        self.captions = CaptionStore()
+
+    def caption_headers(self, fs: Any, text: str, chunks: list[Any], opts: Any, fmt: str | None) -> dict[str, str]:
+        """``X-Captions-URL`` of this request's captions (kept briefly), when it asked for them."""
+        if fmt is None:
+            return {}
+        return {"X-Captions-URL": self.captions.put(captions_text(fs, text, chunks, opts, fmt), fmt)}
 
     async def off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         import anyio
@@ -365,15 +374,22 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                   face_index: int | None = Form(None), seed: int = Form(0), steps: int | None = Form(None),
                   temperature: float | None = Form(None), length_scale: float | None = Form(None),
                   condition: str = Form("f_id"), face_guidance: float | None = Form(None),
-                  voice_gender: str | None = Form(None), formant_shift: float | None = Form(None)) -> Response:
+                  voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
+                  captions: str | None = Form(None)) -> Response:
         opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
                                face_guidance=face_guidance, voice_gender=voice_gender,
                                formant_shift=formant_shift)
+        fmt = check_captions_field(captions)
         data = await service.upload(image)
-        res = await service.synthesise(request, text, opts, lambda: _portrait(data, face_index),
-                                       lambda fs, portrait, cancel: fs.speak(portrait, text, opts, cancel=cancel))
+
+        def work(fs: Any, portrait: Any, cancel: CancelToken) -> Any:
+            res = fs.speak(portrait, text, opts, cancel=cancel)
+            return res, service.caption_headers(fs, text, res.chunks, opts, fmt)
+
+        res, extra = await service.synthesise(request, text, opts, lambda: _portrait(data, face_index), work)
         return Response(_wav_bytes(res.wav, res.sample_rate), media_type="audio/wav",
-                        headers={"X-Face-Index": str(res.portrait.face_index), "X-Duration-S": f"{res.duration_s:.3f}"})
+                        headers={"X-Face-Index": str(res.portrait.face_index), "X-Duration-S": f"{res.duration_s:.3f}",
+                                 **extra})
 
     @app.post("/api/say")
     async def say_video(request: Request, image: UploadFile = File(...), text: str = Form(...),
@@ -382,7 +398,8 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                         condition: str = Form("f_id"), face_guidance: float | None = Form(None),
                         voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
                         size: str = Form("256"), still: bool = Form(False), motion: str = Form("auto"),
-                        head_motion: float | None = Form(None), allow_profile: bool = Form(False)) -> FileResponse:
+                        head_motion: float | None = Form(None), allow_profile: bool = Form(False),
+                        captions: str | None = Form(None)) -> FileResponse:
         from ..face.analysis import check_animatable
         from ..pipeline import VideoOptions
 
@@ -393,6 +410,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         if head_motion is not None:
             video.head_motion = head_motion
         video.validate()
+        fmt = check_captions_field(captions)
         data = await service.upload(image)
 
         def prepare() -> Any:
@@ -400,15 +418,22 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
             check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=allow_profile)
             return portrait
 
-        res = await service.synthesise(request, text, opts, prepare,
-                                       lambda fs, portrait, cancel: _say_to_temp(fs, portrait, text, opts, video, cancel))
+        def work(fs: Any, portrait: Any, cancel: CancelToken) -> Any:
+            res = _say_to_temp(fs, portrait, text, opts, video, cancel)
+            return res, service.caption_headers(fs, text, res.chunks, opts, fmt)
+
+        res, extra = await service.synthesise(request, text, opts, prepare, work)
         return FileResponse(res.path, media_type="video/mp4", filename="facespeak.mp4",
-                            headers={"X-Face-Index": str(res.face_index), "X-Duration-S": f"{res.duration_s:.3f}"},
+                            headers={"X-Face-Index": str(res.face_index), "X-Duration-S": f"{res.duration_s:.3f}",
+                                     **extra},
                             background=BackgroundTask(shutil.rmtree, res.path.parent, ignore_errors=True))
 
     from .job_routes import install_job_routes
 
     install_job_routes(app, service)
+    from .caption_routes import install_caption_routes
+
+    install_caption_routes(app, service.captions, service.jobs)
     return app
 
 

@@ -4,6 +4,7 @@
 - ``GET    /api/jobs/{id}``         ``{"id", "kind", "state", "progress": {"stage", "fraction",
                                     "eta_s"}, "error", "created", "started", "finished", ...}``
 - ``GET    /api/jobs/{id}/result``  the mp4 / wav (409 until the job is done, and once expired)
+- ``GET    /api/jobs/{id}/captions`` its ``captions`` (srt | vtt) when submitted with that field
 - ``DELETE /api/jobs/{id}``         cancel a queued or running job (answers once it stopped);
                                     delete an ended one and its result
 
@@ -17,6 +18,7 @@ synthesis.
 from typing import Any
 
 from .app import _check_text, _portrait, _Service, _speech_options
+from .caption_routes import check_captions_field
 from .jobs import KINDS, job_params
 
 __all__ = ["install_job_routes"]
@@ -39,7 +41,8 @@ def install_job_routes(app: Any, service: _Service) -> None:
                          condition: str = Form("f_id"), face_guidance: float | None = Form(None),
                          voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
                          size: str = Form("256"), still: bool = Form(False), motion: str = Form("auto"),
-                         head_motion: float | None = Form(None), allow_profile: bool = Form(False)) -> JSONResponse:
+                         head_motion: float | None = Form(None), allow_profile: bool = Form(False),
+                         captions: str | None = Form(None)) -> JSONResponse:
         if kind not in KINDS:
             raise InputError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
         opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
@@ -48,6 +51,7 @@ def install_job_routes(app: Any, service: _Service) -> None:
         if head_motion is not None:
             video.head_motion = head_motion
         video.validate()
+        fmt = check_captions_field(captions)
         data = await service.upload(image)
         speech_s = await service.off_loop(_check_text, text, opts, service.cfg)
         place = service.worker.reserve()  # QueueFull -> 429
@@ -57,6 +61,7 @@ def install_job_routes(app: Any, service: _Service) -> None:
             if kind == "video":
                 check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=allow_profile)
             params = job_params(text, face_index, opts, video if kind == "video" else None, allow_profile, speech_s)
+            params["captions"] = fmt
             return jobs.submit(place, kind, params, data, portrait)
 
         try:

@@ -127,6 +127,14 @@ class JobManager:
             raise JobNotDone(f"job {job_id} has no result: {why}")
         return path, MEDIA[rec.kind][1], rec
 
+    def captions(self, job_id: str) -> tuple[Path, str]:
+        """-> (file, "srt" | "vtt") of a done job submitted with ``captions``."""
+        path, _, rec = self.result(job_id)  # JobNotDone unless done
+        found = _captions_file(path.parent)
+        if found is None:
+            raise JobNotFound(f"job {job_id} has no captions: submit it with the field captions=srt or captions=vtt")
+        return found
+
     async def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued or running job (returns once it stopped, about 0.2 s); delete an
         ended one with its files (then ``{"id", "deleted": true}``)."""
@@ -201,12 +209,16 @@ class JobManager:
             if rec.kind == "video":
                 check_animatable(portrait.face, portrait.face_index, portrait.name,
                                  allow_profile=bool(p.get("allow_profile")))
+        fmt = p.get("captions")
         if rec.kind == "video":
             res = say(fs, portrait, p["text"], target, opts, VideoOptions(**p["video"]), cancel=cancel,
                       on_progress=tracker.update)
+            _write_captions(self.store.folder(rec.id), fs, p["text"], res.chunks, opts, fmt)
             return {"result": name, "duration_s": res.duration_s, "face_index": res.face_index}
-        spoken = fs.speak(portrait, p["text"], opts, keep_chunks=False, cancel=cancel, on_progress=tracker.update)
+        spoken = fs.speak(portrait, p["text"], opts, keep_chunks=fmt is not None, cancel=cancel,
+                          on_progress=tracker.update)
         _write_wav(target, spoken.wav, spoken.sample_rate)
+        _write_captions(self.store.folder(rec.id), fs, p["text"], spoken.chunks, opts, fmt)
         return {"result": name, "duration_s": spoken.duration_s, "face_index": spoken.portrait.face_index}
 
     def _end(self, job_id: str, state: str, tracker: ProgressTracker | None = None, **values: Any) -> None:
@@ -267,6 +279,8 @@ class JobManager:
         if rec.state == "done":
             doc |= {"result_url": f"/api/jobs/{rec.id}/result", "expires": _iso((rec.finished or 0) + self.ttl),
                     "duration_s": rec.duration_s, "face_index": rec.face_index}
+            if _captions_file(self.store.folder(rec.id)) is not None:
+                doc["captions_url"] = f"/api/jobs/{rec.id}/captions"
         return doc
 
 
@@ -286,6 +300,26 @@ def _write_wav(path: Path, wav: Any, sample_rate: int) -> None:
         try:
             sf.write(dst.file, wav, sample_rate, format="WAV", subtype="PCM_16")
         except (OSError, sf.LibsndfileError) as e:
+            raise dst.write_error(e) from None
+
+
+def _captions_file(folder: Path) -> tuple[Path, str] | None:
+    for fmt in ("srt", "vtt"):
+        if (folder / f"captions.{fmt}").is_file():
+            return folder / f"captions.{fmt}", fmt
+    return None
+
+
+def _write_captions(folder: Path, fs: Any, text: str, chunks: list[Any], opts: Any, fmt: str | None) -> None:
+    """``captions.srt|vtt`` beside the result, with the atomic writer (nothing when not asked)."""
+    if fmt is None:
+        return
+    from .caption_routes import captions_text
+
+    with AtomicOutput(folder / f"captions.{fmt}") as dst:
+        try:
+            dst.file.write(captions_text(fs, text, chunks, opts, fmt).encode("utf-8"))
+        except OSError as e:
             raise dst.write_error(e) from None
 
 
