@@ -62,7 +62,7 @@ def test_choose_face_default_is_largest_and_logs(caplog):
     with caplog.at_level(logging.INFO, logger="facespeak.face.analysis"):
         chosen = choose_face(faces, None)
     assert chosen is faces[0]
-    assert "3 faces found; using the largest (#0)" in caplog.text and "--face-index" in caplog.text
+    assert "3 faces found; using #0, the largest face" in caplog.text and "--face-index" in caplog.text
     assert choose_face(faces, 2) is faces[2]
     with pytest.raises(InputError, match=r"3 faces found.*0\.\.2"):
         choose_face(faces, 3)
