@@ -171,5 +171,5 @@ def test_cli_builds_a_teacher_set_from_a_corpus_manifest_and_resumes(tmp_path: P
     assert "wrote 2 new items; 2 in" in capsys.readouterr().out  # train rows only
     assert main(["data", "build-vocoder-teacher", "--out", str(out), "--corpus", str(manifest)]) == 0
     assert "wrote 0 new items; 2 in" in capsys.readouterr().out
-    assert main(["data", "build-vocoder-teacher", "--out", str(out), "--tts-sentences", "2"]) == 2
+    assert main(["data", "build-vocoder-teacher", "--out", str(out), "--corpus", str(manifest), "--tts-sentences", "2"]) == 2
     assert "needs --tts-faces" in capsys.readouterr().err

@@ -305,10 +305,10 @@ def _run_build_vocoder_teacher(args: argparse.Namespace) -> int:
     check_output_dir(args.out)
     if args.threads < 1 or args.per_voice < 0 or args.tts_sentences < 0 or args.portraits < 1:
         raise InputError("expected --threads >= 1, --per-voice >= 0, --tts-sentences >= 0 and --portraits >= 1")
-    for manifest in args.corpus:
-        check_input_file(manifest, "corpus manifest")
     if args.tts_sentences and not args.tts_faces:
         raise InputError("--tts-sentences needs --tts-faces (a faces corpus from 'facespeak data build-faces')")
+    for manifest in args.corpus:
+        check_input_file(manifest, "corpus manifest")
     total = 0
     for manifest in args.corpus:
         total += vt.build_teacher_set(vt.corpus_mels(manifest, per_voice=args.per_voice), args.out, args.threads)
