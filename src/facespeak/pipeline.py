@@ -28,7 +28,10 @@ import torch
 from .core.cancel import CancelToken, check_cancel
 from .core.errors import CheckpointError, InputError
 from .core.progress import FACE, MOTION, MUX, RENDER, ProgressFn, SpeechProgress, report
-from .tts.timbre import MAX_SHIFT_CENTS, TimbreMap, formant_shift
+# the options are defined in .options (light: the CLI builds its flags without importing torch)
+from .options import MAX_SEED, MOTION_MODES, SIZES, VOICE_GENDERS, SpeechOptions, VideoOptions
+from .options import check_voice_gender as _check_voice_gender
+from .tts.timbre import TimbreMap, formant_shift
 
 __all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
            "speech_captions"]
@@ -46,73 +49,6 @@ def default_timbre_path() -> Path:
     from .assets import asset_path
 
     return asset_path("tts", "timbre.safetensors")
-
-
-VOICE_GENDERS = ("auto", "female", "male")
-
-
-def _check_voice_gender(value: str) -> None:
-    if value not in VOICE_GENDERS:
-        raise InputError(f"voice gender: expected one of {', '.join(VOICE_GENDERS)}, got {value!r}")
-
-
-#: Largest accepted ``--seed`` (2**32 - 1, the usual unsigned 32-bit range).
-MAX_SEED = 2**32 - 1
-
-
-@dataclass
-class SpeechOptions:
-    """Synthesis options (same names as the CLI flags)."""
-
-    seed: int = 0
-    steps: int = 10  # Euler steps of the flow-matching decoder
-    # temperature, length_scale and face_guidance: chosen on the held-out speech set for
-    # intelligibility and distinct voices (decisions.md #18)
-    temperature: float = 0.2
-    length_scale: float = 1.2  # > 1 speaks slower
-    condition: str = "f_id"  # f_id (motion removed, the paper) | f (motion kept, ablation)
-    pause_s: float = 0.2  # silence between text chunks
-    # gender-conditioned TTS only: blend toward the voice of the apparent gender alone
-    # (0 = the face alone decides; decisions.md #16)
-    gender_guidance: float = 0.5
-    # gender-conditioned TTS only: classifier-free guidance on the face (1 = off; > 1 makes
-    # voices of different faces of one gender more distinct; decisions.md #18)
-    face_guidance: float = 2.0
-    # gender-conditioned TTS only: "auto" takes the apparent gender from the bundled estimator;
-    # "female" / "male" overrides it where the estimator is wrong on a face (decisions.md #19)
-    voice_gender: str = "auto"
-    # formant (timbre) shift in cents: None = chosen from the face by the bundled timbre map,
-    # 0 = the TTS's own voice, > 0 a brighter / smaller voice, < 0 a darker / larger one
-    # (facespeak.tts.timbre; decisions.md #21)
-    formant_shift: float | None = None
-
-    @classmethod
-    def with_defaults(cls, **given: Any) -> "SpeechOptions":
-        """Options from keyword values where ``None`` means "keep the default" (CLI flags and
-        form fields the user left out)."""
-        return cls(**{k: v for k, v in given.items() if v is not None})
-
-    def validate(self) -> None:
-        # seeds feed torch.Generator(seed * 1_000_003 + chunk) and numpy's default_rng: 0..2**32-1
-        # keeps both in range (a larger seed overflowed int64 in manual_seed; decisions.md #23)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            raise InputError(f"seed: expected a whole number 0..{MAX_SEED}, got {self.seed}")
-        if not 1 <= self.steps <= 200:
-            raise InputError(f"steps: expected 1..200, got {self.steps}")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise InputError(f"temperature: expected 0..2, got {self.temperature}")
-        if not 0.25 <= self.length_scale <= 4.0:
-            raise InputError(f"length scale: expected 0.25..4, got {self.length_scale}")
-        if self.condition not in ("f_id", "f"):
-            raise InputError(f"condition: expected 'f_id' or 'f', got {self.condition!r}")
-        if not 0.0 <= self.gender_guidance <= 1.0:
-            raise InputError(f"gender guidance: expected 0..1, got {self.gender_guidance}")
-        if not 0.0 <= self.face_guidance <= 4.0:
-            raise InputError(f"face guidance: expected 0..4, got {self.face_guidance}")
-        _check_voice_gender(self.voice_gender)
-        if self.formant_shift is not None and not abs(self.formant_shift) <= MAX_SHIFT_CENTS:
-            raise InputError(f"formant shift: expected -{MAX_SHIFT_CENTS:.0f}..{MAX_SHIFT_CENTS:.0f} cents, "
-                             f"got {self.formant_shift}")
 
 
 @dataclass
@@ -346,42 +282,6 @@ class FaceSpeak:
 # Talking face (`facespeak say`): speech -> lip motion + head/eye/brow motion -> render -> mux
 # ------------------------------------------------------------------------------------------
 
-SIZES = ("256", "512", "full")
-
-
-@dataclass
-class VideoOptions:
-    """size: "256" / "512" (aligned face crop of that side) or "full" (the whole photo with the
-    animated head pasted back); still: no head, blink or brow motion (lips only)."""
-
-    size: str = "256"
-    still: bool = False
-    motion: str = "auto"  # auto | learned | rules (see plan_motion)
-    # talking-face generator: "mesh" (default, any photo) or "latent" (the paper's LIA-style
-    # model; needs ``tfg_weights``, output is that model's crop size; docs/latent_tfg.md)
-    tfg: str = "mesh"
-    tfg_weights: str | None = None
-    # scale of the head pose (1 = as sampled, in the apparent degrees of the tracked real video
-    # it learned from; docs/decisions.md #17); 0 = no head turn (blinks and brows still move)
-    head_motion: float = 1.7
-    # lips rest in frames where the speech is silent (facespeak.motion.silence)
-    silence_gate: bool = True
-
-    def validate(self) -> None:
-        if not 0.0 <= self.head_motion <= 4.0:
-            raise InputError(f"head motion: expected a scale from 0 to 4, got {self.head_motion}")
-        if self.size not in SIZES:
-            raise InputError(f"size: expected one of {SIZES}, got {self.size!r}")
-        if self.motion not in ("auto", "learned", "rules"):
-            raise InputError(f"motion: expected 'auto', 'learned' or 'rules', got {self.motion!r}")
-        if self.tfg not in ("mesh", "latent"):
-            raise InputError(f"tfg: expected 'mesh' or 'latent', got {self.tfg!r}")
-        if self.tfg == "latent" and not self.tfg_weights:
-            raise InputError("tfg 'latent': expected --weights DIR (a latent TFG weights folder or file), got none")
-        if self.tfg_weights and not Path(self.tfg_weights).exists():
-            raise InputError(f"tfg weights: expected a folder or .safetensors file, {self.tfg_weights} does not exist")
-
-
 @dataclass
 class SayResult:
     path: Path
@@ -449,7 +349,6 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     return np.concatenate([amounts, pose], axis=1)
 
 
-MOTION_MODES = ("auto", "learned", "rules")
 POSE_SMOOTH_FRAMES = 1.5  # Gaussian sigma, video frames
 
 

@@ -16,20 +16,8 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("say", help="portrait + text -> talking-face video (H.264 + AAC mp4) with a voice that suits the face")
-    add_speech_options(p)
+    add_speech_options(p, "say")  # the speech and video options: facespeak.options
     p.add_argument("--out", required=True, help="output .mp4")
-    p.add_argument("--size", choices=["256", "512", "full"], default="256",
-                   help="aligned face crop of 256 or 512 px, or the full photo with the head animated in place")
-    p.add_argument("--still", action="store_true", help="no head, blink or brow motion (lips only)")
-    p.add_argument("--head-motion", type=float, default=None, metavar="SCALE",
-                   help="scale of the head turns and nods (default: VideoOptions.head_motion, docs/decisions.md #17; "
-                        "0 = no head turns, blinks and brows still move)")
-    p.add_argument("--motion", choices=["auto", "learned", "rules"], default="auto",
-                   help="learned: audio mapper + OT-CFM motion sampler (default when bundled); "
-                        "rules: lip rules + recorded real head motion")
-    p.add_argument("--tfg", choices=["mesh", "latent"], default="mesh",
-                   help="talking-face generator: mesh (default, any photo) or latent (the paper's LIA-style model, needs --weights)")
-    p.add_argument("--weights", default=None, help="with --tfg latent: folder or .safetensors of latent TFG weights")
     p.add_argument("--allow-profile", action="store_true",
                    help="animate a face turned more than 45 deg from frontal anyway (expect artefacts)")
     p.set_defaults(func=run)
@@ -37,14 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..face.analysis import check_animatable
-    from ..pipeline import FaceSpeak, VideoOptions, say, speech_captions
+    from ..pipeline import FaceSpeak, say, speech_captions
     from .run_progress import RunProgress, progress_wanted
 
-    video = VideoOptions(size=args.size, still=args.still, motion=args.motion, tfg=args.tfg, tfg_weights=args.weights)
-    if args.head_motion is not None:
-        video.head_motion = args.head_motion
-    video.validate()
-    out, text, speech, portrait, _, captions = prepare_request(args, ".mp4")
+    out, text, speech, video, portrait, _, captions = prepare_request(args, ".mp4", "say")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)
     size = "256" if video.tfg == "latent" else video.size
     with RunProgress("video", speech_seconds(text, speech), speech.steps, size, enabled=progress_wanted(args)) as bar:

@@ -6,33 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from .option_flags import add_option_flags, options_from_args
+
 __all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request", "check_captions",
            "write_captions", "speech_seconds"]
 
 
-def add_speech_options(p: argparse.ArgumentParser) -> None:
+def add_speech_options(p: argparse.ArgumentParser, command: str = "tts") -> None:
+    """Input and output flags of `tts` / `say` plus the options ``command`` takes."""
     p.add_argument("--image", required=True, help="portrait photo (jpg/png/webp/...)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--text", help="text to speak")
     g.add_argument("--text-file", help="read the text from this UTF-8 file ('-' = stdin)")
     p.add_argument("--face-index", type=int, default=None, help="which face when there are several (see 'facespeak faces'); default: largest")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same inputs + seed = same output)")
-    # speech defaults live in pipeline.SpeechOptions (None here = that default)
-    p.add_argument("--steps", type=int, default=None, help="flow-matching ODE steps (fewer = faster; default 10)")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature of the TTS decoder")
-    p.add_argument("--length-scale", type=float, default=None, help="> 1 speaks slower")
-    p.add_argument("--gender-guidance", type=float, default=None,
-                   help="0..1: pull the voice toward the face's apparent gender (0 = the face feature alone)")
-    p.add_argument("--face-guidance", type=float, default=None,
-                   help="guidance on the face for the voice (1 = off; higher = more face-specific voice)")
-    p.add_argument("--voice-gender", choices=["auto", "female", "male"], default=None,
-                   help="gender of the voice: auto (default) follows the face's apparent gender as the bundled "
-                        "estimator sees it (see 'facespeak faces'); female/male override a wrong estimate")
-    p.add_argument("--formant-shift", type=float, default=None, metavar="CENTS",
-                   help="timbre: move the voice's formants by CENTS (-600..600; > 0 brighter/smaller, "
-                        "< 0 darker/larger; 0 = the TTS's own voice); default: chosen from the face")
-    p.add_argument("--condition", choices=["f_id", "f"], default="f_id",
-                   help="face feature for the voice: f_id (motion removed, default) or f (motion kept; ablation)")
+    # seed, steps, temperature, ... : generated from facespeak.options (defaults from the
+    # pipeline's dataclasses)
+    add_option_flags(p, command)
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
     p.add_argument("--vocoder", choices=["fast", "universal"], default="fast",
                    help="fast: bundled iSTFT vocoder (default); universal: pretrained HiFi-GAN V1 (slower, smoother)")
@@ -61,21 +50,17 @@ def read_text_arg(args: argparse.Namespace) -> str:
         raise TextError(f"text file {path} cannot be read ({e.strerror})") from None
 
 
-def prepare_request(args: argparse.Namespace, suffix: str):
-    """Shared by `tts` and `say`: check the output suffix (and ``--captions``), read and check
-    the text, build and validate the speech options, find the face -> (out Path, text,
-    SpeechOptions, Portrait, chunks, captions (Path, "srt" | "vtt") or None).
+def prepare_request(args: argparse.Namespace, suffix: str, command: str = "tts"):
+    """Shared by `tts` and `say`: build and validate the options, check the output suffix (and
+    ``--captions``), read and check the text, find the face -> (out Path, text, SpeechOptions,
+    VideoOptions or None for `tts`, Portrait, chunks, captions (Path, "srt" | "vtt") or None).
     Everything here fails fast, before any network is loaded."""
     from ..core.output_files import check_output_file
-    from ..pipeline import SpeechOptions
 
+    opts, video = options_from_args(args, command)
     out = check_output_file(args.out, "--out", suffix)
     captions = check_captions(args.captions, out)
     text = read_text_arg(args)
-    opts = SpeechOptions.with_defaults(seed=args.seed, condition=args.condition, **{
-        k: getattr(args, k) for k in ("steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "voice_gender",
-                                                          "formant_shift")})
-    opts.validate()
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     if args.face_index is None and len(portrait.faces) > 1:
         from ..face.analysis import default_face_reason
@@ -83,7 +68,7 @@ def prepare_request(args: argparse.Namespace, suffix: str):
         print(f"{len(portrait.faces)} faces found; using #{portrait.face_index}, "
               f"{default_face_reason(portrait.faces, portrait.face_index)}; choose another with --face-index K "
               "(see `facespeak faces`)", flush=True)
-    return out, text, opts, portrait, chunks, captions
+    return out, text, opts, video, portrait, chunks, captions
 
 
 def check_captions(path: str | None, out: Path):
@@ -134,7 +119,7 @@ def validate_inputs(image: str, face_index: int | None, text: str):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tts", help="portrait + text -> speech in a voice that suits the face")
-    add_speech_options(p)
+    add_speech_options(p, "tts")
     p.add_argument("--out", required=True, help="output .wav")
     p.set_defaults(func=run)
 
@@ -144,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import FaceSpeak, speech_captions
     from .run_progress import RunProgress, progress_wanted
 
-    out, text, opts, portrait, _, captions = prepare_request(args, ".wav")
+    out, text, opts, _, portrait, _, captions = prepare_request(args, ".wav", "tts")
     with RunProgress("audio", speech_seconds(text, opts), opts.steps, enabled=progress_wanted(args)) as bar:
         fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
         bar.update(FACE, 0.0)

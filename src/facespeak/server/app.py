@@ -6,15 +6,18 @@ Endpoints (all errors are JSON ``{"error": "<one line>"}`` with a 4xx/5xx status
 - ``GET  /api/health``      ``{"status": "ok", "version": ..., "loaded": bool, "queued": int}``
 - ``POST /api/faces``       multipart ``image`` -> faces found (index, box, size, pose, gender)
 - ``POST /api/tts``         multipart ``image``, ``text`` [+ options] -> ``audio/wav``
-- ``POST /api/say``         multipart ``image``, ``text`` [+ options, ``size``, ``still``, ``head_motion``] -> ``video/mp4``
+- ``POST /api/say``         multipart ``image``, ``text`` [+ speech and video options] -> ``video/mp4``
 - ``POST /api/jobs``        as ``/api/say`` plus ``kind`` (video | audio) -> 202 + job id (:mod:`.job_routes`)
 - ``GET  /api/jobs/{id}``   state and progress; ``GET .../result``: the file; ``DELETE``: cancel
 - ``GET  /api/captions/{id}`` captions of a synchronous request (``captions`` field; :mod:`.caption_routes`)
 - ``GET  /openapi.json``    the schema (no interactive docs: they would load scripts from a CDN)
 
-Options (form fields): ``face_index``, ``seed``, ``steps``, ``temperature``, ``length_scale``, ``face_guidance``,
-``voice_gender`` (auto | female | male), ``formant_shift`` (timbre in cents, -600..600; left out = chosen
-from the face), ``condition`` (f_id | f).
+Form fields: ``face_index``, ``captions`` and, generated from :data:`facespeak.options.OPTIONS` (the
+CLI's flags come from the same table; :mod:`.option_fields`), one field per option the endpoint's
+command takes, named as the dataclass field: the speech options (``seed``, ``steps``, ``temperature``,
+``length_scale``, ``condition``, ``pause_s``, ``gender_guidance``, ``face_guidance``, ``voice_gender``,
+``formant_shift``) on all three; the video options (``size``, ``still``, ``motion``, ``head_motion``,
+``silence_gate``, ``tfg``) on ``/api/say`` and ``/api/jobs``. Left out = the dataclass default.
 
 Request path: guards (Host/Origin, body size: :mod:`.guards`) -> form parsed -> cheap checks on
 the event loop or in a small thread pool (text length, estimated speech seconds, image and face)
@@ -41,6 +44,7 @@ from ..core.cancel import CancelToken
 from ..core.errors import FacespeakError, InputError
 from .caption_routes import CaptionStore, captions_text, check_captions_field
 from .guards import BodyLimit, OriginGuard, TokenAuth
+from .option_fields import options_form
 from .worker import QueueFull, SynthesisWorker
 
 __all__ = ["ServerConfig", "create_app"]
@@ -140,15 +144,6 @@ class UploadTooLarge(InputError):
 
 class _ClientGone(Exception):
     """The client disconnected while its job waited or ran; the job was cancelled."""
-
-
-def _speech_options(seed: int, condition: str, **given: float | str | None):
-    """Form fields -> SpeechOptions; a field left out (None) keeps the pipeline's default."""
-    from ..pipeline import SpeechOptions
-
-    opts = SpeechOptions.with_defaults(seed=seed, condition=condition, **given)
-    opts.validate()
-    return opts
 
 
 def _check_upload(data: bytes, cfg: ServerConfig) -> bytes:
@@ -323,7 +318,7 @@ def _install_error_handlers(app: Any) -> None:
 
 def create_app(cfg: ServerConfig | None = None) -> Any:
     """Build the FastAPI app (models load lazily unless ``cfg.preload``)."""
-    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
     from fastapi.responses import FileResponse, HTMLResponse, Response
     from starlette.background import BackgroundTask
 
@@ -371,14 +366,9 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
 
     @app.post("/api/tts")
     async def tts(request: Request, image: UploadFile = File(...), text: str = Form(...),
-                  face_index: int | None = Form(None), seed: int = Form(0), steps: int | None = Form(None),
-                  temperature: float | None = Form(None), length_scale: float | None = Form(None),
-                  condition: str = Form("f_id"), face_guidance: float | None = Form(None),
-                  voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
-                  captions: str | None = Form(None)) -> Response:
-        opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
-                               face_guidance=face_guidance, voice_gender=voice_gender,
-                               formant_shift=formant_shift)
+                  face_index: int | None = Form(None), captions: str | None = Form(None),
+                  options: tuple = Depends(options_form("tts"))) -> Response:
+        opts, _ = options
         fmt = check_captions_field(captions)
         data = await service.upload(image)
 
@@ -393,23 +383,12 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
 
     @app.post("/api/say")
     async def say_video(request: Request, image: UploadFile = File(...), text: str = Form(...),
-                        face_index: int | None = Form(None), seed: int = Form(0), steps: int | None = Form(None),
-                        temperature: float | None = Form(None), length_scale: float | None = Form(None),
-                        condition: str = Form("f_id"), face_guidance: float | None = Form(None),
-                        voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
-                        size: str = Form("256"), still: bool = Form(False), motion: str = Form("auto"),
-                        head_motion: float | None = Form(None), allow_profile: bool = Form(False),
-                        captions: str | None = Form(None)) -> FileResponse:
+                        face_index: int | None = Form(None), allow_profile: bool = Form(False),
+                        captions: str | None = Form(None),
+                        options: tuple = Depends(options_form("say"))) -> FileResponse:
         from ..face.analysis import check_animatable
-        from ..pipeline import VideoOptions
 
-        opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
-                               face_guidance=face_guidance, voice_gender=voice_gender,
-                               formant_shift=formant_shift)
-        video = VideoOptions(size=size, still=still, motion=motion)
-        if head_motion is not None:
-            video.head_motion = head_motion
-        video.validate()
+        opts, video = options
         fmt = check_captions_field(captions)
         data = await service.upload(image)
 

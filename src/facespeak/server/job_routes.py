@@ -17,40 +17,31 @@ synthesis.
 
 from typing import Any
 
-from .app import _check_text, _portrait, _Service, _speech_options
+from .app import _check_text, _portrait, _Service
 from .caption_routes import check_captions_field
 from .jobs import KINDS, job_params
+from .option_fields import options_form
 
 __all__ = ["install_job_routes"]
 
 
 def install_job_routes(app: Any, service: _Service) -> None:
-    from fastapi import File, Form, UploadFile
+    from fastapi import Depends, File, Form, UploadFile
     from fastapi.responses import FileResponse, JSONResponse
 
     from ..core.errors import InputError
     from ..face.analysis import check_animatable
-    from ..pipeline import VideoOptions
 
     jobs = service.jobs
 
     @app.post("/api/jobs", status_code=202)
     async def submit_job(image: UploadFile = File(...), text: str = Form(...), kind: str = Form("video"),
-                         face_index: int | None = Form(None), seed: int = Form(0), steps: int | None = Form(None),
-                         temperature: float | None = Form(None), length_scale: float | None = Form(None),
-                         condition: str = Form("f_id"), face_guidance: float | None = Form(None),
-                         voice_gender: str | None = Form(None), formant_shift: float | None = Form(None),
-                         size: str = Form("256"), still: bool = Form(False), motion: str = Form("auto"),
-                         head_motion: float | None = Form(None), allow_profile: bool = Form(False),
-                         captions: str | None = Form(None)) -> JSONResponse:
+                         face_index: int | None = Form(None), allow_profile: bool = Form(False),
+                         captions: str | None = Form(None),
+                         options: tuple = Depends(options_form("say"))) -> JSONResponse:
         if kind not in KINDS:
             raise InputError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-        opts = _speech_options(seed, condition, steps=steps, temperature=temperature, length_scale=length_scale,
-                               face_guidance=face_guidance, voice_gender=voice_gender, formant_shift=formant_shift)
-        video = VideoOptions(size=size, still=still, motion=motion)
-        if head_motion is not None:
-            video.head_motion = head_motion
-        video.validate()
+        opts, video = options
         fmt = check_captions_field(captions)
         data = await service.upload(image)
         speech_s = await service.off_loop(_check_text, text, opts, service.cfg)

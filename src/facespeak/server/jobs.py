@@ -328,4 +328,4 @@ def job_params(text: str, face_index: int | None, opts: Any, video: Any, allow_p
     """What a job needs to run again after a restart (JSON-able)."""
     return {"text": text, "face_index": face_index, "speech": asdict(opts), "allow_profile": allow_profile,
             "speech_s": speech_s,
-            "video": None if video is None else {k: getattr(video, k) for k in ("size", "still", "motion", "head_motion")}}
+            "video": None if video is None else asdict(video)}

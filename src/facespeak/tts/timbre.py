@@ -41,9 +41,9 @@ import torch
 from facespeak.core.errors import CheckpointError, InputError
 from facespeak.core.timing import MelSpec
 
-__all__ = ["formant_shift", "TimbreMap", "MAX_SHIFT_CENTS", "DEFAULT_LIFTER"]
+__all__ = ["formant_shift", "TimbreMap", "DEFAULT_LIFTER"]
 
-MAX_SHIFT_CENTS = 600.0  # user-given shifts beyond +-600 cents (half an octave) garble speech
+# the user-facing limit of formant shifts (MAX_SHIFT_CENTS, 600 cents) lives with the options (facespeak.options)
 DEFAULT_LIFTER = 20  # DCT coefficients kept as the envelope (of 80 mel bins)
 _FEMALE, _MALE = 0, 1
 
