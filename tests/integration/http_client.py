@@ -1,18 +1,24 @@
-"""Small HTTP helpers for the server tests: a real uvicorn server in a thread, multipart bodies,
-raw-socket requests (streamed uploads, clients that hang up) and the server's RSS."""
+"""Small HTTP helpers for the server tests: a real uvicorn server in a thread or a real
+`facespeak serve` process, multipart bodies, raw-socket requests (streamed uploads, clients that
+hang up) and the server's RSS."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -137,3 +143,36 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     raise KeyError(field)
+
+
+@contextlib.contextmanager
+def serve_process(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A real ``facespeak serve`` process (one thread, its own ``$TMPDIR`` and data folder under
+    ``tmp_path``, extra CLI ``args``) -> ``(process, base URL)`` once health answers. On exit it
+    is stopped with SIGTERM and must leave a clean exit (0, no traceback) and an empty ``$TMPDIR``."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    port = free_port()
+    env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port),
+                             "--data-dir", str(tmp_path / "jobs"), *args],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.perf_counter()
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                urllib.request.urlopen(url + "/api/health", timeout=1).read()
+                break
+            except OSError:
+                assert time.perf_counter() - t0 < 60, "server did not start"
+                time.sleep(0.1)
+        yield proc, url
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert sorted(p.name for p in tmpdir.iterdir()) == []

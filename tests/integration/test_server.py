@@ -3,9 +3,6 @@
 import io
 import json
 import shutil
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -15,35 +12,20 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from http_client import running_server, serve_process
+
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "examples" / "portrait.jpg"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    uvicorn = pytest.importorskip("uvicorn")
-    from facespeak.server import ServerConfig, create_app
+    pytest.importorskip("uvicorn")
+    from facespeak.server import ServerConfig
 
-    port = _free_port()
     cfg = ServerConfig(max_text_chars=300, data_dir=str(tmp_path_factory.mktemp("jobs")))
-    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=10)
+    with running_server(cfg) as url:
+        yield url
 
 
 def _post(url: str, fields: dict, image: bytes | None = None, name: str = "portrait.jpg"):
@@ -195,33 +177,7 @@ def test_huge_seed_is_a_422_not_a_500(server):
 def test_stopped_server_leaves_nothing_in_tmpdir(tmp_path):
     """`facespeak serve` after a synthesis, stopped with SIGTERM: a clean exit (0) and an empty
     $TMPDIR (no libespeak-ng copy from phonemizer, no onnxruntime telemetry files)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
     pytest.importorskip("uvicorn")
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
-    port = _free_port()
-    env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port),
-                             "--data-dir", str(tmp_path / "jobs")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url + "/api/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serve_process(tmp_path) as (_, url):  # checks the exit and the empty $TMPDIR
         status, _, body = _post(url + "/api/tts", {"text": "Hello there.", "steps": "2"}, PORTRAIT.read_bytes())
         assert status == 200, body
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0 and "Traceback" not in err, err
-    assert sorted(p.name for p in tmpdir.iterdir()) == []

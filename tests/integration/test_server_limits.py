@@ -4,19 +4,16 @@ speech seconds, hung-up clients cancel their job, health never waits, one error 
 CDN scripts, Origin/Host checks, and `serve` refusing bad limits."""
 
 import json
-import os
 import re
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from http_client import free_port, open_request, read_response, request, rss_mb, running_server, stream_upload
+from http_client import (free_port, open_request, read_response, request, rss_mb, running_server, serve_process,
+                         stream_upload)
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "examples" / "portrait.jpg"
@@ -65,15 +62,7 @@ def test_large_uploads_are_refused_while_streaming_with_bounded_memory(tmp_path)
     """A 200 MB upload (declared or chunked) is a 413 after at most ~limit + socket buffers;
     the server's peak RSS grows < 50 MB and nothing is left in its $TMPDIR."""
     pytest.importorskip("uvicorn")
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
-    port = free_port()
-    env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "facespeak.cli.main", "serve", "--port", str(port),
-                             "--max-upload-mb", "1", "--data-dir", str(tmp_path / "jobs")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(lambda: proc.poll() is None and _up(url), 60)
+    with serve_process(tmp_path, "--max-upload-mb", "1") as (proc, url):  # checks exit and $TMPDIR
         peak = rss_mb(proc.pid, "VmHWM")
         t0 = time.perf_counter()
         status, doc, sent = stream_upload(url, "/api/tts", 200_000_000, chunked=False)
@@ -85,20 +74,6 @@ def test_large_uploads_are_refused_while_streaming_with_bounded_memory(tmp_path)
         growth = rss_mb(proc.pid, "VmHWM") - peak
         assert growth < 50, f"server peak RSS grew {growth:.0f} MB"
         assert _health(url)["status"] == "ok"  # and it still serves
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0 and "Traceback" not in err, err
-    assert sorted(p.name for p in tmpdir.iterdir()) == []
-
-
-def _up(url: str) -> bool:
-    try:
-        return _health(url)["status"] == "ok"
-    except OSError:
-        return False
 
 
 # -- finding 2: speech seconds --------------------------------------------------------------
