@@ -16,7 +16,7 @@ from skimage import data
 from facespeak.cli.main import main
 from facespeak.core.checkpoint import save_checkpoint
 from facespeak.core.config import to_dict
-from facespeak.eval.tts_eval import file_sha256
+from facespeak.core.cache import file_sha256
 
 pytestmark = pytest.mark.slow
 

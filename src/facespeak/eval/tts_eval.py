@@ -20,7 +20,6 @@ Writes ``results.json`` (every number, the command, the checkpoint's sha256) and
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from facespeak.core.cache import file_sha256
 from facespeak.core.errors import InputError
 
 from .metrics.speech import (
@@ -43,7 +43,7 @@ from .metrics.speech import (
 from .metrics.speech_quality import QUALITY_THRESHOLDS, score_speech_quality, summarize_speech_quality
 from .selection import FaceItem, Sentence, heldout_portraits, heldout_sentences, load_face, video_frame_sets
 
-__all__ = ["THRESHOLDS", "TTSEvalConfig", "run_tts_eval", "summary_markdown", "file_sha256"]
+__all__ = ["THRESHOLDS", "TTSEvalConfig", "run_tts_eval", "summary_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +79,6 @@ class TTSEvalConfig:
     @classmethod
     def tiny(cls) -> "TTSEvalConfig":
         return cls(n_sentences=2, n_portraits=2, n_frames=2, max_videos=1, speech={"steps": 2})
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _progress(iterable, desc: str, total: int | None = None):

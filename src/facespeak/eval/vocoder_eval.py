@@ -73,7 +73,7 @@ def load_vocoder_for_eval(name_or_path: str) -> LoadedVocoder:
     """A bundled vocoder by name, or a checkpoint file (``facespeak train vocoder`` output)."""
     from facespeak.vocoder.bundled import load_vocoder, load_vocoder_checkpoint, universal_mel_spec
 
-    from .tts_eval import file_sha256
+    from facespeak.core.cache import file_sha256
 
     if name_or_path in VOCODER_NAMES:
         model, spec = load_vocoder(name_or_path), universal_mel_spec()
