@@ -37,6 +37,7 @@ from facespeak.pipeline import VideoOptions
 from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
+from render_check_common import grid, photo_items, save_rows, save_sheet
 
 # faces with neck and shoulders in the photo, by split (held-out ones only for the report)
 FACES = {
@@ -117,13 +118,10 @@ def _portraits(args):
     if args.image:
         yield Path(args.image).stem, "-", load_portrait(args.image)
         return
-    from facespeak.data.real_faces import load_manifest
-    from facespeak.eval.selection import load_face, manifest_items
+    from facespeak.eval.selection import load_face
 
-    items = [i for i in manifest_items(load_manifest("corpus/faces"), "corpus/faces") if i.kind == "photo"]
-    for person in FACES[args.split]:
-        item = next(i for i in items if i.person == person)
-        yield person, item.split, load_face(item)
+    for item in photo_items(FACES[args.split]):
+        yield item.person, item.split, load_face(item)
 
 
 def main() -> None:
@@ -148,19 +146,9 @@ def main() -> None:
     print("mean:", {k: round(float(np.mean([r[k] for r in rows])), 3) for k in keys},
           "seam max:", max(r["seam"] for r in rows))
     if args.sheet:
-        width = max(t.shape[1] for t in tiles)
-        tiles = [np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles]
-        if len(tiles) % 2:
-            tiles.append(np.zeros_like(tiles[0]))
-        sheet = np.concatenate([np.concatenate(tiles[i:i + 2], axis=1) for i in range(0, len(tiles), 2)])
-        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
-        from PIL import Image  # a 128-colour palette keeps the committed PNG small
-
-        Image.fromarray(sheet).quantize(128, dither=Image.Dither.NONE).save(args.sheet, optimize=True)
+        save_sheet(grid(tiles, 2), args.sheet)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=1))
-
+        save_rows(rows, args.out)
 
 if __name__ == "__main__":
     main()

