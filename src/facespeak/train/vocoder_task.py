@@ -47,7 +47,7 @@ from ..vocoder.discriminators import (
 )
 from ..vocoder.distill import CompressedComplexStftLoss, MultiResolutionStftLoss
 from ..vocoder.hifigan import HifiGanConfig, HifiGanGenerator
-from ..vocoder.istft_vocoder import IstftVocoder, IstftVocoderConfig
+from ..vocoder.istft_vocoder import IstftVocoder, IstftVocoderConfig, polar_spectrum
 from .loop import TrainConfig
 
 __all__ = ["VocoderDataConfig", "VocoderLossConfig", "AdversarialConfig", "VocoderTrainConfig",
@@ -356,8 +356,7 @@ class VocoderTask:
         if not self.cfg.adversarial.enabled:
             if self.cfg.loss.magnitude_weight > 0:
                 log_magnitude, phase = model.log_magnitude_and_phase(mel)
-                pred = model.istft(torch.cat([torch.exp(log_magnitude) * torch.cos(phase),
-                                              torch.exp(log_magnitude) * torch.sin(phase)], dim=1))
+                pred = model.istft(polar_spectrum(log_magnitude, phase))
                 total, parts = self._reconstruction(pred, mel, target, {})
                 mag = self._magnitude_loss(log_magnitude, target)
                 parts["magnitude"] = mag.detach()

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from facespeak.core.errors import ConfigError, InputError
 
-__all__ = ["IstftVocoderConfig", "IstftVocoder", "InverseStft", "ConvNeXtBlock"]
+__all__ = ["IstftVocoderConfig", "IstftVocoder", "InverseStft", "ConvNeXtBlock", "polar_spectrum", "griffin_lim"]
 
 
 @dataclass
@@ -176,9 +176,7 @@ class IstftVocoder(nn.Module):
 
     def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
         """Predicted complex STFT ``(B, n_fft + 2, T_mel)`` (real parts, then imaginary parts)."""
-        log_magnitude, phase = self.log_magnitude_and_phase(mel)
-        magnitude = torch.exp(log_magnitude)
-        return torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
+        return polar_spectrum(*self.log_magnitude_and_phase(mel))
 
     def log_magnitude_and_phase(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The head's two halves, each ``(B, n_fft/2 + 1, T_mel)``: log-magnitude (clamped at
@@ -198,6 +196,13 @@ class IstftVocoder(nn.Module):
             return self.istft(self.spectrum(mel))
         log_magnitude, phase = self.log_magnitude_and_phase(mel)
         return griffin_lim(torch.exp(log_magnitude), phase, self.cfg, self.istft)
+
+
+def polar_spectrum(log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """The head's halves ``(B, n_fft/2 + 1, T)`` -> the complex spectrum ``(B, n_fft + 2, T)``
+    (real parts, then imaginary parts) that :class:`InverseStft` inverts."""
+    magnitude = torch.exp(log_magnitude)
+    return torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
 
 
 def griffin_lim(magnitude: torch.Tensor, phase: torch.Tensor, cfg: IstftVocoderConfig,
