@@ -40,7 +40,7 @@ def main() -> int:
     torch.set_num_threads(1)
     from facespeak.audio.asr import load_whisper_base, transcribe, wer
     from facespeak.eval.metrics.speech_quality import score_speech_quality
-    from facespeak.eval.selection import _items, load_face
+    from facespeak.data.face_items import load_face, manifest_items
     from facespeak.pipeline import FaceSpeak, SpeechOptions
 
     fs = FaceSpeak.from_bundled(args.tts, vocoder=args.vocoder if args.vocoder in ("fast", "universal") else "fast")
@@ -48,7 +48,7 @@ def main() -> int:
         from facespeak.vocoder.bundled import load_vocoder_checkpoint
         fs.vocoder = load_vocoder_checkpoint(args.vocoder)
     manifest = json.loads(Path(args.faces, "manifest.json").read_text())
-    items = [i for i in _items(manifest, Path(args.faces)) if i.split == "train" and i.kind == "photo"]
+    items = [i for i in manifest_items(manifest, Path(args.faces)) if i.split == "train" and i.kind == "photo"]
     by_person = {}
     for i in items:
         by_person.setdefault(i.person, i)

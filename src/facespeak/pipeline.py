@@ -27,7 +27,7 @@ import torch
 
 from .core.cancel import CancelToken, check_cancel
 from .core.errors import CheckpointError, InputError
-from .core.progress import FACE, MOTION, MUX, RENDER, ProgressFn, SpeechProgress, report
+from .core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, ProgressFn, SpeechProgress, StageClock
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, SIZES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
@@ -217,23 +217,27 @@ class FaceSpeak:
                     on_progress: ProgressFn | None = None) -> Iterator[SpeechChunk]:
         """Synthesise ``text`` chunk by chunk (constant memory for long text). ``cancel`` is
         checked before every chunk, decoder step and vocoder call (raises ``Cancelled``);
-        ``on_progress`` hears the same points (facespeak.core.progress)."""
+        ``on_progress`` hears the same points (facespeak.core.progress; a StageClock also times them)."""
         opts.validate()
-        self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
-        chunks = self.frontend.split(text)
+        clock = StageClock.of(on_progress)
+        with clock.stage(TEXT):
+            self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
+            chunks = self.frontend.split(text)
         cents = self.formant_cents(cond, opts)
-        progress = SpeechProgress(chunks, opts.steps, on_progress)
+        progress = SpeechProgress(chunks, opts.steps, clock)
         for k, chunk in enumerate(chunks):
             check_cancel(cancel)
-            ids = self.frontend.encode(chunk)
+            with clock.stage(TEXT):
+                ids = self.frontend.encode(chunk)
             if ids:
-                yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel, progress)
+                yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel, progress, clock)
             progress.vocoded(k)
 
     @torch.inference_mode()
     def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
                           cents: float = 0.0, cancel: CancelToken | None = None,
-                          progress: SpeechProgress | None = None) -> SpeechChunk:
+                          progress: SpeechProgress | None = None, clock: StageClock | None = None) -> SpeechChunk:
+        clock = StageClock.of(clock)
         def on_step(i: int) -> None:
             check_cancel(cancel)
             if progress is not None:
@@ -241,18 +245,20 @@ class FaceSpeak:
 
         gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + k)
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
-        out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
-                                  temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
-                                  gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance,
-                                  on_step=None if cancel is None and progress is None else on_step)
+        with clock.stage(SPEECH):
+            out = self.tts.synthesise(x, torch.tensor([len(ids)], device=self.device), cond, n_steps=opts.steps,
+                                      temperature=opts.temperature, length_scale=opts.length_scale, generator=gen,
+                                      gender_guidance=opts.gender_guidance, face_guidance=opts.face_guidance,
+                                      on_step=None if cancel is None and progress is None else on_step)
         check_cancel(cancel)
         if progress is not None:
             progress.decoded(k)
         n = int(out.mel_lengths[0])
         mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
-        with _threads(1 if self.device.type == "cpu" else None):
+        with _threads(1 if self.device.type == "cpu" else None), clock.stage(VOCODER):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
             wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
+        clock.mark("first_audio_s")
         return SpeechChunk(text=text, ids=ids, wav=wav, mel=mel[0].cpu().numpy(), durations=out.durations[0].cpu().numpy(),
                            e_t=out.e_t[0].cpu().numpy(), mu_y=out.mu_y[0, :, :n].cpu().numpy())
 
@@ -264,12 +270,12 @@ class FaceSpeak:
         opts = opts or SpeechOptions()
         opts.validate()
         check_cancel(cancel)
-        report(on_progress, FACE, 0.0)
-        portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
-        report(on_progress, FACE, 1.0)
+        clock = StageClock.of(on_progress)
+        with clock.stage(FACE, report=True):
+            portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
         pause = np.zeros(int(opts.pause_s * self.mel_spec.sample_rate), dtype=np.float32)
         parts, chunks = [], []
-        for i, ch in enumerate(self.iter_chunks(text, cond, opts, cancel, on_progress)):
+        for i, ch in enumerate(self.iter_chunks(text, cond, opts, cancel, clock)):
             parts.extend([pause, ch.wav] if i else [ch.wav])
             if keep_chunks:
                 chunks.append(ch)
@@ -290,7 +296,7 @@ class SayResult:
     duration_s: float
     face_index: int
     n_faces: int
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # s per stage (core.progress), first_*_s, total_s
     chunks: list[SpeechChunk] = field(default_factory=list)  # the speech the video shows (ids, durations, ...)
     sample_rate: int = 0
 
@@ -403,14 +409,10 @@ def _mesh_motion(space: Any, plan: np.ndarray, own_pose: tuple[float, float, flo
 
 
 def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple[int, int], Iterator[np.ndarray]]:
-    """Frames from the latent (LIA-style) TFG, driven the way LIA animates: by a driving video.
-
-    The motion plan is rendered by the mesh renderer over the full photo, each driving frame is
-    aligned exactly like the source crop, the latent encoder reads its motion ``alpha`` and the
-    generator renders the portrait with ``alpha_source + (alpha_t - alpha_0)`` (LIA's relative
-    transfer; frame 0 of the plan is the still portrait). A speech-driven latent motion model
-    needs joint training on talking video, which no offline corpus provides (docs/latent_tfg.md).
-    """
+    """A reconstruction-stage latent TFG (no joint export: facespeak.latent_pipeline), driven
+    as LIA animates: the plan rendered by the mesh renderer, each frame aligned like the source
+    crop, its ``alpha`` read by the encoder, the portrait rendered with LIA's relative transfer
+    ``alpha_source + (alpha_t - alpha_0)`` (frame 0 of the plan is the still portrait)."""
     import cv2
 
     from .tfg.latent.renderer import LatentRenderer
@@ -435,10 +437,8 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     Stages: 1 portrait, 2 identity, 3-5 speech (chunked), 6 motion plan, 7 render + mux.
     The file appears only when complete (the writer renames a temporary file). ``cancel`` is
     checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames;
-    ``on_progress`` hears the same points (facespeak.core.progress).
+    ``on_progress`` hears the same points (facespeak.core.progress; seconds per stage: ``timings``).
     """
-    import time
-
     from tqdm import tqdm
 
     from .core.timing import AudioTiming
@@ -448,44 +448,51 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     speech, video = speech or SpeechOptions(), video or VideoOptions()
     speech.validate()
     video.validate()
-    t0 = time.perf_counter()
-    spoken = fs.speak(image, text, speech, face_index, cancel=cancel, on_progress=on_progress)
+    if video.tfg == "latent":
+        from .latent_pipeline import joint_export_paths, say_joint
+
+        if joint_export_paths(video.tfg_weights):  # a joint export: its own TTS, audio mapper and sampler
+            return SayResult(**vars(say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)))
+    clock = StageClock.of(on_progress)
+    spoken = fs.speak(image, text, speech, face_index, cancel=cancel, on_progress=clock)
     portrait, chunks, wav, sr = spoken.portrait, spoken.chunks, spoken.wav, spoken.sample_rate
-    t_speech = time.perf_counter()
     timing = AudioTiming(fs.mel_spec, 25.0)
     n_frames = max(1, int(np.ceil(len(wav) / sr * timing.video_fps)))
     from .text import phonemes_to_ids
 
     ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
     check_cancel(cancel)
-    report(on_progress, MOTION, 0.0)
-    level_db = None
-    if video.silence_gate:
-        from .audio.levels import frame_rms, relative_db
+    with clock.stage(MOTION, report=True):
+        level_db = None
+        if video.silence_gate:
+            from .audio.levels import frame_rms, relative_db
 
-        level_db = relative_db(frame_rms(wav, sr, timing.video_fps, n_frames))
-    plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
-                       pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion,
-                       level_db=level_db, head_motion=video.head_motion)
-    report(on_progress, MOTION, 1.0)
+            level_db = relative_db(frame_rms(wav, sr, timing.video_fps, n_frames))
+        plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
+                           pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion,
+                           level_db=level_db, head_motion=video.head_motion)
     if video.tfg == "latent":
-        frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)
+        with clock.stage(RENDER):
+            frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)
     else:
         cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
-        renderer = MeshRenderer(portrait.image, portrait.face, cfg)
-        motion = _mesh_motion(renderer.space, plan, portrait.face.pose)
+        with clock.stage(RENDER):
+            renderer = MeshRenderer(portrait.image, portrait.face, cfg)
+        with clock.stage(MOTION):
+            motion = _mesh_motion(renderer.space, plan, portrait.face.pose)
         frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
-    t_first = None
-    with VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps)) as writer:
-        for i, frame in enumerate(tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress)):
+    with clock.stage(MUX):
+        writer = VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps))
+    with writer:
+        frames = tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress)
+        for i, frame in enumerate(clock.timed(RENDER, frames)):  # frames are rendered as they are drawn
             check_cancel(cancel)
-            writer.add_frame(frame)
-            report(on_progress, RENDER, (i + 1) / n_frames)
-            t_first = t_first or time.perf_counter()
-        report(on_progress, MUX, 0.0)
-        path = writer.close(wav)
-        report(on_progress, MUX, 1.0)
-    t_end = time.perf_counter()
-    timings = {"speech_s": t_speech - t0, "first_frame_s": (t_first or t_end) - t0, "render_mux_s": t_end - t_speech}
+            with clock.stage(MUX):
+                writer.add_frame(frame)
+            clock.mark("first_frame_s")
+            clock.report(RENDER, (i + 1) / n_frames)
+        with clock.stage(MUX, report=True):
+            path = writer.close(wav)
+    timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}
     return SayResult(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index, len(portrait.faces), timings,
                      chunks, sr)

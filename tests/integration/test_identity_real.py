@@ -9,8 +9,8 @@ import pytest
 import skimage.data
 
 from facespeak.face.analysis import analyse_faces, choose_face
+from facespeak.face.augment import expression_warp
 from facespeak.face.identity import IdentityExtractor, bundled_identity_path
-from facespeak.face.identity_train import expression_warp
 from facespeak.face.image_io import load_image
 
 

@@ -8,7 +8,8 @@ from face_photos import group
 from PIL import Image
 
 from facespeak.core.errors import InputError
-from facespeak.eval.bench import StageTimes, _Stopwatch, bench_text, format_table
+from facespeak.core.progress import FACE, SPEECH, TEXT, VOCODER, StageClock
+from facespeak.eval.bench import SAY_STAGES, StageTimes, bench_text, format_table, stage_seconds
 from facespeak.eval.selection import heldout_portraits, heldout_sentences, load_face, video_frame_sets
 from facespeak.eval.tts_eval import THRESHOLDS, _checks, _pair_stats, summary_markdown
 
@@ -122,25 +123,15 @@ def test_bench_text_length_scales_with_seconds():
     assert long.endswith(".")
 
 
-def test_stopwatch_times_only_named_methods():
-    class Target:
-        value = 3
-
-        def slow(self):
-            return sum(range(200000))
-
-        def fast(self):
-            return 1
-
-        def __call__(self, x):
-            return x + 1
-
-    bucket = {"s": 0.0, "c": 0.0}
-    wrapped = _Stopwatch(Target(), bucket, "s", ("slow",))
-    assert wrapped.slow() == sum(range(200000)) and wrapped.fast() == 1 and wrapped.value == 3
-    assert bucket["s"] > 0
-    called = _Stopwatch(Target(), bucket, "c", ())
-    assert called(1) == 2 and bucket["c"] > 0
+def test_bench_stages_are_read_from_the_pipelines_clock():
+    t = [0.0]
+    clock = StageClock(clock=lambda: t[0])
+    for stage, seconds in ((FACE, 0.5), (TEXT, 0.25), (SPEECH, 2.0), (VOCODER, 1.0)):
+        with clock.stage(stage):
+            t[0] += seconds
+    assert stage_seconds(clock, ("text", "face", "acoustic", "vocoder", "motion")) == {
+        "text": 0.25, "face": 0.5, "acoustic": 2.0, "vocoder": 1.0, "motion": 0.0}
+    assert SAY_STAGES == ("text", "face", "acoustic", "vocoder", "motion", "render", "mux")
 
 
 def test_format_table():

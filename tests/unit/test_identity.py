@@ -11,8 +11,8 @@ from facespeak.core.errors import CheckpointError, InputError
 from facespeak.face.analysis import Face
 from facespeak.face.identity import (INPUT_DIM, N_MOTION_TARGETS, IdentityConfig, IdentityEncoder,
                                      IdentityExtractor, mesh_geometry, motion_targets)
-from facespeak.face.identity_train import FeatureTable, TrainConfig, _cohesion, train_identity
 from facespeak.face.pose import canonical_face_model, euler_to_rotation
+from facespeak.train.identity_task import FeatureTable, IdentityTrainConfig, _cohesion, train_identity
 
 
 def _inputs(n: int, seed: int = 0) -> torch.Tensor:
@@ -60,7 +60,7 @@ def test_bad_input_and_config_raise():
 
 def test_basis_stays_orthonormal_after_training_and_grads_reach_all_params():
     table = _table()
-    model, _ = train_identity(table, IdentityConfig.tiny(), TrainConfig(steps=20, persons_per_step=3,
+    model, _ = train_identity(table, IdentityConfig.tiny(), IdentityTrainConfig(steps=20, persons_per_step=3,
                                                                         views_per_person=3, lr=1e-2))
     q = model.basis()
     torch.testing.assert_close(q.T @ q, torch.eye(q.shape[1]), atol=1e-5, rtol=0)
@@ -73,7 +73,7 @@ def test_basis_stays_orthonormal_after_training_and_grads_reach_all_params():
 
 def test_training_separates_people_and_learns_motion():
     table = _table(n_persons=4, views=8)
-    model, info = train_identity(table, IdentityConfig.tiny(), TrainConfig(steps=150, persons_per_step=4,
+    model, info = train_identity(table, IdentityConfig.tiny(), IdentityTrainConfig(steps=150, persons_per_step=4,
                                                                            views_per_person=4, lr=5e-3))
     with torch.no_grad():
         out = model(torch.from_numpy(table.inputs))
@@ -84,7 +84,7 @@ def test_training_separates_people_and_learns_motion():
 
 def test_seeded_training_is_deterministic():
     table = _table()
-    cfg = TrainConfig(steps=10, persons_per_step=2, views_per_person=3)
+    cfg = IdentityTrainConfig(steps=10, persons_per_step=2, views_per_person=3)
     a, _ = train_identity(table, IdentityConfig.tiny(), cfg)
     b, _ = train_identity(table, IdentityConfig.tiny(), cfg)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):

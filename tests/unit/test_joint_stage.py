@@ -12,7 +12,7 @@ from test_talking_clips import write_clip
 from facespeak.core.checkpoint import load_checkpoint
 from facespeak.core.errors import ConfigError
 from facespeak.data.talking_clips import TalkingClips, TalkingClipsConfig, prepare_talking_clips
-from facespeak.train.loop import train
+from facespeak.train.loop import load_last, train
 from facespeak.train.tfg_task import JointStageModel, TFGTask, TFGTrainConfig, export_joint_parts, mel_window
 from facespeak.tts import FaceTTS, TTSConfig
 
@@ -111,18 +111,18 @@ def test_tts_loss_reaches_the_visual_encoder(clips) -> None:
     assert model.tts.cfg.cond_dim == model.tfg.cfg.style_dim
     assert _nonzero(model.tfg.encoder) and _nonzero(model.tfg.motion)  # through f_id = f - D alpha
     assert _nonzero(model.tts.encoder) and _nonzero(model.tts.decoder)
-    assert not _nonzero(model.objective.sampler.mapper)  # the TTS loss alone does not train the mapper
+    assert not _nonzero(model.objective.mapper)  # the TTS loss alone does not train the mapper
 
 
 def test_lip_feature_reaches_the_audio_mapper(clips) -> None:
     model = _grads_after(TFGTask(_cfg(), clips=clips), reconstruction=1.0)
-    assert _nonzero(model.objective.sampler.mapper) and _nonzero(model.tfg.generator)
+    assert _nonzero(model.objective.mapper) and _nonzero(model.tfg.generator)
     # f_lip is computed from e_t / mu_y, which stay attached to the TTS text encoder
     assert _nonzero(model.tts.encoder) and not _nonzero(model.tts.decoder)
     cfg = _cfg()
     cfg.joint.detach_tts_features = True
     detached = _grads_after(TFGTask(cfg, clips=clips), reconstruction=1.0)
-    assert _nonzero(detached.objective.sampler.mapper) and not _nonzero(detached.tts.encoder)
+    assert _nonzero(detached.objective.mapper) and not _nonzero(detached.tts.encoder)
 
 
 def _losses(run_dir) -> list[dict[str, float]]:
@@ -146,15 +146,23 @@ def test_joint_training_through_the_loop_resumes_and_exports(clips, tmp_path) ->
             {k: v for k, v in rb.items() if k != "seconds"}, rel=1e-6, abs=1e-7)
     state, info = load_checkpoint(tmp_path / "w.safetensors", arch="facespeak.tfg.latent")
     assert info.config["size"] == 32 and not any(k.startswith(("disc.", "tts.")) for k in state)
-    tts_path, sampler_path = export_joint_parts(task, resumed, tmp_path / "w.safetensors")
+    mapper_path, sampler_path, tts_path = export_joint_parts(task, resumed, tmp_path / "w.safetensors")
+    assert [p.name for p in (mapper_path, sampler_path, tts_path)] == [
+        "w.audio_mapper.safetensors", "w.motion_sampler.safetensors", "w.tts.safetensors"]
     tts_state, tts_info = load_checkpoint(tts_path, arch="facespeak.tts")
     assert tts_info.config["cond_dim"] == 32 and tts_info.config["_cond"] == "latent_tfg_f_id"
     from facespeak.core.config import from_dict
 
     rebuilt = FaceTTS(from_dict(TTSConfig, {k: v for k, v in tts_info.config.items() if not k.startswith("_")}))
     rebuilt.load_state_dict(tts_state)
-    _, s_info = load_checkpoint(sampler_path, arch="facespeak.tfg.latent.motion_sampler")
-    assert s_info.config["d_style"] == 32
+    # motion/'s own formats and loaders, sized for the latent space of this 32-dim TFG
+    from facespeak.motion.bundled import load_audio_mapper, load_motion_sampler
+
+    mapper, sampler = load_audio_mapper(mapper_path), load_motion_sampler(sampler_path)
+    assert (mapper.cfg.n_out, mapper.cfg.output, sampler.cfg.normaliser.d_motion, sampler.cfg.d_cond) == (32, "linear", 32, 64)
+    trained = load_last(task, resumed)[0].objective
+    for part, loaded in ((trained.mapper, mapper), (trained.sampler, sampler)):
+        assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in part.state_dict().items())
 
 
 def test_joint_config_parses_and_stage_needs_clips(tmp_path) -> None:
@@ -164,9 +172,16 @@ def test_joint_config_parses_and_stage_needs_clips(tmp_path) -> None:
     from facespeak.core.config import load_yaml
     from facespeak.core.errors import InputError
 
-    for name in ("tfg_joint_tiny", "tfg_joint_small"):
-        cfg = TFGTrainConfig.from_dict(load_yaml(Path(facespeak.__file__).parent / "configs" / f"{name}.yaml"))
+    configs = Path(facespeak.__file__).parent / "configs"
+    for name in ("tfg_joint_tiny", "tfg_joint_small", "tfg_joint_staged"):
+        cfg = TFGTrainConfig.from_dict(load_yaml(configs / f"{name}.yaml"))
         assert cfg.stage == "joint" and cfg.joint.clips.size == cfg.model.size
+        assert cfg.joint.sampler.context + cfg.joint.sampler.context // 2 < cfg.joint.clips.window_frames
+    old = load_yaml(configs / "tfg_joint_tiny.yaml")
+    old["joint"]["motion"] = {"d_c": 4, "width": 16}  # the joint stage's former own motion copies
+    with pytest.raises(ConfigError, match="joint.mapper .* joint.sampler"):
+        TFGTrainConfig.from_dict(old)
+    cfg = TFGTrainConfig.from_dict(load_yaml(configs / "tfg_joint_small.yaml"))
     cfg.joint.clips.root, cfg.joint.clips.cache = str(tmp_path / "none"), str(tmp_path / "none.safetensors")
     with pytest.raises(InputError, match="expected a directory"):
         TFGTask(cfg)
@@ -194,7 +209,7 @@ def test_sync_term_scores_generated_mouths(clips, tmp_path) -> None:
     cfg = _cfg()
     cfg.syncnet = str(tmp_path / "sync.safetensors")
     model = _grads_after(TFGTask(cfg, clips=clips), sync=1.0)
-    assert _nonzero(model.tfg.generator) and _nonzero(model.objective.sampler.mapper)
+    assert _nonzero(model.tfg.generator) and _nonzero(model.objective.mapper)
     assert not any(k.startswith("_syncnet") or "syncnet" in k for k in model.state_dict())  # frozen, not saved
     task = TFGTask(cfg, clips=clips)
     _, parts = task.loss(task.build_model(), _batch(task), torch.Generator().manual_seed(0))

@@ -186,6 +186,11 @@ def test_renderer_reproduces_source_motion_and_validates() -> None:
     assert np.abs(moved.astype(int) - frames[0]).max() > 0
     with pytest.raises(InputError):
         list(r.render(np.zeros((2, r.motion_dim + 1))))
+    # motion codes (the joint sampler's f_m): the source's own code renders the source's motion
+    codes = list(r.render_codes(np.stack([r.f - r.f_id] * 3), np.stack([r.f - r.f_id] * 3)))
+    assert len(codes) == 3 and np.abs(codes[0].astype(int) - frames[0]).max() <= 1
+    with pytest.raises(InputError, match="D_style"):
+        list(r.render_codes(np.zeros((2, model.cfg.style_dim)), np.zeros((3, model.cfg.style_dim))))
 
 
 def test_to_rgb_starts_small():

@@ -10,7 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..options import SIZES
+from .option_flags import add_option_flags, options_from_args
+
 __all__ = ["register"]
+
+# the synthesis options a benchmark varies: flags, ranges and defaults from facespeak.options
+_SPEECH_FLAGS = ("steps", "seed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--image", default="examples/portrait.jpg", help="portrait photo")
     t.add_argument("--seconds", type=float, default=20.0, help="about this many seconds of speech")
     t.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
-    t.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
-    t.add_argument("--seed", type=int, default=0)
+    add_option_flags(t, "tts", _SPEECH_FLAGS)
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
     t.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocess run")
     t.add_argument("--no-quality", action="store_true", help="skip DistillMOS / DNSMOS of the speech")
@@ -31,10 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "for several speech lengths and output sizes, plus cold `facespeak say` runs")
     s.add_argument("--image", default="examples/portrait.jpg", help="portrait photo")
     s.add_argument("--seconds", type=float, nargs="+", default=[1.0, 10.0, 60.0], help="speech lengths (s)")
-    s.add_argument("--sizes", nargs="+", choices=["256", "512", "full"], default=["256", "512", "full"])
+    s.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES), help="output sizes (see `facespeak say --size`)")
     s.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
-    s.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
-    s.add_argument("--seed", type=int, default=0)
+    add_option_flags(s, "tts", _SPEECH_FLAGS)
     s.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
     s.add_argument("--cold-seconds", type=float, default=10.0, help="speech length of the cold CLI runs (s)")
     s.add_argument("--no-cold", action="store_true", help="skip the cold `facespeak say` runs")
@@ -50,14 +54,13 @@ def run_tts(args: argparse.Namespace) -> int:
     from ..core.errors import InputError
     from ..eval.bench import BenchConfig, format_table, run_bench_tts
     from ..face.analysis import load_portrait
-    from ..pipeline import SpeechOptions
 
     if not 0.5 <= args.seconds <= 600:
         raise InputError(f"--seconds: expected 0.5..600, got {args.seconds}")
-    SpeechOptions(steps=args.steps, seed=args.seed).validate()
+    speech, _ = options_from_args(args, "tts")
     load_portrait(args.image)  # fail fast on a bad image, before loading models
-    cfg = BenchConfig(image=args.image, seconds=args.seconds, tts_weights=args.tts_weights, steps=args.steps,
-                      seed=args.seed, threads=args.threads, cold=not args.no_cold, quality=not args.no_quality)
+    cfg = BenchConfig(image=args.image, seconds=args.seconds, tts_weights=args.tts_weights, steps=speech.steps,
+                      seed=speech.seed, threads=args.threads, cold=not args.no_cold, quality=not args.no_quality)
     result = run_bench_tts(cfg)
     print(json.dumps(result, indent=1) if args.json else format_table(result))
     return 0
@@ -76,14 +79,12 @@ def run_say(args: argparse.Namespace) -> int:
             raise InputError(f"--seconds / --cold-seconds: expected 0.5..600, got {v}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads: expected at least 1, got {args.threads}")
-    from ..pipeline import SpeechOptions
-
-    SpeechOptions(steps=args.steps, seed=args.seed).validate()
+    speech, _ = options_from_args(args, "tts")
     out = check_output_file(args.json_out, "--json-out", ".json")
     portrait = load_portrait(args.image)  # fail fast on a bad image, before loading models
     check_animatable(portrait.face, portrait.face_index, portrait.name)
     cfg = SayBenchConfig(image=args.image, seconds=tuple(args.seconds), sizes=tuple(dict.fromkeys(args.sizes)),
-                         tts_weights=args.tts_weights, steps=args.steps, seed=args.seed, threads=args.threads,
+                         tts_weights=args.tts_weights, steps=speech.steps, seed=speech.seed, threads=args.threads,
                          isolate=not args.shared_process, cold_seconds=None if args.no_cold else args.cold_seconds)
     result = run_bench_say(cfg, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
     with AtomicOutput(out) as dst:

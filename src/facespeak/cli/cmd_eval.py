@@ -15,7 +15,24 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from .option_flags import add_option_flags, options_from_args
+
 __all__ = ["register"]
+
+# synthesis options the evaluations vary: flags, ranges and defaults from facespeak.options
+# (a flag left out means the shipped default, so an evaluation measures what users get)
+_TTS_FLAGS = ("seed", "steps", "temperature", "length_scale", "gender_guidance", "face_guidance", "formant_shift")
+_AV_FLAGS = ("size", "still", "seed", "steps", "temperature")
+
+
+def _fill_options(args: argparse.Namespace, command: str, explicit: tuple[str, ...]) -> None:
+    """Validate the option flags (one error line, as `facespeak tts|say` gives) and fill the
+    ``explicit`` ones left out with the pipeline's defaults (recorded in the results); the
+    others stay None = the shipped default."""
+    speech, video = options_from_args(args, command)
+    for name in explicit:
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(speech if hasattr(speech, name) else video, name))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,14 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--videos", type=int, default=2, help="at most this many face videos for the consistency check")
     t.add_argument("--faces", default="corpus/faces", help="real-face corpus directory (manifest.json)")
     t.add_argument("--sentence-file", default="corpus/speech/sentences.jsonl", help="sentences.jsonl of the speech corpus")
-    t.add_argument("--seed", type=int, default=0)
-    # None = the shipped default (pipeline.SpeechOptions), so the eval measures what users get
-    t.add_argument("--steps", type=int, default=None, help="flow-matching ODE steps")
-    t.add_argument("--temperature", type=float, default=None)
-    t.add_argument("--length-scale", type=float, default=None)
-    t.add_argument("--gender-guidance", type=float, default=None)
-    t.add_argument("--face-guidance", type=float, default=None)
-    t.add_argument("--formant-shift", type=float, default=None, help="timbre in cents (default: from the face)")
+    add_option_flags(t, "tts", _TTS_FLAGS)
     t.add_argument("--vocoder", default=None, metavar="NAME", help="fast | universal (default: the pipeline's)")
     t.add_argument("--no-wavs", action="store_true", help="do not keep the generated speech")
     t.add_argument("--no-quality", action="store_true", help="skip DistillMOS / DNSMOS (faster)")
@@ -73,11 +83,7 @@ class _ManifestShorthand(argparse._SubParsersAction):
 def _av_options(q: argparse.ArgumentParser) -> None:
     q.add_argument("--out", default=None, help="output directory (default runs/eval/<kind>)")
     q.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
-    q.add_argument("--size", default="256", choices=("256", "512", "full"), help="generated video size")
-    q.add_argument("--still", action="store_true", help="generate without head motion")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--steps", type=int, default=10, help="flow-matching ODE steps")
-    q.add_argument("--temperature", type=float, default=None, help="TTS sampling temperature (default: facespeak tts's)")
+    add_option_flags(q, "say", _AV_FLAGS)
     q.add_argument("--id-frames", type=int, default=16, help="frames per video for ID-SIM (dlib)")
     q.add_argument("--fid-frames", type=int, default=16, help="frames per video for FID")
     q.add_argument("--feature-frames", type=int, default=24, help="frames per video for the f / f_id map")
@@ -104,7 +110,7 @@ def _av_config(args: argparse.Namespace):
     from ..eval.av_scoring import AVEvalConfig
     from ..eval.metrics.video import LipSyncConfig
 
-    for name in ("id_frames", "fid_frames", "feature_frames", "steps"):
+    for name in ("id_frames", "fid_frames", "feature_frames"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
     if args.max_lag < 0:
@@ -131,6 +137,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     from ..eval.manifest import run_manifest_eval
     from ..eval.report import ROW_COLUMNS
 
+    _fill_options(args, "say", ("seed", "steps", "size", "still"))
     out = check_output_dir(args.out or "runs/eval/manifest")
     command = " ".join(shlex.quote(a) for a in ["facespeak", "eval", "run", args.manifest, *_av_argv(args, out)])
     results = run_manifest_eval(args.manifest, out, _av_config(args), command=command)
@@ -144,6 +151,7 @@ def run_protocol(args: argparse.Namespace) -> int:
     from ..core.output_files import check_output_dir
     from ..eval.protocol import TABLE1, TABLE3, run_protocol as run
 
+    _fill_options(args, "say", ("seed", "steps", "size", "still"))
     out = check_output_dir(args.out or "runs/eval/protocol")
     extra = ["--layout", args.layout] + (["--max-clips", str(args.max_clips)] if args.max_clips else [])
     command = " ".join(shlex.quote(a) for a in ["facespeak", "eval", "protocol", args.root, *extra, *_av_argv(args, out)])
@@ -192,6 +200,7 @@ def run_tts(args: argparse.Namespace) -> int:
     from ..core.output_files import check_output_dir
     from ..core.errors import InputError
 
+    _fill_options(args, "tts", ("seed",))
     check_output_dir(args.out)
     from ..eval.tts_eval import TTSEvalConfig, run_tts_eval, summary_markdown
 

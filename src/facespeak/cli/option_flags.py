@@ -9,6 +9,7 @@ argparse so ``--help`` lists them.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 
 from ..options import Option, build_options, options_for
 
@@ -28,12 +29,15 @@ def _add(p: argparse.ArgumentParser, o: Option) -> None:
     p.add_argument(o.cli_flag, **kw)
 
 
-def add_option_flags(p: argparse.ArgumentParser, command: str) -> None:
-    """Add the flags of every option ``command`` ("tts" | "say") takes."""
+def add_option_flags(p: argparse.ArgumentParser, command: str, names: Collection[str] | None = None) -> None:
+    """Add the flags of every option ``command`` ("tts" | "say") takes (only ``names`` when
+    given: a tool such as `facespeak bench` that exposes a few of them)."""
     for o in options_for(command):
-        _add(p, o)
+        if names is None or o.name in names:
+            _add(p, o)
 
 
 def options_from_args(args: argparse.Namespace, command: str):
-    """Parsed flags -> validated (SpeechOptions, VideoOptions or None)."""
-    return build_options({o.name: getattr(args, o.name) for o in options_for(command)}, command)
+    """Parsed flags -> validated (SpeechOptions, VideoOptions or None); an option without a
+    flag on this parser keeps its default."""
+    return build_options({o.name: getattr(args, o.name, None) for o in options_for(command)}, command)

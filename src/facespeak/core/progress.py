@@ -8,23 +8,31 @@ and after, rendering after every video frame, muxing before and after. Stages ma
 
 :class:`ProgressTracker` turns those reports into one job-level fraction (a weighted sum of
 the stage fractions, expected seconds per stage, :func:`stage_weights`) and an ETA from the elapsed time.
+
+:class:`StageClock` is the pipeline's one reporter for a run: it forwards those reports to
+``on_progress`` and keeps the wall seconds the pipeline spent in each stage (``TEXT`` and the
+stages above), so a benchmark reads the pipeline's own clock (``facespeak bench``) instead of
+wrapping its parts.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["ProgressFn", "FACE", "SPEECH", "VOCODER", "MOTION", "RENDER", "MUX", "stage_weights",
-           "ProgressSnapshot", "ProgressTracker", "report", "SpeechProgress"]
+__all__ = ["ProgressFn", "FACE", "TEXT", "SPEECH", "VOCODER", "MOTION", "RENDER", "MUX", "stage_weights",
+           "ProgressSnapshot", "ProgressTracker", "report", "SpeechProgress", "StageClock"]
 
 #: ``on_progress(stage, fraction of that stage done in 0..1)``
 ProgressFn = Callable[[str, float], None]
 
 FACE, SPEECH, VOCODER, MOTION, RENDER, MUX = (
     "face analysis", "speech synthesis", "vocoder", "motion", "rendering", "muxing")
+#: timed only (StageClock), never reported: normalising, splitting and phonemising the text
+TEXT = "text front end"
 
 # Seconds per stage on the 2-core CPU, measured on `say` / `tts` of 1-15 s of speech at the
 # defaults (docs/decisions.md #28): face analysis is a fixed cost, the rest grows with the
@@ -118,3 +126,81 @@ class SpeechProgress:
         """Chunk ``k`` is done (an empty chunk counts as done at once)."""
         report(self._on, SPEECH, (self._start[k] + self._sizes[k]) / self._total)
         report(self._on, VOCODER, (self._start[k] + self._sizes[k]) / self._total)
+
+
+class StageClock:
+    """The pipeline's reporter for one run: progress reports and wall seconds per stage.
+
+    ``clock(stage, fraction)`` (or :meth:`report`) forwards a progress report to ``on_progress``,
+    so a StageClock is itself a :data:`ProgressFn` and can be passed where one is expected.
+    ``with clock.stage(name):`` adds the block's wall time to ``seconds[name]``; stages nest, and
+    time counts for the innermost open stage only, so the stages never overlap and their sum is
+    at most the wall time since the clock started (``other`` = the rest). :meth:`mark` records
+    when something first happened (seconds from the start). ``gauge`` (optional, e.g. the
+    process' peak memory) is read at the end of every stage span into ``gauge_at_end[name]``.
+    Not thread-safe: one clock per run.
+    """
+
+    def __init__(self, on_progress: ProgressFn | None = None, clock: Callable[[], float] = time.perf_counter,
+                 gauge: Callable[[], float] | None = None) -> None:
+        self.on_progress, self._clock, self._gauge = on_progress, clock, gauge
+        self.seconds: dict[str, float] = {}  # in the order the stages first started
+        self.marks: dict[str, float] = {}
+        self.gauge_at_end: dict[str, float] = {}
+        self._open: list[str] = []
+        self.t0 = self._last = clock()
+
+    @classmethod
+    def of(cls, on_progress: "ProgressFn | StageClock | None") -> "StageClock":
+        """``on_progress`` itself when it is a StageClock (a caller's clock), else a new one
+        that forwards to it."""
+        return on_progress if isinstance(on_progress, StageClock) else cls(on_progress)
+
+    def report(self, stage: str, fraction: float) -> None:
+        report(self.on_progress, stage, fraction)
+
+    __call__ = report
+
+    def _switch(self) -> None:
+        now = self._clock()
+        if self._open:
+            name = self._open[-1]
+            self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
+
+    @contextmanager
+    def stage(self, name: str, report: bool = False) -> Iterator[None]:
+        """Time the block as ``name``; ``report``: also report ``name`` 0 done on entry and 1
+        done on a normal exit (a stage done in one piece)."""
+        if report:
+            self.report(name, 0.0)
+        self._switch()
+        self.seconds.setdefault(name, 0.0)
+        self._open.append(name)
+        try:
+            yield
+        finally:
+            self._switch()
+            self._open.pop()
+            if self._gauge is not None:
+                self.gauge_at_end[name] = self._gauge()
+        if report:
+            self.report(name, 1.0)
+
+    def timed(self, name: str, items: Iterable) -> Iterator:
+        """``items`` with the time of producing each one (a lazy renderer) counted as ``name``."""
+        it = iter(items)
+        while True:
+            with self.stage(name):
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+            yield item
+
+    def mark(self, name: str) -> None:
+        """Record ``name`` = seconds since the clock started, the first time only."""
+        self.marks.setdefault(name, self._clock() - self.t0)
+
+    def elapsed(self) -> float:
+        return self._clock() - self.t0

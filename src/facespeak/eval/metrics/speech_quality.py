@@ -33,7 +33,7 @@ import numpy as np
 
 from facespeak.audio.io import resample, trim_silence
 from facespeak.core.errors import AudioError, DependencyError, InputError
-from facespeak.data.voices import PostProcess, normalize_loudness
+from facespeak.data.voice_postprocess import PostProcess, normalize_loudness
 
 __all__ = [
     "QUALITY_SAMPLE_RATE",

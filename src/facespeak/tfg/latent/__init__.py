@@ -6,6 +6,9 @@ See docs/latent_tfg.md. Import paths:
 - :class:`LatentTFG` and its parts (:mod:`.model`), :class:`Discriminator`
 - loss terms (:mod:`.losses`), the reconstruction objective (:mod:`.training`)
 - :class:`LatentRenderer` (:mod:`.renderer`): portrait + per-frame motion -> frames
+- :class:`LatentMotionSpace` (:mod:`.motion_space`): what ``motion/``'s mapper and sampler drive
+  here (``f_lip``, ``f_m``, condition ``[f_id, f_lip]``); the joint stage that trains them is
+  :mod:`facespeak.train.tfg_joint`, inference :mod:`facespeak.latent_pipeline`
 """
 
 from .config import LatentTFGConfig, TFGLossWeights

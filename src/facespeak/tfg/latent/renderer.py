@@ -108,13 +108,32 @@ class LatentRenderer:
         for i in range(0, len(motion), self.config.batch):
             a = torch.from_numpy(motion[i:i + self.config.batch])
             n = len(a)
-            src = type(self._source)(*(v.expand(n, *v.shape[1:]) for v in
-                                       (self._source.f, self._source.alpha, self._source.f_m, self._source.f_id)),
-                                     [m.expand(n, -1, -1, -1) for m in self._source.maps])
             f_lip = None if lip is None else torch.from_numpy(np.asarray(lip[i:i + n], np.float32))
             with torch.no_grad():
-                out = self.model.decode(src, self.model.basis(a), f_lip)
+                out = self.model.decode(self._expanded_source(n), self.model.basis(a), f_lip)
             yield from _to_uint8(out)
+
+    def render_codes(self, f_m: np.ndarray, lip: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Yield ``(size, size, 3) uint8`` frames for motion codes ``f_m (T_video, D_style)`` (as the
+        jointly trained motion sampler gives them; the encoder's ``D alpha`` of a driving frame)
+        and optional ``lip (T_video, D_style)`` = ``f_lip`` (the audio mapper's) for the lip layers."""
+        f_m = np.asarray(f_m, np.float32)
+        d = self.model.cfg.style_dim
+        if f_m.ndim != 2 or f_m.shape[1] != d:
+            raise InputError(f"latent motion codes: expected (T_video, {d}), got {f_m.shape}")
+        if lip is not None and lip.shape != f_m.shape:
+            raise InputError(f"f_lip: expected {f_m.shape} (T_video, D_style), got {lip.shape}")
+        for i in range(0, len(f_m), self.config.batch):
+            codes = torch.from_numpy(f_m[i:i + self.config.batch])
+            f_lip = None if lip is None else torch.from_numpy(np.asarray(lip[i:i + len(codes)], np.float32))
+            with torch.no_grad():
+                out = self.model.decode(self._expanded_source(len(codes)), codes, f_lip)
+            yield from _to_uint8(out)
+
+    def _expanded_source(self, n: int):
+        s = self._source
+        return type(s)(*(v.expand(n, *v.shape[1:]) for v in (s.f, s.alpha, s.f_m, s.f_id)),
+                       [m.expand(n, -1, -1, -1) for m in s.maps])
 
     def render_frame(self, motion: np.ndarray, lip: np.ndarray | None = None) -> np.ndarray:
         """One frame for ``motion (M,)`` [and ``lip (D_style,)``] -> ``(size, size, 3) uint8``."""

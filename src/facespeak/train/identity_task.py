@@ -6,7 +6,7 @@ Stages:
    hint), its encoder input (:func:`identity_input`) and motion targets; plus augmented views
    (flip, rotation, scale, brightness/contrast and mesh-driven expression warps: jaw drop,
    smile, eye closure) re-analysed from the pixels. Cached as ``.npz`` beside the manifest.
-2. :func:`train_identity`: P persons x K views per step; losses (weights in :class:`TrainConfig`):
+2. :func:`train_identity`: P persons x K views per step; losses (weights in :class:`IdentityTrainConfig`):
    cosine-margin identity classification of ``f_id`` (train persons only), within-person
    compactness of ``f_id``, between-person cosine structure of ``f_id`` distilled from the dlib
    descriptors (keeps held-out people and gender apart), ``alpha[:, :K]`` = standardised
@@ -14,7 +14,12 @@ Stages:
 3. :func:`evaluate_identity`: on held-out persons, within/between cosine and distance ratio of
    ``f_id`` vs ``f`` vs the raw descriptor; nearest-centroid gender probe.
 
-Run: ``python -m facespeak.face.identity_train --corpus corpus/faces --out <weights>``.
+The model lives in :mod:`facespeak.face.identity`, the augmentations in
+:mod:`facespeak.face.augment`. Unlike the other tasks of this package this one runs its own
+short loop rather than :func:`facespeak.train.loop.train` (seconds on one CPU thread over a
+cached feature table, person-balanced P x K batches, a classifier that is not exported).
+
+Run: ``python -m facespeak.train.identity_task --corpus corpus/faces --out <weights>``.
 """
 
 from __future__ import annotations
@@ -26,26 +31,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.errors import InputError
 from ..data.real_faces import load_manifest
-from .analysis import Face, analyse_faces, face_nearest_box
-from .identity import (DESCRIPTOR_DIM, INPUT_DIM, N_MOTION_TARGETS, IdentityConfig, IdentityEncoder,
-                       IdentityExtractor, identity_input, motion_targets)
-from .image_io import load_image
+from ..face.analysis import analyse_faces, face_nearest_box
+from ..face.augment import augment_face_image, face_crop
+from ..face.identity import (DESCRIPTOR_DIM, IdentityConfig, IdentityEncoder, IdentityExtractor, identity_input,
+                              motion_targets)
+from ..face.image_io import load_image
 
-__all__ = ["TrainConfig", "FeatureTable", "build_feature_table", "augment_face_image", "expression_warp",
-           "train_identity", "evaluate_identity", "identity_losses"]
+__all__ = ["IdentityTrainConfig", "FeatureTable", "build_feature_table", "train_identity", "evaluate_identity",
+           "identity_losses"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainConfig:
+class IdentityTrainConfig:
     steps: int = 800
     lr: float = 2e-3
     persons_per_step: int = 8
@@ -63,7 +67,7 @@ class TrainConfig:
     seed: int = 0
 
     @classmethod
-    def tiny(cls) -> TrainConfig:
+    def tiny(cls) -> IdentityTrainConfig:
         return cls(steps=5, persons_per_step=2, views_per_person=2)
 
 
@@ -84,92 +88,7 @@ class FeatureTable:
                               ("inputs", "targets", "person", "split", "augmented", "item")))
 
 
-# ----------------------------------------------------------------------------- augmentation
-
-_LOWER_LIP = (14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375)
-_CHIN = (152, 148, 176, 149, 150, 377, 400, 378, 379, 136, 365)
-_UPPER_LIDS = (159, 158, 160, 161, 157, 386, 385, 387, 388, 384)
-_LOWER_LIDS = (145, 153, 144, 163, 154, 374, 380, 373, 390, 381)
-_ANCHORS = (1, 4, 6, 13, 0, 33, 133, 263, 362, 105, 334, 10, 234, 454, 127, 356)
-
-
-def _displacement_warp(image: np.ndarray, points: np.ndarray, moves: np.ndarray, sigma: float) -> np.ndarray:
-    """Move ``points (P, 2)`` px by ``moves (P, 2)`` px with a smooth Gaussian-weighted field.
-
-    Field ``D(x) = sum_k w_k(x) v_k / (sum_k w_k(x) + 0.05)``, ``w_k = exp(-|x - c_k|^2 / 2 sigma^2)``
-    (anchors have ``v = 0``); sampled backwards, ``out(x) = in(x - D(x))`` (fine for small moves); edges replicated.
-    """
-    h, w = image.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    num = np.zeros((h, w, 2), np.float32)
-    den = np.full((h, w), 0.05, np.float32)
-    for (cx, cy), v in zip(points, moves):
-        wk = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))
-        den += wk
-        num += wk[..., None] * v
-    d = num / den[..., None]
-    return cv2.remap(image, xs - d[..., 0], ys - d[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def expression_warp(image: np.ndarray, face: Face, kind: str, amount: float) -> np.ndarray:
-    """Mesh-driven expression change of ``face`` in ``image (H, W, 3) uint8``.
-
-    kind: ``'jaw'`` (mouth opens by ``amount`` x inter-ocular distance), ``'smile'`` (mouth
-    corners out and up), ``'blink'`` (upper lids move ``amount`` of the way to the lower lids).
-    """
-    p = face.landmarks[:, :2].astype(np.float32)
-    iod = float(np.linalg.norm(p[33] - p[263]))
-    moved: list[int] = []
-    vecs: list[np.ndarray] = []
-    if kind == "jaw":
-        moved = list(_LOWER_LIP + _CHIN)
-        down = (p[152] - p[6]) / (np.linalg.norm(p[152] - p[6]) + 1e-6)
-        vecs = [down * amount * iod] * len(moved)
-    elif kind == "smile":
-        centre = (p[61] + p[291]) / 2
-        up = (p[6] - p[152]) / (np.linalg.norm(p[6] - p[152]) + 1e-6)
-        moved = [61, 291]
-        vecs = [((p[i] - centre) / (np.linalg.norm(p[i] - centre) + 1e-6) + 0.6 * up) * amount * iod for i in moved]
-    elif kind == "blink":
-        moved = list(_UPPER_LIDS)
-        vecs = [(p[lo] - p[up]) * amount for up, lo in zip(_UPPER_LIDS, _LOWER_LIDS)]
-    else:
-        raise InputError(f"expression warp kind: expected 'jaw', 'smile' or 'blink', got {kind!r}")
-    anchors = [i for i in _ANCHORS + (_LOWER_LIDS if kind == "blink" else ()) if i not in moved]
-    pts = np.concatenate([p[moved], p[anchors]])
-    mv = np.concatenate([np.asarray(vecs, np.float32), np.zeros((len(anchors), 2), np.float32)])
-    sigma = 0.08 * iod if kind == "blink" else 0.13 * iod
-    return _displacement_warp(image, pts, mv, sigma)
-
-
-def augment_face_image(image: np.ndarray, face: Face, rng: np.random.Generator) -> np.ndarray:
-    """A random view of ``face``: maybe an expression warp, then flip / rotate / scale / light."""
-    out = image
-    if rng.random() < 0.6:
-        kind = str(rng.choice(["jaw", "smile", "blink"]))
-        amount = {"jaw": rng.uniform(0.05, 0.2), "smile": rng.uniform(0.04, 0.12), "blink": rng.uniform(0.4, 0.9)}
-        out = expression_warp(out, face, kind, float(amount[kind]))
-    if rng.random() < 0.5:
-        out = out[:, ::-1]
-    h, w = out.shape[:2]
-    cx, cy = w / 2.0, h / 2.0
-    m = cv2.getRotationMatrix2D((cx, cy), float(rng.uniform(-18, 18)), float(rng.uniform(0.8, 1.2)))
-    out = cv2.warpAffine(np.ascontiguousarray(out), m, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
-    return np.clip(out.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
-
-
 # ----------------------------------------------------------------------------- feature table
-
-
-def _face_crop(image: np.ndarray, face: Face, side: int = 320) -> np.ndarray:
-    """Square crop 2.4 x the face box around the face, resized to ``side`` px (reflect padding)."""
-    cx, cy = face.centre
-    half = 1.2 * max(face.width, face.height)
-    m = np.array([[side / (2 * half), 0, side / 2 - cx * side / (2 * half)],
-                  [0, side / (2 * half), side / 2 - cy * side / (2 * half)]], np.float32)
-    return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_AREA if half * 2 > side else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _n_views(item: dict[str, Any], index: int, n_photo: int, frame_every: int) -> int:
@@ -186,7 +105,7 @@ def _item_rows(root: Path, item: dict[str, Any], n_aug: int, rng: np.random.Gene
         log.warning("no face for %s (%s); skipped", item["path"], item["person"])
         return []
     rows = [(identity_input(image, face), motion_targets(face), False)]
-    crop = _face_crop(image, face)
+    crop = face_crop(image, face)
     crop_face = face_nearest_box(analyse_faces(crop), (crop.shape[1] / 2, crop.shape[0] / 2) * 2)  # nearest the centre
     for _ in range(n_aug if crop_face is not None else 0):
         view = np.ascontiguousarray(augment_face_image(crop, crop_face, rng))
@@ -226,7 +145,7 @@ def build_feature_table(corpus: str | Path, n_aug_photo: int = 16, frame_aug_eve
 
 
 def identity_losses(out: Any, labels: torch.Tensor, descriptors: torch.Tensor, targets: torch.Tensor,
-                    class_weight: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+                    class_weight: torch.Tensor, cfg: IdentityTrainConfig) -> dict[str, torch.Tensor]:
     """Loss terms for one batch.
 
     Args:
@@ -252,14 +171,14 @@ def identity_losses(out: Any, labels: torch.Tensor, descriptors: torch.Tensor, t
     }
 
 
-def _sample_batch(groups: list[np.ndarray], cfg: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _sample_batch(groups: list[np.ndarray], cfg: IdentityTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     persons = rng.choice(len(groups), size=min(cfg.persons_per_step, len(groups)), replace=False)
     rows = [rng.choice(groups[p], size=cfg.views_per_person, replace=len(groups[p]) < cfg.views_per_person)
             for p in persons]
     return np.concatenate(rows), np.repeat(persons, cfg.views_per_person)
 
 
-def train_identity(table: FeatureTable, config: IdentityConfig, cfg: TrainConfig) -> tuple[IdentityEncoder, dict]:
+def train_identity(table: FeatureTable, config: IdentityConfig, cfg: IdentityTrainConfig) -> tuple[IdentityEncoder, dict]:
     """Train on the ``train`` split of ``table``; returns the model and a log of loss means."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -358,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default="corpus/faces")
     parser.add_argument("--out", default="src/facespeak/assets/identity/identity.safetensors")
     parser.add_argument("--report", default="runs/identity/report.json")
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--steps", type=int, default=IdentityTrainConfig.steps)
     parser.add_argument("--tiny", action="store_true", help="tiny model and 5 steps (smoke test)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -367,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     table = build_feature_table(args.corpus)
     t1 = time.time()
     config = IdentityConfig.tiny() if args.tiny else IdentityConfig()
-    cfg = TrainConfig.tiny() if args.tiny else TrainConfig(steps=args.steps)
+    cfg = IdentityTrainConfig.tiny() if args.tiny else IdentityTrainConfig(steps=args.steps)
     model, info = train_identity(table, config, cfg)
     t2 = time.time()
     genders = {p: v["gender"] for p, v in load_manifest(args.corpus)["persons"].items()}
