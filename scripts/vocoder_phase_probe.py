@@ -43,8 +43,12 @@ def main(argv: list[str]) -> int:
     def istft(spec: torch.Tensor, n: int) -> torch.Tensor:
         return torch.istft(spec, 1024, 256, 1024, window, center=True, length=n)
 
-    def griffin_lim(magnitude: torch.Tensor, n: int, iterations: int = 32, momentum: float = 0.99) -> torch.Tensor:
-        spec = torch.polar(magnitude, torch.rand(magnitude.shape, generator=torch.Generator().manual_seed(0)) * 2 * np.pi)
+    def griffin_lim(
+        magnitude: torch.Tensor, n: int, iterations: int = 32, momentum: float = 0.99, phase: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if phase is None:
+            phase = torch.rand(magnitude.shape, generator=torch.Generator().manual_seed(0)) * 2 * np.pi
+        spec = torch.polar(magnitude, phase)
         previous = spec
         for _ in range(iterations):
             proj = stft(istft(spec, n))
@@ -75,6 +79,8 @@ def main(argv: list[str]) -> int:
             "true magnitude + model phase": istft(torch.polar(true.abs(), model.angle()), n),
             "true magnitude + random phase": istft(torch.polar(true.abs(), torch.rand(true.shape) * 2 * np.pi), n),
             "true magnitude + Griffin-Lim 32": gl,
+            "model magnitude + Griffin-Lim 32": griffin_lim(model.abs(), n),
+            "model magnitude + GL 32 from model phase": griffin_lim(model.abs(), n, phase=model.angle()),
         }
         for key, y in variants.items():
             scores.setdefault(key, []).append(score_speech_quality(y.numpy(), 22050).distillmos)
