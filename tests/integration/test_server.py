@@ -150,6 +150,94 @@ def test_web_page_in_a_real_browser(server, browser, tmp_path):
     browser.save_screenshot(str(tmp_path / "page.png"))
 
 
+# records what the page's progress area shows, at every change (the page polls the job 4x a second)
+_RECORD_PROGRESS = """
+window.seenProgress = [];
+const job = document.getElementById('job');
+new MutationObserver(() => window.seenProgress.push({
+    hidden: job.hidden, value: document.getElementById('progress').value,
+    percent: document.getElementById('percent').textContent, stage: document.getElementById('stage').textContent,
+    eta: document.getElementById('eta').textContent})
+).observe(job, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+
+def _page_with_portrait(browser, url: str, text: str):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(url + "/")
+    browser.find_element(By.ID, "image").send_keys(str(PORTRAIT))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#faces li.chosen")))
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    browser.find_element(By.ID, "steps").clear()
+    browser.find_element(By.ID, "steps").send_keys("4")
+    browser.execute_script(_RECORD_PROGRESS)
+    return wait
+
+
+def test_page_shows_job_progress_then_plays_the_video_with_captions(server, browser):
+    """The page submits a job, shows its stage, percent and ETA while it runs (polling
+    GET /api/jobs/{id}), then plays the mp4 with the WebVTT captions as a track."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    wait = _page_with_portrait(browser, server, "Hello there, it is very nice to meet you today.")
+    Select(browser.find_element(By.ID, "captions")).select_by_value("vtt")
+    browser.find_element(By.ID, "say").click()
+    wait.until(lambda d: d.execute_script("const v = document.querySelector('video#output'); "
+                                          "return v !== null && v.readyState >= 1 && v.duration > 0"))
+    seen = browser.execute_script("return window.seenProgress")
+    shown = [r for r in seen if not r["hidden"]]
+    values = [r["value"] for r in shown]
+    assert any(0 < v < 100 for v in values), values  # an intermediate value, not just 0 and the end
+    assert values == sorted(values), values  # never goes back
+    stages = {r["stage"] for r in shown}
+    assert stages & {"speech synthesis", "vocoder", "motion", "rendering", "muxing"}, stages
+    assert any(r["percent"].endswith(" %") and 0 < int(r["percent"][:-2]) < 100 for r in shown), shown
+    assert any(r["eta"].startswith("about ") and r["eta"].endswith(" s left") for r in shown), shown
+    assert not browser.find_element(By.ID, "job").is_displayed()  # the bar goes once the job ended
+    duration = browser.execute_script("return document.getElementById('output').duration")
+    assert 1.5 < duration < 6, duration
+    # it plays: time advances (muted: a headless browser may refuse sound without a gesture)
+    played = browser.execute_async_script("const done = arguments[0], v = document.getElementById('output'); "
+                                          "v.muted = true; v.play().then(() => done('ok'), (e) => done(String(e)));")
+    assert played == "ok", played
+    wait.until(lambda d: d.execute_script("return document.getElementById('output').currentTime") > 0.2)
+    # the captions: a track on the video with cues, and a link to the file
+    wait.until(lambda d: d.execute_script("const t = document.querySelector('#output track'); "
+                                          "return t !== null && t.track.cues !== null && t.track.cues.length > 0"))
+    cue = browser.execute_script("return document.querySelector('#output track').track.cues[0].text")
+    assert "Hello" in cue, cue
+    assert browser.find_element(By.ID, "captions-link").get_attribute("download") == "facespeak.vtt"
+    assert browser.find_element(By.ID, "error").text == ""
+    assert browser.find_element(By.ID, "status").text.startswith("done in ")
+
+
+def test_page_cancel_button_stops_the_running_job(server, browser):
+    from selenium.webdriver.common.by import By
+
+    wait = _page_with_portrait(browser, server, "The quick brown fox jumps over the lazy dog. " * 3)
+    browser.find_element(By.ID, "steps").clear()
+    browser.find_element(By.ID, "steps").send_keys("100")
+    browser.find_element(By.ID, "say").click()
+    wait.until(lambda d: d.find_element(By.ID, "stage").text == "speech synthesis")
+    browser.find_element(By.ID, "cancel").click()
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "cancelled")
+    assert browser.find_elements(By.CSS_SELECTOR, "#output") == []
+    assert browser.find_element(By.ID, "error").text == ""
+    assert not browser.find_element(By.ID, "job").is_displayed()
+    # pressed while the submission is still being checked (no job id yet): cancelled once it has one
+    browser.find_element(By.ID, "say").click()
+    browser.find_element(By.ID, "cancel").click()
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "cancelled")
+    assert browser.find_elements(By.CSS_SELECTOR, "#output") == [] and browser.find_element(By.ID, "error").text == ""
+
+
 def test_say_refuses_a_profile_face_like_the_cli(server):
     import sys
 

@@ -47,7 +47,8 @@ from .guards import BodyLimit, OriginGuard, TokenAuth
 from .option_fields import options_form
 from .worker import QueueFull, SynthesisWorker
 
-__all__ = ["ServerConfig", "create_app"]
+__all__ = ["ServerConfig", "create_app", "error_responses", "media_response", "one_line",
+           "request_field_schemas"]
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,47 @@ class _Service:
             raise
 
 
+def error_responses() -> dict[str | int, Any]:
+    """The OpenAPI declaration of the one error format, for every 4xx and 5xx of every route
+    (it replaces FastAPI's ``{"detail": [...]}`` 422, which this server never sends)."""
+    from pydantic import BaseModel, ConfigDict
+
+    class Error(BaseModel):
+        """One line naming what was expected and what arrived."""
+
+        model_config = ConfigDict(extra="forbid")
+        error: str
+
+    return {"4XX": {"model": Error, "description": "bad request (docs/server.md, API)"},
+            "5XX": {"model": Error, "description": "internal fault"}}
+
+
+def request_field_schemas(cfg: ServerConfig) -> tuple[dict[str, Any], ...]:
+    """What the schema says of the ``text``, ``face_index`` and ``captions`` form fields (the
+    endpoints check them, with the same one-line errors as the CLI)."""
+    from ..text.captions import CAPTION_FORMATS
+
+    return {"minLength": 1, "maxLength": cfg.max_text_chars}, {"minimum": 0}, {"enum": list(CAPTION_FORMATS)}
+
+
+def media_response(description: str, *media_types: str) -> dict[int, Any]:
+    """The OpenAPI declaration of a 200 whose body is a file of one of ``media_types``."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": {t: binary for t in media_types}}}
+
+
+def one_line(message: str) -> str:
+    """``message`` as one printable line: whitespace runs (newlines included) become one space,
+    other control characters their escapes (an error may quote what the client sent)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(message.split()))
+
+
+def _error(message: str, status: int, headers: Any = None) -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": one_line(message)}, status_code=status, headers=headers)
+
+
 def _install_error_handlers(app: Any) -> None:
     """One error format for every status: ``{"error": "<one line>"}``."""
     from fastapi import Request
@@ -274,30 +316,30 @@ def _install_error_handlers(app: Any) -> None:
     @app.exception_handler(FacespeakError)
     async def _user_error(_: Request, exc: FacespeakError) -> JSONResponse:
         status = 413 if isinstance(exc, UploadTooLarge) else 422 if isinstance(exc, InputError) else 500
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return _error(str(exc), status)
 
     @app.exception_handler(QueueFull)
     async def _busy(_: Request, exc: QueueFull) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": "10"})
+        return _error(str(exc), 429, {"Retry-After": "10"})
 
     @app.exception_handler(JobNotFound)
     async def _no_job(_: Request, exc: JobNotFound) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=404)
+        return _error(str(exc), 404)
 
     @app.exception_handler(JobNotDone)
     async def _not_done(_: Request, exc: JobNotDone) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=409)
+        return _error(str(exc), 409)
 
     @app.exception_handler(_ClientGone)
     async def _gone(request: Request, _: _ClientGone) -> JSONResponse:
         log.info("%s: client disconnected, synthesis cancelled", request.url.path)
-        return JSONResponse({"error": "client disconnected; synthesis cancelled"}, status_code=499)
+        return _error("client disconnected; synthesis cancelled", 499)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_form(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "request"
-        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422)
+        return _error(f"{where}: {first.get('msg', 'invalid request')}", 422)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -308,12 +350,12 @@ def _install_error_handlers(app: Any) -> None:
             message = f"{where}: method not allowed (allowed: {(exc.headers or {}).get('Allow', '?')})"
         else:
             message = f"{where}: {' '.join(str(exc.detail).split())}"
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+        return _error(message, exc.status_code, exc.headers)
 
     @app.exception_handler(Exception)
     async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error")
-        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+        return _error(f"internal error: {type(exc).__name__}", 500)
 
 
 def create_app(cfg: ServerConfig | None = None) -> Any:
@@ -338,6 +380,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
 
     # no interactive docs: FastAPI's /docs and /redoc load their scripts from public CDNs
     app = FastAPI(title="facespeak", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  responses=error_responses(),
                   description="Portrait + text -> talking-face video with a voice that suits the face "
                               "(docs/server.md).")
     app.state.engine, app.state.worker, app.state.jobs = engine, service.worker, service.jobs
@@ -351,6 +394,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     if cfg.preload:
         engine.get()
     page = (STATIC / "index.html").read_text(encoding="utf-8")
+    text_schema, face_schema, captions_schema = request_field_schemas(cfg)
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
@@ -364,9 +408,10 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     async def faces(image: UploadFile = File(...)) -> dict[str, Any]:
         return await service.off_loop(_faces_json, await service.upload(image))
 
-    @app.post("/api/tts")
-    async def tts(request: Request, image: UploadFile = File(...), text: str = Form(...),
-                  face_index: int | None = Form(None), captions: str | None = Form(None),
+    @app.post("/api/tts", response_class=Response, responses=media_response("the speech", "audio/wav"))
+    async def tts(request: Request, image: UploadFile = File(...), text: str = Form(..., json_schema_extra=text_schema),
+                  face_index: int | None = Form(None, json_schema_extra=face_schema),
+                  captions: str | None = Form(None, json_schema_extra=captions_schema),
                   options: tuple = Depends(options_form("tts"))) -> Response:
         opts, _ = options
         fmt = check_captions_field(captions)
@@ -381,10 +426,12 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                         headers={"X-Face-Index": str(res.portrait.face_index), "X-Duration-S": f"{res.duration_s:.3f}",
                                  **extra})
 
-    @app.post("/api/say")
-    async def say_video(request: Request, image: UploadFile = File(...), text: str = Form(...),
-                        face_index: int | None = Form(None), allow_profile: bool = Form(False),
-                        captions: str | None = Form(None),
+    @app.post("/api/say", response_class=Response, responses=media_response("the video", "video/mp4"))
+    async def say_video(request: Request, image: UploadFile = File(...),
+                        text: str = Form(..., json_schema_extra=text_schema),
+                        face_index: int | None = Form(None, json_schema_extra=face_schema),
+                        allow_profile: bool = Form(False),
+                        captions: str | None = Form(None, json_schema_extra=captions_schema),
                         options: tuple = Depends(options_form("say"))) -> FileResponse:
         from ..face.analysis import check_animatable
 

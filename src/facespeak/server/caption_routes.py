@@ -72,17 +72,21 @@ def install_caption_routes(app: Any, store: CaptionStore, jobs: Any) -> None:
     from fastapi.responses import Response
 
     from ..text.captions import CAPTION_MEDIA_TYPES
+    from .app import media_response
+    from .job_routes import known_id
     from .jobs import JobNotFound
 
-    @app.get("/api/captions/{key}")
+    captions_200 = media_response("the captions (UTF-8)", *CAPTION_MEDIA_TYPES.values())
+
+    @app.get("/api/captions/{key}", response_class=Response, responses=captions_200)
     async def held_captions(key: str) -> Response:
-        item = store.get(key)
+        item = store.get(known_id(key, "captions"))
         if item is None:
             raise JobNotFound(f"captions {key}: none held under this id (they are kept {KEEP_S / 60:g} minutes)")
         return Response(item[0], media_type=f"{CAPTION_MEDIA_TYPES[item[1]]}; charset=utf-8")
 
-    @app.get("/api/jobs/{job_id}/captions")
+    @app.get("/api/jobs/{job_id}/captions", response_class=Response, responses=captions_200)
     async def job_captions(job_id: str) -> Response:
-        path, fmt = jobs.captions(job_id)
+        path, fmt = jobs.captions(known_id(job_id))
         return Response(path.read_bytes(), media_type=f"{CAPTION_MEDIA_TYPES[fmt]}; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="facespeak-{job_id}.{fmt}"'})

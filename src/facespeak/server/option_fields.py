@@ -21,8 +21,13 @@ def _parameter(o: Option) -> inspect.Parameter:
     from fastapi import Form
 
     desc = o.describe() + (f"; one of {', '.join(o.choices)}" if o.choices else "")
+    # the range and choices go into the schema only: the dataclasses' validate() checks them, so
+    # a bad value gets the same one-line message as on the command line
+    extra: dict[str, Any] = {"enum": list(o.choices)} if o.choices else {}
+    if o.low is not None and o.high is not None:
+        extra |= {"minimum": o.kind(o.low), "maximum": o.kind(o.high)}
     return inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=o.kind | None,
-                             default=Form(None, description=desc))
+                             default=Form(None, description=desc, json_schema_extra=extra or None))
 
 
 def options_form(command: str) -> Callable[..., Any]:
