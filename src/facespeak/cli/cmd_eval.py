@@ -122,14 +122,14 @@ def _av_config(args: argparse.Namespace):
 
 
 def _print_rows(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
-    from ..eval.report import _fmt
+    from ..eval.report import format_cell
 
     cols = [(k, h) for k, h in columns if any(k in r for r in rows)]
     print(f"## {title}")
     print("| " + " | ".join(h for _, h in cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |")
+        print("| " + " | ".join(format_cell(r.get(k)) for k, _ in cols) + " |")
 
 
 def run_manifest(args: argparse.Namespace) -> int:

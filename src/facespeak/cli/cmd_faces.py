@@ -9,12 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-
-if TYPE_CHECKING:
-    from ..face.analysis import Face
 
 __all__ = ["register", "run"]
 
@@ -31,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import InputError, NoFaceError
-    from ..face.analysis import MIN_FACE_SIDE, analyse_faces, default_face_index
+    from ..face.analysis import analyse_faces
+    from ..face.describe import describe_faces
     from ..face.image_io import load_image
 
     if args.max_faces < 1:
@@ -40,12 +35,10 @@ def run(args: argparse.Namespace) -> int:
     faces = analyse_faces(image, max_faces=args.max_faces)
     if not faces:
         raise NoFaceError(f"no face found in {args.image}; expected a photo with one clearly visible face")
-    default = default_face_index(faces)
-    rows = [_describe(image, i, f, not args.no_gender, MIN_FACE_SIDE, default) for i, f in enumerate(faces)]
-    h, w = image.shape[:2]
+    described = describe_faces(image, faces, with_gender=not args.no_gender)
+    rows, w, h = described["faces"], described["width"], described["height"]
     if args.json:
-        print(json.dumps({"image": str(args.image), "width": w, "height": h, "default_index": default,
-                          "faces": rows}, indent=2))
+        print(json.dumps({"image": str(args.image), **described}, indent=2))
         return 0
     print(f"{args.image}: {w}x{h} px, {len(faces)} face{'s' if len(faces) != 1 else ''}")
     for r in rows:
@@ -58,21 +51,3 @@ def run(args: argparse.Namespace) -> int:
               f"{'  [' + ', '.join(notes) + ']' if notes else ''}")
     return 0
 
-
-def _describe(image: np.ndarray, index: int, face: Face, with_gender: bool, min_side: int,
-              default: int = 0) -> dict[str, Any]:
-    """JSON-ready description of one face (box/size px, angles deg); ``animatable``: `say` can
-    animate it by default (face.analysis.animatable_problem)."""
-    from ..face.analysis import animatable_problem
-
-    yaw, pitch, roll = face.pose
-    row = {"index": index, "box": [round(v) for v in face.box], "size": [round(face.width), round(face.height)],
-           "score": round(face.score, 3), "yaw": round(yaw, 1), "pitch": round(pitch, 1), "roll": round(roll, 1),
-           "usable": face.short_side >= min_side, "profile": face.is_profile(), "animatable": animatable_problem(face) is None,
-           "default": index == default}
-    if with_gender:
-        from ..face.gender import estimate_gender
-
-        est = estimate_gender(image, face)
-        row.update(gender=est.label, p_female=round(est.p_female, 3), age=round(est.age, 1))
-    return row

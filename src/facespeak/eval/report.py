@@ -19,7 +19,7 @@ import numpy as np
 
 from .metrics.face import pca_2d
 
-__all__ = ["ROW_COLUMNS", "write_report", "html_table"]
+__all__ = ["ROW_COLUMNS", "format_cell", "write_report", "html_table"]
 
 #: (key, header) of the per-video table, in order; absent keys are skipped.
 ROW_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -34,7 +34,8 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _fmt(v: Any) -> str:
+def format_cell(v: Any) -> str:
+    """A metric value as table text: n/a for None (or not finite), yes/no, integers as is, floats to 3 decimals."""
     if v is None:
         return "n/a"
     if isinstance(v, bool):
@@ -50,7 +51,7 @@ def html_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], table
     """An HTML table of ``rows`` with ``(key, header)`` columns (keys no row has are dropped)."""
     cols = [(k, h) for k, h in columns if any(k in r for r in rows)]
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(k))}</td>" for k, _ in cols) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{format_cell(r.get(k))}</td>" for k, _ in cols) + "</tr>" for r in rows)
     return f'<table id="{html.escape(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -114,12 +115,12 @@ def _summary_html(results: dict[str, Any]) -> str:
     rows = [{"metric": k, "mean": v} for k, v in summary.items()]
     parts = ["<h2>Summary (mean over videos)</h2>", html_table([("metric", "metric"), ("mean", "mean")], rows, "summary")]
     fid = results.get("fid")
-    parts.append(f"<p>FID (generated frames vs reference frames, TF-Inception pool3): <b>{_fmt(fid)}</b></p>")
+    parts.append(f"<p>FID (generated frames vs reference frames, TF-Inception pool3): <b>{format_cell(fid)}</b></p>")
     fm = results.get("feature_map")
     if fm:
         parts.append(f"<p>Identity features, {fm['identities']} identities / {fm['points']} frames: within-identity "
-                     f"variance share f = <b>{_fmt(fm['within_identity_variance_f'])}</b>, f_id = "
-                     f"<b>{_fmt(fm['within_identity_variance_f_id'])}</b> (lower = tighter clusters).</p>")
+                     f"variance share f = <b>{format_cell(fm['within_identity_variance_f'])}</b>, f_id = "
+                     f"<b>{format_cell(fm['within_identity_variance_f_id'])}</b> (lower = tighter clusters).</p>")
     return "".join(parts)
 
 

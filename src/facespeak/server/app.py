@@ -178,18 +178,16 @@ def _portrait(image: bytes, face_index: int | None):
 
 
 def _faces_json(image: bytes) -> dict[str, Any]:
-    from ..cli.cmd_faces import _describe
     from ..core.errors import NoFaceError
-    from ..face.analysis import MIN_FACE_SIDE, analyse_faces
+    from ..face.analysis import analyse_faces
+    from ..face.describe import describe_faces
     from ..face.image_io import load_image
 
     rgb = load_image(image)
     faces = analyse_faces(rgb)
     if not faces:
         raise NoFaceError("no face found in the image; expected a photo with one clearly visible face")
-    h, w = rgb.shape[:2]
-    return {"width": w, "height": h, "default_index": 0,
-            "faces": [_describe(rgb, i, f, True, MIN_FACE_SIDE) for i, f in enumerate(faces)]}
+    return describe_faces(rgb, faces)
 
 
 def _wav_bytes(wav: Any, sample_rate: int) -> bytes:
