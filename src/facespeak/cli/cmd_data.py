@@ -11,6 +11,9 @@ Builders are sub-subcommands, each registered by one function below:
 - ``build-talking-clips``: talking clips (mp4 + transcript) for the joint TTS+TFG stage, made
   with ``facespeak say`` from training portraits and sentences (a distillation of that
   pipeline, not real talking data; docs/datasheet_talking_clips.md).
+- ``prepare``: an LRS3 / LRS2 / VoxCeleb2 / plain-folder dataset into WebDataset shards
+  (``facespeak data prepare lrs3 ROOT --out SHARDS [--workers N] [--shard i/n]``;
+  docs/training.md).
 
 Other builders (e.g. ``build-faces``) add a ``_register_<name>(sub)`` function and a line in
 ``register``.
@@ -36,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_build_motion(sub)
     _register_build_talking_clips(sub)
     _register_build_vocoder_teacher(sub)
+    _register_prepare_shards(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -316,4 +320,43 @@ def _run_build_vocoder_teacher(args: argparse.Namespace) -> int:
         sentences = vt.train_sentences(check_input_file(args.sentence_file, "sentence file"), args.tts_sentences)
         total += vt.build_teacher_set(vt.tts_mels(args.tts_faces, sentences, args.portraits), args.out, args.threads)
     print(f"wrote {total} new items; {len(vt.read_teacher_index(args.out))} in {args.out}")
+    return 0
+
+
+def _register_prepare_shards(sub: argparse._SubParsersAction) -> None:
+    from ..data.shards import LAYOUTS, ShardConfig
+
+    d = ShardConfig()
+    p = sub.add_parser("prepare", help="an audio-visual dataset (LRS3, LRS2, VoxCeleb2, a folder) -> WebDataset shards",
+                       description="Decode every clip, track and align the face per frame, and write samples "
+                                   "(aligned face mp4, 16 kHz wav, transcript, phonemes, head pose, mesh, quality "
+                                   "flags) into tar shards with an index; resumable (docs/training.md).")
+    p.add_argument("dataset", choices=list(LAYOUTS), help="folder layout of ROOT")
+    p.add_argument("root", metavar="ROOT", help="dataset folder")
+    p.add_argument("--out", required=True, help="shard folder (index.json, failures.jsonl, *.tar)")
+    p.add_argument("--workers", type=int, default=d.workers, help=f"processes on this machine (default {d.workers})")
+    p.add_argument("--shard", default="0/1", metavar="i/n",
+                   help="prepare only part i of n (stable hash of the clip; for job arrays; default 0/1)")
+    p.add_argument("--size", type=int, default=d.size, help=f"aligned face crop px (default {d.size})")
+    p.add_argument("--max-clips", type=int, default=d.max_clips,
+                   help="use only the first N clips of the sorted list (default 0: all)")
+    p.add_argument("--clips-per-shard", type=int, default=d.clips_per_shard,
+                   help=f"samples per tar (default {d.clips_per_shard})")
+    p.set_defaults(func=_run_prepare_shards)
+
+
+def _run_prepare_shards(args: argparse.Namespace) -> int:
+    import os
+
+    from ..core.output_files import check_output_dir
+    from ..data.shards import ShardConfig, parse_part, prepare_shards
+
+    check_output_dir(args.out)
+    part, parts = parse_part(args.shard)
+    cfg = ShardConfig(dataset=args.dataset, root=args.root, out=args.out, size=args.size, workers=args.workers,
+                      part=part, parts=parts, max_clips=args.max_clips, clips_per_shard=args.clips_per_shard)
+    r = prepare_shards(cfg, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")
+    print(f"prepared {r['done_now']} clips now ({r['failed_now']} failed, {r['skipped']} already done or failed); "
+          f"{args.out}: {r['n_clips']} clips of {len(r['speakers'])} speakers in {len(r['shards'])} shards, "
+          f"{r['hours']:.2f} h; {r['failures']} failures in {os.path.join(args.out, 'failures.jsonl')}")
     return 0

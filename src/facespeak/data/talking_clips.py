@@ -31,7 +31,8 @@ from torch.utils.data import Dataset
 from ..core.errors import InputError, NoFaceError
 from ..core.timing import MelSpec
 
-__all__ = ["TalkingClipsConfig", "find_clips", "read_transcript", "align_crops", "prepare_talking_clips", "TalkingClips",
+__all__ = ["TalkingClipsConfig", "find_clips", "read_transcript", "smooth_affines", "resample_frame_indices",
+           "track_faces", "alignment_matrices", "warp_crops", "align_crops", "prepare_talking_clips", "TalkingClips",
            "TalkingClipDataset", "collate_clips", "BuildClipsConfig", "build_talking_clips"]
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def read_transcript(path: str | Path) -> str:
     return text.strip()
 
 
-def _smooth(mats: np.ndarray, window: int) -> np.ndarray:
+def smooth_affines(mats: np.ndarray, window: int) -> np.ndarray:
     """Moving average (edge-padded) of ``(T, 2, 3)`` affines along time."""
     if window <= 1:
         return mats
@@ -99,6 +100,53 @@ def _smooth(mats: np.ndarray, window: int) -> np.ndarray:
     return out[: len(mats)].reshape(mats.shape)
 
 
+def resample_frame_indices(n_frames: int, src_fps: float, fps: float) -> np.ndarray:
+    """Source frame index ``(T_out,) int`` of each frame of a ``n_frames``-frame video at
+    ``src_fps`` resampled to ``fps`` (nearest frame; same duration)."""
+    n_out = int(round(n_frames / src_fps * fps))
+    return np.minimum(np.round(np.arange(n_out) * src_fps / fps).astype(int), n_frames - 1)
+
+
+def track_faces(images: list[np.ndarray] | np.ndarray) -> list[Any]:
+    """The largest :class:`facespeak.face.analysis.Face` of each ``(H, W, 3) uint8`` frame, or
+    None where no face is found."""
+    from ..face.analysis import analyse_faces
+
+    out = []
+    for image in images:
+        faces = analyse_faces(image, max_faces=1)
+        out.append(faces[0] if faces else None)
+    return out
+
+
+def alignment_matrices(faces: list[Any], size: int, crop_scale: float = 0.75, smooth_frames: int = 5,
+                       name: str = "clip") -> np.ndarray:
+    """Per-frame ``(T, 2, 3)`` affines (frame px -> crop px) mapping each face onto
+    :data:`facespeak.face.align.ALIGN_TEMPLATE` zoomed by ``crop_scale`` in a ``size`` px crop,
+    averaged over ``smooth_frames``. Frames without a face (None) reuse the previous alignment
+    (the first found one before it); no face at all raises :class:`NoFaceError`."""
+    from ..face.align import ALIGN_TEMPLATE, _template_transform, alignment_points
+
+    template = ((ALIGN_TEMPLATE - 0.5) * crop_scale + 0.5) * size
+    mats, last = [], None
+    for face in faces:
+        if face is not None:
+            last = _template_transform(alignment_points(face), template)
+        mats.append(last)
+    if last is None:
+        raise NoFaceError(f"{name}: expected a face in the video, found none in {len(mats)} frames")
+    first = next(m for m in mats if m is not None)
+    return smooth_affines(np.stack([first if m is None else m for m in mats]), smooth_frames)
+
+
+def warp_crops(images: list[np.ndarray] | np.ndarray, mats: np.ndarray, size: int) -> np.ndarray:
+    """Frames ``(T, H, W, 3) uint8`` and ``(T, 2, 3)`` affines -> crops ``(T, size, size, 3) uint8``."""
+    import cv2
+
+    return np.stack([cv2.warpAffine(im, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+                     for im, m in zip(images, mats)])
+
+
 def align_crops(images: list[np.ndarray] | np.ndarray, size: int, crop_scale: float = 0.75,
                 smooth_frames: int = 5, name: str = "clip") -> np.ndarray:
     """Frames ``(T, H, W, 3) uint8`` -> aligned face crops ``(T, size, size, 3) uint8``.
@@ -106,24 +154,8 @@ def align_crops(images: list[np.ndarray] | np.ndarray, size: int, crop_scale: fl
     The face of every frame (largest) is mapped onto :data:`facespeak.face.align.ALIGN_TEMPLATE`
     zoomed by ``crop_scale``; the per-frame transforms are averaged over ``smooth_frames``.
     Frames without a face reuse the previous alignment; no face at all raises :class:`NoFaceError`."""
-    import cv2
-
-    from ..face.align import ALIGN_TEMPLATE, _template_transform, alignment_points
-    from ..face.analysis import analyse_faces
-
-    template = ((ALIGN_TEMPLATE - 0.5) * crop_scale + 0.5) * size
-    mats, last = [], None
-    for image in images:
-        faces = analyse_faces(image, max_faces=1)
-        if faces:
-            last = _template_transform(alignment_points(faces[0]), template)
-        mats.append(last)
-    if last is None:
-        raise NoFaceError(f"{name}: expected a face in the video, found none in {len(mats)} frames")
-    first = next(m for m in mats if m is not None)
-    smooth = _smooth(np.stack([first if m is None else m for m in mats]), smooth_frames)
-    return np.stack([cv2.warpAffine(im, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-                     for im, m in zip(images, smooth)])
+    mats = alignment_matrices(track_faces(images), size, crop_scale, smooth_frames, name)
+    return warp_crops(images, mats, size)
 
 
 def _log_mel(wav: np.ndarray, rate: int, spec: MelSpec) -> np.ndarray:
@@ -143,8 +175,7 @@ def _read_clip(mp4: Path, txt: Path, cfg: TalkingClipsConfig, front: Any) -> dic
     if data.audio is None or not data.info.sample_rate or len(data.audio) == 0:
         raise InputError(f"{mp4}: expected an audio track, found none")
     ids = np.asarray(front.encode(read_transcript(txt)), dtype=np.int16)
-    n_out = int(round(len(data.frames) / data.info.fps * cfg.fps))
-    pick = np.minimum(np.round(np.arange(n_out) * data.info.fps / cfg.fps).astype(int), len(data.frames) - 1)
+    pick = resample_frame_indices(len(data.frames), data.info.fps, cfg.fps)
     crops = align_crops(data.frames[pick], cfg.size, cfg.crop_scale, cfg.smooth_frames, str(mp4))
     return {"frames": crops, "mel": _log_mel(data.audio, data.info.sample_rate, cfg.tts_mel),
             "sync_mel": _log_mel(data.audio, data.info.sample_rate, cfg.sync_mel), "ids": ids}
