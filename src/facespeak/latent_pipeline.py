@@ -73,21 +73,18 @@ def _check_parts(weights: str | Path, paths: dict[str, Path]) -> None:
 
 
 def _load_tts(path: Path, style_dim: int) -> tuple[Any, dict[str, Any], Any]:
-    from .core.checkpoint import load_checkpoint
-    from .core.config import from_dict
-    from .core.timing import MelSpec
-    from .tts import FaceTTS, TTSConfig
+    """The joint TTS through the one TTS loader (facespeak.bundle.load_tts), checked for the joint stage."""
+    from .bundle import load_tts
+    from .core.checkpoint import read_info
 
-    state, info = load_checkpoint(path, arch="facespeak.tts")
-    if info.config.get("_cond") != "latent_tfg_f_id" or "_mel" not in info.config:
+    config = read_info(path).config
+    if config.get("_cond") != "latent_tfg_f_id" or "_mel" not in config:
         raise CheckpointError(f"{path}: expected a joint-stage TTS conditioned on the latent TFG's f_id, with its mel "
-                              f"analysis (_cond, _mel); got condition {info.config.get('_cond')!r}")
-    cfg = from_dict(TTSConfig, {k: v for k, v in info.config.items() if not k.startswith("_")})
-    if cfg.cond_dim != style_dim:
-        raise CheckpointError(f"{path}: TTS condition has {cfg.cond_dim} channels, the TFG's f_id {style_dim}")
-    tts = FaceTTS(cfg)
-    tts.load_state_dict(state)
-    return tts.eval(), dict(info.config), from_dict(MelSpec, info.config["_mel"])
+                              f"analysis (_cond, _mel); got condition {config.get('_cond')!r}")
+    tts, tts_config, mel = load_tts(path)
+    if tts.cfg.cond_dim != style_dim:
+        raise CheckpointError(f"{path}: TTS condition has {tts.cfg.cond_dim} channels, the TFG's f_id {style_dim}")
+    return tts, tts_config, mel
 
 
 def load_joint_export(weights: str | Path) -> JointExport:
@@ -128,10 +125,9 @@ def _voice(fs: Any, export: JointExport, speech: Any) -> Any:
     if export.mel != fs.mel_spec:
         raise CheckpointError(f"joint TTS: trained on mels {export.mel}, the vocoder takes {fs.mel_spec}; retrain with "
                               "joint.clips.tts_mel set to the vocoder's mel analysis")
-    sym = export.tts_config.get("_text_symbols")
-    if sym is not None and str(sym) != str(fs.frontend.symbol_table_version):
-        raise CheckpointError(f"joint TTS: trained with text symbols v{sym}, "
-                              f"this front end is v{fs.frontend.symbol_table_version}")
+    from .bundle import check_text_symbols
+
+    check_text_symbols(export.tts_config, fs.frontend, "joint TTS")
     if speech.voice_gender != "auto":
         raise InputError(f"voice gender {speech.voice_gender!r}: the joint TTS has no gender input; use 'auto'")
     voice = copy.copy(fs)  # shallow: shares the vocoder and front end, nothing is mutated
@@ -191,7 +187,7 @@ def say_joint(fs: Any, image: Any, text: str, out: str | Path, speech: Any, vide
         renderer = LatentRenderer(portrait.image, portrait.face, export.tfg)
     f_id = torch.from_numpy(renderer.f_id)[None]
     wav, chunks = _speak(_voice(fs, export, speech), text, f_id, speech, cancel, clock)
-    sr, timing = fs.mel_spec.sample_rate, AudioTiming(fs.mel_spec, 25.0)
+    sr, timing = fs.mel_spec.sample_rate, AudioTiming(fs.mel_spec, fs.fps)
     n_frames = max(1, int(np.ceil(len(wav) / sr * timing.video_fps)))
     check_cancel(cancel)
     with clock.stage(MOTION, report=True):

@@ -25,30 +25,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from .bundle import Bundle, default_timbre_path, default_tts_path
 from .core.cancel import CancelToken, check_cancel
-from .core.errors import CheckpointError, InputError
+from .core.errors import InputError
 from .core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, ProgressFn, SpeechProgress, StageClock
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, SIZES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .tts.timbre import TimbreMap, formant_shift
+from .tts.timbre import formant_shift
 
-__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
+__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
            "speech_captions"]
 
 log = logging.getLogger(__name__)
-
-
-def default_tts_path() -> Path:
-    from .assets import asset_path
-
-    return asset_path("tts", "tts.safetensors")
-
-
-def default_timbre_path() -> Path:
-    from .assets import asset_path
-
-    return asset_path("tts", "timbre.safetensors")
 
 
 @dataclass
@@ -138,43 +127,31 @@ def gender_score(p_female: float, floor: float = GENDER_SCORE_FLOOR) -> float:
 class FaceSpeak:
     """Portrait + text -> speech with a voice from the face. Thread-safe for inference."""
 
-    def __init__(self, tts: Any, tts_config: dict[str, Any], vocoder: Any, frontend: Any, identity: Any,
-                 mel_spec: Any, device: torch.device, timbre: Any = None) -> None:
-        self.tts, self.tts_config, self.vocoder = tts, tts_config, vocoder
-        self.frontend, self.identity, self.mel_spec, self.device = frontend, identity, mel_spec, device
-        self.timbre = timbre  # TimbreMap or None (then formant_shift None means no shift)
+    def __init__(self, bundle: Bundle, frontend: Any, device: torch.device) -> None:
+        """``bundle``: the models (facespeak.bundle.load_bundle), already on ``device``."""
+        self.bundle, self.frontend, self.device = bundle, frontend, device
+        self.tts, self.tts_config, self.vocoder = bundle.tts, bundle.tts_config, bundle.vocoder
+        self.identity, self.mel_spec, self.fps = bundle.identity, bundle.mel_spec, bundle.fps
+        self.timbre = bundle.timbre  # TimbreMap or None (then formant_shift None means no shift)
+        self.motion_models = bundle.motion_models  # (audio mapper, motion sampler) or None
 
     @classmethod
     def from_bundled(cls, tts_path: str | Path | None = None, device: str = "cpu", threads: int | None = None,
-                     vocoder: str = "fast", timbre_path: str | Path | None = None) -> "FaceSpeak":
-        """Load the bundled (or given) TTS, a vocoder ("fast": our iSTFT vocoder, default;
-        "universal": the pretrained HiFi-GAN V1, slower), the text front end, the identity
-        encoder and the timbre map (bundled, or ``timbre_path``)."""
-        from .core.checkpoint import load_checkpoint
-        from .core.config import from_dict
-        from .core.timing import MelSpec
-        from .face.identity import IdentityExtractor
+                     vocoder: str | None = None, timbre_path: str | Path | None = None,
+                     bundle: str | Path | None = None) -> "FaceSpeak":
+        """Load a model bundle (facespeak.bundle: the bundled one, or the directory ``bundle``)
+        and the text front end. Overrides: ``tts_path`` another TTS; ``vocoder`` "fast" (our
+        iSTFT vocoder, the bundled default), "universal" (the pretrained HiFi-GAN V1, slower) or
+        a vocoder file; ``timbre_path`` another timbre map."""
+        from .bundle import check_text_symbols, load_bundle
         from .text import TextConfig, TextFrontend
-        from .tts import FaceTTS, TTSConfig
-        from .vocoder.bundled import load_vocoder
 
         if threads or os.environ.get("FACESPEAK_THREADS"):
             torch.set_num_threads(int(threads or os.environ["FACESPEAK_THREADS"]))
-        path = Path(tts_path) if tts_path else default_tts_path()
-        state, info = load_checkpoint(path, arch="facespeak.tts")
-        raw = {k: v for k, v in info.config.items() if not k.startswith("_")}
-        cfg = from_dict(TTSConfig, raw)
+        models = load_bundle(bundle, device, tts=tts_path, vocoder=vocoder, timbre=timbre_path)
         frontend = TextFrontend(TextConfig())
-        sym = info.config.get("_text_symbols")
-        if sym is not None and str(sym) != str(frontend.symbol_table_version):
-            raise CheckpointError(f"TTS {path} was trained with text symbols v{sym}, this front end is v{frontend.symbol_table_version}")
-        tts = FaceTTS(cfg)
-        tts.load_state_dict(state)
-        tts.eval().to(device)
-        voc = load_vocoder(vocoder, device)
-        timbre = TimbreMap.load(timbre_path or default_timbre_path())
-        return cls(tts, info.config, voc, frontend, IdentityExtractor.from_bundled(), MelSpec(), torch.device(device),
-                   timbre)
+        check_text_symbols(models.tts_config, frontend, f"TTS {tts_path or bundle or default_tts_path()}")
+        return cls(models, frontend, torch.device(device))
 
     # 1-2 ---------------------------------------------------------------------------------
     def face_condition(self, image: Any, face_index: int | None = None, condition: str = "f_id",
@@ -316,7 +293,8 @@ def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int)
 
 def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool, timing: Any, *,
                 chunks: list[SpeechChunk] | None = None, pause_frames: float = 0.0, motion: str = "auto",
-                steps: int | None = None, level_db: np.ndarray | None = None, head_motion: float = 1.0) -> np.ndarray:
+                steps: int | None = None, level_db: np.ndarray | None = None, head_motion: float = 1.0,
+                models: tuple[Any, Any] | None = None) -> np.ndarray:
     """(T_video, 7) expression amounts + (T_video, 5) pose -> concatenated (T_video, 12) plan.
 
     ``level_db``: optional ``(T_video,)`` speech level per frame (dB below the loudest,
@@ -328,6 +306,8 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     from the symbol timings (facespeak.motion.lip_rules) and recorded real motion
     (facespeak.motion.recorded); ``"auto"`` = learned when the bundled weights exist and
     ``chunks`` are given, else rules. ``still``: pose, blinks and brows stay zero; lips move.
+    ``models``: the ``(audio mapper, motion sampler)`` of learned motion (a bundle's
+    ``motion_models``); None = the bundled ones.
     """
     from .motion.bundled import learned_motion_available
     from .tfg.mesh_space import EXPRESSION_NAMES
@@ -336,11 +316,12 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
         raise InputError(f"motion: expected one of {MOTION_MODES}, got {motion!r}")
     if motion == "learned" and not chunks:
         raise InputError("motion 'learned' needs the speech chunks (TTS intermediates), got none")
-    learned = motion == "learned" or (motion == "auto" and bool(chunks) and learned_motion_available())
+    available = models is not None or learned_motion_available()
+    learned = motion == "learned" or (motion == "auto" and bool(chunks) and available)
     amounts = np.zeros((n_frames, len(EXPRESSION_NAMES)))
     pose = np.zeros((n_frames, 5))
     if learned:
-        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps)
+        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models)
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
     if level_db is not None:
@@ -374,7 +355,8 @@ def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int
 
 @torch.inference_mode()
 def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: float, seed: int, still: bool,
-                    timing: Any, steps: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+                    timing: Any, steps: int | None, models: tuple[Any, Any] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Lips (T_video, 4) from the audio mapper; non-lip (T_video, 8) from the sampler (None if still).
 
     The pose eases in over the first 0.4 s from the portrait's own pose (zero), so frame 0 is
@@ -385,14 +367,15 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     from .motion.bundled import load_audio_mapper, load_motion_sampler
     from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
 
+    mapper, sampler = models if models is not None else (load_audio_mapper(), load_motion_sampler())
     feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
     x = torch.from_numpy(feats)[None]
-    lips = load_audio_mapper()(x)
+    lips = mapper(x)
     if still:
         return lips[0].double().numpy(), None
     cond = sampler_condition(lips, x[..., -1:])
     gen = torch.Generator().manual_seed(int(seed))
-    nonlip = generate_motion(load_motion_sampler(), cond, gen, SamplingOptions(steps=steps))[0].double().numpy()
+    nonlip = generate_motion(sampler, cond, gen, SamplingOptions(steps=steps))[0].double().numpy()
     # head pose low-passed (Gaussian, POSE_SMOOTH_FRAMES): the warp turns the sampler's small
     # frame-to-frame wobble into landmark jitter; the std over a clip drops by ~2 %
     nonlip[:, :5] = gaussian_filter1d(nonlip[:, :5], POSE_SMOOTH_FRAMES, axis=0, mode="nearest")
@@ -429,10 +412,20 @@ def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple
     return latent.frame_size, latent.render(alpha)
 
 
+def _motion_mode(fs: FaceSpeak, motion: str) -> str:
+    """``motion`` for a bundle without learned motion models: "auto" -> "rules"; "learned" refused."""
+    if fs.motion_models is not None or motion == "rules":
+        return motion
+    if motion == "learned":
+        raise InputError("motion 'learned': this model bundle has no audio mapper and motion sampler; "
+                         "use 'auto' or 'rules'")
+    return "rules"
+
+
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
         video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False,
         cancel: CancelToken | None = None, on_progress: ProgressFn | None = None) -> SayResult:
-    """Portrait + text -> MP4 (H.264 + AAC, 25 fps) of the face speaking in its own voice.
+    """Portrait + text -> MP4 (H.264 + AAC, at the bundle's fps) of the face speaking in its own voice.
 
     Stages: 1 portrait, 2 identity, 3-5 speech (chunked), 6 motion plan, 7 render + mux.
     The file appears only when complete (the writer renames a temporary file). ``cancel`` is
@@ -456,7 +449,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     clock = StageClock.of(on_progress)
     spoken = fs.speak(image, text, speech, face_index, cancel=cancel, on_progress=clock)
     portrait, chunks, wav, sr = spoken.portrait, spoken.chunks, spoken.wav, spoken.sample_rate
-    timing = AudioTiming(fs.mel_spec, 25.0)
+    timing = AudioTiming(fs.mel_spec, fs.fps)
     n_frames = max(1, int(np.ceil(len(wav) / sr * timing.video_fps)))
     from .text import phonemes_to_ids
 
@@ -469,8 +462,8 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
 
             level_db = relative_db(frame_rms(wav, sr, timing.video_fps, n_frames))
         plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
-                           pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=video.motion,
-                           level_db=level_db, head_motion=video.head_motion)
+                           pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=_motion_mode(fs, video.motion),
+                           level_db=level_db, head_motion=video.head_motion, models=fs.motion_models)
     if video.tfg == "latent":
         with clock.stage(RENDER):
             frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)

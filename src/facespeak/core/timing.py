@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AudioTiming", "MelSpec", "frames_for_seconds", "mel_frames_per_video_frame"]
+__all__ = ["DEFAULT_FPS", "AudioTiming", "MelSpec", "frames_for_seconds", "mel_frames_per_video_frame"]
+
+#: Video frames per second of the bundled models (the motion models were trained on 25 fps clips);
+#: a model bundle carries its own (facespeak.bundle)
+DEFAULT_FPS = 25.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class AudioTiming:
     """Relates audio samples, mel frames and video frames."""
 
     mel: MelSpec = MelSpec()
-    video_fps: float = 25.0
+    video_fps: float = DEFAULT_FPS
 
     @property
     def mel_frames_per_video_frame(self) -> float:

@@ -15,7 +15,7 @@ from .audio_mapper import AudioMapper, AudioMapperConfig
 from .sampler import MotionSampler, MotionSamplerConfig
 
 __all__ = ["MAPPER_ARCH", "SAMPLER_ARCH", "bundled_mapper_path", "bundled_sampler_path", "learned_motion_available",
-           "load_audio_mapper", "load_motion_sampler"]
+           "read_audio_mapper", "read_motion_sampler", "load_audio_mapper", "load_motion_sampler"]
 
 MAPPER_ARCH = "facespeak.audio_mapper"
 SAMPLER_ARCH = "facespeak.motion_sampler"
@@ -51,13 +51,23 @@ def _load(path: Path, arch: str, cls, cfg_cls):
     return model.eval()
 
 
+def read_audio_mapper(path: str | Path) -> AudioMapper:
+    """The audio mapper saved at ``path``, in eval mode (read each call: facespeak.bundle)."""
+    return _load(Path(path), MAPPER_ARCH, AudioMapper, AudioMapperConfig)
+
+
+def read_motion_sampler(path: str | Path) -> MotionSampler:
+    """The motion normaliser + sampler saved at ``path``, in eval mode (read each call)."""
+    return _load(Path(path), SAMPLER_ARCH, MotionSampler, MotionSamplerConfig)
+
+
 @functools.lru_cache(maxsize=4)
 def load_audio_mapper(path: str | Path | None = None) -> AudioMapper:
-    """Bundled (or given) audio mapper, in eval mode."""
-    return _load(Path(path) if path else bundled_mapper_path(), MAPPER_ARCH, AudioMapper, AudioMapperConfig)
+    """Bundled (or given) audio mapper, in eval mode; cached per path."""
+    return read_audio_mapper(path or bundled_mapper_path())
 
 
 @functools.lru_cache(maxsize=4)
 def load_motion_sampler(path: str | Path | None = None) -> MotionSampler:
-    """Bundled (or given) motion normaliser + sampler, in eval mode."""
-    return _load(Path(path) if path else bundled_sampler_path(), SAMPLER_ARCH, MotionSampler, MotionSamplerConfig)
+    """Bundled (or given) motion normaliser + sampler, in eval mode; cached per path."""
+    return read_motion_sampler(path or bundled_sampler_path())

@@ -41,7 +41,7 @@ import torch
 from facespeak.core.errors import CheckpointError, InputError
 from facespeak.core.timing import MelSpec
 
-__all__ = ["formant_shift", "TimbreMap", "DEFAULT_LIFTER"]
+__all__ = ["formant_shift", "TIMBRE_ARCH", "TimbreMap", "DEFAULT_LIFTER"]
 
 # the user-facing limit of formant shifts (MAX_SHIFT_CENTS, 600 cents) lives with the options (facespeak.options)
 DEFAULT_LIFTER = 20  # DCT coefficients kept as the envelope (of 80 mel bins)
@@ -118,6 +118,9 @@ def _principal_directions(means: np.ndarray, k: int) -> np.ndarray:
     return vt * signs[:, None]
 
 
+TIMBRE_ARCH = "facespeak.tts.timbre"
+
+
 @dataclass
 class TimbreMap:
     """Face identity feature -> formant shift in cents (see the module docstring).
@@ -168,24 +171,35 @@ class TimbreMap:
         return float(self.max_cents * math.tanh(self.score(feature, gender_score)))
 
     def save(self, path: str | Path, note: str = "") -> None:
-        from safetensors.numpy import save_file
+        """Write through :func:`facespeak.core.checkpoint.save_checkpoint` (arch :data:`TIMBRE_ARCH`)."""
+        from facespeak.core.checkpoint import save_checkpoint
 
-        save_file({"mean": self.mean.astype(np.float32), "directions": self.directions.astype(np.float32),
-                   "spread": self.spread.astype(np.float32)}, str(path),
-                  metadata={"arch": "facespeak.tts.timbre", "max_cents": repr(self.max_cents),
-                            "persons": json.dumps(list(self.persons)), "note": note})
+        state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32))
+                 for k, v in (("mean", self.mean), ("directions", self.directions), ("spread", self.spread))}
+        save_checkpoint(path, state, TIMBRE_ARCH, {"max_cents": self.max_cents, "persons": list(self.persons)},
+                        extra={"note": note})
 
     @classmethod
     def load(cls, path: str | Path) -> "TimbreMap":
+        """A map written by :meth:`save`, or by the earlier writer (its own metadata: max_cents,
+        persons; the bundled map)."""
         from safetensors import SafetensorError, safe_open
+
+        from facespeak.core.checkpoint import load_checkpoint
 
         try:
             with safe_open(str(path), "np") as f:
                 meta = f.metadata() or {}
-                if meta.get("arch") != "facespeak.tts.timbre":
-                    raise CheckpointError(f"{path} is not a timbre map (arch {meta.get('arch')!r})")
-                t = {k: f.get_tensor(k).astype(np.float64) for k in ("mean", "directions", "spread")}
         except (OSError, ValueError, SafetensorError) as exc:  # missing file, not safetensors
             raise CheckpointError(f"cannot read timbre map {path}: {exc}") from exc
-        return cls(t["mean"], t["directions"], t["spread"], float(meta["max_cents"]),
-                   tuple(json.loads(meta.get("persons", "[0, 0]"))))
+        if meta.get("arch") != TIMBRE_ARCH:
+            raise CheckpointError(f"{path} is not a timbre map (arch {meta.get('arch')!r})")
+        state, info = load_checkpoint(path, arch=TIMBRE_ARCH) if "facespeak_format" in meta else (None, None)
+        config = info.config if info is not None else {"max_cents": float(meta["max_cents"]),
+                                                        "persons": json.loads(meta.get("persons", "[0, 0]"))}
+        if state is None:
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        t = {k: state[k].numpy().astype(np.float64) for k in ("mean", "directions", "spread")}
+        return cls(t["mean"], t["directions"], t["spread"], float(config["max_cents"]), tuple(config["persons"]))

@@ -141,7 +141,8 @@ def load_vocoder_checkpoint(path: str | Path, device: str | torch.device = "cpu"
     if info.arch not in builders:
         raise CheckpointError(f"checkpoint {path} holds a '{info.arch}' model, expected one of {sorted(builders)}")
     module_cls, config_cls = builders[info.arch]
-    model = module_cls(config_cls.from_dict(info.config))
+    # "_" keys are records beside the config (e.g. "_mel": the mel analysis it was trained on)
+    model = module_cls(config_cls.from_dict({k: v for k, v in info.config.items() if not k.startswith("_")}))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
