@@ -148,3 +148,26 @@ def test_mouth_painting_is_a_pure_function_of_the_motion(closed):
     a = closed.render_frame(m)
     closed.render_frame(_motion(closed, jaw=0.2))
     np.testing.assert_array_equal(a, closed.render_frame(m))
+
+
+def test_painting_touches_only_the_mouth_and_can_paint_in_place(closed):
+    from facespeak.tfg.mouth_interior import MouthStyle, paint_mouth_interior
+
+    m = _motion(closed, jaw=0.7, yaw=3.0)
+    frame = closed.canvas.copy()
+    lm = closed.landmarks(m[None])[0]
+    args = (lm, closed._rest_opening, MouthStyle(), teeth_pose(closed.space, m), closed._look)
+    painted = paint_mouth_interior(frame, *args)
+    np.testing.assert_array_equal(frame, closed.canvas)  # painted into a copy by default
+    changed = np.abs(painted.astype(int) - frame).max(axis=2) > 0
+    assert changed.sum() > 50
+    # nothing beyond the blur's reach (4 sigma) of the inner-lip contour's box changes
+    reach = int(np.ceil(4.0 * np.hypot(closed._look.blur_sigma, 0.35))) + 3
+    poly = inner_lip_polygon(lm)
+    x0, y0 = np.floor(poly.min(axis=0)).astype(int) - reach
+    x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + reach + 1
+    changed[max(y0, 0):y1, max(x0, 0):x1] = False
+    assert not changed.any()
+    same = paint_mouth_interior(frame, *args, in_place=True)
+    assert same is frame
+    np.testing.assert_array_equal(same, painted)

@@ -123,9 +123,8 @@ def teeth_pose(space, motion: np.ndarray) -> TeethPose:
     amount = float(space.basis.codes_to_amounts(motion[None, :K_EXPR])[0, jaw_k])
     drop = LOWER_FOLLOW * amount * space.basis.design[jaw_k, mt.LIP_LOWER_INNER[4]]  # (3,) cm
     skull, jaw = space.neutral[_UPPER_LINE + _SKULL_POINTS], space.neutral[_LOWER_LINE + _JAW_POINTS] + drop
-    pose = np.stack([motion[K_EXPR:], np.zeros_like(motion[K_EXPR:])])
-    posed = space.project(np.stack([np.concatenate([skull, jaw])] * 2), pose)[..., :2]
-    rest = space.project(np.concatenate([skull, jaw - drop])[None], pose[1:])[0, :, :2]
+    posed = space.project(np.concatenate([skull, jaw])[None], motion[None, K_EXPR:])[..., :2]
+    rest = space.project(np.concatenate([skull, jaw - drop])[None], np.zeros((1, 5)))[0, :, :2]
     n_up, n = len(skull), len(_UPPER_LINE)
     return TeethPose(posed[0, :n], posed[0, n_up:n_up + n], float(space.scale),
                      _affine(posed[0, :n_up], rest[:n_up]), _affine(posed[0, n_up:], rest[n_up:]))
@@ -141,8 +140,9 @@ def _affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening: float, style: MouthStyle,
-                         teeth: TeethPose | None = None, look: PhotoLook | None = None) -> np.ndarray:
-    """Paint the mouth interior into a copy of ``frame``.
+                         teeth: TeethPose | None = None, look: PhotoLook | None = None,
+                         in_place: bool = False) -> np.ndarray:
+    """Paint the mouth interior into a copy of ``frame`` (into ``frame`` itself with ``in_place``).
 
     Args:
         frame: ``(H, W, 3) uint8`` RGB, the warped frame.
@@ -152,6 +152,7 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
         teeth: where the teeth are (frame px; :func:`teeth_pose`). None: hung from this frame's
             own lips (no head pose known; 0.6 px per mm).
         look: the photo's look (:func:`estimate_look`); None: a neutral, sharp photo.
+        in_place: paint into ``frame`` (a frame the caller owns) instead of a copy.
 
     Returns:
         ``(H, W, 3) uint8``; ``frame`` itself (not a copy) when nothing needs painting.
@@ -183,13 +184,30 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
             look = replace(look, own=None)
             teeth = TeethPose(lip_line(landmarks, mt.LIP_UPPER_INNER), lip_line(landmarks, mt.LIP_LOWER_INNER),
                               6.0, np.eye(2, 3), np.eye(2, 3))
-        colour, inside = _interior(patch, local, teeth.shifted(x0, y0), style, look)
         sigma = float(np.hypot(look.blur_sigma, 0.35))
-        alpha = cv2.GaussianBlur(inside, (0, 0), sigma)[..., None] * strength
-        out = patch * (1.0 - alpha) + cv2.GaussianBlur(colour, (0, 0), sigma) * alpha
-    result = frame.copy()
+        colour, inside, win = _interior(patch, local, teeth.shifted(x0, y0), style, look, _blur_reach(sigma))
+        alpha = cv2.GaussianBlur(inside, (0, 0), sigma)[win][..., None] * strength
+        out = patch[win] * (1.0 - alpha) + cv2.GaussianBlur(colour, (0, 0), sigma) * alpha
+        # alpha is 0 outside the window, where the patch stays as it was
+        y0, x0 = y0 + win[0].start, x0 + win[1].start
+        y1, x1 = y0 + out.shape[0], x0 + out.shape[1]
+    result = frame if in_place else frame.copy()
     result[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return result
+
+
+def _blur_reach(sigma: float) -> int:
+    """Px beyond which ``cv2.GaussianBlur(float32, (0, 0), sigma)`` reads nothing (its kernel
+    radius ``round(8 sigma + 1) // 2``, plus one px to spare)."""
+    return int(round(8.0 * sigma + 1.0)) // 2 + 1
+
+
+def _window(inside: np.ndarray, reach: int) -> tuple[slice, slice]:
+    """Rows and columns of ``inside`` ``(h, w)`` within ``2 reach`` px of its non-zero pixels:
+    the blurred alpha is 0 beyond ``reach`` of them and the blurred colour there reads only
+    colour within ``reach`` more, so nothing outside the window can change the painted frame."""
+    win = _support(inside, 2 * reach)
+    return win if win[0].stop > win[0].start else (slice(0, 1), slice(0, 1))  # none inside: 1 px, alpha 0
 
 
 def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -223,41 +241,51 @@ def _matched(rgb, look: PhotoLook, gain: float = 1.0) -> np.ndarray:
     return (grey + look.saturation * (c - grey)) * look.cast
 
 
-def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthStyle,
-              look: PhotoLook) -> tuple[np.ndarray, np.ndarray]:
-    """``(h, w, 3)`` painted interior colour and ``(h, w)`` inside-the-lips mask of the patch."""
-    shape = patch.shape[:2]
+def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthStyle, look: PhotoLook,
+              reach: int) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """Painted interior colour ``(h', w', 3)`` over the patch's window (:func:`_window` for a
+    blur of ``reach`` px; the only pixels it can show at), the ``(h, w)`` inside-the-lips mask of
+    the whole patch, and the window (rows, columns of the patch)."""
     poly = inner_lip_polygon(lm)
     wide = poly.copy()  # reach 4 % past the corners: squeezed photo content shows as specks otherwise
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
-    inside = polygon_mask(shape, wide)
+    inside = polygon_mask(patch.shape[:2], wide)
+    win = _window(inside, reach)  # zero margin kept: distances within it are as on the whole patch
     px_mm = teeth.px_per_cm / 10.0
-    depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3) / px_mm  # mm from the lips
+    depth = cv2.distanceTransform((inside[win] > 0.5).astype(np.uint8), cv2.DIST_L2, 3) / px_mm  # mm from the lips
     opening_mm = max(lip_opening(lm) / px_mm, 0.5)
     # 1. throat: lip-tinted rim, darkest towards the centre-back
     rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, inside, _matched(style.cavity_rgb, look))
     t = (1.0 - np.exp(-depth / max(0.22 * opening_mm, 0.5)))[..., None]
     colour = rim * (1.0 - t) + _matched(style.throat_rgb, look) * t
-    a, b = _arch_coordinates(shape, teeth, px_mm)
+    a, b = _arch_coordinates(win, teeth, px_mm)
     up_edge = np.interp(a, *_line_in_arch(teeth.upper, teeth, px_mm)) + style.upper_show_cm * 10.0
     low_edge = (np.interp(a, *_line_in_arch(teeth.lower, teeth, px_mm)) + style.upper_show_cm * 10.0
                 - style.overbite_cm * 10.0)
     # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front
     colour = _over(colour, *_tongue(a, b, low_edge, style, look))
     teeth_rgb = _teeth_colour(style, look)
-    colour = _over(colour, *_teeth_row(a, b, low_edge, +1, LOWER_TEETH, LOWER_ARCH_MM, teeth_rgb * 0.9,
-                                       _matched(style.gum_rgb, look), px_mm))
-    colour = _over(colour, *_teeth_row(a, b, up_edge, -1, UPPER_TEETH, UPPER_ARCH_MM, teeth_rgb,
-                                       _matched(style.gum_rgb, look), px_mm))
+    colour = _over_box(colour, *_teeth_row(a, b, low_edge, +1, LOWER_TEETH, LOWER_ARCH_MM, teeth_rgb * 0.9,
+                                           _matched(style.gum_rgb, look), px_mm))
+    colour = _over_box(colour, *_teeth_row(a, b, up_edge, -1, UPPER_TEETH, UPPER_ARCH_MM, teeth_rgb,
+                                           _matched(style.gum_rgb, look), px_mm))
     if look.own is not None and style.own_teeth:
-        colour = _over(colour, *_own_teeth(shape, teeth, look.own))
+        colour = _over(colour, *_own_teeth(win, teeth, look.own))
     # 4. the lips' shadow
     colour = colour * (1.0 - 0.2 * np.exp(-depth / 0.6))[..., None]
-    return colour.astype(np.float32), inside
+    return colour.astype(np.float32), inside, win
 
 
 def _over(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return under + (colour - under) * alpha[..., None]
+
+
+def _over_box(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """:func:`_over` for a layer whose ``colour`` covers only ``box`` of ``under`` and whose
+    ``alpha`` is 0 outside it (there ``under`` stays exactly as it was)."""
+    out = under.astype(np.result_type(under, colour, alpha))
+    out[box] += (colour - under[box]) * alpha[box][..., None]
+    return out
 
 
 def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
@@ -272,13 +300,13 @@ def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
     return c * target / max(luma, 1e-3)
 
 
-def _arch_coordinates(shape: tuple[int, int], teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per patch pixel ``a`` (mm along the mouth from the upper lip's middle) and ``b`` (mm
-    across it, down)."""
+def _arch_coordinates(win: tuple[slice, slice], teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of the patch's window (rows, columns) ``a`` (mm along the mouth from the upper
+    lip's middle) and ``b`` (mm across it, down)."""
     e1 = teeth.upper[-1] - teeth.upper[0]
     e1 = e1 / max(float(np.linalg.norm(e1)), 1e-6)
     e2 = np.array([-e1[1], e1[0]])
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    ys, xs = np.mgrid[win].astype(np.float32)
     origin = teeth.upper[len(teeth.upper) // 2]
     dx, dy = xs - origin[0], ys - origin[1]
     a = (dx * e1[0] + dy * e1[1]) / px_mm
@@ -297,22 +325,31 @@ def _line_in_arch(line: np.ndarray, teeth: TeethPose, px_mm: float) -> tuple[np.
 
 
 def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, crowns, arch_mm: float,
-               rgb: np.ndarray, gum_rgb: np.ndarray, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Colour and alpha of one row of teeth whose incisal edge is at ``edge`` (mm, per pixel) and
-    whose crowns grow up (``direction = -1``, upper) or down (+1, lower) into the gums."""
+               rgb: np.ndarray, gum_rgb: np.ndarray, px_mm: float) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """One row of teeth whose incisal edge is at ``edge`` (mm, per pixel) and whose crowns grow
+    up (``direction = -1``, upper) or down (+1, lower) into the gums: its colour ``(h', w', 3)``
+    over the box (rows, columns) where its ``(h, w)`` alpha is not 0, the alpha, and the box
+    (colour is computed only there: elsewhere it cannot show)."""
     s = np.cumsum([w for _, w in crowns])  # arc length of each tooth's distal side (mm)
     bounds = np.concatenate([[0.0], arch_mm * np.sin(np.minimum(s / arch_mm, np.pi / 2))])
     heights = np.array([h for h, _ in crowns])
+    aa = 0.6 / px_mm  # anti-aliasing width (mm)
     x = np.abs(a)
+    # the crowns' rise (below) is at most 1.9 mm: nothing farther out of the row can be a tooth
+    near = _support((direction * (b - edge) > -1.9 - aa) & (x <= bounds[-1]))
+    x, b, edge = x[near], b[near], edge[near]
     k = np.clip(np.searchsorted(bounds, x) - 1, 0, len(crowns) - 1)
     lo, hi = bounds[k], bounds[k + 1]
     f = np.clip((x - lo) / np.maximum(hi - lo, 1e-3), 0.0, 1.0)  # 0 mesial .. 1 distal side
     back = np.clip(x / bounds[-1], 0.0, 1.0)  # 0 midline .. 1 last tooth
     rise = 1.5 * back**2 + 0.4 * (2 * f - 1) ** 4  # the row curves away towards the back; rounded corners
     depth_in = direction * (b - edge) + rise  # mm from the incisal edge into the crown (> 0 inside)
+    in_tooth = np.zeros(a.shape, np.float32)
+    in_tooth[near] = np.clip(depth_in / aa + 0.5, 0.0, 1.0) * (x <= bounds[-1])
+    box = _support(in_tooth[near])
+    x, k, lo, hi, f, back, depth_in = (v[box] for v in (x, k, lo, hi, f, back, depth_in))
+    box = tuple(slice(n.start + i.start, n.start + i.stop) for n, i in zip(near, box))
     crown = heights[k] * (0.8 + 0.2 * np.sin(np.pi * f)) * (1.0 - 0.25 * back)  # scalloped gum line
-    aa = 0.6 / px_mm  # anti-aliasing width (mm)
-    in_tooth = np.clip(depth_in / aa + 0.5, 0.0, 1.0) * (x <= bounds[-1])
     is_gum = np.clip((depth_in - crown) / aa + 0.5, 0.0, 1.0)
     gap_mm = np.minimum(x - lo, hi - x)  # to the nearest gap (the midline is one too)
     shade = ((1.0 - 0.4 * back**1.5) * (0.9 + 0.1 * np.sin(np.pi * f))
@@ -321,7 +358,17 @@ def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, c
              * (1.0 - 0.12 * np.clip(depth_in / np.maximum(crown, 1e-3), 0.0, 1.0)))  # darker near the gum
     colour = rgb * shade[..., None]
     colour = colour + (gum_rgb * (1.0 - 0.4 * back)[..., None] - colour) * is_gum[..., None]
-    return colour, in_tooth.astype(np.float32)
+    return colour, in_tooth, box
+
+
+def _support(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
+    """Rows and columns of ``mask`` ``(h, w)`` within ``margin`` px of its non-zero pixels
+    (empty slices when it has none)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return slice(0, 0), slice(0, 0)
+    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, mask.shape[0])),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, mask.shape[1])))
 
 
 def _tongue(a: np.ndarray, b: np.ndarray, low_edge: np.ndarray, style: MouthStyle,
@@ -336,10 +383,10 @@ def _tongue(a: np.ndarray, b: np.ndarray, low_edge: np.ndarray, style: MouthStyl
     return _matched(style.tongue_rgb, look) * shade[..., None], alpha.astype(np.float32)
 
 
-def _own_teeth(shape: tuple[int, int], teeth: TeethPose, own: OwnTeeth) -> tuple[np.ndarray, np.ndarray]:
+def _own_teeth(win: tuple[slice, slice], teeth: TeethPose, own: OwnTeeth) -> tuple[np.ndarray, np.ndarray]:
     """The photo's own mouth interior moved with the skull (above its lips' midline) and the jaw
-    (below it): ``(h, w, 3)`` colour and ``(h, w)`` alpha over the patch."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    (below it): ``(h', w', 3)`` colour and ``(h', w')`` alpha over the patch's window (rows, columns)."""
+    ys, xs = np.mgrid[win].astype(np.float32)
     texture = np.dstack([own.image, own.mask])
     split_x = own.split[:, 0] - own.origin[0]
     split_y = own.split[:, 1] - own.origin[1]
