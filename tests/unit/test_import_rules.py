@@ -48,14 +48,8 @@ MAX_LINES = 500
 OVER_LIMIT = f"over {MAX_LINES} lines"
 PRINT = "print()"
 
-_OTHER_HELPER = "owned by another helper (session 9)"
 #: (file relative to src/facespeak, imported module / private name / OVER_LIMIT / PRINT): reason
 ALLOWED: dict[tuple[str, str], str] = {
-    ("data/talking_clips.py", "facespeak.face.align._template_transform"):
-        _OTHER_HELPER + ": make it public in face.align",
-    ("train/tfg_eval.py", "facespeak.face.identity._DLIB_LOCK"): _OTHER_HELPER + ": needs a public dlib accessor",
-    ("train/tfg_eval.py", "facespeak.face.identity._dlib_models"): _OTHER_HELPER + ": needs a public dlib accessor",
-    ("motion/recorded.py", PRINT): _OTHER_HELPER + ": its __main__ describe tool prints JSON",
 }
 
 

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_prepare_tts(sub)
     _register_fit_timbre(sub)
     _register_build_motion(sub)
+    _register_track_motion(sub)
     _register_build_talking_clips(sub)
     _register_build_vocoder_teacher(sub)
     _register_prepare_shards(sub)
@@ -244,6 +245,29 @@ def _run_build_motion(args: argparse.Namespace) -> int:
         print(f"motion bank: {bank}")
     if not args.skip_speech:
         print(f"speech features: {build_speech_features(cfg, progress=progress)}")
+    return 0
+
+
+def _register_track_motion(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("track-motion", help="track head pose, blinks and brows through a real face video",
+                       description="Track the face of VIDEO with the mesh and write the recorded motion that the "
+                                   "'rules' motion path replays (assets/motion/recorded_motion.safetensors).")
+    p.add_argument("video", help="real face video (mp4, ...)")
+    p.add_argument("--out", required=True, help="output .safetensors")
+    p.add_argument("--source", default=None, help="source label stored in the file (default: the video path)")
+    p.set_defaults(func=_run_track_motion)
+
+
+def _run_track_motion(args: argparse.Namespace) -> int:
+    import json
+
+    from ..core.output_files import AtomicOutput
+    from ..motion.recorded import describe, track_video_motion
+
+    bank = track_video_motion(args.video, source=args.source or args.video)
+    with AtomicOutput(args.out) as dst:
+        bank.save(dst.tmp)
+    print(json.dumps({"out": args.out, **describe(bank)}))
     return 0
 
 

@@ -125,13 +125,13 @@ def alignment_matrices(faces: list[Any], size: int, crop_scale: float = 0.75, sm
     :data:`facespeak.face.align.ALIGN_TEMPLATE` zoomed by ``crop_scale`` in a ``size`` px crop,
     averaged over ``smooth_frames``. Frames without a face (None) reuse the previous alignment
     (the first found one before it); no face at all raises :class:`NoFaceError`."""
-    from ..face.align import ALIGN_TEMPLATE, _template_transform, alignment_points
+    from ..face.align import ALIGN_TEMPLATE, template_transform, alignment_points
 
     template = ((ALIGN_TEMPLATE - 0.5) * crop_scale + 0.5) * size
     mats, last = [], None
     for face in faces:
         if face is not None:
-            last = _template_transform(alignment_points(face), template)
+            last = template_transform(alignment_points(face), template)
         mats.append(last)
     if last is None:
         raise NoFaceError(f"{name}: expected a face in the video, found none in {len(mats)} frames")

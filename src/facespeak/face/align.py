@@ -32,7 +32,7 @@ import numpy as np
 from .analysis import Face
 
 __all__ = ["ALIGN_TEMPLATE", "AlignedFace", "align_face", "alignment_points", "crop_landmarks",
-           "similarity_transform"]
+           "similarity_transform", "template_transform"]
 
 # Rows: image-left eye, image-right eye, mouth centre; in crop-side units for scale = 1.
 ALIGN_TEMPLATE = np.array([[0.375, 0.44], [0.625, 0.44], [0.5, 0.68]])
@@ -100,13 +100,13 @@ def align_face(image: np.ndarray, face: Face, size: int = 256, scale: float = 1.
     """
     assert image.shape[:2] == tuple(face.image_size), (image.shape, face.image_size)
     assert size > 0 and scale > 0, (size, scale)
-    matrix = _template_transform(alignment_points(face), ((ALIGN_TEMPLATE - 0.5) * scale + 0.5) * size)
+    matrix = template_transform(alignment_points(face), ((ALIGN_TEMPLATE - 0.5) * scale + 0.5) * size)
     interp = cv2.INTER_AREA if np.hypot(matrix[0, 0], matrix[1, 0]) < 1 else cv2.INTER_LINEAR
     crop = cv2.warpAffine(image, matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
     return AlignedFace(crop, matrix, cv2.invertAffineTransform(matrix))
 
 
-def _template_transform(points: np.ndarray, template: np.ndarray) -> np.ndarray:
+def template_transform(points: np.ndarray, template: np.ndarray) -> np.ndarray:
     """``(2, 3)`` similarity for ``(3, 2)`` points -> template, scale per the module docstring."""
     fit = similarity_transform(points, template)
     rot = fit[:, :2] / np.hypot(fit[0, 0], fit[1, 0])

@@ -53,6 +53,7 @@ __all__ = [
     "IdentityEncoder",
     "IdentityFeatures",
     "IdentityExtractor",
+    "descriptor_in_box",
     "face_descriptor",
     "mesh_geometry",
     "motion_targets",
@@ -217,13 +218,18 @@ def face_descriptor(image: np.ndarray, face: Face) -> np.ndarray:
     Returns:
         ``(128,) float32``.
     """
+    return descriptor_in_box(image, tuple(int(round(v)) for v in face.box))
+
+
+def descriptor_in_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """dlib's 128-d face descriptor of the face inside ``box`` (x0, y0, x1, y1 px) of ``image``
+    ``(H, W, 3) uint8`` RGB (e.g. a fixed template box on aligned crops). Returns ``(128,) float32``."""
     import dlib
 
     predictor, resnet = _dlib_models()
-    x0, y0, x1, y1 = (int(round(v)) for v in face.box)
     image = np.ascontiguousarray(image)
     with _DLIB_LOCK:  # dlib models are not documented as re-entrant
-        shape = predictor(image, dlib.rectangle(x0, y0, x1, y1))
+        shape = predictor(image, dlib.rectangle(*box))
         desc = resnet.compute_face_descriptor(image, shape, 0)
     return np.asarray(desc, dtype=np.float32)
 

@@ -178,11 +178,3 @@ def describe(bank: RecordedMotion) -> dict:
             "pose_std_deg": np.round(bank.pose[:, :3].std(0), 2).tolist(),
             "blink_fraction": float((bank.blink.max(1) > 0.5).mean())}
 
-
-if __name__ == "__main__":  # python -m facespeak.motion.recorded VIDEO OUT
-    import sys
-
-    logging.basicConfig(level=logging.INFO)
-    b = track_video_motion(sys.argv[1], source=sys.argv[3] if len(sys.argv) > 3 else sys.argv[1])
-    b.save(sys.argv[2])
-    print(json.dumps(describe(b)))

@@ -20,16 +20,12 @@ def _descriptor(image: np.ndarray, upscale: int = 256) -> np.ndarray | None:
     The face box is the alignment template's (same for real and generated frames: small
     generated crops are often missed by the detector, which would bias the metric)."""
     import cv2
-    import dlib
 
-    from ..face.identity import _DLIB_LOCK, _dlib_models
+    from ..face.identity import descriptor_in_box
 
     big = np.ascontiguousarray(cv2.resize(image, (upscale, upscale), interpolation=cv2.INTER_CUBIC))
     lo, hi = int(0.22 * upscale), int(0.84 * upscale)
-    predictor, resnet = _dlib_models()
-    with _DLIB_LOCK:
-        shape = predictor(big, dlib.rectangle(lo, lo, hi, hi))
-        return np.asarray(resnet.compute_face_descriptor(big, shape, 0), dtype=np.float32)
+    return descriptor_in_box(big, (lo, lo, hi, hi))
 
 
 def _spread(v: torch.Tensor) -> float:
