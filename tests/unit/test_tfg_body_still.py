@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial import ConvexHull
 
 from facespeak.face.analysis import analyse_faces
 from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import NECK_FOLLOW_MIN, MeshRenderer, RenderConfig, ring_follow
 
-from face_photos import astronaut
+from face_photos import astronaut, cameraman
 
 POSES = ([8.0, 0.0, 0.0, 0.0, 0.0], [-8.0, -5.0, 3.0, 0.1, 0.1], [0.0, 6.0, 0.0, 0.0, 0.0])
 
@@ -59,3 +60,37 @@ def test_ring_follows_above_the_jaw_and_fades_on_the_neck(full):
     assert w[k[152]] == pytest.approx(NECK_FOLLOW_MIN)  # under the chin: barely
     lower = [k[p] for p in (454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152)]
     assert np.all(np.diff(w[lower]) <= 1e-12)  # fades monotonically down the jaw line
+
+
+#: large turns (commanded deg, canonical cm): beyond the `say` scale, so the head ring moves far
+BIG_POSES = ([15.0, 0.0, 0.0, 0.0, 0.0], [-15.0, 0.0, 0.0, 0.0, 0.0], [0.0, 12.0, 0.0, 0.0, 0.0],
+             [10.0, 8.0, 6.0, 0.5, 0.5], [-10.0, -8.0, -6.0, -0.5, -0.5])
+
+
+@pytest.fixture(scope="module")
+def full_turned() -> MeshRenderer:
+    image = cameraman()  # three-quarter view: its static ring had gaps the band reached through
+    return MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="full"))
+
+
+@pytest.mark.parametrize("which", ["frontal", "turned"])
+def test_region_border_never_moves_in_full_mode(full, full_turned, which):
+    """The processed region is pasted into the photo: its outermost rows and columns (where
+    they lie inside the photo) keep the photo's pixels in every turn, so no seam can show.
+    The band used to join moving head-ring points to anchors on the region's corners, outside
+    the static ring, and the cameraman's border moved by up to 7 levels."""
+    r = full if which == "frontal" else full_turned
+    x0, y0, x1, y1 = r.warp.box
+    h, w = r.frame_size
+    border = np.zeros((h, w), bool)
+    border[y0:y1, x0:x1] = True
+    border[y0 + (y0 > 0):y1 - (y1 < h), x0 + (x0 > 0):x1 - (x1 < w)] = False
+    assert border.sum() > 100
+    static = r.warp.source[-len(mt.FACE_OVAL):]  # the static ring, px
+    hull = ConvexHull(static).equations  # rows (a, b, c): a x + b y + c <= 0 inside
+    corners = r.warp.source[r.warp.triangles].reshape(-1, 2)
+    assert (corners @ hull[:, :2].T + hull[:, 2] <= 1e-6).all()  # every moving triangle inside it
+    for pose in BIG_POSES:
+        d = _diff(r, pose)
+        assert d[y0:y1, x0:x1].mean() > 1.0  # the head did move
+        assert d[border].max() == 0, pose

@@ -8,10 +8,12 @@ Per portrait (``MeshRenderer.__init__``, once):
 2. control points: the 468 mesh points, an *outer ring* (face oval scaled
    ``RenderConfig.ring_scale`` from the face centre: hair, ears; it follows the head pose
    rigidly above the jaw line and less and less below it, so the neck deforms gently and the
-   collar, shoulders and clothes stay still: :func:`ring_follow`), a *static ring* (oval x
-   ``static_scale``) and the region's corners and edge midpoints, which never move;
-3. triangles: Delaunay of the control points laid out with the jaw opened (so the mouth
-   opening is spanned by inner-lip triangles only, never by triangles reaching into the lips).
+   collar, shoulders and clothes stay still: :func:`ring_follow`) and a *static ring* (oval x
+   ``static_scale``), which never moves;
+3. triangles: Delaunay of the face and head ring laid out with the jaw opened (so the mouth
+   opening is spanned by inner-lip triangles only, never by triangles reaching into the lips),
+   and a band from the head ring to the static ring that stays inside the static ring's hull
+   (:func:`_band`), so the region's border never moves.
 
 Per frame: move the control points; for every triangle with a moving corner, the affine map
 from its output position back to its source position; rasterise those triangles into an id
@@ -207,23 +209,10 @@ class MeshRenderer:
         face = self.space.project(self.space.shapes(m), m[:, K_EXPR:])[0]
         ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
         ring_xy = self._ring_rest + self._ring_follow[:, None] * (ring[:, :2] - self._ring_rest)
-        fixed = np.concatenate([self._static, self._corners()])
-        points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, fixed])
+        points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, self._static])
         far = max(face[:, 2].max(), ring[:, 2].max()) + 1.0
-        depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(fixed), far)])
+        depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(self._static), far)])
         return face[:, :2], points, depth
-
-    def _corners(self) -> np.ndarray:
-        """``(8, 2)`` static anchors: corners and edge midpoints of a box holding the static ring
-        and the canvas (outside the canvas in crop mode, so the head's ring never passes them)."""
-        h, w = self.canvas.shape[:2]
-        lo = np.floor(self._static.min(axis=0)) - 2
-        hi = np.ceil(self._static.max(axis=0)) + 2
-        if self.config.mode == "crop":
-            lo, hi = np.minimum(lo, [-2.0, -2.0]), np.maximum(hi, [w + 1.0, h + 1.0])
-        (x0, y0), (x1, y1) = lo, hi
-        xm, ym = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        return np.array([[x0, y0], [xm, y0], [x1, y0], [x1, ym], [x1, y1], [xm, y1], [x0, y1], [x0, ym]])
 
     def _region(self) -> tuple[int, int, int, int]:
         """Pixels to compute ``(x0, y0, x1, y1)``, exclusive end: the canvas (crop) or the
@@ -349,8 +338,8 @@ def _triangulate(ring_scale: float, source: np.ndarray) -> tuple[np.ndarray, np.
     A triangle whose projected orientation is opposite to its canonical one faces away from
     the camera and is culled (back-face culling); the rest are drawn far first. The band between
     the head ring and the static points is triangulated in the photo (``source`` px) and never
-    culled. Returns ``(n_tri, 3)`` control-point indices and ``(n_tri,)`` facing signs
-    (+-1 for head triangles, 0 for the band).
+    culled: :func:`_band`. Returns ``(n_tri, 3)`` control-point indices and ``(n_tri,)`` facing
+    signs (+-1 for head triangles, 0 for the band).
     """
     from .mesh_space import canonical_landmarks, mesh_basis
 
@@ -359,11 +348,26 @@ def _triangulate(ring_scale: float, source: np.ndarray) -> tuple[np.ndarray, np.
     centre = oval.mean(axis=0)
     layout = np.concatenate([canon[: mt.N_MESH_NO_IRIS, :2], centre + (oval - centre) * ring_scale])
     head = Delaunay(layout).simplices
-    n_moving = len(layout)
-    band = Delaunay(source[mt.N_MESH_NO_IRIS:]).simplices + mt.N_MESH_NO_IRIS
-    band = band[(band >= n_moving).any(axis=1) & (band < n_moving).any(axis=1)]
+    band = _band(source, mt.N_MESH_NO_IRIS, len(oval))
     facing = np.concatenate([np.sign(_signed_area(layout[head])), np.zeros(len(band))])
     return np.concatenate([head, band]), facing
+
+
+def _band(source: np.ndarray, first: int, n: int) -> np.ndarray:
+    """``(n_band, 3)`` triangles of the band between the head ring (control points ``first ..
+    first + n - 1``, moving) and the static ring (the next ``n``): Delaunay of those ``2 n``
+    points in the photo (``source`` ``(N, 2)`` px), keeping the triangles with corners on both.
+
+    No point outside the static ring takes part: every band triangle lies inside the static
+    ring's convex hull, whose edges never move and which stays 1 px or more inside the processed
+    region's border, so the border keeps the photo's pixels however the head turns (while the
+    head ring stays inside that hull: it lies ``static_scale / ring_scale`` times closer to the
+    face). Session 8 triangulated the band together with 8 anchors on a box around the static
+    ring; Delaunay joined moving ring points to them through gaps in the static ring, and in
+    full mode the region's border moved (a seam against the photo around it, up to 16 levels;
+    docs/renderer.md)."""
+    band = Delaunay(source[first:first + 2 * n]).simplices + first
+    return band[(band >= first + n).any(axis=1) & (band < first + n).any(axis=1)]
 
 
 def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[np.ndarray, ...]:
