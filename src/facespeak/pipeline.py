@@ -32,6 +32,7 @@ from .core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, Pro
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, SIZES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
+from .say_stream import SayResult
 from .tts.timbre import formant_shift
 
 __all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
@@ -265,19 +266,6 @@ class FaceSpeak:
 # Talking face (`facespeak say`): speech -> lip motion + head/eye/brow motion -> render -> mux
 # ------------------------------------------------------------------------------------------
 
-@dataclass
-class SayResult:
-    path: Path
-    n_frames: int
-    fps: float
-    duration_s: float
-    face_index: int
-    n_faces: int
-    timings: dict[str, float] = field(default_factory=dict)  # s per stage (core.progress), first_*_s, total_s
-    chunks: list[SpeechChunk] = field(default_factory=list)  # the speech the video shows (ids, durations, ...)
-    sample_rate: int = 0
-
-
 def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int) -> tuple[list[int], np.ndarray]:
     """Concatenate chunk symbol ids and durations (mel frames), with the inter-chunk pauses."""
     ids: list[int] = []
@@ -294,7 +282,7 @@ def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int)
 def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool, timing: Any, *,
                 chunks: list[SpeechChunk] | None = None, pause_frames: float = 0.0, motion: str = "auto",
                 steps: int | None = None, level_db: np.ndarray | None = None, head_motion: float = 1.0,
-                models: tuple[Any, Any] | None = None) -> np.ndarray:
+                models: tuple[Any, Any] | None = None, features: np.ndarray | None = None) -> np.ndarray:
     """(T_video, 7) expression amounts + (T_video, 5) pose -> concatenated (T_video, 12) plan.
 
     ``level_db``: optional ``(T_video,)`` speech level per frame (dB below the loudest,
@@ -307,7 +295,8 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     (facespeak.motion.recorded); ``"auto"`` = learned when the bundled weights exist and
     ``chunks`` are given, else rules. ``still``: pose, blinks and brows stay zero; lips move.
     ``models``: the ``(audio mapper, motion sampler)`` of learned motion (a bundle's
-    ``motion_models``); None = the bundled ones.
+    ``motion_models``); None = the bundled ones. ``features``: the mapper's ``(T_video, D_in)``
+    input when already pooled (facespeak.say_stream.pooled_features); None = pooled from ``chunks``.
     """
     from .motion.bundled import learned_motion_available
     from .tfg.mesh_space import EXPRESSION_NAMES
@@ -321,7 +310,7 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     amounts = np.zeros((n_frames, len(EXPRESSION_NAMES)))
     pose = np.zeros((n_frames, 5))
     if learned:
-        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models)
+        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models, features)
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
     if level_db is not None:
@@ -355,8 +344,8 @@ def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int
 
 @torch.inference_mode()
 def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: float, seed: int, still: bool,
-                    timing: Any, steps: int | None, models: tuple[Any, Any] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
+                    timing: Any, steps: int | None, models: tuple[Any, Any] | None = None,
+                    feats: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Lips (T_video, 4) from the audio mapper; non-lip (T_video, 8) from the sampler (None if still).
 
     The pose eases in over the first 0.4 s from the portrait's own pose (zero), so frame 0 is
@@ -368,7 +357,8 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
 
     mapper, sampler = models if models is not None else (load_audio_mapper(), load_motion_sampler())
-    feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
+    if feats is None:
+        feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
     x = torch.from_numpy(feats)[None]
     lips = mapper(x)
     if still:
@@ -391,25 +381,37 @@ def _mesh_motion(space: Any, plan: np.ndarray, own_pose: tuple[float, float, flo
     return space.motion_from_plan(plan, own_pose)
 
 
-def _latent_frames(portrait: Any, plan: np.ndarray, weights: str) -> tuple[tuple[int, int], Iterator[np.ndarray]]:
-    """A reconstruction-stage latent TFG (no joint export: facespeak.latent_pipeline), driven
-    as LIA animates: the plan rendered by the mesh renderer, each frame aligned like the source
-    crop, its ``alpha`` read by the encoder, the portrait rendered with LIA's relative transfer
-    ``alpha_source + (alpha_t - alpha_0)`` (frame 0 of the plan is the still portrait)."""
-    import cv2
-
-    from .tfg.latent.renderer import LatentRenderer
+def _frame_source(portrait: Any, video: VideoOptions) -> tuple[tuple[int, int], Any]:
+    """The renderer for ``video.tfg``, built before the speech (the writer needs the frame size)
+    -> ``(H, W)`` and a function ``(T_video, 12)`` plan -> lazy iterator of ``(H, W, 3)`` uint8 frames."""
     from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 
-    latent = LatentRenderer(portrait.image, portrait.face, weights)
+    if video.tfg != "latent":
+        cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
+        renderer = MeshRenderer(portrait.image, portrait.face, cfg)
+        return renderer.frame_size, lambda plan: map(renderer.render_frame, _mesh_motion(renderer.space, plan,
+                                                                                         portrait.face.pose))
+    from .tfg.latent.renderer import LatentRenderer
+
+    latent = LatentRenderer(portrait.image, portrait.face, video.tfg_weights)
     driver = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="full"))
+    return latent.frame_size, lambda plan: _latent_frames(latent, driver, portrait, plan)
+
+
+def _latent_frames(latent: Any, driver: Any, portrait: Any, plan: np.ndarray) -> Iterator[np.ndarray]:
+    """A reconstruction-stage latent TFG (no joint export: facespeak.latent_pipeline), driven
+    as LIA animates: the plan rendered by the mesh renderer ``driver``, each frame aligned like
+    the source crop, its ``alpha`` read by the encoder, the portrait rendered with LIA's relative
+    transfer ``alpha_source + (alpha_t - alpha_0)`` (frame 0 of the plan is the still portrait)."""
+    import cv2
+
     motion = _mesh_motion(driver.space, plan, portrait.face.pose)
     side = latent.frame_size[0]
     crops = np.stack([cv2.warpAffine(driver.render_frame(row), latent.align_matrix, (side, side), flags=cv2.INTER_AREA,
                                      borderMode=cv2.BORDER_REPLICATE) for row in motion])
     alpha = latent.motion_from_frames(crops)
     alpha = latent.source_alpha[None] + alpha - alpha[:1]
-    return latent.frame_size, latent.render(alpha)
+    return latent.render(alpha)
 
 
 def _motion_mode(fs: FaceSpeak, motion: str) -> str:
@@ -424,10 +426,14 @@ def _motion_mode(fs: FaceSpeak, motion: str) -> str:
 
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
         video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False,
-        cancel: CancelToken | None = None, on_progress: ProgressFn | None = None) -> SayResult:
+        cancel: CancelToken | None = None, on_progress: ProgressFn | None = None, keep_chunks: bool = True) -> SayResult:
     """Portrait + text -> MP4 (H.264 + AAC, at the bundle's fps) of the face speaking in its own voice.
 
-    Stages: 1 portrait, 2 identity, 3-5 speech (chunked), 6 motion plan, 7 render + mux.
+    Stages: 1 portrait, 2 identity, renderer, 3-5 speech (chunked; each chunk's audio is encoded
+    at once: facespeak.say_stream), 6 motion plan of the whole utterance, 7 render + encode frame
+    by frame. The data held grows only by the motion inputs (``mu_y``, ~30 KB per second of speech)
+    and, with ``keep_chunks`` (the default), the chunks returned in ``SayResult.chunks``;
+    ``keep_chunks=False`` returns their ``SpokenChunk`` s (enough for captions) instead.
     The file appears only when complete (the writer renames a temporary file). ``cancel`` is
     checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames;
     ``on_progress`` hears the same points (facespeak.core.progress; seconds per stage: ``timings``).
@@ -435,7 +441,8 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     from tqdm import tqdm
 
     from .core.timing import AudioTiming
-    from .tfg.mesh_renderer import MeshRenderer, RenderConfig
+    from .say_stream import SpeechStream, pooled_features
+    from .text import phonemes_to_ids
     from .video.writer import VideoConfig, VideoWriter
 
     speech, video = speech or SpeechOptions(), video or VideoOptions()
@@ -447,36 +454,28 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
         if joint_export_paths(video.tfg_weights):  # a joint export: its own TTS, audio mapper and sampler
             return SayResult(**vars(say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)))
     clock = StageClock.of(on_progress)
-    spoken = fs.speak(image, text, speech, face_index, cancel=cancel, on_progress=clock)
-    portrait, chunks, wav, sr = spoken.portrait, spoken.chunks, spoken.wav, spoken.sample_rate
-    timing = AudioTiming(fs.mel_spec, fs.fps)
-    n_frames = max(1, int(np.ceil(len(wav) / sr * timing.video_fps)))
-    from .text import phonemes_to_ids
-
-    ids, durs = _speech_track(chunks, speech.pause_s * fs.mel_spec.frame_rate, phonemes_to_ids(".")[0])
     check_cancel(cancel)
-    with clock.stage(MOTION, report=True):
-        level_db = None
-        if video.silence_gate:
-            from .audio.levels import frame_rms, relative_db
-
-            level_db = relative_db(frame_rms(wav, sr, timing.video_fps, n_frames))
-        plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=chunks,
-                           pause_frames=speech.pause_s * fs.mel_spec.frame_rate, motion=_motion_mode(fs, video.motion),
-                           level_db=level_db, head_motion=video.head_motion, models=fs.motion_models)
-    if video.tfg == "latent":
-        with clock.stage(RENDER):
-            frame_size, frames = _latent_frames(portrait, plan, video.tfg_weights)
-    else:
-        cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
-        with clock.stage(RENDER):
-            renderer = MeshRenderer(portrait.image, portrait.face, cfg)
-        with clock.stage(MOTION):
-            motion = _mesh_motion(renderer.space, plan, portrait.face.pose)
-        frame_size, frames = renderer.frame_size, (renderer.render_frame(row) for row in motion)
+    with clock.stage(FACE, report=True):
+        portrait, _, cond = fs.face_condition(image, face_index, speech.condition, speech.voice_gender)
+    timing, sr = AudioTiming(fs.mel_spec, fs.fps), fs.mel_spec.sample_rate
+    with clock.stage(RENDER):
+        frame_size, render = _frame_source(portrait, video)
     with clock.stage(MUX):
         writer = VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps))
     with writer:
+        spoken = SpeechStream(writer, sr, timing.video_fps, speech.pause_s, keep_chunks, clock)
+        spoken.consume(fs.iter_chunks(text, cond, speech, cancel, clock))
+        n_frames, pause_frames = spoken.n_frames, speech.pause_s * fs.mel_spec.frame_rate
+        ids, durs = _speech_track(spoken.motion, pause_frames, phonemes_to_ids(".")[0])
+        check_cancel(cancel)
+        with clock.stage(MOTION, report=True):
+            mode = _motion_mode(fs, video.motion)
+            feats = pooled_features(spoken.motion, pause_frames, timing, n_frames) if mode != "rules" and spoken.motion else None
+            plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=spoken.motion,
+                               pause_frames=pause_frames, motion=mode, level_db=spoken.level_db() if video.silence_gate else None,
+                               head_motion=video.head_motion, models=fs.motion_models, features=feats)
+        with clock.stage(RENDER if video.tfg == "latent" else MOTION):
+            frames = render(plan)  # the latent TFG reads the plan's motion from rendered frames here
         frames = tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress)
         for i, frame in enumerate(clock.timed(RENDER, frames)):  # frames are rendered as they are drawn
             check_cancel(cancel)
@@ -485,7 +484,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
             clock.mark("first_frame_s")
             clock.report(RENDER, (i + 1) / n_frames)
         with clock.stage(MUX, report=True):
-            path = writer.close(wav)
+            path = writer.close()
     timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}
-    return SayResult(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index, len(portrait.faces), timings,
-                     chunks, sr)
+    return SayResult(Path(path), n_frames, timing.video_fps, spoken.duration_s, portrait.face_index, len(portrait.faces),
+                     timings, spoken.chunks, sr)

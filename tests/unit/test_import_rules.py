@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "text": 1, "audio": 1, "video": 1, "options": 1,
     "vocoder": 2, "tts": 2, "face": 2,
     "motion": 3, "tfg": 3,
-    "bundle": 4, "pipeline": 4, "latent_pipeline": 4,
+    "bundle": 4, "pipeline": 4, "latent_pipeline": 4, "say_stream": 4,
     "data": 5, "train": 5, "eval": 5,
     "cli": 6, "server": 6,
 }
@@ -40,9 +40,10 @@ LAYERS: dict[str, int] = {
 ANY_LAYER = frozenset({"", "assets"})
 MODEL_PACKAGES = frozenset({"tts", "vocoder", "motion", "tfg"})
 #: the imports allowed within one layer: (importer, imported); ``pipeline`` hands the latent
-#: renderer to ``latent_pipeline``; both load their models through ``bundle``
+#: renderer to ``latent_pipeline`` and streams the speech of ``say`` through ``say_stream``; both
+#: load their models through ``bundle``
 SAME_LAYER = frozenset({("train", "data"), ("eval", "data"), ("cli", "server"), ("pipeline", "latent_pipeline"),
-                        ("pipeline", "bundle"), ("latent_pipeline", "bundle")})
+                        ("pipeline", "bundle"), ("latent_pipeline", "bundle"), ("pipeline", "say_stream")})
 SHELLS = frozenset({"cli", "server"})
 MAX_LINES = 500
 OVER_LIMIT = f"over {MAX_LINES} lines"

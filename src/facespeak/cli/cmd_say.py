@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     size = "256" if video.tfg == "latent" else video.size
     with RunProgress("video", speech_seconds(text, speech), speech.steps, size, enabled=progress_wanted(args)) as bar:
         fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
-        res = say(fs, portrait, text, out, speech, video, on_progress=bar.update)
+        res = say(fs, portrait, text, out, speech, video, on_progress=bar.update, keep_chunks=False)
         if captions is not None:
             write_captions(captions, speech_captions(fs, text, res.chunks, speech))
     print(f"wrote {res.path} ({res.duration_s:.2f} s, {res.n_frames} frames at {res.fps:g} fps, "

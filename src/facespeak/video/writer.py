@@ -5,9 +5,13 @@ with codecs): libx264, yuv420p, constant frame rate (25 fps by default), even di
 sizes are padded by edge replication, as yuv420p needs), AAC audio at the waveform's rate.
 
 Frames stream in one at a time (:class:`VideoWriter`), so memory is constant in the video
-length. On :meth:`VideoWriter.close` the audio and video are made equally long: missing video
-is filled by repeating the last frame, surplus audio is trimmed, missing audio padded with
-silence, so both streams last ``n_frames / fps`` seconds. The file is written to a temporary
+length; the audio either streams in too (:meth:`VideoWriter.add_audio`, any time before
+:meth:`VideoWriter.close`, before or between the frames) or comes whole at ``close``. On
+:meth:`VideoWriter.close` the audio and video are made equally long: missing video is filled by
+repeating the last frame, surplus audio is trimmed (whole audio only: streamed audio is already
+encoded, and the filled video is never shorter than it), missing audio padded with silence, so
+both streams last ``n_frames / fps`` seconds. Streamed audio decodes to the same samples as the
+same waveform given whole (AAC frames do not depend on how the samples were split). The file is written to a temporary
 name beside the target and renamed into place only when complete (no half-written MP4s; the
 project's one atomic writer, :class:`facespeak.core.output_files.AtomicOutput`).
 """
@@ -80,6 +84,7 @@ class VideoWriter:
             raise InputError(f"video frame size: expected at least 2x2 px, got {self.size}")
         self.sample_rate = sample_rate
         self.n_frames = 0
+        self.n_audio: int | None = None  # samples given to add_audio (None: audio comes whole at close)
         self._last: np.ndarray | None = None
         av = _import_av()
         self._out = AtomicOutput(self.path, suffix=".mp4.partial")
@@ -125,6 +130,27 @@ class VideoWriter:
         self._last = frame if (h % 2 == 0 and w % 2 == 0) else frame[:h, :w]
         self.n_frames += 1
 
+    def add_audio(self, samples: np.ndarray) -> None:
+        """Append ``(T,)`` float samples in [-1, 1] at ``sample_rate`` to the audio track (encoded
+        and written now); then :meth:`close` takes no audio."""
+        if self._audio is None:
+            raise InputError("video audio: this writer was created without a sample rate")
+        audio = _as_mono(samples)
+        start, self.n_audio = self.n_audio or 0, (self.n_audio or 0) + len(audio)
+        if len(audio):
+            self._encode_audio(audio, start)
+
+    def _encode_audio(self, audio: np.ndarray, pts: int) -> None:
+        av = _import_av()
+        af = av.AudioFrame.from_ndarray(audio.reshape(1, -1), format="fltp", layout="mono")
+        af.sample_rate = int(self.sample_rate)
+        af.pts = pts
+        try:
+            for packet in self._audio.encode(af):
+                self._container.mux(packet)
+        except OSError as e:
+            raise self._out.write_error(e) from None
+
     def duration_s(self) -> float:
         return self.n_frames / self.config.fps
 
@@ -151,28 +177,33 @@ class VideoWriter:
         return self.path
 
     def _finish(self, audio: np.ndarray | None) -> None:
-        av = _import_av()
         if self.n_frames == 0:
             raise InputError("video: expected at least one frame, got none")
-        if (audio is None) != (self._audio is None):
+        streamed = self.n_audio is not None
+        if streamed and audio is not None:
+            raise InputError("video audio: close() got audio, but the audio was already streamed (add_audio)")
+        if not streamed and (audio is None) != (self._audio is None):
             raise InputError(f"video audio: writer created with sample_rate={self.sample_rate} but close() got "
                              f"{'no audio' if audio is None else 'audio'}")
         if audio is not None:
             audio = _as_mono(audio)
-            needed = int(np.ceil(len(audio) / self.sample_rate * self.config.fps - 1e-6))
+        n_audio = len(audio) if audio is not None else self.n_audio
+        if n_audio is not None:
+            needed = int(np.ceil(n_audio / self.sample_rate * self.config.fps - 1e-6))
             assert self._last is not None
             while self.n_frames < needed:  # audio longer: hold the last frame
                 self.add_frame(self._last)
         for packet in self._video.encode(None):
             self._container.mux(packet)
-        if audio is not None:
+        if n_audio is not None:
             n = int(round(self.n_frames / self.config.fps * self.sample_rate))
-            audio = np.pad(audio[:n], (0, max(0, n - len(audio))))
-            af = av.AudioFrame.from_ndarray(audio.reshape(1, -1), format="fltp", layout="mono")
-            af.sample_rate = int(self.sample_rate)
-            af.pts = 0
-            for packet in self._audio.encode(af):
-                self._container.mux(packet)
+            if audio is None:  # streamed: only the silence that pads it to the video's length is left
+                assert n >= n_audio, "the filled video is never shorter than the streamed audio"
+                tail, start = np.zeros(n - n_audio, np.float32), n_audio
+            else:
+                tail, start = np.pad(audio[:n], (0, max(0, n - len(audio)))), 0
+            if len(tail):
+                self._encode_audio(tail, start)
             for packet in self._audio.encode(None):
                 self._container.mux(packet)
         self._container.close()
