@@ -158,8 +158,11 @@ def test_stopped_run_leaves_nothing_behind(photos, tmp_path, signum):
     target = tmp_path / "made" / "here"
     env = dict(os.environ, TMPDIR=str(tmpdir), FACESPEAK_NO_PROGRESS="1", FACESPEAK_THREADS="1")
     text = " ".join(f"This is sentence number {i}, long enough to keep the voice busy for a while." for i in range(12))
+    # the run must get the signal's default action even where the test runner was started in the
+    # background (a non-interactive shell starts background jobs with SIGINT ignored, inherited)
     proc = subprocess.Popen(CLI + ["tts", "--image", str(photos / "face.png"), "--text", text, "--out",
-                                   str(target / "speech.wav")], env=env, stderr=subprocess.PIPE, text=True)
+                                   str(target / "speech.wav")], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:  # wait for the first chunk in the partial file
         partial = [p for p in target.glob(".speech.wav.*")] if target.is_dir() else []
