@@ -21,7 +21,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import pytest
 from PIL import Image
 
 from facespeak.face.align import align_face
+from facespeak.eval.child_process import run_measured
 from facespeak.face.analysis import analyse_faces
 from facespeak.pipeline import default_tts_path
 from facespeak.video.reader import read_video
@@ -57,32 +57,14 @@ class Run:
     out: Path
 
 
-def _vm_hwm_mb(pid: int) -> float | None:
-    """The process's own peak resident memory (``VmHWM`` of its address space), MB; None once gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def _run(args: list[str], out: Path) -> Run:
-    """One CLI process; its peak RSS read from /proc while it runs.
-
-    Not ``ru_maxrss``: Linux carries the parent's high-water mark into a child started with
-    vfork + exec, so a large pytest process would be counted as the child's peak."""
+    """One CLI process; its own peak RSS (``facespeak.eval.child_process``: VmHWM, not ru_maxrss)."""
     env = dict(os.environ, FACESPEAK_NO_PROGRESS="1", FACESPEAK_THREADS="1")
     with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
-        proc = subprocess.Popen(CLI + args, stdout=so, stderr=se, env=env, cwd=REPO)
-        peak = 0.0
-        while proc.poll() is None:
-            peak = max(peak, _vm_hwm_mb(proc.pid) or 0.0)
-            time.sleep(0.02)
+        run = run_measured(CLI + args, env, stdout=so, stderr=se, cwd=REPO)
         so.seek(0)
         se.seek(0)
-        return Run(proc.returncode, so.read(), se.read(), peak, out)
+        return Run(run.returncode, so.read(), se.read(), run.peak_rss_mb, out)
 
 
 def _save(image: np.ndarray, path: Path, **kwargs) -> Path:
