@@ -28,11 +28,21 @@ from typing import Any
 
 import torch
 
+from .assets import asset_path
 from .core.checkpoint import load_checkpoint, read_info, save_checkpoint
 from .core.config import from_dict, to_dict
 from .core.errors import CheckpointError
 from .core.output_files import AtomicOutput
 from .core.timing import DEFAULT_FPS, AudioTiming, MelSpec
+from .face.identity import IdentityExtractor
+from .motion.bundled import MAPPER_ARCH, SAMPLER_ARCH, read_audio_mapper, read_motion_sampler
+from .motion.space import MESH_SPACE, check_motion_models
+from .tfg.latent.weights import ARCH, load_latent_tfg
+from .vocoder.bundled import (
+    HIFIGAN_ARCH, ISTFT_ARCH, VOCODER_NAMES, load_universal_hifigan, load_vocoder_checkpoint,
+    universal_mel_spec,
+)
+from .vocoder.hifigan import HifiGanGenerator
 
 __all__ = ["LAYOUT", "MANIFEST", "TTS_ARCH", "Bundle", "BundleFiles", "default_tts_path", "default_timbre_path",
            "load_bundle", "save_bundle", "load_tts", "load_vocoder_file", "check_text_symbols"]
@@ -47,14 +57,10 @@ _REQUIRED = ("tts", "vocoder", "identity")
 
 
 def default_tts_path() -> Path:
-    from .assets import asset_path
-
     return asset_path("tts", "tts.safetensors")
 
 
 def default_timbre_path() -> Path:
-    from .assets import asset_path
-
     return asset_path("tts", "timbre.safetensors")
 
 
@@ -105,7 +111,6 @@ class BundleFiles:
     @classmethod
     def bundled(cls) -> "BundleFiles":
         """The assets shipped in ``facespeak/assets`` (their MODEL_CARD.md files)."""
-        from .assets import asset_path
 
         motion = [asset_path("motion", n) for n in ("audio_mapper.safetensors", "motion_sampler.safetensors")]
         have_motion = all(p.is_file() for p in motion)
@@ -152,6 +157,7 @@ def _mel_of(config: dict[str, Any], where: Path) -> MelSpec:
 
 def load_tts(path: str | Path) -> tuple[Any, dict[str, Any], MelSpec]:
     """The one TTS loader -> ``(FaceTTS in eval mode, its config with records, its MelSpec)``."""
+    # lazy: loads numba via tts.alignment (about 1 s)
     from .tts import FaceTTS, TTSConfig
 
     path = Path(path)
@@ -170,7 +176,6 @@ def load_tts(path: str | Path) -> tuple[Any, dict[str, Any], MelSpec]:
 
 def load_vocoder_file(source: Path | str, device: str | torch.device = "cpu") -> tuple[Any, MelSpec]:
     """A vocoder checkpoint (or ``"universal"``) -> ``(model in eval mode, the MelSpec it takes)``."""
-    from .vocoder.bundled import load_universal_hifigan, load_vocoder_checkpoint, universal_mel_spec
 
     if str(source) == "universal":
         return load_universal_hifigan(device), universal_mel_spec()
@@ -192,7 +197,6 @@ def check_text_symbols(tts_config: dict[str, Any], frontend: Any, what: str) -> 
 
 def _check_motion(files: BundleFiles, tts_cfg: Any, mapper: Any, sampler: Any) -> None:
     """The mapper and sampler drive the mesh space from this TTS's ``e_t`` and ``mu_y``."""
-    from .motion.space import MESH_SPACE, check_motion_models
 
     check_motion_models(MESH_SPACE, mapper, sampler, f"model bundle {files.mapper}")
     want, have = (tts_cfg.encoder.channels, tts_cfg.n_mels), (mapper.cfg.d_text, mapper.cfg.n_mels)
@@ -202,8 +206,7 @@ def _check_motion(files: BundleFiles, tts_cfg: Any, mapper: Any, sampler: Any) -
 
 
 def _load_files(files: BundleFiles, device: str | torch.device) -> Bundle:
-    from .face.identity import IdentityExtractor
-    from .motion.bundled import read_audio_mapper, read_motion_sampler
+    # lazy: loads numba via tts.alignment (about 1 s)
     from .tts.timbre import TimbreMap
 
     tts, tts_config, mel = load_tts(files.tts)
@@ -216,8 +219,6 @@ def _load_files(files: BundleFiles, device: str | torch.device) -> Bundle:
         mapper, sampler = read_audio_mapper(files.mapper), read_motion_sampler(files.sampler)
         _check_motion(files, tts.cfg, mapper, sampler)
     if files.latent_tfg is not None:
-        from .tfg.latent.weights import load_latent_tfg
-
         latent = load_latent_tfg(files.latent_tfg)
     timbre = TimbreMap.load(files.timbre) if files.timbre is not None else None
     return Bundle(tts.to(device), tts_config, mel, vocoder, IdentityExtractor.from_checkpoint(files.identity), timbre,
@@ -243,7 +244,6 @@ def load_bundle(path: str | Path | None = None, device: str | torch.device = "cp
 
 def _vocoder_source(vocoder: str | Path) -> Path | str:
     """A vocoder name (facespeak.vocoder.bundled.VOCODER_NAMES) or file -> BundleFiles.vocoder."""
-    from .vocoder.bundled import VOCODER_NAMES
 
     if str(vocoder) == "universal":
         return "universal"
@@ -255,16 +255,12 @@ def _vocoder_source(vocoder: str | Path) -> Path | str:
 
 
 def _vocoder_arch(vocoder: Any) -> str:
-    from .vocoder.bundled import HIFIGAN_ARCH, ISTFT_ARCH
-    from .vocoder.hifigan import HifiGanGenerator
-
     return HIFIGAN_ARCH if isinstance(vocoder, HifiGanGenerator) else ISTFT_ARCH
 
 
 def save_bundle(bundle: Bundle, root: str | Path) -> Path:
     """Write ``bundle`` as a directory :func:`load_bundle` reads (each model through
     :func:`facespeak.core.checkpoint.save_checkpoint`, the TTS and vocoder with ``_mel``)."""
-    from .motion.bundled import MAPPER_ARCH, SAMPLER_ARCH
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -279,8 +275,6 @@ def save_bundle(bundle: Bundle, root: str | Path) -> Path:
         for key, model, arch in (("mapper", bundle.mapper, MAPPER_ARCH), ("sampler", bundle.sampler, SAMPLER_ARCH)):
             save_checkpoint(root / LAYOUT[key], model.state_dict(), arch, to_dict(model.cfg))
     if bundle.latent_tfg is not None:
-        from .tfg.latent.weights import ARCH
-
         tfg = bundle.latent_tfg
         save_checkpoint(root / LAYOUT["latent_tfg"], tfg.state_dict(), ARCH, to_dict(tfg.cfg))
     with AtomicOutput(root / MANIFEST) as out:

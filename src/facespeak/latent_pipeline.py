@@ -25,9 +25,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from .bundle import check_text_symbols, load_tts
 from .core.cancel import CancelToken, check_cancel
+from .core.checkpoint import read_info
 from .core.errors import CheckpointError, InputError
 from .core.progress import FACE, MOTION, MUX, RENDER, ProgressFn, StageClock
+from .core.timing import AudioTiming
+from .face.analysis import Portrait, load_portrait
+from .motion.audio_mapper import concat_speech_features
+from .motion.bundled import load_audio_mapper, load_motion_sampler
+from .motion.space import check_motion_models, generate_space_motion
+from .tfg.latent.motion_space import LatentMotionSpace
+from .tfg.latent.renderer import LatentRenderer
+from .tfg.latent.weights import load_latent_tfg, resolve_weights
+from .video.writer import VideoConfig, VideoWriter
 
 __all__ = ["JOINT_PARTS", "JointExport", "joint_export_paths", "load_joint_export", "JointSayOutput", "say_joint"]
 
@@ -50,7 +61,6 @@ class JointExport:
 def joint_export_paths(weights: str | Path) -> dict[str, Path] | None:
     """``{"tfg", "audio_mapper", "motion_sampler", "tts"} -> path`` when ``weights`` (folder or
     TFG file) has any joint part beside its TFG, else None (a reconstruction-stage TFG)."""
-    from .tfg.latent.weights import resolve_weights
 
     tfg = resolve_weights(weights)
     parts = {name: tfg.with_name(f"{tfg.stem}.{name}.safetensors") for name in JOINT_PARTS}
@@ -60,8 +70,6 @@ def joint_export_paths(weights: str | Path) -> dict[str, Path] | None:
 
 
 def _check_parts(weights: str | Path, paths: dict[str, Path]) -> None:
-    from .core.checkpoint import read_info
-
     sampler = paths["motion_sampler"]
     if sampler.is_file() and read_info(sampler).arch == _OLD_SAMPLER_ARCH:
         raise CheckpointError(f"{sampler}: a joint export from before the one motion stack (its own mapper and sampler "
@@ -74,8 +82,6 @@ def _check_parts(weights: str | Path, paths: dict[str, Path]) -> None:
 
 def _load_tts(path: Path, style_dim: int) -> tuple[Any, dict[str, Any], Any]:
     """The joint TTS through the one TTS loader (facespeak.bundle.load_tts), checked for the joint stage."""
-    from .bundle import load_tts
-    from .core.checkpoint import read_info
 
     config = read_info(path).config
     if config.get("_cond") != "latent_tfg_f_id" or "_mel" not in config:
@@ -89,10 +95,6 @@ def _load_tts(path: Path, style_dim: int) -> tuple[Any, dict[str, Any], Any]:
 
 def load_joint_export(weights: str | Path) -> JointExport:
     """Load and cross-check a joint export (strict: every part present, sizes consistent)."""
-    from .motion.bundled import load_audio_mapper, load_motion_sampler
-    from .motion.space import check_motion_models
-    from .tfg.latent.motion_space import LatentMotionSpace
-    from .tfg.latent.weights import load_latent_tfg
 
     paths = joint_export_paths(weights)
     if paths is None:
@@ -125,7 +127,6 @@ def _voice(fs: Any, export: JointExport, speech: Any) -> Any:
     if export.mel != fs.mel_spec:
         raise CheckpointError(f"joint TTS: trained on mels {export.mel}, the vocoder takes {fs.mel_spec}; retrain with "
                               "joint.clips.tts_mel set to the vocoder's mel analysis")
-    from .bundle import check_text_symbols
 
     check_text_symbols(export.tts_config, fs.frontend, "joint TTS")
     if speech.voice_gender != "auto":
@@ -149,9 +150,6 @@ def _speak(voice: Any, text: str, cond: torch.Tensor, speech: Any, cancel: Cance
 def _latent_motion(export: JointExport, renderer: Any, chunks: list[Any], speech: Any, still: bool, timing: Any,
                    n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """-> ``f_m (T_video, D_style)`` and ``f_lip (T_video, D_style)`` for ``n_frames`` frames."""
-    from .motion.audio_mapper import concat_speech_features
-    from .motion.space import generate_space_motion
-    from .tfg.latent.motion_space import LatentMotionSpace
 
     pause_frames = speech.pause_s * timing.mel.frame_rate
     feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
@@ -171,11 +169,6 @@ def say_joint(fs: Any, image: Any, text: str, out: str | Path, speech: Any, vide
     ``fs``: the pipeline's FaceSpeak (front end, vocoder, mel analysis, device). Timings as in
     :func:`facespeak.pipeline.say` (a :class:`StageClock` per run)."""
     from tqdm import tqdm
-
-    from .core.timing import AudioTiming
-    from .face.analysis import Portrait, load_portrait
-    from .tfg.latent.renderer import LatentRenderer
-    from .video.writer import VideoConfig, VideoWriter
 
     if video.motion == "rules":
         raise InputError("motion 'rules' is for the mesh space; a joint export drives the latent TFG with its own "

@@ -26,6 +26,7 @@ def _bad(message: str) -> Exception:
     """The project's ``InputError`` for ``message``. Imported here, not at the top: importing
     ``facespeak.core`` loads torch (core/__init__ -> checkpoint), which the CLI's parser must not
     wait for."""
+    # lazy: loads torch
     from .core.errors import InputError
 
     return InputError(message)

@@ -3,6 +3,9 @@
 `facespeak bench tts [--seconds 20] [--json]`: portrait + text -> wav (+ DistillMOS / DNSMOS SIG).
 `facespeak bench say [--seconds 1 10 60] [--sizes 256 512 full] [--json-out PATH]`: portrait +
 text -> mp4, per stage, per length and output size, plus cold `facespeak say` runs.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..options import SIZES
 from .option_flags import add_option_flags, options_from_args
+from ..options import SIZES
 
 __all__ = ["register"]
 

@@ -1,4 +1,8 @@
-"""`facespeak convert lia vox.pt OUT`: import third-party checkpoints into facespeak's format."""
+"""`facespeak convert lia vox.pt OUT`: import third-party checkpoints into facespeak's format.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
+"""
 
 from __future__ import annotations
 

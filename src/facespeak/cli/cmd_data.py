@@ -17,6 +17,9 @@ Builders are sub-subcommands, each registered by one function below:
 
 Other builders (e.g. ``build-faces``) add a ``_register_<name>(sub)`` function and a line in
 ``register``.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@
   existing file): talking-face videos of manifest rows -> results.json + report.html;
 - ``facespeak eval protocol ROOT``: the paper's LRS2 / LRS3 / VoxCeleb2 protocol with the
   cascade baseline beside ours.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
 """
 
 from __future__ import annotations

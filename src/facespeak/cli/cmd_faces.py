@@ -3,6 +3,9 @@
 Prints one line per face (largest first): index, box, size, detector score, yaw/pitch/roll,
 apparent gender/age, which ones `say` can animate, and which one other commands use by default
 (the largest face that can be animated; ``--face-index`` chooses another).
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
 """
 
 from __future__ import annotations

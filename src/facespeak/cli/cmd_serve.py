@@ -1,4 +1,8 @@
-"""`facespeak serve [--host H] [--port P]`: the web page and REST API (docs/server.md)."""
+"""`facespeak serve [--host H] [--port P]`: the web page and REST API (docs/server.md).
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
+"""
 
 from __future__ import annotations
 

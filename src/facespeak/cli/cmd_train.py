@@ -1,4 +1,8 @@
-"""`facespeak train COMPONENT --config FILE`: one resumable loop for every component."""
+"""`facespeak train COMPONENT --config FILE`: one resumable loop for every component.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`facespeak tts --image PORTRAIT --text TEXT --out speech.wav`: a voice that suits the face."""
+"""`facespeak tts --image PORTRAIT --text TEXT --out speech.wav`: a voice that suits the face.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ non-zero exit code; no traceback. SIGTERM and SIGHUP are turned into :class:`Ter
 ``KeyboardInterrupt``, as SIGINT already is), so a killed run unwinds like an interrupted one:
 partial outputs and the folders made for them are removed (``core.output_files``) and exit
 handlers run (they delete e.g. phonemizer's temporary copy of libespeak-ng).
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
+handlers, so ``facespeak --help`` starts without loading torch or models.
 """
 
 from __future__ import annotations

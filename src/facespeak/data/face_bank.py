@@ -26,6 +26,10 @@ import torch
 
 from ..core.errors import InputError
 from .tts_dataset import FaceBank
+from ..face.analysis import analyse_faces, face_nearest_box
+from ..face.augment import augment_face_image, face_crop
+from ..face.identity import IdentityExtractor
+from ..face.image_io import load_image
 
 __all__ = ["PairingConfig", "pair_voices_with_persons", "build_face_bank"]
 
@@ -105,8 +109,6 @@ def _person_views(items: list[dict[str, Any]], root: Path, max_frames: int) -> l
 
 def _augmented_views(image: np.ndarray, box, n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, None]]:
     """``n`` random views of the face in ``box`` (crop around it, then warp/flip/rotate/light)."""
-    from ..face.analysis import analyse_faces, face_nearest_box
-    from ..face.augment import augment_face_image, face_crop
 
     faces = analyse_faces(image)
     if not faces or n <= 0:
@@ -119,9 +121,6 @@ def _augmented_views(image: np.ndarray, box, n: int, rng: np.random.Generator) -
 
 
 def _features_for(items, root: Path, extractor, cfg: "PairingConfig", rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    from ..face.analysis import analyse_faces, face_nearest_box
-    from ..face.image_io import load_image
-
     out = []
     for it in items:
         image = load_image(root / it["path"])
@@ -161,8 +160,6 @@ def build_face_bank(faces_dir: str | Path, voices_json: str | Path, train_speake
     if not pairing:
         raise InputError("no voice could be paired with a training portrait (check genders and splits)")
     if extractor is None:
-        from ..face.identity import IdentityExtractor
-
         extractor = IdentityExtractor.from_bundled()
     f_id, f, spk, por = [], [], [], []
     rng = np.random.default_rng(cfg.seed)

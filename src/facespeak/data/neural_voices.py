@@ -38,6 +38,8 @@ import numpy as np
 
 from facespeak.core.cache import assemble_parts, cache_root
 from facespeak.core.errors import ConfigError, DependencyError, InputError, TextError
+from facespeak.core.onnx_dequant import dequantize_conv_integer
+from facespeak.core.output_files import AtomicOutput
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +221,6 @@ def assemble_kokoro_model(cache_dir: str | Path | None = None, float_conv: bool 
     target = target_dir / "kokoro-v1.0.float-conv.onnx"
     if not target.is_file():
         import onnx
-
-        from facespeak.core.onnx_dequant import dequantize_conv_integer
-        from facespeak.core.output_files import AtomicOutput
 
         model, n = dequantize_conv_integer(onnx.load(str(int8)))
         log.info("Kokoro: %d ConvInteger chains -> float Conv, writing %s", n, target)

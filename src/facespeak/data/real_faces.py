@@ -366,6 +366,7 @@ def _gather_video(src: VideoSource, out_dir: Path, cache: Path, keep_frame) -> l
 
 
 def _one_face_frame(rgb: np.ndarray) -> bool:
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.analysis import analyse_faces
 
     return len(analyse_faces(rgb, max_faces=2)) == 1

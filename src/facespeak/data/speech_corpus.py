@@ -37,6 +37,9 @@ from typing import Any, Iterable
 from facespeak.core.errors import ConfigError, FacespeakError, InputError
 from facespeak.core.output_files import AtomicOutput
 
+from facespeak.audio.asr import load_whisper_base, transcribe, wer
+from facespeak.audio.io import load_audio
+from facespeak.text import TextFrontend
 from .sentences import load_sentences
 from .voices import PostProcess, Voice, default_voices, get_voice
 
@@ -197,12 +200,7 @@ def write_manifest(path: str | Path, rows: Iterable[ManifestRow]) -> Path:
 
 
 def _normalizer():
-    """The project text normaliser, or ``None`` if :mod:`facespeak.text` is unavailable."""
-    try:
-        from facespeak.text import TextFrontend
-    except ImportError:  # pragma: no cover - the text package is part of the project
-        log.warning("facespeak.text.TextFrontend unavailable: text_normalized = raw text")
-        return None
+    """The project text normaliser."""
     return TextFrontend().normalize
 
 
@@ -216,7 +214,7 @@ def assign_sentence_splits(sentences: list[str], n_eval: int, seed: int) -> list
     return [{
         "sentence_id": f"s{i:05d}",
         "text": text,
-        "text_normalized": norm(text) if norm else text,
+        "text_normalized": norm(text),
         "split": "eval" if i in eval_idx else "train",
     } for i, text in enumerate(sentences)]
 
@@ -379,9 +377,6 @@ def voice_wer(corpus_dir: str | Path, per_voice: int = 10, seed: int = 0,
     """
     import numpy as np
     from tqdm import tqdm
-
-    from facespeak.audio.asr import load_whisper_base, transcribe, wer
-    from facespeak.audio.io import load_audio
 
     corpus_dir = Path(corpus_dir)
     rows = [r for r in read_manifest(corpus_dir / "manifest.jsonl") if r.split != "train"]

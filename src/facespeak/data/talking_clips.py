@@ -28,8 +28,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..audio.io import resample
+from ..audio.mel import MelExtractor
 from ..core.errors import InputError, NoFaceError
 from ..core.timing import MelSpec
+from ..face.image_io import load_image
+from ..text import TextConfig, TextFrontend
+from ..video.reader import read_video
 
 __all__ = ["TalkingClipsConfig", "find_clips", "read_transcript", "smooth_affines", "resample_frame_indices",
            "track_faces", "alignment_matrices", "warp_crops", "align_crops", "prepare_talking_clips", "TalkingClips",
@@ -110,6 +115,7 @@ def resample_frame_indices(n_frames: int, src_fps: float, fps: float) -> np.ndar
 def track_faces(images: list[np.ndarray] | np.ndarray) -> list[Any]:
     """The largest :class:`facespeak.face.analysis.Face` of each ``(H, W, 3) uint8`` frame, or
     None where no face is found."""
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.analysis import analyse_faces
 
     out = []
@@ -125,6 +131,7 @@ def alignment_matrices(faces: list[Any], size: int, crop_scale: float = 0.75, sm
     :data:`facespeak.face.align.ALIGN_TEMPLATE` zoomed by ``crop_scale`` in a ``size`` px crop,
     averaged over ``smooth_frames``. Frames without a face (None) reuse the previous alignment
     (the first found one before it); no face at all raises :class:`NoFaceError`."""
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.align import ALIGN_TEMPLATE, template_transform, alignment_points
 
     template = ((ALIGN_TEMPLATE - 0.5) * crop_scale + 0.5) * size
@@ -160,8 +167,6 @@ def align_crops(images: list[np.ndarray] | np.ndarray, size: int, crop_scale: fl
 
 def _log_mel(wav: np.ndarray, rate: int, spec: MelSpec) -> np.ndarray:
     """``(T_wav,)`` audio at ``rate`` Hz -> ``(T_mel, n_mels)`` float32 log-mel at ``spec``."""
-    from ..audio.io import resample
-    from ..audio.mel import MelExtractor
 
     x = resample(wav.astype(np.float32), int(rate), spec.sample_rate)
     with torch.no_grad():
@@ -169,8 +174,6 @@ def _log_mel(wav: np.ndarray, rate: int, spec: MelSpec) -> np.ndarray:
 
 
 def _read_clip(mp4: Path, txt: Path, cfg: TalkingClipsConfig, front: Any) -> dict[str, np.ndarray]:
-    from ..video.reader import read_video
-
     data = read_video(mp4)
     if data.audio is None or not data.info.sample_rate or len(data.audio) == 0:
         raise InputError(f"{mp4}: expected an audio track, found none")
@@ -188,8 +191,6 @@ def prepare_talking_clips(cfg: TalkingClipsConfig, progress: bool = True) -> Pat
     warning; none usable raises :class:`InputError`."""
     from safetensors.numpy import save_file
     from tqdm import tqdm
-
-    from ..text import TextConfig, TextFrontend
 
     front = TextFrontend(TextConfig())
     root = Path(cfg.root)
@@ -414,8 +415,8 @@ def _train_sentences(path: Path, max_words: int) -> list[dict[str, Any]]:
 
 
 def _portrait(faces_dir: Path, item: dict[str, Any]):
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.analysis import Portrait, analyse_faces, face_nearest_box
-    from ..face.image_io import load_image
 
     image = load_image(faces_dir / item["path"])
     faces = analyse_faces(image)
@@ -431,6 +432,7 @@ def build_talking_clips(cfg: BuildClipsConfig, progress: bool = True) -> dict[st
     clips are kept). Writes ``out/<person>/<clip>.mp4`` + ``.txt`` and ``out/build.json``."""
     from tqdm import tqdm
 
+    # lazy: loads numba via tts.alignment (about 1 s)
     from ..pipeline import FaceSpeak, SpeechOptions, VideoOptions, say
 
     if cfg.clips < 1:

@@ -24,8 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..audio.io import load_audio
+from ..audio.mel import MelExtractor
 from ..core.errors import InputError
 from ..core.timing import MelSpec
+from ..text import TextConfig, TextFrontend
 
 __all__ = ["prepare_tts_features", "TTSFeatures", "FaceBank", "TTSDataset", "collate_tts"]
 
@@ -45,10 +48,6 @@ def prepare_tts_features(corpus_dir: str | Path, out_file: str | Path, splits: t
     """Compute ids and mels for every utterance of ``splits`` and write one features file."""
     from safetensors.numpy import save_file
     from tqdm import tqdm
-
-    from ..audio.io import load_audio
-    from ..audio.mel import MelExtractor
-    from ..text import TextConfig, TextFrontend
 
     corpus_dir = Path(corpus_dir)
     rows = _read_manifest(corpus_dir, splits)

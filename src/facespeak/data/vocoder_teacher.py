@@ -30,7 +30,12 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from facespeak.audio.io import load_audio
+from facespeak.audio.mel import MelExtractor
 from facespeak.core.errors import ConfigError
+from facespeak.core.timing import MelSpec
+from facespeak.data.face_items import load_face, manifest_items
+from facespeak.vocoder.bundled import load_universal_hifigan
 
 __all__ = ["TeacherItem", "corpus_mels", "tts_mels", "train_sentences", "build_teacher_set", "read_teacher_index", "load_teacher_item"]
 
@@ -47,9 +52,6 @@ class TeacherItem:
 def corpus_mels(manifest: str | Path, split: str = "train", max_items: int = 0,
                 per_voice: int = 0) -> Iterator[TeacherItem]:
     """Mels of the ``split`` rows of a speech-corpus manifest (at most ``per_voice`` per voice)."""
-    from facespeak.audio.io import load_audio
-    from facespeak.audio.mel import MelExtractor
-    from facespeak.core.timing import MelSpec
 
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -80,7 +82,7 @@ def tts_mels(faces: str | Path, sentences: list[str], portraits: int = 8, seed: 
     """Mels the bundled TTS predicts for ``portraits`` training faces (balanced by gender) reading
     ``sentences``, each with a sampling setting drawn from the ones users meet (default options,
     and temperature 0.667 / face guidance 1 / no formant shift)."""
-    from facespeak.data.face_items import load_face, manifest_items
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import FaceSpeak, SpeechOptions
 
     faces = Path(faces)
@@ -119,7 +121,6 @@ def train_sentences(path: str | Path, n: int) -> list[str]:
 def build_teacher_set(items: Iterable[TeacherItem], out: str | Path, threads: int = 1) -> int:
     """Render each item's mel through the universal HiFi-GAN into ``out``; returns items written.
     Items already on disk are skipped (the mel is still computed: ids are only known then)."""
-    from facespeak.vocoder.bundled import load_universal_hifigan
 
     torch.set_num_threads(threads)
     out = Path(out)

@@ -24,8 +24,16 @@ import numpy as np
 
 from facespeak.core.errors import InputError
 
-from .features import FaceTrack, frame_descriptors, identity_feature_sets, inception_features, track_faces
+from facespeak.audio.asr import load_whisper_base, transcribe, wer
+from facespeak.audio.io import resample
+from facespeak.face.gender import estimate_gender
+from facespeak.face.identity import IdentityExtractor, face_descriptor
+from facespeak.video.reader import read_video
+from .features import (
+    FaceTrack, evenly_spaced, frame_descriptors, identity_feature_sets, inception_features, track_faces,
+)
 from .metrics.face import gender_agrees, identity_similarity
+from .metrics.speech import f0_rmse, mcd, median_f0, speaker_embedding
 from .metrics.video import (
     LipSyncConfig,
     envelope_db,
@@ -79,7 +87,6 @@ class ClipMedia:
 
 def load_media(path: str | Path) -> ClipMedia:
     """Decode ``path`` and track its face in every frame."""
-    from facespeak.video.reader import read_video
 
     data = read_video(path)
     if data.info.fps <= 0:
@@ -100,22 +107,15 @@ class Scored:
 
 def _speech_metrics(scorer: "Scorer", wav: np.ndarray, sr: int, text: str | None, portrait: Any,
                     reference: tuple[np.ndarray, int] | None) -> dict[str, Any]:
-    from facespeak.face.gender import estimate_gender
-
-    from .metrics.speech import f0_rmse, mcd, median_f0
     out: dict[str, Any] = {"median_f0_hz": median_f0(wav, sr) if wav.size else float("nan")}
     if portrait is not None:
         est = estimate_gender(portrait.image, portrait.face)
         out.update(face_gender=est.label, face_p_female=est.p_female,
                    gender_agrees=gender_agrees(out["median_f0_hz"], est.label))
     if text and scorer.cfg.wer:
-        from facespeak.audio.asr import transcribe, wer
-
         hyp = transcribe(wav, sr, model=scorer.asr()) if wav.size else ""
         out.update(wer=wer(text, hyp), hypothesis=hyp)
     if reference is not None and wav.size and reference[0].size:
-        from facespeak.audio.io import resample
-
         ref = resample(reference[0], reference[1], sr)
         out.update(c_sim=scorer.c_sim(wav, ref, sr), f0_rmse_hz=f0_rmse(ref, wav, sr), mcd_db=mcd(ref, wav, sr))
     return out
@@ -151,22 +151,17 @@ class Scorer:
 
     def asr(self) -> Any:
         if self._asr is None:
-            from facespeak.audio.asr import load_whisper_base
-
             self._asr = load_whisper_base(cpu_threads=1)
         return self._asr
 
     def identity(self) -> Any:
         if self._identity is None:
-            from facespeak.face.identity import IdentityExtractor
-
             self._identity = IdentityExtractor.from_bundled()
         return self._identity
 
     @staticmethod
     def c_sim(wav: np.ndarray, ref: np.ndarray, sr: int) -> float:
         """Resemblyzer cosine between two utterances (VAD trimming; untrimmed if no voice found)."""
-        from .metrics.speech import speaker_embedding
 
         def emb(x: np.ndarray) -> np.ndarray:
             try:
@@ -180,7 +175,6 @@ class Scorer:
         """All metrics of one video. ``portrait``: the analysed source
         (:class:`facespeak.face.analysis.Portrait`) or None; ``reference_audio`` defaults to the
         reference clip's sound."""
-        from facespeak.face.identity import face_descriptor
 
         metrics, curves = _video_metrics(self.cfg, media, bilabials_s, reference)
         if portrait is not None:
@@ -190,7 +184,6 @@ class Scorer:
             reference_audio = (reference.audio, int(reference.sample_rate or 0))
         if media.audio is not None and media.sample_rate:
             metrics.update(_speech_metrics(self, media.audio, media.sample_rate, text, portrait, reference_audio))
-        from .features import evenly_spaced
 
         idx = evenly_spaced(media.track, self.cfg.fid_frames) or list(range(min(len(media.frames), self.cfg.fid_frames)))
         inc = inception_features(media.frames[idx]) if len(idx) else np.zeros((0, 2048))

@@ -13,7 +13,7 @@
   file, :mod:`facespeak.eval.metrics.speech_quality`), after the timings.
 - **cold, subprocess**: wall time of a fresh ``facespeak tts ...`` process (interpreter start,
   imports, model loading, synthesis, writing the wav) divided by the output duration, and that
-  process' peak resident memory (``ru_maxrss`` from ``os.wait4``).
+  process' own peak resident memory (``VmHWM``, read while it runs: ``eval.child_process``).
 
 **say** (text -> mp4), for every speech length (default 1, 10, 60 s) x output size (256, 512,
 full): one warm ``pipeline.say`` call per case, each in a fresh spawned process by default (so
@@ -44,8 +44,12 @@ from typing import Any
 
 import numpy as np
 
+from facespeak.core.errors import InputError
 from facespeak.core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, ProgressFn, StageClock
 from facespeak.options import SIZES, SpeechOptions
+from facespeak.video.reader import probe_video
+from .child_process import run_measured
+from .metrics.speech_quality import score_speech_quality
 
 __all__ = ["BenchConfig", "StageTimes", "bench_text", "stage_seconds", "bench_tts_warm", "bench_tts_cold", "run_bench_tts", "format_table",
            "SAY_STAGES", "SayBenchConfig", "bench_say_case", "warm_up_say", "bench_say_cold", "run_bench_say", "length_growth",
@@ -120,6 +124,7 @@ def stage_seconds(clock: StageClock, names: tuple[str, ...]) -> dict[str, float]
 
 def bench_tts_warm(cfg: BenchConfig) -> StageTimes:
     """Load once, then time one ``speak`` call stage by stage (the pipeline's StageClock)."""
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import FaceSpeak, SpeechOptions
 
     times = StageTimes()
@@ -142,25 +147,20 @@ def _facespeak_command() -> list[str]:
 
 
 def _run_cold(cmd: list[str], out: Path, threads: int | None, what: str) -> tuple[float, float]:
-    """Run one fresh ``facespeak`` process -> (wall s, peak RSS MB of that child, ``os.wait4``).
+    """Run one fresh ``facespeak`` process -> (wall s, its own peak RSS MB: ``eval.child_process``).
 
     Raises InputError (with the end of its stderr) if it fails or writes no ``out``."""
-    from facespeak.core.errors import InputError
 
     env = dict(os.environ, FACESPEAK_NO_PROGRESS="1")
     if threads:
         env["FACESPEAK_THREADS"] = str(threads)
     with tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
-        wall = time.perf_counter() - t0
+        run = run_measured(cmd, env, stdout=subprocess.DEVNULL, stderr=err)
         err.seek(0)
         message = err.read().strip()[-500:]
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0 or not out.is_file():
-        raise InputError(f"cold {what} run failed (exit {code}): {message}")
-    return wall, usage.ru_maxrss / 1024.0
+    if run.returncode != 0 or not out.is_file():
+        raise InputError(f"cold {what} run failed (exit {run.returncode}): {message}")
+    return run.wall_s, run.peak_rss_mb
 
 
 def bench_tts_cold(cfg: BenchConfig) -> dict[str, Any]:
@@ -193,8 +193,6 @@ def run_bench_tts(cfg: BenchConfig) -> dict[str, Any]:
                  "chunks": warm.chunks, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0},
     }
     if cfg.quality and warm.speech is not None:
-        from .metrics.speech_quality import score_speech_quality
-
         result["quality"] = score_speech_quality(*warm.speech).to_dict()
     if cfg.cold:
         result["cold"] = bench_tts_cold(cfg)
@@ -276,6 +274,7 @@ def bench_say_case(fs: Any, image: str, seconds: float, size: str, steps: int = 
     ``first_frame_s`` (from the call's start), ``peak_rss_mb`` and ``stage_peak_rss_mb`` (the
     process' high-water mark at the end of each stage; only meaningful in a fresh process).
     """
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import SpeechOptions, VideoOptions, say
 
     text = bench_text(seconds, _SAY_WORDS_PER_SECOND)
@@ -296,6 +295,7 @@ def bench_say_case(fs: Any, image: str, seconds: float, size: str, steps: int = 
 def warm_up_say(fs: Any, image: str, size: str) -> float:
     """One short untimed ``say`` call (face graphs, phonemiser, gender model, first torch
     calls); returns its seconds. Start-up costs belong to the cold run, not the stages."""
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import SpeechOptions, VideoOptions, say
 
     t0 = time.perf_counter()
@@ -308,6 +308,7 @@ def _fresh_process_case(cfg: dict[str, Any], seconds: float, size: str) -> dict[
     """Load the models and run one case (the body of an isolated worker process)."""
     import torch
 
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import FaceSpeak
 
     t0 = time.perf_counter()
@@ -320,8 +321,7 @@ def _fresh_process_case(cfg: dict[str, Any], seconds: float, size: str) -> dict[
 
 
 def bench_say_cold(cfg: SayBenchConfig, size: str) -> dict[str, Any]:
-    """Wall time, RTF and peak RSS (``os.wait4``) of one fresh ``facespeak say`` process."""
-    from facespeak.video.reader import probe_video
+    """Wall time, RTF and peak RSS (its own ``VmHWM``) of one fresh ``facespeak say`` process."""
 
     assert cfg.cold_seconds is not None
     with tempfile.TemporaryDirectory() as tmp:
@@ -355,6 +355,7 @@ def run_bench_say(cfg: SayBenchConfig, progress: bool = False) -> dict[str, Any]
 
     from tqdm import tqdm
 
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import VideoOptions
 
     for size in cfg.sizes:
@@ -370,6 +371,7 @@ def run_bench_say(cfg: SayBenchConfig, progress: bool = False) -> dict[str, Any]
                 rows.append(pool.submit(_fresh_process_case, plain, seconds, size).result())
                 bar.update(1)
     else:
+        # lazy: loads numba via tts.alignment (about 1 s)
         from facespeak.pipeline import FaceSpeak
 
         t0 = time.perf_counter()

@@ -23,6 +23,9 @@ from typing import Any
 import numpy as np
 
 from facespeak.core.errors import DependencyError, InputError
+from facespeak.face.analysis import N_LANDMARKS, analyse_faces, box_iou, face_in_box
+from facespeak.face.identity import face_descriptor
+from facespeak.motion.lip_rules import symbol_classes
 
 __all__ = ["FaceTrack", "track_faces", "evenly_spaced", "frame_descriptors", "identity_feature_sets",
            "inception_features", "bilabial_intervals"]
@@ -57,7 +60,6 @@ def track_faces(frames: Any) -> FaceTrack:
     frame's face box (:func:`facespeak.face.analysis.face_in_box`, the mesh model's own
     detector on that region), as a video face tracker re-detects; a frame with no face there
     either counts as not found."""
-    from facespeak.face.analysis import N_LANDMARKS, analyse_faces, box_iou, face_in_box
 
     marks, poses, chosen, prev = [], [], [], None
     for frame in frames:
@@ -89,7 +91,6 @@ def evenly_spaced(track: FaceTrack, n: int) -> list[int]:
 
 def frame_descriptors(frames: np.ndarray, track: FaceTrack, n: int) -> np.ndarray:
     """dlib descriptors of up to ``n`` evenly spaced frames with a face -> ``(N, 128)``."""
-    from facespeak.face.identity import face_descriptor
 
     rows = [face_descriptor(frames[i], track.faces[i]) for i in evenly_spaced(track, n)]
     return np.stack(rows) if rows else np.zeros((0, 128), np.float32)
@@ -141,7 +142,6 @@ def bilabial_intervals(chunks: Sequence[Any], sample_rate: int, mel_frame_rate: 
             ``pause_s`` silence each, as :meth:`FaceSpeak.speak` joins them.
         sample_rate: Hz of the chunks' audio; mel_frame_rate: mel frames per second.
     """
-    from facespeak.motion.lip_rules import symbol_classes
 
     spans, offset = [], 0.0
     for k, ch in enumerate(chunks):

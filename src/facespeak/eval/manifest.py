@@ -35,9 +35,13 @@ import numpy as np
 
 from facespeak.core.errors import InputError
 
+from facespeak.audio.io import read_audio
+from facespeak.face.analysis import load_portrait
 from .av_scoring import AVEvalConfig, Scored, Scorer, load_media
+from .features import bilabial_intervals, evenly_spaced, inception_features
 from .metrics.face import within_identity_variance
 from .metrics.fid import frechet_distance
+from .report import write_report
 
 __all__ = ["ManifestRow", "read_manifest", "lazy_pipeline", "generate_video", "run_manifest_eval", "summarise", "feature_map", "json_default"]
 
@@ -120,6 +124,7 @@ def lazy_pipeline(tts_weights: str | None) -> Callable[[], Any]:
 
     def get() -> Any:
         if not loaded:
+            # lazy: loads numba via tts.alignment (about 1 s)
             from facespeak.pipeline import FaceSpeak
 
             loaded.append(FaceSpeak.from_bundled(tts_weights))
@@ -130,9 +135,8 @@ def lazy_pipeline(tts_weights: str | None) -> Callable[[], Any]:
 
 def generate_video(fs: Any, portrait: Any, row: ManifestRow, cfg: AVEvalConfig, out: Path) -> tuple[Path, np.ndarray | None]:
     """Our pipeline's video for the row, and its bilabial timings (from the speech ``say`` made)."""
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import SpeechOptions, VideoOptions, say
-
-    from .features import bilabial_intervals
 
     speech = SpeechOptions.with_defaults(seed=cfg.seed if row.seed is None else row.seed, steps=cfg.steps,
                                          temperature=cfg.temperature)
@@ -182,11 +186,6 @@ def _fid(generated: list[np.ndarray], real: list[np.ndarray]) -> float | None:
 
 
 def _score_row(row: ManifestRow, cfg: AVEvalConfig, scorer: Scorer, get_fs: Any, video_dir: Path) -> tuple[dict[str, Any], Scored, np.ndarray]:
-    from facespeak.audio.io import read_audio
-    from facespeak.face.analysis import load_portrait
-
-    from .features import evenly_spaced, inception_features
-
     portrait = load_portrait(row.portrait, row.face_index)
     video, bilabials, generated = row.video, None, row.video is None
     if video is None:
@@ -206,8 +205,6 @@ def run_manifest_eval(manifest: str | Path, out_dir: str | Path, cfg: AVEvalConf
     """Score every manifest row; write ``results.json`` and ``report.html`` into ``out_dir``."""
     import torch
     from tqdm import tqdm
-
-    from .report import write_report
 
     cfg = cfg or AVEvalConfig()
     rows = read_manifest(manifest)

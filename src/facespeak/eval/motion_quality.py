@@ -13,7 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..data.motion_dataset import SpeechFeatures
 from .metrics.motion import jitter, lip_agreement, pose_statistics, seed_diversity
+from ..motion.bundled import load_audio_mapper, load_motion_sampler
+from ..motion.recorded import MotionStyle, RecordedMotion, bundled_motion_path
+from ..motion.sampler import SamplingOptions, generate_motion, sampler_condition
 
 __all__ = ["evaluate_motion", "main"]
 
@@ -21,11 +25,6 @@ __all__ = ["evaluate_motion", "main"]
 def evaluate_motion(args: argparse.Namespace) -> dict[str, Any]:
     """The measures for the options of :func:`main` (``args``: its parsed command line)."""
     import torch
-
-    from ..data.motion_dataset import SpeechFeatures
-    from ..motion.bundled import load_audio_mapper, load_motion_sampler
-    from ..motion.recorded import MotionStyle, RecordedMotion, bundled_motion_path
-    from ..motion.sampler import SamplingOptions, generate_motion, sampler_condition
 
     torch.set_num_threads(1)
     data = SpeechFeatures(args.features)

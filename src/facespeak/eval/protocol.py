@@ -42,10 +42,19 @@ import numpy as np
 
 from facespeak.core.errors import FacespeakError, InputError
 
+from facespeak.audio.asr import transcribe
+from facespeak.audio.io import read_audio
+from facespeak.data.voices import get_voice
+from facespeak.face.analysis import load_portrait
+from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
+from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
+from facespeak.tfg.mesh_space import EXPRESSION_NAMES
+from facespeak.video.writer import VideoConfig, VideoWriter
 from .av_scoring import AVEvalConfig, ClipMedia, Scorer, load_media
-from .manifest import feature_map, json_default, lazy_pipeline, summarise
+from .manifest import ManifestRow, feature_map, generate_video, json_default, lazy_pipeline, summarise
 from .metrics.fid import frechet_distance
 from .metrics.video import envelope_db, speech_envelope
+from .report import write_report
 
 __all__ = ["ProtocolClip", "SYSTEMS", "CASCADE_VOICE", "JAW_MAX", "read_transcript", "discover_clips",
            "cascade_motion", "render_cascade", "run_protocol", "TABLE1", "TABLE3"]
@@ -110,9 +119,6 @@ def cascade_motion(wav: np.ndarray, sample_rate: int, fps: float, n_frames: int,
     """Envelope-driven lips + recorded head motion -> (``(T_video, 7)`` amounts, ``(T_video, 5)`` pose)."""
     from scipy.ndimage import gaussian_filter1d
 
-    from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
-    from facespeak.tfg.mesh_space import EXPRESSION_NAMES
-
     db = envelope_db(speech_envelope(wav, sample_rate, fps, n_frames), floor_db=silence_db + 10.0)
     level = np.clip((db + silence_db) / silence_db, 0.0, 1.0)
     amounts = np.zeros((n_frames, len(EXPRESSION_NAMES)))
@@ -129,10 +135,6 @@ def cascade_motion(wav: np.ndarray, sample_rate: int, fps: float, n_frames: int,
 
 def render_cascade(portrait: Any, text: str, out: str | Path, cfg: AVEvalConfig) -> Path:
     """The cascade baseline's MP4: Piper ``joe`` speech, envelope lips, our mesh renderer."""
-    from facespeak.audio.io import read_audio
-    from facespeak.data.voices import get_voice
-    from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
-    from facespeak.video.writer import VideoConfig, VideoWriter
 
     with tempfile.TemporaryDirectory(prefix="fs-cascade-") as tmp:
         get_voice(CASCADE_VOICE).synthesize(text, Path(tmp) / "voice.wav")
@@ -159,8 +161,6 @@ class _Collected:
 
 def _clip_systems(clip: ProtocolClip, ref: ClipMedia, portrait: Any, text: str, cfg: AVEvalConfig, scorer: Scorer,
                   get_fs: Any, out: Path, acc: _Collected) -> None:
-    from .manifest import ManifestRow, generate_video
-
     name = clip.id.replace("/", "_")
     row = ManifestRow(id=name, portrait=clip.video, text=text, person=clip.speaker)
     ours, bilabials = generate_video(get_fs(), portrait, row, cfg, out / "facespeak" / f"{name}.mp4")
@@ -179,12 +179,9 @@ def _clip_systems(clip: ProtocolClip, ref: ClipMedia, portrait: Any, text: str, 
 
 def _clip_inputs(clip: ProtocolClip, ref: ClipMedia, scorer: Scorer) -> tuple[Any, str]:
     """The clip's portrait (its first frame, largest face) and text (transcript, else Whisper)."""
-    from facespeak.face.analysis import load_portrait
 
     text = clip.text
     if not text and ref.audio is not None and ref.audio.size:
-        from facespeak.audio.asr import transcribe
-
         text = transcribe(ref.audio, int(ref.sample_rate or 0), model=scorer.asr())
     if not text:
         raise InputError(f"{clip.video}: expected a transcript or speech to transcribe, found neither")
@@ -212,8 +209,6 @@ def run_protocol(root: str | Path, out_dir: str | Path, cfg: AVEvalConfig | None
     """Run the protocol on a test folder; write ``results.json`` and ``report.html``."""
     import torch
     from tqdm import tqdm
-
-    from .report import write_report
 
     cfg = cfg or AVEvalConfig()
     clips = discover_clips(root, layout, max_clips)

@@ -33,6 +33,10 @@ import numpy as np
 from facespeak.core.cache import file_sha256
 from facespeak.core.errors import InputError
 
+from facespeak.audio.asr import load_whisper_base, normalize_words, transcribe, wer
+from facespeak.audio.io import resample, save_wav
+from facespeak.core.checkpoint import read_info
+from facespeak.data.real_faces import load_manifest
 from .metrics.speech import (
     cosine_matrix,
     f0_gender_range,
@@ -97,6 +101,7 @@ class _Utterance:
 
 
 def _speak(fs: Any, portrait: Any, item: FaceItem, text: str, cfg: TTSEvalConfig, condition: str) -> _Utterance:
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import SpeechOptions
 
     opts = SpeechOptions(seed=cfg.seed, condition=condition, **cfg.speech)
@@ -107,7 +112,6 @@ def _speak(fs: Any, portrait: Any, item: FaceItem, text: str, cfg: TTSEvalConfig
 def _save(utt: _Utterance, wav_dir: Path | None, name: str) -> str | None:
     if wav_dir is None:
         return None
-    from facespeak.audio.io import save_wav
 
     return str(save_wav(wav_dir / f"{name}.wav", utt.wav, utt.sample_rate))
 
@@ -116,7 +120,6 @@ def _save(utt: _Utterance, wav_dir: Path | None, name: str) -> str | None:
 def evaluate_intelligibility(fs: Any, portraits: list[tuple[FaceItem, Any]], sentences: list[Sentence],
                              cfg: TTSEvalConfig, wav_dir: Path | None, asr: Any) -> tuple[dict[str, Any], list[_Utterance]]:
     """Round-robin sentences over portraits -> (WER report, the utterances for reuse)."""
-    from facespeak.audio.asr import normalize_words, transcribe, wer
 
     rows, utts = [], []
     for k, sent in enumerate(_progress(sentences, "intelligibility")):
@@ -216,8 +219,7 @@ def _pair_stats(sim: np.ndarray, labels: list[str], same: bool, keep: list[bool]
 
 def evaluate_suitability(portraits: list[tuple[FaceItem, Any]], utts: list[_Utterance]) -> dict[str, Any]:
     """Median F0 vs apparent gender, and the speaker-cosine matrix between portraits."""
-    from facespeak.audio.io import resample
-
+    # lazy: loads cv2 (the CLI imports this module at start)
     from facespeak.face.gender import estimate_gender
 
     rows, embs, labels = [], [], []
@@ -253,8 +255,6 @@ def evaluate_suitability(portraits: list[tuple[FaceItem, Any]], utts: list[_Utte
 
 # runner ------------------------------------------------------------------------------------
 def _checkpoint_record(path: Path) -> dict[str, Any]:
-    from facespeak.core.checkpoint import read_info
-
     info = read_info(path)
     return {"path": str(path.resolve()), "sha256": file_sha256(path), "bytes": path.stat().st_size,
             "arch": info.arch, "extra": {k: v for k, v in info.extra.items() if k != "train"}}
@@ -262,6 +262,7 @@ def _checkpoint_record(path: Path) -> dict[str, Any]:
 
 def _identity_record() -> dict[str, Any] | None:
     """The identity encoder the pipeline loaded (``IdentityExtractor.from_bundled``)."""
+    # lazy: loads cv2 (the CLI imports this module at start)
     from facespeak.face.identity import bundled_identity_path
 
     path = bundled_identity_path()
@@ -305,8 +306,7 @@ def run_tts_eval(cfg: TTSEvalConfig, out_dir: str | Path, command: str = "") -> 
     """Run the three checks, write ``results.json`` and ``summary.md`` into ``out_dir``."""
     import torch
 
-    from facespeak.audio.asr import load_whisper_base
-    from facespeak.data.real_faces import load_manifest
+    # lazy: loads numba via tts.alignment (about 1 s)
     from facespeak.pipeline import FaceSpeak, default_tts_path
 
     out = Path(out_dir)

@@ -22,12 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from facespeak.audio.reference_speech import SpeechClip
+from facespeak.audio.reference_speech import LIBRIVOX_DIR, SpeechClip, librivox_clips
 from facespeak.core.errors import InputError
 from facespeak.core.timing import MelSpec
-from facespeak.vocoder.bundled import VOCODER_NAMES
+from facespeak.vocoder.bundled import VOCODER_NAMES, load_vocoder, load_vocoder_checkpoint, universal_mel_spec
 
+from facespeak.audio.asr import load_whisper_base, normalize_words, transcribe, wer
+from facespeak.audio.io import load_audio, read_audio, save_wav
+from facespeak.audio.mel import MelExtractor
+from facespeak.core.cache import file_sha256
+from facespeak.vocoder.speed import measure_rtf
 from .metrics.speech_quality import QUALITY_THRESHOLDS, SpeechQuality, score_speech_quality, summarize_speech_quality
+from .tts_eval import _git_commit, _json_default
 
 __all__ = ["VocoderEvalConfig", "LoadedVocoder", "load_vocoder_for_eval", "copy_synthesis", "run_vocoder_eval",
            "vocoder_table_markdown", "ORIGINAL_ROW"]
@@ -71,9 +77,6 @@ class LoadedVocoder:
 
 def load_vocoder_for_eval(name_or_path: str) -> LoadedVocoder:
     """A bundled vocoder by name, or a checkpoint file (``facespeak train vocoder`` output)."""
-    from facespeak.vocoder.bundled import load_vocoder, load_vocoder_checkpoint, universal_mel_spec
-
-    from facespeak.core.cache import file_sha256
 
     if name_or_path in VOCODER_NAMES:
         model, spec = load_vocoder(name_or_path), universal_mel_spec()
@@ -102,8 +105,6 @@ def copy_synthesis(vocoder: LoadedVocoder, wav: np.ndarray) -> tuple[np.ndarray,
     ``(1, n_mels, T_mel)``)."""
     import torch
 
-    from facespeak.audio.mel import MelExtractor
-
     extractor = MelExtractor(vocoder.spec)
     with torch.inference_mode():
         mel = extractor(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)))
@@ -113,8 +114,6 @@ def copy_synthesis(vocoder: LoadedVocoder, wav: np.ndarray) -> tuple[np.ndarray,
 
 
 def _clip_row(clip: SpeechClip, wav: np.ndarray, rate: int, quality: SpeechQuality, asr: Any) -> dict[str, Any]:
-    from facespeak.audio.asr import normalize_words, transcribe, wer
-
     row: dict[str, Any] = {"clip": clip.path.stem, "seconds": round(len(wav) / rate, 3), **quality.to_dict()}
     if asr is not None:
         hyp = transcribe(wav, rate, model=asr)
@@ -134,8 +133,6 @@ def _summary_row(name: str, rows: list[dict[str, Any]], scores: list[SpeechQuali
 
 
 def _evaluate_original(clips: list[SpeechClip], asr: Any) -> dict[str, Any]:
-    from facespeak.audio.io import read_audio
-
     rows, scores = [], []
     for clip in clips:
         wav, rate = read_audio(clip.path)
@@ -147,9 +144,6 @@ def _evaluate_original(clips: list[SpeechClip], asr: Any) -> dict[str, Any]:
 
 def _evaluate_vocoder(vocoder: LoadedVocoder, clips: list[SpeechClip], cfg: VocoderEvalConfig, asr: Any,
                       wav_dir: Path | None) -> dict[str, Any]:
-    from facespeak.audio.io import load_audio, save_wav
-    from facespeak.vocoder.speed import measure_rtf
-
     rows, scores, seconds, audio = [], [], 0.0, 0.0
     rate, hop = vocoder.spec.sample_rate, vocoder.spec.hop_length
     for clip in clips:
@@ -179,10 +173,6 @@ def run_vocoder_eval(cfg: VocoderEvalConfig, out_dir: str | Path, command: str =
     ``summary.md`` into ``out_dir``; return the results."""
     import torch
 
-    from facespeak.audio.reference_speech import LIBRIVOX_DIR, librivox_clips
-
-    from .tts_eval import _git_commit, _json_default
-
     if not cfg.vocoders:
         raise InputError("expected at least one vocoder to evaluate, got none")
     if cfg.max_clips is not None and cfg.max_clips < 1:
@@ -195,8 +185,6 @@ def run_vocoder_eval(cfg: VocoderEvalConfig, out_dir: str | Path, command: str =
     out.mkdir(parents=True, exist_ok=True)
     asr = None
     if cfg.wer:
-        from facespeak.audio.asr import load_whisper_base
-
         asr = load_whisper_base()
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)

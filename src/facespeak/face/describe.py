@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import MIN_FACE_SIDE, Face, animatable_problem, default_face_index
+from .gender import estimate_gender
 
 __all__ = ["describe_face", "describe_faces"]
 
@@ -27,8 +28,6 @@ def describe_face(image: np.ndarray, index: int, face: Face, with_gender: bool, 
            "usable": face.short_side >= min_side, "profile": face.is_profile(), "animatable": animatable_problem(face) is None,
            "default": index == default}
     if with_gender:
-        from .gender import estimate_gender  # loads the ONNX age/gender model only when asked
-
         est = estimate_gender(image, face)
         row.update(gender=est.label, p_female=round(est.p_female, 3), age=round(est.age, 1))
     return row

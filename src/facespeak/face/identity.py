@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..assets import asset_path
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import CheckpointError, DependencyError, InputError
@@ -286,7 +287,6 @@ def identity_input(image: np.ndarray, face: Face) -> np.ndarray:
 
 def bundled_identity_path() -> Path:
     """Path of the bundled identity weights (``assets/identity/identity.safetensors``)."""
-    from ..assets import asset_path
 
     return asset_path("identity", "identity.safetensors")
 

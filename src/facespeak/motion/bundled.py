@@ -10,6 +10,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from ..assets import asset_path
+from ..core.checkpoint import load_checkpoint
+from ..core.config import from_dict
 from ..core.errors import CheckpointError
 from .audio_mapper import AudioMapper, AudioMapperConfig
 from .sampler import MotionSampler, MotionSamplerConfig
@@ -22,14 +25,10 @@ SAMPLER_ARCH = "facespeak.motion_sampler"
 
 
 def bundled_mapper_path() -> Path:
-    from ..assets import asset_path
-
     return asset_path("motion", "audio_mapper.safetensors")
 
 
 def bundled_sampler_path() -> Path:
-    from ..assets import asset_path
-
     return asset_path("motion", "motion_sampler.safetensors")
 
 
@@ -38,9 +37,6 @@ def learned_motion_available() -> bool:
 
 
 def _load(path: Path, arch: str, cls, cfg_cls):
-    from ..core.checkpoint import load_checkpoint
-    from ..core.config import from_dict
-
     state, info = load_checkpoint(path, arch=arch)
     cfg = from_dict(cfg_cls, {k: v for k, v in info.config.items() if not k.startswith("_")})
     model = cls(cfg)

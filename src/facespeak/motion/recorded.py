@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import asset_path
 from ..core.errors import InputError
+from ..video.reader import iter_frames, probe_video
 
 __all__ = ["RecordedMotion", "MotionStyle", "track_video_motion", "sample_recorded_motion", "synth_blinks", "bundled_motion_path"]
 
@@ -57,8 +59,6 @@ class RecordedMotion:
 
 
 def bundled_motion_path() -> Path:
-    from ..assets import asset_path
-
     return asset_path("motion", "recorded_motion.safetensors")
 
 
@@ -70,9 +70,10 @@ def _resample(x: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
 
 def track_video_motion(video: str | Path, fps_out: float = 25.0, source: str = "") -> RecordedMotion:
     """Track one face through a real video with the mesh and measure pose, blinks and brows."""
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.analysis import analyse_faces
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ..face.identity import MOTION_TARGET_NAMES, motion_targets
-    from ..video.reader import iter_frames, probe_video
 
     info = probe_video(video)
     rows, centres, iods = [], [], []

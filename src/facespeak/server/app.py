@@ -24,6 +24,9 @@ the event loop or in a small thread pool (text length, estimated speech seconds,
 -> a place in the synthesis worker's bounded queue (:mod:`.worker`; 429 when full) -> the job
 runs in the worker thread while the request watches for its client leaving (then the job is
 cancelled). Health never waits for a thread.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
+functions that use them.
 """
 
 

@@ -5,6 +5,9 @@
 are kept in memory for :data:`KEEP_S` and named by the ``X-Captions-URL`` header
 (``/api/captions/{id}``, 128 random bits; at most :data:`MAX_HELD` are kept, oldest dropped).
 A job writes ``captions.srt|vtt`` beside its result (``GET /api/jobs/{id}/captions``).
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
+functions that use them.
 """
 
 

@@ -12,6 +12,9 @@ Submission does the cheap checks of ``/api/say`` first (options, text length and
 speech seconds, the image and its face: each a 422 at once), then takes a place in the worker's
 queue (429 when full). Status and cancellation run on the event loop and never wait for
 synthesis.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
+functions that use them.
 """
 
 

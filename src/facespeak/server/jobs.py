@@ -14,6 +14,9 @@ queue is full), runs there with a :class:`~facespeak.core.cancel.CancelToken` an
 
 Status reads take the manager's lock only around single SQLite statements and the live
 progress lives in memory, so they never wait for synthesis.
+
+As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
+functions that use them.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from ..core.errors import InputError
 from ..face.align import align_face, crop_landmarks
 from ..face.analysis import Face
 from . import mesh_topology as mt
-from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace
+from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace, canonical_landmarks, mesh_basis
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM"]
@@ -293,8 +293,6 @@ def _mirror_table() -> np.ndarray:
     (MediaPipe's canonical face is left-right symmetric; the head ring follows the face oval)."""
     from scipy.spatial import cKDTree
 
-    from .mesh_space import canonical_landmarks
-
     canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
     _, face = cKDTree(canon).query(canon * [-1.0, 1.0, 1.0])
     oval = {p: k for k, p in enumerate(mt.FACE_OVAL)}
@@ -341,7 +339,6 @@ def _triangulate(ring_scale: float, source: np.ndarray) -> tuple[np.ndarray, np.
     culled: :func:`_band`. Returns ``(n_tri, 3)`` control-point indices and ``(n_tri,)`` facing
     signs (+-1 for head triangles, 0 for the band).
     """
-    from .mesh_space import canonical_landmarks, mesh_basis
 
     canon = canonical_landmarks() + mesh_basis().design[EXPRESSION_NAMES.index("jaw_open")]
     oval = canonical_landmarks()[list(mt.FACE_OVAL), :2]

@@ -117,6 +117,7 @@ def teeth_pose(space, motion: np.ndarray) -> TeethPose:
     """Where the teeth are for one ``(D_motion,)`` motion frame of a
     :class:`facespeak.tfg.mesh_space.MeshMotionSpace` (canvas px): upper teeth on the skull
     (pose only), lower teeth on the jaw (pose + ``LOWER_FOLLOW`` of the jaw's lower-lip drop)."""
+    # lazy: loads scipy, torch
     from .mesh_space import EXPRESSION_NAMES, K_EXPR
 
     jaw_k = EXPRESSION_NAMES.index("jaw_open")

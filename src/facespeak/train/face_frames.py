@@ -18,7 +18,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..audio.io import resample
+from ..audio.mel import MelExtractor
 from ..core.errors import ConfigError, InputError
+from ..core.timing import MelSpec
+from ..data.talking_clips import align_crops
+from ..video.reader import iter_frames, probe_video, read_video
 
 __all__ = ["FrameAugment", "augment_pair", "FaceFramesConfig", "FaceFrames", "prepare_face_frames", "load_or_prepare",
            "split_index", "frames_to_tensor", "SelfReenactmentDataset", "collate_pairs"]
@@ -124,11 +129,6 @@ class FaceFrames:
 
 
 def _clip_mel(video: str | Path) -> tuple[np.ndarray, float]:
-    from ..audio.io import resample
-    from ..audio.mel import MelExtractor
-    from ..core.timing import MelSpec
-    from ..video.reader import read_video
-
     data = read_video(video)
     spec = MelSpec.paper()
     if data.audio is None or data.info.sample_rate is None:
@@ -146,9 +146,6 @@ def prepare_face_frames(cfg: FaceFramesConfig) -> FaceFrames:
     Frames without a face reuse the previous frame's alignment; a clip with no face at all
     raises :class:`NoFaceError`."""
     from tqdm import tqdm
-
-    from ..data.talking_clips import align_crops
-    from ..video.reader import iter_frames, probe_video
 
     if not Path(cfg.video).is_file():
         raise InputError(f"face video: expected a file at {cfg.video}, found nothing")

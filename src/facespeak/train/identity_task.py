@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.config import to_dict
 from ..data.real_faces import load_manifest
 from ..face.analysis import analyse_faces, face_nearest_box
 from ..face.augment import augment_face_image, face_crop
@@ -270,8 +271,6 @@ def evaluate_identity(model: IdentityEncoder, table: FeatureTable, genders: dict
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-
-    from ..core.config import to_dict
 
     parser = argparse.ArgumentParser(description="Train the identity encoder on the real-face corpus.")
     parser.add_argument("--corpus", default="corpus/faces")

@@ -24,7 +24,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from ..core.checkpoint import save_checkpoint
 from ..core.config import to_dict
+from ..core.errors import CheckpointError
 from ..core.output_files import AtomicOutput
 from .distributed import DistInfo, barrier, cleanup_distributed, init_distributed, reduce_mean
 from .sampler import InfiniteShardedSampler
@@ -156,8 +158,6 @@ def train(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: str | 
     stats = _run_steps(task, cfg, model, base_model, opt, scaler, precision, dev, gen, loader, sampler, step, end,
                        run_dir, dist, progress)
     if dist.is_main and export_path is not None and end == cfg.steps:
-        from ..core.checkpoint import save_checkpoint
-
         state, config = task.export(base_model)
         save_checkpoint(export_path, state, task.arch, config, extra={"steps": cfg.steps, "train": to_dict(cfg)})
     barrier(dist)
@@ -225,7 +225,6 @@ def _append_csv(path: Path, step: int, seconds: float, values: dict[str, float])
 
 def load_last(task: Task, run_dir: str | Path) -> tuple[nn.Module, int]:
     """The task's model with the weights of ``run_dir/last.pt``, and that checkpoint's step."""
-    from ..core.errors import CheckpointError
 
     ckpt = Path(run_dir) / "last.pt"
     if not ckpt.is_file():
@@ -242,7 +241,6 @@ def export_last(task: Task, cfg: TrainConfig, run_dir: str | Path, export_path: 
 
     ``half`` stores floating tensors as float16 (bundled weights: half the size; loading
     into a float32 model upcasts)."""
-    from ..core.checkpoint import save_checkpoint
 
     model, step = load_last(task, run_dir)
     weights, config = task.export(model)

@@ -20,14 +20,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
+from ..data.shards.reader import shard_paths
 from ..data.shards.stage_items import SyncItems
 from ..data.shards.streaming import ShardStream, ShardStreamConfig
 from ..tfg.latent.syncnet import SyncNet, SyncNetConfig, mouth_region
-from .loop import TrainConfig
 from .face_frames import FaceFrames, FaceFramesConfig, frames_to_tensor, load_or_prepare, split_index
+from .loop import TrainConfig
 
 __all__ = ["SyncNetTrainConfig", "SyncNetTask", "SyncWindows", "load_syncnet"]
 
@@ -112,8 +114,6 @@ class SyncNetTask:
         """Rates from the shards' index (fps) and the paper's 16 kHz mel (the shards' audio rate)."""
         import json
 
-        from ..data.shards.reader import shard_paths
-
         cfg, spec = self.cfg, MelSpec.paper()
         shard_paths(cfg.shards.dir)  # a clear error when there is no index
         settings = json.loads((Path(cfg.shards.dir) / "index.json").read_text(encoding="utf-8")).get("settings") or {}
@@ -149,7 +149,6 @@ class SyncNetTask:
 
 def load_syncnet(path: str | Path) -> SyncNet:
     """A frozen, eval-mode SyncNet expert from an exported checkpoint."""
-    from ..core.checkpoint import load_checkpoint
 
     state, info = load_checkpoint(path, arch=ARCH)
     model = SyncNet(from_dict(SyncNetConfig, info.config))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..data.talking_clips import TalkingClipDataset, TalkingClips, collate_clips
+from ..face.identity import descriptor_in_box
 from ..tfg.latent import LatentTFG
 
 __all__ = ["evaluate_reenactment", "evaluate_joint_windows"]
@@ -20,8 +21,6 @@ def _descriptor(image: np.ndarray, upscale: int = 256) -> np.ndarray | None:
     The face box is the alignment template's (same for real and generated frames: small
     generated crops are often missed by the detector, which would bias the metric)."""
     import cv2
-
-    from ..face.identity import descriptor_in_box
 
     big = np.ascontiguousarray(cv2.resize(image, (upscale, upscale), interpolation=cv2.INTER_CUBIC))
     lo, hi = int(0.22 * upscale), int(0.84 * upscale)

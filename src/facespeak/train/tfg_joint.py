@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.checkpoint import save_checkpoint
 from ..core.config import to_dict
 from ..core.errors import ConfigError
 from ..data.talking_clips import TalkingClipsConfig
@@ -33,8 +34,11 @@ from ..motion.audio_mapper import AudioMapper, AudioMapperConfig, pool_to_video
 from ..motion.bundled import MAPPER_ARCH, SAMPLER_ARCH
 from ..motion.sampler import MotionSampler, MotionSamplerConfig
 from ..tfg.latent import LatentTFG
+from ..tfg.latent.losses import sync_loss
 from ..tfg.latent.motion_space import latent_condition
+from ..tfg.latent.syncnet import mouth_region
 from ..tfg.latent.training import ObjectiveOutput, ReconstructionObjective
+from .loop import load_last
 from ..tts import FaceTTS, TTSConfig
 
 __all__ = ["JointStageConfig", "size_motion_configs", "JointObjective", "JointStageModel", "mel_window",
@@ -100,9 +104,6 @@ class JointObjective(nn.Module):
         object.__setattr__(self, "_syncnet", syncnet)
 
     def _sync(self, fake: torch.Tensor, mel_windows: torch.Tensor | None) -> torch.Tensor:
-        from ..tfg.latent.losses import sync_loss
-        from ..tfg.latent.syncnet import mouth_region
-
         net = self._syncnet
         if net is None or mel_windows is None:
             return fake.new_zeros(())
@@ -185,8 +186,6 @@ def export_joint_parts(task: Any, run_dir: str | Path, out: str | Path) -> list[
     ``facespeak.tts`` with condition = this TFG's ``f_id`` and the mel analysis it was trained
     on). Together with ``out`` they are what ``say --tfg latent --weights`` runs. ``task``: a
     :class:`facespeak.train.tfg_task.TFGTask` of stage ``joint``. Returns the paths."""
-    from ..core.checkpoint import save_checkpoint
-    from .loop import load_last
 
     if task.cfg.stage != "joint":
         raise ConfigError(f"export_joint_parts: expected stage 'joint', got {task.cfg.stage!r}")

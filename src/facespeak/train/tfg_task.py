@@ -30,20 +30,22 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
-from ..core.errors import ConfigError, DependencyError
+from ..core.errors import CheckpointError, ConfigError, DependencyError
 from ..data.talking_clips import TalkingClipDataset, TalkingClips, collate_clips
 from ..motion.audio_mapper import AudioMapper
 from ..motion.sampler import MotionSampler
 from ..tfg.latent import LatentTFG, LatentTFGConfig, TFGLossWeights
 from ..tfg.latent.losses import FeatureStack
 from ..tfg.latent.training import ReconstructionObjective
-from ..tts import FaceTTS, TTSConfig
 from .face_frames import (FaceFrames, FaceFramesConfig, FrameAugment, SelfReenactmentDataset, augment_pair,
                           collate_pairs, frames_to_tensor, load_or_prepare, prepare_face_frames, split_index)
 from .loop import TrainConfig
+from .syncnet_task import load_syncnet
 from .tfg_eval import evaluate_joint_windows, evaluate_reenactment
 from .tfg_joint import JointObjective, JointStageConfig, JointStageModel, export_joint_parts, mel_window, size_motion_configs
+from ..tts import FaceTTS, TTSConfig
 
 __all__ = ["FrameAugment", "augment_pair", "FaceFramesConfig", "JointStageConfig", "TFGTrainConfig", "TFGTask",
            "JointStageModel", "mel_window", "export_joint_parts", "evaluate_joint_windows", "FaceFrames",
@@ -134,8 +136,6 @@ class TFGTask:
         size_motion_configs(j, m.style_dim)
         self.syncnet = None
         if self.cfg.syncnet:
-            from .syncnet_task import load_syncnet
-
             self.syncnet = load_syncnet(self.cfg.syncnet)
             if self.syncnet.cfg.n_mels != self.clips.sync_mel.n_mels:
                 raise ConfigError(f"syncnet {self.cfg.syncnet}: expects {self.syncnet.cfg.n_mels} mels, the clips' "
@@ -149,8 +149,6 @@ class TFGTask:
         tts = FaceTTS(self.cfg.joint.tts)
         path = self.cfg.joint.tts_init_from
         if path:
-            from ..core.checkpoint import load_checkpoint
-
             state, _ = load_checkpoint(path, arch="facespeak.tts")
             own = tts.state_dict()
             fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
@@ -162,8 +160,6 @@ class TFGTask:
         features = inception_features() if self.cfg.weights.perceptual_ratio > 0 or self.cfg.weights.identity > 0 else None
         recon = ReconstructionObjective(LatentTFG(self.cfg.model), self.cfg.weights, features)
         if self.cfg.init_from:
-            from ..core.checkpoint import load_checkpoint
-
             state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
             missing, unexpected = recon.tfg.load_state_dict(state, strict=False)
             log.info("warm start from %s (%d missing, %d unexpected)", self.cfg.init_from, len(missing), len(unexpected))
@@ -216,7 +212,6 @@ class TFGTask:
 def evaluate_run(cfg: TFGTrainConfig, run_dir: str | Path, identity: bool = True) -> dict[str, float]:
     """:func:`evaluate_reenactment` of ``run_dir/last.pt`` on the held-out frames of ``cfg.data``
     (stage ``joint``: :func:`evaluate_joint_windows` on the held-out and training clips)."""
-    from ..core.errors import CheckpointError
 
     ckpt = Path(run_dir) / "last.pt"
     if not ckpt.is_file():

@@ -11,14 +11,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
+from ..data.shards.stage_items import TTSItems, shard_mel_stats
 from ..data.shards.streaming import ShardStream, ShardStreamConfig
-from ..data.shards.stage_items import TTSItems
 from ..data.tts_dataset import FaceBank, TTSDataset, TTSFeatures, collate_tts
-from ..tts import FaceTTS, TTSConfig
+from ..text import TextConfig, TextFrontend
 from .loop import TrainConfig
+from ..tts import FaceTTS, TTSConfig
 
 __all__ = ["TTSDataConfig", "TTSTrainConfig", "TTSTask"]
 
@@ -91,9 +93,6 @@ class TTSTask:
             self._init_features()
 
     def _init_shards(self) -> None:
-        from ..data.shards.stage_items import shard_mel_stats
-        from ..text import TextConfig, TextFrontend
-
         cfg, m = self.cfg, self.cfg.model
         self.items = TTSItems(cfg.data.mel, cfg.data.cond, m.gender_cond, cfg.data.max_seconds, cfg.data.identity)
         front = TextFrontend(TextConfig())
@@ -133,8 +132,6 @@ class TTSTask:
     def build_model(self) -> nn.Module:
         model = FaceTTS(self.cfg.model)
         if self.cfg.init_from:
-            from ..core.checkpoint import load_checkpoint
-
             state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
             own = model.state_dict()
             # stage change (e.g. speaker codes -> face features): layers whose shape changed restart

@@ -34,10 +34,13 @@ from torch.utils.data import Dataset
 
 from ..audio.io import load_audio
 from ..audio.mel import MelExtractor
+from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
-from ..vocoder.bundled import HIFIGAN_ARCH, ISTFT_ARCH
+from ..data.vocoder_teacher import load_teacher_item, read_teacher_index
+from .loop import TrainConfig
+from ..vocoder.bundled import HIFIGAN_ARCH, ISTFT_ARCH, load_universal_hifigan
 from ..vocoder.discriminators import (
     DiscriminatorConfig,
     WaveDiscriminators,
@@ -48,7 +51,7 @@ from ..vocoder.discriminators import (
 from ..vocoder.distill import CompressedComplexStftLoss, MultiResolutionStftLoss
 from ..vocoder.hifigan import HifiGanConfig, HifiGanGenerator
 from ..vocoder.istft_vocoder import IstftVocoder, IstftVocoderConfig, polar_spectrum
-from .loop import TrainConfig
+from ..vocoder.prune import prune_hifigan
 
 __all__ = ["VocoderDataConfig", "VocoderLossConfig", "AdversarialConfig", "VocoderTrainConfig",
            "SpeechWavDataset", "TeacherSetDataset", "AdversarialVocoder", "VocoderTask", "collate_wavs",
@@ -153,8 +156,6 @@ class TeacherSetDataset(Dataset):
     """Items of a vocoder teacher set: ``(mel (n_mels, T_mel), teacher (T_mel * hop,))`` tensors."""
 
     def __init__(self, root: str | Path, max_items: int = 0) -> None:
-        from ..data.vocoder_teacher import read_teacher_index
-
         self.root = Path(root)
         self.rows = sorted(read_teacher_index(self.root), key=lambda r: r["id"])
         if max_items:
@@ -166,8 +167,6 @@ class TeacherSetDataset(Dataset):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from ..data.vocoder_teacher import load_teacher_item
-
         mel, teacher = load_teacher_item(self.root, self.rows[index])
         return torch.from_numpy(mel), torch.from_numpy(teacher)
 
@@ -272,15 +271,10 @@ class VocoderTask:
         model = IstftVocoder(self.cfg.model) if self.cfg.architecture == "istft" else HifiGanGenerator(self.cfg.hifigan)
         log.info("vocoder: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
         if self.cfg.init_from == "universal" and self.cfg.architecture == "hifigan":
-            from ..vocoder.bundled import load_universal_hifigan
-            from ..vocoder.prune import prune_hifigan
-
             teacher = load_universal_hifigan()
             model.load_state_dict(prune_hifigan(teacher.state_dict(), teacher.cfg, self.cfg.hifigan))
             log.info("generator cut out of the universal HiFi-GAN")
         elif self.cfg.init_from:
-            from ..core.checkpoint import load_checkpoint
-
             state, _ = load_checkpoint(self.cfg.init_from, arch=self.arch)
             model.load_state_dict({k: v.float() for k, v in state.items()})
             log.info("generator warm start from %s", self.cfg.init_from)

@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facespeak.audio.mel import slaney_band_edges_hz
+from facespeak.core.checkpoint import load_checkpoint, save_checkpoint
 from facespeak.core.errors import CheckpointError, InputError
 from facespeak.core.timing import MelSpec
 
@@ -49,8 +51,6 @@ _FEMALE, _MALE = 0, 1
 
 
 def _mel_centres(spec: MelSpec) -> np.ndarray:
-    from facespeak.audio.mel import slaney_band_edges_hz
-
     return slaney_band_edges_hz(spec.n_mels, spec.fmin, spec.fmax)[1:-1]
 
 
@@ -172,7 +172,6 @@ class TimbreMap:
 
     def save(self, path: str | Path, note: str = "") -> None:
         """Write through :func:`facespeak.core.checkpoint.save_checkpoint` (arch :data:`TIMBRE_ARCH`)."""
-        from facespeak.core.checkpoint import save_checkpoint
 
         state = {k: torch.from_numpy(np.asarray(v, dtype=np.float32))
                  for k, v in (("mean", self.mean), ("directions", self.directions), ("spread", self.spread))}
@@ -184,8 +183,6 @@ class TimbreMap:
         """A map written by :meth:`save`, or by the earlier writer (its own metadata: max_cents,
         persons; the bundled map)."""
         from safetensors import SafetensorError, safe_open
-
-        from facespeak.core.checkpoint import load_checkpoint
 
         try:
             with safe_open(str(path), "np") as f:

@@ -22,6 +22,7 @@ import torch
 from facespeak.core.errors import CheckpointError, DependencyError
 from facespeak.core.timing import MelSpec
 
+from facespeak.core.checkpoint import load_checkpoint
 from .hifigan import HifiGanConfig, HifiGanGenerator, convert_reference_state_dict
 from .istft_vocoder import IstftVocoder, IstftVocoderConfig
 
@@ -134,7 +135,6 @@ def bundled_vocoder_path(name: str = "fast") -> Path:
 def load_vocoder_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> IstftVocoder | HifiGanGenerator:
     """A vocoder saved with :func:`facespeak.core.checkpoint.save_checkpoint` (arch
     ``facespeak.vocoder.istft`` or ``facespeak.vocoder.hifigan``), in eval mode, no gradients."""
-    from facespeak.core.checkpoint import load_checkpoint
 
     state, info = load_checkpoint(path)
     builders = {ISTFT_ARCH: (IstftVocoder, IstftVocoderConfig), HIFIGAN_ARCH: (HifiGanGenerator, HifiGanConfig)}

@@ -30,8 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from ...audio.io import load_audio, resample
 from ...core.errors import InputError
 from .layouts import ClipRecord
+from ..talking_clips import alignment_matrices, resample_frame_indices, track_faces, warp_crops
+from ...video.reader import read_video
+from ...video.writer import VideoConfig, write_video
 
 __all__ = ["ShardConfig", "QUALITY_BITS", "prepare_clip", "encode_sample"]
 
@@ -80,8 +84,6 @@ class ShardConfig:
 
 def _load_media(rec: ClipRecord, cfg: ShardConfig) -> tuple[np.ndarray, np.ndarray, Any]:
     """(source frames ``(T_src, H, W, 3) uint8``, audio ``(T_wav,)`` at ``cfg.sample_rate``, VideoInfo)."""
-    from ...audio.io import load_audio, resample
-    from ...video.reader import read_video
 
     data = read_video(rec.video)
     if len(data.frames) == 0 or not data.info.fps:
@@ -108,7 +110,9 @@ def _fit_audio(audio: np.ndarray, n_frames: int, cfg: ShardConfig, name: str) ->
 
 def _face_tracks(faces: list[Any], mats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per frame: pose ``(T, 3)``, crop-px mesh ``(T, 478, 3)`` (NaN without a face), flags ``(T,) uint8``."""
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ...face.align import crop_landmarks
+    # lazy: loads cv2 (the CLI imports this module at start)
     from ...face.analysis import MIN_FACE_SIDE, N_LANDMARKS, PROFILE_YAW_DEG
 
     t = len(faces)
@@ -127,8 +131,6 @@ def _face_tracks(faces: list[Any], mats: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _encode_mp4(crops: np.ndarray, cfg: ShardConfig) -> bytes:
-    from ...video.writer import VideoConfig, write_video
-
     with tempfile.TemporaryDirectory(prefix="facespeak-shard-") as tmp:
         path = Path(tmp) / "faces.mp4"
         write_video(path, crops, config=VideoConfig(fps=cfg.fps, crf=cfg.crf, preset="veryfast"))
@@ -153,7 +155,6 @@ def prepare_clip(rec: ClipRecord, cfg: ShardConfig, front: Any) -> dict[str, Any
     """Decode, track, align and describe one clip (module docstring); ``front`` is a
     :class:`facespeak.text.TextFrontend`. Returns the arrays and metadata, not yet encoded
     (:func:`encode_sample`). A clip that cannot be used raises a :class:`FacespeakError`."""
-    from ..talking_clips import alignment_matrices, resample_frame_indices, track_faces, warp_crops
 
     frames, audio, info = _load_media(rec, cfg)
     frames = frames[resample_frame_indices(len(frames), info.fps, cfg.fps)]

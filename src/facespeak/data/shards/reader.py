@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import InputError
+from ...video.reader import read_video
 
 __all__ = ["shard_paths", "iter_shards", "decode_sample"]
 
@@ -35,8 +36,6 @@ def iter_shards(out: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def _frames(data: bytes) -> np.ndarray:
-    from ...video.reader import read_video
-
     with tempfile.TemporaryDirectory(prefix="facespeak-shard-") as tmp:
         path = Path(tmp) / "faces.mp4"
         path.write_bytes(data)

@@ -23,8 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...audio.io import resample
+from ...audio.mel import MelExtractor
 from ...core.timing import MelSpec
 from .streaming import ShardStreamConfig, kept_samples
+from ...face.analysis import analyse_faces
+from ...face.gender import estimate_gender
+from ...face.identity import IdentityExtractor
+from ...text import TextConfig, TextFrontend
+from ...tfg.latent.syncnet import mouth_region
 
 __all__ = ["TTSItems", "SyncItems", "pick_frame", "clip_mel", "shard_mel_stats"]
 
@@ -33,8 +40,6 @@ log = logging.getLogger(__name__)
 
 def clip_mel(audio: np.ndarray, rate: int, spec: MelSpec) -> np.ndarray:
     """``audio (T_wav,)`` float32 at ``rate`` Hz -> log-mel ``(n_mels, T_mel)`` float32 at ``spec``."""
-    from ...audio.io import resample
-    from ...audio.mel import MelExtractor
 
     wav = resample(np.asarray(audio, np.float32), int(rate), spec.sample_rate)
     with torch.no_grad():
@@ -85,9 +90,6 @@ class TTSItems:
     def models(self) -> tuple[Any, Any]:
         """(text front end, identity extractor), loaded on first use in this process."""
         if self._models is None:
-            from ...face.identity import IdentityExtractor
-            from ...text import TextConfig, TextFrontend
-
             if self.identity:
                 extractor = IdentityExtractor.from_checkpoint(self.identity)
             else:
@@ -97,7 +99,6 @@ class TTSItems:
 
     def face_condition(self, frame: np.ndarray) -> tuple[np.ndarray, float] | None:
         """Aligned crop ``(S, S, 3) uint8`` -> (identity feature (D_id,), gender score), or None."""
-        from ...face.analysis import analyse_faces
 
         faces = analyse_faces(frame, max_faces=1)
         if not faces:
@@ -105,7 +106,7 @@ class TTSItems:
         feats = self.models()[1].extract(frame, faces[0])
         score = 0.0
         if self.gender:
-            from ...face.gender import estimate_gender
+            # lazy: loads numba via tts.alignment (about 1 s)
             from ...pipeline import gender_score
 
             score = gender_score(estimate_gender(frame, faces[0]).p_female)
@@ -143,8 +144,6 @@ class SyncItems:
     seed: int = 0
 
     def __call__(self, sample: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
-        from ...tfg.latent.syncnet import mouth_region
-
         fps = float(sample["meta"].get("fps", 25.0))
         per_frame = self.spec.frame_rate / fps
         mel = torch.from_numpy(clip_mel(sample["audio"], sample["sample_rate"], self.spec))

@@ -28,10 +28,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...core.errors import FacespeakError, InputError
+from ...core.errors import DependencyError, FacespeakError, InputError
 from ...core.output_files import AtomicOutput
 from .layouts import ClipRecord, list_clips
 from .prepare import ShardConfig, encode_sample, prepare_clip
+from ...text import TextConfig, TextFrontend
 
 __all__ = ["in_part", "parse_part", "select_clips", "prepare_shards", "build_index", "read_failures"]
 
@@ -140,8 +141,6 @@ def _init_worker() -> None:
     import cv2
     import torch
 
-    from ...text import TextConfig, TextFrontend
-
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     _FRONT = TextFrontend(TextConfig())
@@ -242,8 +241,6 @@ def prepare_shards(cfg: ShardConfig, progress: bool = True) -> dict[str, Any]:
     try:
         import webdataset  # noqa: F401
     except ImportError as e:
-        from ...core.errors import DependencyError
-
         raise DependencyError(f"writing shards needs webdataset (pip install webdataset): {e}") from e
     _check_config(cfg)
     out = Path(cfg.out)

@@ -40,6 +40,8 @@ import numpy as np
 from facespeak.core.errors import DependencyError, InputError
 from facespeak.core.timing import MelSpec
 
+from facespeak.audio.io import resample
+from facespeak.audio.mel import slaney_mel_filterbank
 from .dtw import dtw_path, pairwise_euclidean
 
 __all__ = [
@@ -84,7 +86,6 @@ class PitchConfig:
 
 def _mono(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """Validate and resample to the analysis rate -> (T_wav,) float64."""
-    from facespeak.audio.io import resample
 
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim != 1 or wav.size == 0:
@@ -185,8 +186,6 @@ def f0_gender_range(f0_hz: float) -> Literal["male", "female", "ambiguous"]:
 
 @functools.lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    from facespeak.audio.mel import slaney_mel_filterbank
-
     return slaney_mel_filterbank(ANALYSIS.sample_rate, ANALYSIS.n_fft, ANALYSIS.n_mels, ANALYSIS.fmin, ANALYSIS.fmax)
 
 
@@ -267,7 +266,6 @@ def speaker_embedding(wav: np.ndarray, sample_rate: int, vad: bool = True) -> np
     Raises:
         InputError: empty audio, or ``vad=True`` and the VAD finds no voice at all.
     """
-    from facespeak.audio.io import resample
 
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim != 1 or wav.size == 0:

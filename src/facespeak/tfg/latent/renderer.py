@@ -20,6 +20,7 @@ from ...core.errors import InputError
 from ...face.align import align_face
 from ...face.analysis import Face
 from .model import LatentTFG
+from .weights import load_latent_tfg
 
 __all__ = ["LatentRenderConfig", "LatentRenderer"]
 
@@ -67,8 +68,6 @@ class LatentRenderer:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"portrait: expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
         if not isinstance(model, LatentTFG):
-            from .weights import load_latent_tfg
-
             model = load_latent_tfg(model)
         self.model, self.config = model.eval(), config or LatentRenderConfig()
         size = model.cfg.size
