@@ -35,12 +35,13 @@ from .face.analysis import Portrait, load_portrait
 from .motion.audio_mapper import concat_speech_features
 from .motion.bundled import load_audio_mapper, load_motion_sampler
 from .motion.space import check_motion_models, generate_space_motion
+from .say_stream import SayResult, encode_frames
 from .tfg.latent.motion_space import LatentMotionSpace
 from .tfg.latent.renderer import LatentRenderer
 from .tfg.latent.weights import load_latent_tfg, resolve_weights
 from .video.writer import VideoConfig, VideoWriter
 
-__all__ = ["JOINT_PARTS", "JointExport", "joint_export_paths", "load_joint_export", "JointSayOutput", "say_joint"]
+__all__ = ["JOINT_PARTS", "JointExport", "joint_export_paths", "load_joint_export", "say_joint"]
 
 JOINT_PARTS = ("audio_mapper", "motion_sampler", "tts")
 _OLD_SAMPLER_ARCH = "facespeak.tfg.latent.motion_sampler"  # joint exports before issue 13
@@ -107,21 +108,6 @@ def load_joint_export(weights: str | Path) -> JointExport:
     return JointExport(tfg, mapper, sampler, tts, tts_config, mel)
 
 
-@dataclass
-class JointSayOutput:
-    """The fields of :class:`facespeak.pipeline.SayResult`."""
-
-    path: Path
-    n_frames: int
-    fps: float
-    duration_s: float
-    face_index: int
-    n_faces: int
-    timings: dict[str, float] = field(default_factory=dict)
-    chunks: list[Any] = field(default_factory=list)
-    sample_rate: int = 0
-
-
 def _voice(fs: Any, export: JointExport, speech: Any) -> Any:
     """``fs`` (a FaceSpeak) with the joint TTS in place of its own; same front end and vocoder."""
     if export.mel != fs.mel_spec:
@@ -164,7 +150,7 @@ def _latent_motion(export: JointExport, renderer: Any, chunks: list[Any], speech
 
 def say_joint(fs: Any, image: Any, text: str, out: str | Path, speech: Any, video: Any, face_index: int | None = None,
               progress: bool = False, cancel: CancelToken | None = None,
-              on_progress: ProgressFn | None = None) -> JointSayOutput:
+              on_progress: ProgressFn | None = None) -> SayResult:
     """Portrait + text -> MP4 with the joint export ``video.tfg_weights`` (module docstring).
     ``fs``: the pipeline's FaceSpeak (front end, vocoder, mel analysis, device). Timings as in
     :func:`facespeak.pipeline.say` (a :class:`StageClock` per run)."""
@@ -188,15 +174,9 @@ def say_joint(fs: Any, image: Any, text: str, out: str | Path, speech: Any, vide
     with clock.stage(MUX):
         writer = VideoWriter(out, renderer.frame_size, sr, VideoConfig(fps=timing.video_fps))
     with writer:
-        frames = tqdm(renderer.render_codes(f_m, f_lip), total=n_frames, desc="render", unit="frame", disable=not progress)
-        for i, frame in enumerate(clock.timed(RENDER, frames)):
-            check_cancel(cancel)
-            with clock.stage(MUX):
-                writer.add_frame(frame)
-            clock.mark("first_frame_s")
-            clock.report(RENDER, (i + 1) / n_frames)
+        encode_frames(writer, renderer.render_codes(f_m, f_lip), n_frames, clock, cancel, progress)
         with clock.stage(MUX, report=True):
             path = writer.close(wav)
     timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}
-    return JointSayOutput(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index,
+    return SayResult(Path(path), n_frames, timing.video_fps, len(wav) / sr, portrait.face_index,
                           len(portrait.faces), timings, chunks, sr)

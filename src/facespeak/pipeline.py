@@ -25,15 +25,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from .bundle import Bundle, default_timbre_path, default_tts_path
+from .bundle import Bundle, check_text_symbols, default_timbre_path, default_tts_path, load_bundle
 from .core.cancel import CancelToken, check_cancel
 from .core.errors import InputError
 from .core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, ProgressFn, SpeechProgress, StageClock
+from .core.timing import AudioTiming
+from .face.analysis import Portrait, load_portrait
+from .face.gender import estimate_gender
+from .latent_pipeline import joint_export_paths, say_joint
+from .motion.audio_mapper import concat_speech_features
+from .motion.bundled import learned_motion_available, load_audio_mapper, load_motion_sampler
+from .motion.lip_rules import lip_targets
+from .motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
+from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
+from .motion.silence import gate_lips
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, SIZES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import SayResult
+from .say_stream import SayResult, SpeechStream, encode_frames, pooled_features
+from .text import TextConfig, TextFrontend, phonemes_to_ids
+from .text.captions import SpokenChunk, caption_cues
+from .tfg.latent.renderer import LatentRenderer
+from .tfg.mesh_renderer import MeshRenderer, RenderConfig
+from .tfg.mesh_space import EXPRESSION_NAMES
 from .tts.timbre import formant_shift
+from .video.writer import VideoConfig, VideoWriter
 
 __all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
            "speech_captions"]
@@ -45,7 +61,6 @@ log = logging.getLogger(__name__)
 class SpeechChunk:
     """One synthesised text chunk. wav (T_wav,) float32; mel (n_mels, T_mel); durations (T_text,)
     mel frames per symbol; e_t (C, T_text); mu_y (n_mels, T_mel) = the paper's f~_t."""
-
     text: str
     ids: list[int]
     wav: np.ndarray
@@ -79,8 +94,6 @@ def estimate_speech_s(frontend: Any, text: str, opts: SpeechOptions) -> float:
     """Seconds of speech ``text`` will give, from its phoneme count after normalisation (digits
     and symbols expanded) and the chunk pauses. No model is needed and it costs about a
     millisecond per sentence, so a server can refuse a request before any synthesis."""
-    from .text import phonemes_to_ids
-
     chunks = frontend.split(text)
     n = sum(len(phonemes_to_ids(frontend.phonemize(chunk))) for chunk in chunks)
     return n * SPEECH_S_PER_SYMBOL * opts.length_scale + opts.pause_s * max(0, len(chunks) - 1)
@@ -90,8 +103,6 @@ def speech_captions(fs: "FaceSpeak", text: str, chunks: list[Any], opts: SpeechO
     """Sentence cues with word timings (facespeak.text.captions) for ``text`` spoken as
     ``chunks`` (SpeechChunks, or anything with ``text``, ``ids``, ``durations``, ``wav`` /
     ``n_samples``), on the timeline :meth:`FaceSpeak.speak` writes (chunks joined by pauses)."""
-    from .text.captions import SpokenChunk, caption_cues
-
     sr = fs.mel_spec.sample_rate
     spoken = [c if isinstance(c, SpokenChunk) else SpokenChunk(c.text, c.ids, c.durations, len(c.wav)) for c in chunks]
     return caption_cues(fs.frontend, text, spoken, int(opts.pause_s * sr), sr)
@@ -99,7 +110,6 @@ def speech_captions(fs: "FaceSpeak", text: str, chunks: list[Any], opts: SpeechO
 
 class _threads:
     """Temporarily set torch's intra-op thread count (None = leave it)."""
-
     def __init__(self, n: int | None) -> None:
         self.n, self.saved = n, None
 
@@ -127,7 +137,6 @@ def gender_score(p_female: float, floor: float = GENDER_SCORE_FLOOR) -> float:
 
 class FaceSpeak:
     """Portrait + text -> speech with a voice from the face. Thread-safe for inference."""
-
     def __init__(self, bundle: Bundle, frontend: Any, device: torch.device) -> None:
         """``bundle``: the models (facespeak.bundle.load_bundle), already on ``device``."""
         self.bundle, self.frontend, self.device = bundle, frontend, device
@@ -144,9 +153,6 @@ class FaceSpeak:
         and the text front end. Overrides: ``tts_path`` another TTS; ``vocoder`` "fast" (our
         iSTFT vocoder, the bundled default), "universal" (the pretrained HiFi-GAN V1, slower) or
         a vocoder file; ``timbre_path`` another timbre map."""
-        from .bundle import check_text_symbols, load_bundle
-        from .text import TextConfig, TextFrontend
-
         if threads or os.environ.get("FACESPEAK_THREADS"):
             torch.set_num_threads(int(threads or os.environ["FACESPEAK_THREADS"]))
         models = load_bundle(bundle, device, tts=tts_path, vocoder=vocoder, timbre=timbre_path)
@@ -160,8 +166,6 @@ class FaceSpeak:
         """Portrait (path, bytes, RGB array or an analysed ``Portrait``) ->
         (Portrait, IdentityFeatures, cond (1, D_cond)). ``voice_gender`` "female"/"male" sets the
         gender score to -1/+1 instead of the estimator's ``P(male) - P(female)``."""
-        from .face.analysis import Portrait, load_portrait
-
         _check_voice_gender(voice_gender)
         if voice_gender != "auto" and not self.tts.cfg.gender_cond:
             raise InputError(f"voice gender {voice_gender!r}: this TTS has no gender input (trained with "
@@ -171,8 +175,6 @@ class FaceSpeak:
         vec = np.asarray(feats.f_id if condition == "f_id" else feats.f, dtype=np.float32)
         if self.tts.cfg.gender_cond:  # decisions.md #14: apparent gender joins the face feature
             if voice_gender == "auto":
-                from .face.gender import estimate_gender
-
                 score = gender_score(estimate_gender(portrait.image, portrait.face).p_female)
             else:
                 score = 1.0 if voice_gender == "male" else -1.0
@@ -298,9 +300,6 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     ``motion_models``); None = the bundled ones. ``features``: the mapper's ``(T_video, D_in)``
     input when already pooled (facespeak.say_stream.pooled_features); None = pooled from ``chunks``.
     """
-    from .motion.bundled import learned_motion_available
-    from .tfg.mesh_space import EXPRESSION_NAMES
-
     if motion not in MOTION_MODES:
         raise InputError(f"motion: expected one of {MOTION_MODES}, got {motion!r}")
     if motion == "learned" and not chunks:
@@ -314,8 +313,6 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
     if level_db is not None:
-        from .motion.silence import gate_lips
-
         lips = gate_lips(lips, level_db)
     amounts[:, : lips.shape[1]] = lips
     if nonlip is not None:
@@ -331,9 +328,6 @@ POSE_SMOOTH_FRAMES = 1.5  # Gaussian sigma, video frames
 def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool,
                  timing: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """Lips (T_video, 4) from rules; non-lip (T_video, 8) from the recorded bank (None if still)."""
-    from .motion.lip_rules import lip_targets
-    from .motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
-
     lips = lip_targets(ids, durations, timing, n_frames=n_frames)
     if still:
         return lips, None
@@ -352,9 +346,6 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     the photo (same as the recorded-motion path)."""
     from scipy.ndimage import gaussian_filter1d
 
-    from .motion.audio_mapper import concat_speech_features
-    from .motion.bundled import load_audio_mapper, load_motion_sampler
-    from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
 
     mapper, sampler = models if models is not None else (load_audio_mapper(), load_motion_sampler())
     if feats is None:
@@ -384,14 +375,11 @@ def _mesh_motion(space: Any, plan: np.ndarray, own_pose: tuple[float, float, flo
 def _frame_source(portrait: Any, video: VideoOptions) -> tuple[tuple[int, int], Any]:
     """The renderer for ``video.tfg``, built before the speech (the writer needs the frame size)
     -> ``(H, W)`` and a function ``(T_video, 12)`` plan -> lazy iterator of ``(H, W, 3)`` uint8 frames."""
-    from .tfg.mesh_renderer import MeshRenderer, RenderConfig
-
     if video.tfg != "latent":
         cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
         renderer = MeshRenderer(portrait.image, portrait.face, cfg)
         return renderer.frame_size, lambda plan: map(renderer.render_frame, _mesh_motion(renderer.space, plan,
                                                                                          portrait.face.pose))
-    from .tfg.latent.renderer import LatentRenderer
 
     latent = LatentRenderer(portrait.image, portrait.face, video.tfg_weights)
     driver = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="full"))
@@ -440,19 +428,13 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     """
     from tqdm import tqdm
 
-    from .core.timing import AudioTiming
-    from .say_stream import SpeechStream, pooled_features
-    from .text import phonemes_to_ids
-    from .video.writer import VideoConfig, VideoWriter
 
     speech, video = speech or SpeechOptions(), video or VideoOptions()
     speech.validate()
     video.validate()
     if video.tfg == "latent":
-        from .latent_pipeline import joint_export_paths, say_joint
-
         if joint_export_paths(video.tfg_weights):  # a joint export: its own TTS, audio mapper and sampler
-            return SayResult(**vars(say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)))
+            return say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)
     clock = StageClock.of(on_progress)
     check_cancel(cancel)
     with clock.stage(FACE, report=True):
@@ -476,13 +458,7 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
                                head_motion=video.head_motion, models=fs.motion_models, features=feats)
         with clock.stage(RENDER if video.tfg == "latent" else MOTION):
             frames = render(plan)  # the latent TFG reads the plan's motion from rendered frames here
-        frames = tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress)
-        for i, frame in enumerate(clock.timed(RENDER, frames)):  # frames are rendered as they are drawn
-            check_cancel(cancel)
-            with clock.stage(MUX):
-                writer.add_frame(frame)
-            clock.mark("first_frame_s")
-            clock.report(RENDER, (i + 1) / n_frames)
+        encode_frames(writer, frames, n_frames, clock, cancel, progress)
         with clock.stage(MUX, report=True):
             path = writer.close()
     timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}

@@ -21,16 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from .core.progress import MUX, StageClock
+from .audio.levels import relative_db
+from .core.cancel import CancelToken, check_cancel
+from .core.errors import InputError
+from .core.progress import MUX, RENDER, StageClock
+from .motion.audio_mapper import upsample_text
 from .text.captions import SpokenChunk
 
-__all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "pooled_features"]
+__all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "pooled_features"]
 
 
 @dataclass
 class SayResult:
     """What :func:`facespeak.pipeline.say` wrote."""
-
     path: Path
     n_frames: int
     fps: float
@@ -47,7 +50,6 @@ class FrameLevels:
     ``(T_video,)`` RMS per video frame, equal bit for bit to ``frame_rms`` of the joined audio
     (each frame's samples are reduced in one piece, as there). Holds less than one frame of audio.
     """
-
     def __init__(self, sample_rate: int, fps: float) -> None:
         self.sample_rate, self.fps = int(sample_rate), float(fps)
         self.rms: list[float] = []  # finished frames
@@ -83,7 +85,6 @@ class MotionInputs:
     """What the motion stage reads of one speech chunk (facespeak.pipeline.plan_motion): ``ids``
     and ``durations`` (T_text,) mel frames per symbol, ``e_t`` (C, T_text), ``mu_y``
     (n_mels, T_mel). Its audio and mel are not kept."""
-
     text: str
     ids: list[int]
     durations: np.ndarray
@@ -98,7 +99,6 @@ class SpeechStream:
     :class:`MotionInputs` and, for the caller, the chunk itself (``keep_chunks``) or its
     :class:`facespeak.text.captions.SpokenChunk` (text, ids, durations, sample count).
     """
-
     def __init__(self, writer: Any, sample_rate: int, fps: float, pause_s: float, keep_chunks: bool = True,
                  clock: StageClock | None = None) -> None:
         self.writer, self.sample_rate, self.fps, self.keep_chunks = writer, int(sample_rate), float(fps), keep_chunks
@@ -141,8 +141,6 @@ class SpeechStream:
 
     def level_db(self) -> np.ndarray:
         """``(T_video,)`` speech level per video frame, dB below the loudest (facespeak.audio.levels)."""
-        from .audio.levels import relative_db
-
         return relative_db(self.levels.finish(self.n_frames))
 
 
@@ -150,7 +148,6 @@ class _Pooler:
     """Mel-rate feature columns, pushed in order -> ``(T_video, D)`` float32 means per video
     frame, summed in the order and precision of ``video_rate_features`` (float64, one mel frame
     after another), so equal to it bit for bit; holds one unfinished frame's sum."""
-
     def __init__(self, per_video: float, n_frames: int, dim: int) -> None:
         self.per_video, self.n_frames, self.j = per_video, n_frames, 0
         self.out = np.zeros((n_frames, dim), np.float32)
@@ -188,8 +185,6 @@ def pooled_features(parts: Sequence[MotionInputs], pause_frames: float, timing: 
     ``(T_video, D_in)`` float32, without building the mel-rate ``(D_in, T_mel)`` matrix of the
     whole utterance (float64: 0.19 MB per second of speech, the largest array of a long `say`).
     ``timing``: :class:`facespeak.core.timing.AudioTiming`."""
-    from .motion.audio_mapper import upsample_text
-
     per_video, pause = timing.mel_frames_per_video_frame, int(round(pause_frames))
     pooler, last, total = None, None, 0
     for k, part in enumerate(parts):
@@ -202,10 +197,26 @@ def pooled_features(parts: Sequence[MotionInputs], pause_frames: float, timing: 
         pooler.add(cols)
         last, total = cols[:, -1:], total + cols.shape[1]
     if pooler is None:
-        from .core.errors import InputError
 
         raise InputError("audio mapper: expected at least one speech chunk, got none")
     t_mel = max(total, int(np.ceil(n_frames * per_video)))
     if t_mel > total:  # past the speech: the last mel frame repeated (video_rate_features)
         pooler.add(np.repeat(last, t_mel - total, axis=1))
     return pooler.finish()
+
+
+def encode_frames(writer: Any, frames: Iterable[np.ndarray], n_frames: int, clock: StageClock,
+                  cancel: CancelToken | None = None, progress: bool = False) -> None:
+    """Draw ``frames`` ``(H, W, 3) uint8`` one at a time into ``writer`` (a video.writer.VideoWriter):
+    each frame is timed as RENDER (drawing) and MUX (encoding), ``cancel`` is checked before it,
+    the first one marks ``first_frame_s`` and RENDER progress is reported per frame; ``progress``
+    shows a terminal bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(frames, total=n_frames, desc="render", unit="frame", disable=not progress)
+    for i, frame in enumerate(clock.timed(RENDER, bar)):  # frames are rendered as they are drawn
+        check_cancel(cancel)
+        with clock.stage(MUX):
+            writer.add_frame(frame)
+        clock.mark("first_frame_s")
+        clock.report(RENDER, (i + 1) / n_frames)
