@@ -471,7 +471,8 @@ def _say_to_temp(fs: Any, portrait: Any, text: str, opts: Any, video: Any, cance
 
     tmp = Path(tempfile.mkdtemp(prefix="facespeak-serve-"))
     try:
-        return say(fs, portrait, text, tmp / "facespeak.mp4", opts, video, cancel=cancel)
+        return say(fs, portrait, text, tmp / "facespeak.mp4", opts, video, cancel=cancel,
+                   keep_chunks=False)  # SpokenChunks (text + timeline): enough for captions, no audio kept
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

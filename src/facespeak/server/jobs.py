@@ -215,7 +215,7 @@ class JobManager:
         fmt = p.get("captions")
         if rec.kind == "video":
             res = say(fs, portrait, p["text"], target, opts, VideoOptions(**p["video"]), cancel=cancel,
-                      on_progress=tracker.update)
+                      on_progress=tracker.update, keep_chunks=False)  # SpokenChunks: enough for captions
             _write_captions(self.store.folder(rec.id), fs, p["text"], res.chunks, opts, fmt)
             return {"result": name, "duration_s": res.duration_s, "face_index": res.face_index}
         spoken = fs.speak(portrait, p["text"], opts, keep_chunks=fmt is not None, cancel=cancel,
