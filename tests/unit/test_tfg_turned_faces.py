@@ -13,7 +13,7 @@ import pytest
 
 from face_photos import astronaut, cameraman, group
 from facespeak.face.analysis import analyse_faces, choose_face, default_face_index
-from facespeak.tfg.mesh_renderer import FrameWarp, MeshRenderer, RenderConfig
+from facespeak.tfg.mesh_renderer import MIRROR_MIN_SCALE, FrameWarp, MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR, TURN_BACK_DEG2, TURN_MIN_RANGE_DEG, limit_turn
 from facespeak.tfg.warp_check import count_tearing, frame_tearing
 
@@ -100,3 +100,24 @@ def test_frontal_face_still_renders_the_photo_at_rest():
     image = astronaut()
     r = MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="crop", size=256))
     np.testing.assert_array_equal(r.render_frame(r.space.zero_motion(1)[0]), r.canvas)
+
+
+def test_no_mirror_image_is_squeezed_into_a_sliver(turned):
+    """Mirrored texture fills revealed skin at no less than MIRROR_MIN_SCALE of its area; the thin
+    slivers along the silhouette (whose mirror images were packed into jagged cracks, issue 12)
+    copy the photo around their own source unwarped instead: same shape, same orientation."""
+    for yaw in (6.0, 12.0):
+        fw = turned.frame_warp(_pose_motion(turned, yaw))
+        tri = turned.warp.triangles
+        out, tex = _area(fw.points[tri]), _area(fw.texture)
+        scale = np.abs(out) / np.abs(tex)
+        assert (scale[fw.mirrored] >= MIRROR_MIN_SCALE - 1e-6).all()
+        rigid = ~fw.mirrored & np.isclose(out, tex) & ~np.isclose(tex, _area(turned.warp.source[tri]))
+        assert rigid.sum() >= 1  # the slivers: rigid copies, not their own (folded) source
+        assert frame_tearing(turned, fw)[:2] == (0, 0)
+
+
+def _area(corners: np.ndarray) -> np.ndarray:
+    """``(n, 3, 2)`` -> ``(n,)`` signed areas."""
+    (ax, ay), (bx, by), (cx, cy) = corners[:, 0].T, corners[:, 1].T, corners[:, 2].T
+    return 0.5 * ((bx - ax) * (cy - ay) - (cx - ax) * (by - ay))

@@ -133,7 +133,8 @@ class FrameWarp:
             owns each region pixel (``n_tri`` = no moving triangle: identity).
         back: ``(2, h, w) float32`` canvas px each region pixel samples (x, y).
         texture: ``(n_tri, 3, 2)`` canvas px of the source triangle each triangle samples (its own,
-            or its mirror image's where a turn reveals skin the photo does not show).
+            or its mirror image's where a turn reveals skin the photo does not show; a thin
+            sliver: its own output shape moved onto its own source centroid).
         mirrored: ``(n_tri,) bool`` triangles that sample their mirror image.
     """
 
@@ -304,6 +305,8 @@ _MIRROR = _mirror_table()
 #: a front-facing triangle whose texture would stretch by more than this takes the mirror
 #: image's texture when that one stretches less (and faces the camera in the photo)
 MIRROR_STRETCH = 2.0
+#: ... unless the output triangle is a sliver under this fraction of the mirror image's area
+MIRROR_MIN_SCALE = 0.5
 
 
 def _side_gains(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray, facing: np.ndarray,
@@ -383,7 +386,7 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[n
     det = np.linalg.det(homo)  # 2x the signed area
     # degenerate output triangles cover no pixels; head triangles turned away are culled
     ok = (np.abs(det) > 1e-6) & (warp.facing * det >= 0)
-    src, mirrored = _texture_source(det / 2.0, warp)
+    src, mirrored = _texture_source(dst, det / 2.0, warp)
     affine = np.zeros((len(tri) + 1, 6), np.float32)  # last row: identity for untouched pixels
     affine[-1] = (1, 0, 0, 0, 1, 0)
     sol = np.linalg.solve(homo[ok], src[ok])  # (m, 3, 2): [x, y, 1] @ sol = source
@@ -438,13 +441,16 @@ def _match_mirrored(region: np.ndarray, fw: FrameWarp, warp: _Warp) -> np.ndarra
     return region
 
 
-def _texture_source(area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
+def _texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
     """``(n_tri, 3, 2)`` source corners each triangle samples and ``(n_tri,) bool`` mirrored.
 
     A head triangle that faced away from the camera in the photo (its texture is not in the
     photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
     image across the face's symmetry plane, when that one faces the camera in the photo and
-    stretches less: the skin a turn reveals is filled from the other side of the face."""
+    stretches less: the skin a turn reveals is filled from the other side of the face. A thin
+    output sliver (under ``MIRROR_MIN_SCALE`` of its mirror image's area) copies the photo
+    around its own source centroid unwarped instead (not mirrored). ``dst``: ``(n_tri, 3, 2)``
+    output corners; ``area_out``: ``(n_tri,)`` their signed areas."""
     src = warp.source[warp.triangles]
     area_src = _signed_area(src)
     has = warp.mirror[:, 0] >= 0
@@ -455,5 +461,11 @@ def _texture_source(area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.n
     stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
     # a mirror image reverses orientation: it faced the camera when its area sign is -facing
     use = has & ~own_ok & (warp.facing * area_m < 0) & ((warp.facing * area_src <= 0) | (stretch_m < stretch_o))
+    # a mirror image squeezed into a thin sliver along the silhouette packs the other side's skin,
+    # shading and edge into a line between own-textured neighbours (a jagged crack, issue 12):
+    # such a sliver instead copies the photo around its own source centroid, unwarped
+    sliver = use & (stretch_m < MIRROR_MIN_SCALE)
+    src[sliver] = (src.mean(axis=1, keepdims=True) + dst - dst.mean(axis=1, keepdims=True))[sliver]
+    use &= ~sliver
     src[use] = msrc[use]
     return src, use
