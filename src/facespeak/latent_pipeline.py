@@ -18,7 +18,7 @@ A folder with only the TFG keeps the mesh-driven route of :func:`facespeak.pipel
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from .bundle import check_text_symbols, load_tts
 from .core.cancel import CancelToken, check_cancel
 from .core.checkpoint import read_info
 from .core.errors import CheckpointError, InputError
-from .core.progress import FACE, MOTION, MUX, RENDER, ProgressFn, StageClock
+from .core.progress import FACE, MOTION, MUX, ProgressFn, StageClock
 from .core.timing import AudioTiming
 from .face.analysis import Portrait, load_portrait
 from .motion.audio_mapper import concat_speech_features
@@ -154,8 +154,6 @@ def say_joint(fs: Any, image: Any, text: str, out: str | Path, speech: Any, vide
     """Portrait + text -> MP4 with the joint export ``video.tfg_weights`` (module docstring).
     ``fs``: the pipeline's FaceSpeak (front end, vocoder, mel analysis, device). Timings as in
     :func:`facespeak.pipeline.say` (a :class:`StageClock` per run)."""
-    from tqdm import tqdm
-
     if video.motion == "rules":
         raise InputError("motion 'rules' is for the mesh space; a joint export drives the latent TFG with its own "
                          "audio mapper and motion sampler (use 'auto' or 'learned')")

@@ -40,7 +40,7 @@ from .motion.recorded import RecordedMotion, bundled_motion_path, sample_recorde
 from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
 from .motion.silence import gate_lips
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
-from .options import MAX_SEED, MOTION_MODES, SIZES, VOICE_GENDERS, SpeechOptions, VideoOptions
+from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
 from .say_stream import SayResult, SpeechStream, encode_frames, pooled_features
 from .text import TextConfig, TextFrontend, phonemes_to_ids
@@ -426,9 +426,6 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames;
     ``on_progress`` hears the same points (facespeak.core.progress; seconds per stage: ``timings``).
     """
-    from tqdm import tqdm
-
-
     speech, video = speech or SpeechOptions(), video or VideoOptions()
     speech.validate()
     video.validate()

@@ -13,7 +13,6 @@ to the recording's median pose; ``blink (T_rec, 2)`` right/left closure 0..1;
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
