@@ -2,7 +2,7 @@
 sentences under several synthesis settings (tuning material only; report on held-out data with
 `facespeak eval tts`).
 
-usage: python scripts/probe_speech_quality.py [--tts PATH] [--vocoder fast|universal|PATH]
+usage: python scripts/probe_speech_quality.py [--tts PATH] [--vocoder universal-int8|universal|fast|PATH]
            [--set temperature=0.2,0.5 --set formant_shift=0,None ...] [--portraits 4] [--sentences 3]
 """
 
@@ -29,7 +29,7 @@ def _parse_sets(items: list[str]) -> dict[str, list]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tts", default=None)
-    ap.add_argument("--vocoder", default="fast")
+    ap.add_argument("--vocoder", default="universal-int8")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--portraits", type=int, default=4)
     ap.add_argument("--sentences", type=int, default=3)
@@ -43,8 +43,10 @@ def main() -> int:
     from facespeak.data.face_items import load_face, manifest_items
     from facespeak.pipeline import FaceSpeak, SpeechOptions
 
-    fs = FaceSpeak.from_bundled(args.tts, vocoder=args.vocoder if args.vocoder in ("fast", "universal") else "fast")
-    if args.vocoder not in ("fast", "universal"):
+    from facespeak.options import VOCODER_NAMES
+
+    fs = FaceSpeak.from_bundled(args.tts, vocoder=args.vocoder if args.vocoder in VOCODER_NAMES else "fast")
+    if args.vocoder not in VOCODER_NAMES:
         from facespeak.vocoder.bundled import load_vocoder_checkpoint
         fs.vocoder = load_vocoder_checkpoint(args.vocoder)
     manifest = json.loads(Path(args.faces, "manifest.json").read_text())

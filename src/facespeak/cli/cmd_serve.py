@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import re
+from ..options import DEFAULT_VOCODER, VOCODER_HELP, VOCODER_NAMES
 
 __all__ = ["register"]
 
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all; default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
-    p.add_argument("--vocoder", choices=["fast", "universal"], default="fast")
+    p.add_argument("--vocoder", choices=VOCODER_NAMES, default=DEFAULT_VOCODER, help=VOCODER_HELP)
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest portrait upload (default 20)")
     p.add_argument("--max-text-chars", type=int, default=2000, help="longest text per request (default 2000)")
     p.add_argument("--max-speech-seconds", type=float, default=60.0,

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..options import DEFAULT_VOCODER, VOCODER_HELP, VOCODER_NAMES
 from .option_flags import add_option_flags, options_from_args
 
 __all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request", "check_captions",
@@ -26,9 +27,12 @@ def add_speech_options(p: argparse.ArgumentParser, command: str = "tts") -> None
     # seed, steps, temperature, ... : generated from facespeak.options (defaults from the
     # pipeline's dataclasses)
     add_option_flags(p, command)
-    p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
-    p.add_argument("--vocoder", choices=["fast", "universal"], default="fast",
-                   help="fast: bundled iSTFT vocoder (default); universal: pretrained HiFi-GAN V1 (slower, smoother)")
+    p.add_argument("--bundle", default=None, metavar="DIR",
+                   help="a model bundle directory (facespeak.bundle: tts, vocoder, identity, optional timbre map and "
+                        "motion models; e.g. a joint-training export) instead of the bundled models")
+    p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled, or the bundle's)")
+    p.add_argument("--vocoder", choices=VOCODER_NAMES, default=None,
+                   help=f"{VOCODER_HELP}; default {DEFAULT_VOCODER}, or the bundle's own vocoder with --bundle")
     p.add_argument("--captions", default=None, metavar="FILE.srt|FILE.vtt",
                    help="also write captions: sentence cues (.srt), or sentence cues with word timings (.vtt), "
                         "timed from the TTS alignment on the output's own timeline")
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
     out, text, opts, _, portrait, _, captions = prepare_request(args, ".wav", "tts")
     with RunProgress("audio", speech_seconds(text, opts), opts.steps, enabled=progress_wanted(args)) as bar:
-        fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder)
+        fs = FaceSpeak.from_bundled(args.tts_weights, vocoder=args.vocoder, bundle=args.bundle)
         bar.update(FACE, 0.0)
         portrait, feats, cond = fs.face_condition(portrait, None, opts.condition, opts.voice_gender)
         bar.update(FACE, 1.0)

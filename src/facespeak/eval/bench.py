@@ -46,7 +46,7 @@ import numpy as np
 
 from facespeak.core.errors import InputError
 from facespeak.core.progress import FACE, MOTION, MUX, RENDER, SPEECH, TEXT, VOCODER, ProgressFn, StageClock
-from facespeak.options import SIZES, SpeechOptions
+from facespeak.options import DEFAULT_VOCODER, SIZES, SpeechOptions
 from facespeak.video.reader import probe_video
 from .child_process import run_measured
 from .metrics.speech_quality import score_speech_quality
@@ -72,6 +72,7 @@ class BenchConfig:
     image: str = "examples/portrait.jpg"
     seconds: float = 20.0  # target length of the synthesised speech
     tts_weights: str | None = None
+    vocoder: str = DEFAULT_VOCODER
     steps: int = SpeechOptions.steps  # the pipeline's defaults (facespeak.options)
     seed: int = SpeechOptions.seed
     threads: int | None = None  # torch threads (None: FACESPEAK_THREADS or torch's default)
@@ -129,7 +130,7 @@ def bench_tts_warm(cfg: BenchConfig) -> StageTimes:
 
     times = StageTimes()
     t0 = time.perf_counter()
-    fs = FaceSpeak.from_bundled(cfg.tts_weights, threads=cfg.threads)
+    fs = FaceSpeak.from_bundled(cfg.tts_weights, threads=cfg.threads, vocoder=cfg.vocoder)
     times.load = time.perf_counter() - t0
     text = bench_text(cfg.seconds)
     times.chunks = len(fs.frontend.split(text))
@@ -171,7 +172,7 @@ def bench_tts_cold(cfg: BenchConfig) -> dict[str, Any]:
         out = Path(tmp) / "bench.wav"
         cmd = _facespeak_command() + ["-q", "tts", "--image", cfg.image, "--text", bench_text(cfg.seconds),
                                       "--out", str(out), "--steps", str(cfg.steps), "--seed", str(cfg.seed)]
-        cmd += ["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []
+        cmd += (["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []) + ["--vocoder", cfg.vocoder]
         wall, peak_mb = _run_cold(cmd, out, cfg.threads, "`facespeak tts`")
         info = sf.info(str(out))
         seconds = info.frames / info.samplerate
@@ -204,7 +205,7 @@ def format_table(result: dict[str, Any]) -> str:
     w = result["warm"]
     rows = [("model load / start-up", w["load_s"], "")]
     for stage, label in (("text", "text front end"), ("face", "face analysis + identity"),
-                         ("acoustic", "acoustic model (TTS)"), ("vocoder", "vocoder (HiFi-GAN)")):
+                         ("acoustic", "acoustic model (TTS)"), ("vocoder", "vocoder")):
         v = w.get(f"{stage}_s", 0.0)
         rows.append((label, v, f"{v / w['audio_seconds']:.3f}" if w["audio_seconds"] else ""))
     rows.append(("synthesis total (warm)", w["synthesis_s"], f"{w['rtf']:.3f}"))
@@ -249,6 +250,7 @@ class SayBenchConfig:
     seconds: tuple[float, ...] = (1.0, 10.0, 60.0)
     sizes: tuple[str, ...] = SIZES
     tts_weights: str | None = None
+    vocoder: str = DEFAULT_VOCODER
     steps: int = SpeechOptions.steps  # the pipeline's defaults (facespeak.options)
     seed: int = SpeechOptions.seed
     threads: int | None = None
@@ -312,7 +314,7 @@ def _fresh_process_case(cfg: dict[str, Any], seconds: float, size: str) -> dict[
     from facespeak.pipeline import FaceSpeak
 
     t0 = time.perf_counter()
-    fs = FaceSpeak.from_bundled(cfg["tts_weights"], threads=cfg["threads"])
+    fs = FaceSpeak.from_bundled(cfg["tts_weights"], threads=cfg["threads"], vocoder=cfg["vocoder"])
     load = time.perf_counter() - t0
     warm = warm_up_say(fs, cfg["image"], size)
     base = _peak_rss_mb()
@@ -328,7 +330,7 @@ def bench_say_cold(cfg: SayBenchConfig, size: str) -> dict[str, Any]:
         out = Path(tmp) / "bench.mp4"
         cmd = _facespeak_command() + ["-q", "say", "--image", cfg.image, "--text", bench_text(cfg.cold_seconds, _SAY_WORDS_PER_SECOND),
                                       "--out", str(out), "--size", size, "--steps", str(cfg.steps), "--seed", str(cfg.seed)]
-        cmd += ["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []
+        cmd += (["--tts-weights", cfg.tts_weights] if cfg.tts_weights else []) + ["--vocoder", cfg.vocoder]
         wall, peak_mb = _run_cold(cmd, out, cfg.threads, "`facespeak say`")
         seconds = probe_video(out).video_duration_s
     return {"size": size, "seconds_target": cfg.cold_seconds, "wall_s": wall, "audio_seconds": seconds,
@@ -375,7 +377,7 @@ def run_bench_say(cfg: SayBenchConfig, progress: bool = False) -> dict[str, Any]
         from facespeak.pipeline import FaceSpeak
 
         t0 = time.perf_counter()
-        fs = FaceSpeak.from_bundled(cfg.tts_weights, threads=cfg.threads)
+        fs = FaceSpeak.from_bundled(cfg.tts_weights, threads=cfg.threads, vocoder=cfg.vocoder)
         load = time.perf_counter() - t0
         warm = {size: warm_up_say(fs, cfg.image, size) for size in cfg.sizes}
         for seconds, size in cases:

@@ -70,7 +70,7 @@ class LoadedVocoder:
     """A vocoder ready for copy-synthesis: ``model(mel (B, n_mels, T_mel)) -> (B, T_mel * hop)``."""
 
     name: str
-    model: Any  # IstftVocoder | HifiGanGenerator, eval mode
+    model: Any  # IstftVocoder | HifiGanGenerator (eval mode) | OnnxVocoder
     spec: MelSpec  # of its input mels
     record: dict[str, Any] = field(default_factory=dict)
 
@@ -94,7 +94,8 @@ def load_vocoder_for_eval(name_or_path: str) -> LoadedVocoder:
     if hop != spec.hop_length or n_mels != spec.n_mels:
         raise InputError(f"vocoder '{name_or_path}': expected hop {spec.hop_length} and {spec.n_mels} mels "
                          f"(the mel spec it is fed), got hop {hop} and {n_mels} mels")
-    record.update(arch=type(model).__name__, parameters=int(sum(p.numel() for p in model.parameters())),
+    params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None  # ONNX: none
+    record.update(arch=type(model).__name__, parameters=params,
                   sample_rate=spec.sample_rate, mel=asdict(spec))
     return LoadedVocoder(label, model, spec, record)
 

@@ -45,6 +45,7 @@ from typing import Any
 
 from ..core.cancel import CancelToken
 from ..core.errors import FacespeakError, InputError
+from ..options import DEFAULT_VOCODER, VOCODER_NAMES
 from .caption_routes import CaptionStore, captions_text, check_captions_field
 from .guards import BodyLimit, OriginGuard, TokenAuth
 from .option_fields import options_form
@@ -75,7 +76,7 @@ class ServerConfig:
     the page's own origin ("*": any)."""
 
     tts_weights: str | None = None
-    vocoder: str = "fast"
+    vocoder: str = DEFAULT_VOCODER
     max_upload_mb: float = 20.0
     max_text_chars: int = 2000
     max_speech_s: float = 60.0
@@ -104,8 +105,8 @@ class ServerConfig:
             raise InputError(f"--max-speech-seconds: expected a number of seconds in (0, 3600], got {self.max_speech_s}")
         if not 0 <= self.max_queue <= 1000:
             raise InputError(f"--max-queue: expected 0..1000, got {self.max_queue}")
-        if self.vocoder not in ("fast", "universal"):
-            raise InputError(f"--vocoder: expected 'fast' or 'universal', got {self.vocoder!r}")
+        if self.vocoder not in VOCODER_NAMES:
+            raise InputError(f"--vocoder: expected one of {', '.join(VOCODER_NAMES)}, got {self.vocoder!r}")
         if not (math.isfinite(self.result_ttl_s) and 0 < self.result_ttl_s <= MAX_TTL_S):
             raise InputError(f"--result-ttl: expected a time in (0 s, 365 d], got {self.result_ttl_s} s")
         if self.token is not None and not (MIN_TOKEN_CHARS <= len(self.token) <= 1024

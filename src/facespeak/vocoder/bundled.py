@@ -6,11 +6,14 @@ we only locate its directory and read ``data/config.json`` and ``data/generator_
 
 :func:`load_vocoder` is the one entry point the pipeline uses: ``"fast"`` is our own
 :class:`IstftVocoder` trained on this project's corpus (``assets/vocoder/fast.safetensors``),
-``"universal"`` the pretrained HiFi-GAN V1 above.
+``"universal"`` the pretrained HiFi-GAN V1 above, ``"universal-int8"`` the same network mostly in
+int8 through ONNX Runtime (:mod:`.int8`; built once into the file cache from the universal weights
+and the activation ranges shipped in ``assets/vocoder/universal_int8.json``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -19,12 +22,16 @@ from pathlib import Path
 
 import torch
 
+from facespeak.core.cache import cache_root
+from facespeak.core.checkpoint import load_checkpoint
 from facespeak.core.errors import CheckpointError, DependencyError
 from facespeak.core.timing import MelSpec
+from facespeak.options import VOCODER_NAMES
 
-from facespeak.core.checkpoint import load_checkpoint
 from .hifigan import HifiGanConfig, HifiGanGenerator, convert_reference_state_dict
+from .int8 import QuantRanges, build_int8_vocoder
 from .istft_vocoder import IstftVocoder, IstftVocoderConfig
+from .onnx_export import OnnxVocoder
 
 __all__ = [
     "UniversalHifiGanFiles",
@@ -38,6 +45,8 @@ __all__ = [
     "bundled_vocoder_path",
     "load_vocoder",
     "load_vocoder_checkpoint",
+    "int8_ranges_path",
+    "load_universal_int8",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,7 +131,7 @@ def load_universal_hifigan(
     return generator.to(device)
 
 
-VOCODER_NAMES = ("fast", "universal")
+
 ISTFT_ARCH = "facespeak.vocoder.istft"
 HIFIGAN_ARCH = "facespeak.vocoder.hifigan"
 
@@ -130,6 +139,35 @@ HIFIGAN_ARCH = "facespeak.vocoder.hifigan"
 def bundled_vocoder_path(name: str = "fast") -> Path:
     """Path of a vocoder shipped in ``facespeak/assets/vocoder/`` (``<name>.safetensors``)."""
     return Path(__file__).resolve().parent.parent / "assets" / "vocoder" / f"{name}.safetensors"
+
+
+def int8_ranges_path() -> Path:
+    """The shipped activation ranges of the int8 universal vocoder (``scripts/calibrate_int8_vocoder.py``)."""
+    return bundled_vocoder_path().with_name("universal_int8.json")
+
+
+def load_universal_int8(num_threads: int | None = 2, cache: str | Path | None = None) -> OnnxVocoder:
+    """The universal HiFi-GAN V1 quantized to int8 where that is inaudible (:mod:`.int8`), as an
+    :class:`OnnxVocoder` on CPU: same input and output as :func:`load_universal_hifigan`.
+
+    The model file is built on first use (about 10 s) into ``<cache>/vocoder/`` (``cache``
+    default: :func:`facespeak.core.cache.cache_root`) under a name that changes with the ranges,
+    the weights and the torch / onnxruntime versions, then reused."""
+    import onnxruntime
+
+    ranges_file = int8_ranges_path()
+    if not ranges_file.is_file():
+        raise CheckpointError(f"the int8 vocoder's activation ranges are missing: expected {ranges_file}")
+    text = ranges_file.read_text()
+    weights = find_universal_hifigan().weights
+    key = hashlib.sha256("|".join([text, torch.__version__, onnxruntime.__version__,
+                                   str(weights.stat().st_size)]).encode()).hexdigest()[:16]
+    target = Path(cache) if cache is not None else cache_root()
+    target = target / "vocoder" / f"universal-int8-{key}.onnx"
+    if not target.is_file():
+        log.info("building the int8 universal vocoder into %s (once)", target)
+        build_int8_vocoder(load_universal_hifigan(), QuantRanges.from_json(text, str(ranges_file)), target)
+    return OnnxVocoder(target, num_threads=num_threads)
 
 
 def load_vocoder_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> IstftVocoder | HifiGanGenerator:
@@ -160,6 +198,8 @@ def load_vocoder(name: str = "fast", device: str | torch.device = "cpu") -> Istf
     """
     if name == "universal":
         return load_universal_hifigan(device)
+    if name == "universal-int8":
+        return load_universal_int8()
     if name not in VOCODER_NAMES:
         raise CheckpointError(f"unknown vocoder {name!r}; expected one of {VOCODER_NAMES}")
     path = bundled_vocoder_path(name)
