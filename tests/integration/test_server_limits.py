@@ -194,6 +194,7 @@ def test_cross_site_requests_are_refused_same_site_and_scripts_pass(server):
     (["--max-upload-mb", "nan"], "--max-upload-mb: expected a number of MB in (0, 1000], got nan"),
     (["--max-speech-seconds", "0"], "--max-speech-seconds: expected"),
     (["--max-queue", "-1"], "--max-queue: expected 0..1000, got -1"),
+    (["--bundle", "/nonexistent/bundle"], "--bundle: expected a model bundle directory, got '/nonexistent/bundle'"),
 ])
 def test_serve_refuses_bad_limits_in_one_line(args, needle, capsys):
     from facespeak.cli.main import main

@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all; default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")
-    p.add_argument("--vocoder", choices=VOCODER_NAMES, default=DEFAULT_VOCODER, help=VOCODER_HELP)
+    p.add_argument("--bundle", default=None, metavar="DIR", help="a model bundle directory instead of the bundled models")
+    p.add_argument("--vocoder", choices=VOCODER_NAMES, default=None,
+                   help=f"{VOCODER_HELP}; default {DEFAULT_VOCODER}, or the bundle's own vocoder with --bundle")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest portrait upload (default 20)")
     p.add_argument("--max-text-chars", type=int, default=2000, help="longest text per request (default 2000)")
     p.add_argument("--max-speech-seconds", type=float, default=60.0,
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     # bound to every interface the server cannot know the names it is reached by: Host is not
     # checked then (the Origin check still is); see docs/server.md
     hosts = ["*"] if args.host in ALL_INTERFACES else [args.host]
-    cfg = ServerConfig(tts_weights=args.tts_weights, vocoder=args.vocoder, max_upload_mb=args.max_upload_mb,
+    cfg = ServerConfig(tts_weights=args.tts_weights, vocoder=args.vocoder, bundle=args.bundle,
+                       max_upload_mb=args.max_upload_mb,
                        max_text_chars=args.max_text_chars, max_speech_s=args.max_speech_seconds,
                        max_queue=args.max_queue, preload=args.preload, threads=args.threads,
                        allowed_hosts=hosts + args.allow_host, allowed_origins=args.allow_origin,

@@ -45,7 +45,7 @@ from typing import Any
 
 from ..core.cancel import CancelToken
 from ..core.errors import FacespeakError, InputError
-from ..options import DEFAULT_VOCODER, VOCODER_NAMES
+from ..options import VOCODER_NAMES
 from .caption_routes import CaptionStore, captions_text, check_captions_field
 from .guards import BodyLimit, OriginGuard, TokenAuth
 from .option_fields import options_form
@@ -76,7 +76,8 @@ class ServerConfig:
     the page's own origin ("*": any)."""
 
     tts_weights: str | None = None
-    vocoder: str = DEFAULT_VOCODER
+    vocoder: str | None = None  # None: DEFAULT_VOCODER, or the bundle's own with ``bundle``
+    bundle: str | None = None  # a model bundle directory instead of the bundled models
     max_upload_mb: float = 20.0
     max_text_chars: int = 2000
     max_speech_s: float = 60.0
@@ -105,8 +106,10 @@ class ServerConfig:
             raise InputError(f"--max-speech-seconds: expected a number of seconds in (0, 3600], got {self.max_speech_s}")
         if not 0 <= self.max_queue <= 1000:
             raise InputError(f"--max-queue: expected 0..1000, got {self.max_queue}")
-        if self.vocoder not in VOCODER_NAMES:
+        if self.vocoder is not None and self.vocoder not in VOCODER_NAMES:
             raise InputError(f"--vocoder: expected one of {', '.join(VOCODER_NAMES)}, got {self.vocoder!r}")
+        if self.bundle is not None and not Path(self.bundle).is_dir():
+            raise InputError(f"--bundle: expected a model bundle directory, got {self.bundle!r}")
         if not (math.isfinite(self.result_ttl_s) and 0 < self.result_ttl_s <= MAX_TTL_S):
             raise InputError(f"--result-ttl: expected a time in (0 s, 365 d], got {self.result_ttl_s} s")
         if self.token is not None and not (MIN_TOKEN_CHARS <= len(self.token) <= 1024
@@ -139,7 +142,8 @@ class _Engine:
                 from ..pipeline import FaceSpeak
 
                 log.info("loading models")
-                self._fs = FaceSpeak.from_bundled(self.cfg.tts_weights, vocoder=self.cfg.vocoder, threads=self.cfg.threads)
+                self._fs = FaceSpeak.from_bundled(self.cfg.tts_weights, vocoder=self.cfg.vocoder, threads=self.cfg.threads,
+                                                  bundle=self.cfg.bundle)
             return self._fs
 
 
