@@ -68,5 +68,5 @@ def test_eval_vocoder_rejects_a_vocoder_that_does_not_fit_the_mel(tmp_path, caps
     assert main(["eval", "vocoder", "--vocoder", str(bad), "--clips", "1", "--out", str(tmp_path / "o")]) == 2
     assert "expected hop 256" in capsys.readouterr().err
     assert main(["eval", "vocoder", "--vocoder", "nope", "--out", str(tmp_path / "o")]) == 2
-    assert "expected one of ['fast', 'universal']" in capsys.readouterr().err
+    assert "expected one of ['universal-int8', 'universal', 'fast']" in capsys.readouterr().err
     assert not (tmp_path / "o" / "results.json").exists()
