@@ -121,3 +121,15 @@ def _area(corners: np.ndarray) -> np.ndarray:
     """``(n, 3, 2)`` -> ``(n,)`` signed areas."""
     (ax, ay), (bx, by), (cx, cy) = corners[:, 0].T, corners[:, 1].T, corners[:, 2].T
     return 0.5 * ((bx - ax) * (cy - ay) - (cx - ax) * (by - ay))
+
+
+@pytest.mark.parametrize("photo", [astronaut, cameraman])
+def test_opening_the_jaw_folds_no_lip(photo):
+    """The jaw field moves each lip as one piece: before session 10 the rows between a lip's
+    outer and inner contours took part of the other lip's motion and folded 7-14 lip triangles
+    per open-mouth frame, on frontal faces too (docs/renderer.md, "Jaw field")."""
+    image = photo()
+    r = MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="crop", size=256))
+    for jaw in (0.3, 0.6):  # the range `say` drives (open vowels ~0.6)
+        fw = r.frame_warp(_pose_motion(r, 0.0, jaw))
+        assert frame_tearing(r, fw)[0] == 0, jaw

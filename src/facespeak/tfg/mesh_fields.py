@@ -96,9 +96,19 @@ def _jaw_weight(ref: np.ndarray, mouth: _MouthFrame) -> np.ndarray:
     upper = list(mt.LIP_UPPER_INNER + mt.LIP_UPPER_OUTER)
     lower = list(mt.LIP_LOWER_INNER + mt.LIP_LOWER_OUTER)
     corners = list(mt.MOUTH_CORNERS_INNER + mt.MOUTH_CORNERS_OUTER)
+    # the whole upper lip stays with the skull, the rows between its outer and inner contours
+    # too: left to the smoothing below they took up to half of the lower lip's weight (their 3-D
+    # neighbours across the closed seam), dropped below the inner contour and folded the lip
+    # (the same for the lower lip: its rows move together, as its contours do)
+    inside = np.abs(x - mouth.centre[0]) < mouth.half_width
+    upper_band = inside & (y <= mouth.seam(x)) & (y >= mouth.top)
+    lower_band = inside & (y > mouth.seam(x)) & (y <= mouth.bottom)
+    w[upper_band] = 0.0
+    w[lower_band] = 0.5 + 0.5 * mouth.profile(x[lower_band])
     w[upper] = 0.0
     w[lower] = 0.5 + 0.5 * mouth.profile(ref[lower, 0])
     w[corners] = 0.5
+    fixed[upper_band | lower_band] = True
     fixed[upper + lower + corners] = True
     w[mt.N_MESH_NO_IRIS:] = 0.0
     fixed[mt.N_MESH_NO_IRIS:] = True
