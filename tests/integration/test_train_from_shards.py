@@ -118,3 +118,85 @@ def test_tts_trains_from_shards_with_two_process_ddp(shards: Path, tmp_path: Pat
     assert (run_dir / "last.pt").is_file()
     model, config, mel = load_tts(out)
     assert mel == MelSpec() and config["_text_symbols"] and model.cfg.n_mels == 80
+
+
+def test_tfg_pairs_from_shards_are_frames_of_one_clip(shards: Path) -> None:
+    from facespeak.data.shards.stage_items import TFGPairItems, unit_frames
+
+    cfg = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT, shuffle_buffer=1)
+    sample = next(s for s in map(decode_sample, iter_shards(shards)) if s["meta"]["speaker"] not in HELD_OUT)
+    items = TFGPairItems(size=32, pairs=6, max_gap=3, seed=1)(sample)
+    frames = unit_frames(sample["frames"], 32)  # every frame of the clip at the TFG's size
+    assert len(items) == 6
+    for it in items:
+        s = int((frames - it["source"]).abs().flatten(1).amax(1).argmin())
+        d = int((frames - it["driving"]).abs().flatten(1).amax(1).argmin())
+        assert torch.equal(frames[s], it["source"]) and torch.equal(frames[d], it["driving"])
+        assert abs(s - d) <= 3  # max_gap
+    assert len({float(it["source"].sum()) for it in items}) > 1  # not one pair repeated
+    again = TFGPairItems(size=32, pairs=6, max_gap=3, seed=1)(sample)
+    assert all(torch.equal(a["driving"], b["driving"]) for a, b in zip(items, again))  # seeded by the clip key
+    streamed = list(islice(ShardStream(cfg, TFGPairItems(size=32, pairs=2)), 8))
+    assert all(it["source"].shape == (3, 32, 32) and it["source"].abs().max() <= 1.0 for it in streamed)
+
+
+def test_latent_tfg_trains_from_shards_and_resumes(shards: Path, tmp_path: Path) -> None:
+    from facespeak.core.checkpoint import load_checkpoint
+    from facespeak.train import train
+    from facespeak.train.tfg_task import TFGTask, TFGTrainConfig
+
+    cfg = TFGTrainConfig.tiny()
+    cfg.weights.perceptual_ratio = cfg.weights.identity = 0.0
+    cfg.shards = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT, shuffle_buffer=2)
+    cfg.pairs_per_clip, cfg.train.steps, cfg.train.batch_size = 4, 3, 4
+    train(TFGTask(cfg), cfg.train, tmp_path / "run", device="cpu", progress=False, stop_at=2)
+    stats = train(TFGTask(cfg), cfg.train, tmp_path / "run", export_path=tmp_path / "tfg.safetensors", device="cpu",
+                  progress=False)
+    assert [r["step"] for r in csv.DictReader((tmp_path / "run" / "loss.csv").open())] == ["1", "2", "3"]
+    assert math.isfinite(stats["l1"]) and stats["l1"] > 0
+    state, info = load_checkpoint(tmp_path / "tfg.safetensors", arch="facespeak.tfg.latent")
+    assert info.config["size"] == 32 and state
+
+
+def test_joint_windows_from_shards_line_up_frames_and_mels(shards: Path) -> None:
+    from facespeak.data.shards.stage_items import JointWindowItems, clip_mel, unit_frames
+    from facespeak.data.talking_clips import collate_clips
+    from facespeak.text import TextConfig, TextFrontend
+
+    sample = next(s for s in map(decode_sample, iter_shards(shards)) if s["meta"]["speaker"] not in HELD_OUT)
+    tts_mel = MelSpec(n_mels=16)
+    items = JointWindowItems(32, 6, tts_mel, MelSpec.paper(), windows=3, seed=2)(sample)
+    assert len(items) == 3
+    frames = unit_frames(sample["frames"], 32)
+    mel = clip_mel(sample["audio"], sample["sample_rate"], tts_mel)
+    ids = TextFrontend(TextConfig()).encode_phonemes(sample["meta"]["phonemes"])
+    per_frame = tts_mel.frame_rate / 25.0
+    for it in items:
+        # the window's first frame, found among the clip's frames, sits at the window's mel start
+        v0 = int((frames - it["frames"][0]).abs().flatten(1).amax(1).argmin())
+        assert torch.equal(frames[v0:v0 + 6], it["frames"])
+        assert abs(it["mel_start"] - round(v0 * per_frame)) <= 1 and it["mel_window"] == round(6 * per_frame)
+        assert np.array_equal(it["ids"], ids) and np.allclose(it["mel"], mel)
+        assert it["sync_mel"].shape == (80, 20)  # 5 frames of the 100 Hz SyncNet mel
+    batch = collate_clips(items)
+    assert batch["frames"].shape == (3, 6, 3, 32, 32) and batch["ids"].shape[0] == 3
+    assert JointWindowItems(32, 10_000, tts_mel, MelSpec.paper())(sample) == []  # clip shorter than the window
+
+
+def test_joint_stage_trains_from_shards_and_exports_its_parts(shards: Path, tmp_path: Path) -> None:
+    from facespeak.bundle import load_tts
+    from facespeak.train import train
+    from facespeak.train.tfg_task import TFGTask, TFGTrainConfig, export_joint_parts
+
+    cfg = TFGTrainConfig.tiny()
+    cfg.stage = "joint"
+    cfg.weights.perceptual_ratio = cfg.weights.identity = 0.0
+    cfg.shards = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT, shuffle_buffer=2, stats_clips=2)
+    cfg.joint.windows_per_clip, cfg.train.steps, cfg.train.batch_size = 2, 2, 2
+    task = TFGTask(cfg)
+    stats = train(task, cfg.train, tmp_path / "run", export_path=tmp_path / "w.safetensors", device="cpu",
+                  progress=False)
+    assert all(math.isfinite(stats[k]) for k in ("l1", "tts", "cfm", "motion_ae")) and stats["tts"] > 0
+    parts = export_joint_parts(task, tmp_path / "run", tmp_path / "w.safetensors")
+    model, config, mel = load_tts(parts[2])
+    assert mel == cfg.joint.clips.tts_mel and model.cfg.cond_dim == cfg.model.style_dim

@@ -38,7 +38,7 @@ from ..video.reader import read_video
 
 __all__ = ["TalkingClipsConfig", "find_clips", "read_transcript", "smooth_affines", "resample_frame_indices",
            "track_faces", "alignment_matrices", "warp_crops", "align_crops", "prepare_talking_clips", "TalkingClips",
-           "TalkingClipDataset", "collate_clips", "BuildClipsConfig", "build_talking_clips"]
+           "TalkingClipDataset", "collate_clips", "pad_time", "BuildClipsConfig", "build_talking_clips"]
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ def _to_unit(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def _pad_time(x: np.ndarray, start: int, length: int, floor: float) -> np.ndarray:
+def pad_time(x: np.ndarray, start: int, length: int, floor: float) -> np.ndarray:
     """``x (C, T)`` -> ``x[:, start:start+length]`` padded with ``floor`` past the end."""
     out = np.full((x.shape[0], length), floor, dtype=np.float32)
     part = x[:, start:start + length]
@@ -339,7 +339,7 @@ class TalkingClipDataset(Dataset):
         frames = self.clips.frames(c)
         mel = self.clips.mel(c)
         m0 = max(0, min(int(round(v0 * self.mel_rate)), mel.shape[1] - self.mel_window))
-        sync = _pad_time(self.clips.sync_mel_frames(c), int(round(v0 * self.sync_rate)), self.sync_window,
+        sync = pad_time(self.clips.sync_mel_frames(c), int(round(v0 * self.sync_rate)), self.sync_window,
                          float(np.log(self.clips.sync_mel.log_floor)))
         return {"frames": _to_unit(frames[v0:v0 + self.w]), "source": _to_unit(frames[s:s + 1])[0],
                 "ids": self.clips.ids(c), "mel": mel, "mel_start": m0, "sync_mel": torch.from_numpy(sync),

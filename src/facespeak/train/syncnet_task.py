@@ -24,8 +24,7 @@ from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
-from ..data.shards.reader import shard_paths
-from ..data.shards.stage_items import SyncItems
+from ..data.shards.stage_items import SyncItems, shard_fps
 from ..data.shards.streaming import ShardStream, ShardStreamConfig
 from ..tfg.latent.syncnet import SyncNet, SyncNetConfig, mouth_region
 from .face_frames import FaceFrames, FaceFramesConfig, frames_to_tensor, load_or_prepare, split_index
@@ -112,12 +111,8 @@ class SyncNetTask:
 
     def _init_shards(self) -> None:
         """Rates from the shards' index (fps) and the paper's 16 kHz mel (the shards' audio rate)."""
-        import json
-
         cfg, spec = self.cfg, MelSpec.paper()
-        shard_paths(cfg.shards.dir)  # a clear error when there is no index
-        settings = json.loads((Path(cfg.shards.dir) / "index.json").read_text(encoding="utf-8")).get("settings") or {}
-        fps = float(settings.get("fps", 25.0))
+        fps = shard_fps(cfg.shards.dir)
         cfg.model.n_mels = spec.n_mels
         cfg.model.mel_frames = int(round(cfg.model.frames * spec.frame_rate / fps))
         self.items = SyncItems(cfg.model.frames, cfg.model.mouth_size, cfg.model.mel_frames, cfg.min_offset,

@@ -64,6 +64,7 @@ class JointStageConfig:
     sampler: MotionSamplerConfig = field(default_factory=MotionSamplerConfig.paper)
     tts_init_from: str = ""
     detach_tts_features: bool = False
+    windows_per_clip: int = 1  # windows cut from each clip streamed from shards (the task's shards.dir)
 
     @classmethod
     def tiny(cls) -> "JointStageConfig":
@@ -193,7 +194,7 @@ def export_joint_parts(task: Any, run_dir: str | Path, out: str | Path) -> list[
     out = Path(out)
     j = task.cfg.joint
     tts_cfg = to_dict(j.tts)
-    tts_cfg.update({"_text_symbols": task.clips.symbols, "_cond": "latent_tfg_f_id", "_mel": to_dict(task.clips.tts_mel)})
+    tts_cfg.update({"_text_symbols": task.symbols, "_cond": "latent_tfg_f_id", "_mel": to_dict(task.tts_mel)})
     space = {"_space": "latent"}
     paths = [out.with_name(f"{out.stem}.{part}.safetensors") for part in JOINT_PARTS]
     extra = {"steps": step}

@@ -33,9 +33,12 @@ from torch.utils.data import Dataset
 from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import CheckpointError, ConfigError, DependencyError
+from ..data.shards.stage_items import JointWindowItems, TFGPairItems, clip_generator, shard_fps, shard_mel_stats
+from ..data.shards.streaming import ShardStream, ShardStreamConfig
 from ..data.talking_clips import TalkingClipDataset, TalkingClips, collate_clips
 from ..motion.audio_mapper import AudioMapper
 from ..motion.sampler import MotionSampler
+from ..text import TextConfig, TextFrontend
 from ..tfg.latent import LatentTFG, LatentTFGConfig, TFGLossWeights
 from ..tfg.latent.losses import FeatureStack
 from ..tfg.latent.training import ReconstructionObjective
@@ -65,6 +68,10 @@ class TFGTrainConfig:
     syncnet: str = ""  # exported SyncNet expert (facespeak train syncnet); empty = no sync loss
     init_from: str = ""  # exported latent TFG (or converted LIA) checkpoint to warm-start from
     joint: JointStageConfig = field(default_factory=JointStageConfig)
+    # set shards.dir to train from 'facespeak data prepare' shards instead of data.cache (stage
+    # tfg: pairs_per_clip source/driving pairs per streamed clip, augmented by data.augment)
+    shards: ShardStreamConfig = field(default_factory=ShardStreamConfig)
+    pairs_per_clip: int = 8
 
     @classmethod
     def tiny(cls) -> "TFGTrainConfig":
@@ -112,8 +119,12 @@ class TFGTask:
         if cfg.stage not in ("tfg", "joint"):
             raise ConfigError(f"stage: expected 'tfg', 'tts' or 'joint', got {cfg.stage!r}")
         self.cfg = cfg
+        self.items: TFGPairItems | None = None
         if cfg.stage == "joint":
             self._init_joint(clips)
+            return
+        if frames is None and cfg.shards.enabled:
+            self.items = TFGPairItems(cfg.model.size, cfg.pairs_per_clip, cfg.data.max_gap, cfg.train.seed)
             return
         if frames is None:
             clip = load_or_prepare(cfg.data)
@@ -126,24 +137,34 @@ class TFGTask:
 
     def _init_joint(self, clips: TalkingClips | None) -> None:
         j, m = self.cfg.joint, self.cfg.model
-        self.clips = clips if clips is not None else TalkingClips.load_or_prepare(j.clips)
-        if self.clips.size != m.size:
-            raise ConfigError(f"joint.clips: prepared at {self.clips.size} px but model.size is {m.size}")
+        self.clips: TalkingClips | None = None
+        if clips is None and self.cfg.shards.enabled:  # windows streamed from shards (JointWindowItems)
+            front = TextFrontend(TextConfig())
+            self.tts_mel, self.sync_mel, self.fps = j.clips.tts_mel, j.clips.sync_mel, shard_fps(self.cfg.shards.dir)
+            self.symbols, vocab = str(front.symbol_table_version), front.vocab_size
+            mel_stats = lambda: shard_mel_stats(self.cfg.shards, j.clips.tts_mel)  # noqa: E731
+        else:
+            self.clips = clips if clips is not None else TalkingClips.load_or_prepare(j.clips)
+            if self.clips.size != m.size:
+                raise ConfigError(f"joint.clips: prepared at {self.clips.size} px but model.size is {m.size}")
+            self.tts_mel, self.sync_mel, self.fps = self.clips.tts_mel, self.clips.sync_mel, self.clips.fps
+            self.symbols, vocab, mel_stats = self.clips.symbols, self.clips.vocab_size, self.clips.mel_stats
         t = j.tts
-        t.n_vocab, t.n_mels, t.cond_dim, t.gender_cond = self.clips.vocab_size, self.clips.tts_mel.n_mels, m.style_dim, False
+        t.n_vocab, t.n_mels, t.cond_dim, t.gender_cond = vocab, self.tts_mel.n_mels, m.style_dim, False
         if t.mel_mean == TTSConfig().mel_mean:  # default -> the clips' statistics
-            t.mel_mean, t.mel_std = self.clips.mel_stats()
+            t.mel_mean, t.mel_std = mel_stats()
         size_motion_configs(j, m.style_dim)
         self.syncnet = None
         if self.cfg.syncnet:
             self.syncnet = load_syncnet(self.cfg.syncnet)
-            if self.syncnet.cfg.n_mels != self.clips.sync_mel.n_mels:
+            if self.syncnet.cfg.n_mels != self.sync_mel.n_mels:
                 raise ConfigError(f"syncnet {self.cfg.syncnet}: expects {self.syncnet.cfg.n_mels} mels, the clips' "
-                                  f"sync mel has {self.clips.sync_mel.n_mels}")
+                                  f"sync mel has {self.sync_mel.n_mels}")
             if j.clips.window_frames < self.syncnet.cfg.frames:
                 raise ConfigError(f"joint.clips.window_frames: expected at least the SyncNet's {self.syncnet.cfg.frames} "
                                   f"frames, got {j.clips.window_frames}")
-        self.train_clips, self.test_clips = self.clips.split(j.clips.held_out)
+        if self.clips is not None:
+            self.train_clips, self.test_clips = self.clips.split(j.clips.held_out)
 
     def _build_tts(self) -> FaceTTS:
         tts = FaceTTS(self.cfg.joint.tts)
@@ -170,7 +191,7 @@ class TFGTask:
         frames = self.syncnet.cfg.frames if self.syncnet is not None else 5
         j = self.cfg.joint
         objective = JointObjective(recon, AudioMapper(j.mapper), MotionSampler(j.sampler), self.syncnet, frames)
-        mel_per_video = self.clips.tts_mel.frame_rate / self.clips.fps
+        mel_per_video = self.tts_mel.frame_rate / self.fps
         model = JointStageModel(objective, self._build_tts(), mel_per_video, j.detach_tts_features)
         log.info("joint stage: TTS %.2f M, audio mapper %.2f M, motion sampler %.2f M parameters",
                  *(sum(p.numel() for p in part.parameters()) / 1e6 for part in (model.tts, objective.mapper, objective.sampler)))
@@ -180,6 +201,14 @@ class TFGTask:
         if self.cfg.stage == "joint":
             c = self.cfg.joint.clips
             frames = self.syncnet.cfg.frames if self.syncnet is not None else 5
+            if self.clips is None:
+                items = JointWindowItems(self.cfg.model.size, c.window_frames, self.tts_mel, self.sync_mel, self.fps,
+                                         frames, self.cfg.joint.windows_per_clip, seed=self.cfg.train.seed)
+                if self.syncnet is not None and round(frames * self.sync_mel.frame_rate / self.fps) != \
+                        self.syncnet.cfg.mel_frames:
+                    raise ConfigError(f"syncnet {self.cfg.syncnet}: expects {self.syncnet.cfg.mel_frames} mel frames "
+                                      f"per window, the shards give {round(frames * self.sync_mel.frame_rate / self.fps)}")
+                return ShardStream(self.cfg.shards, items, seed=self.cfg.train.seed)
             ds = TalkingClipDataset(self.clips, self.train_clips, c.window_frames, c.items_per_epoch,
                                     self.cfg.train.seed, frames)
             if self.syncnet is not None and ds.sync_window != self.syncnet.cfg.mel_frames:
@@ -187,6 +216,9 @@ class TFGTask:
                                   f"window, the clips give {ds.sync_window}")
             return ds
         d = self.cfg.data
+        if self.items is not None:
+            return ShardStream(self.cfg.shards, AugmentedPairs(self.items, d.augment, self.cfg.train.seed),
+                               seed=self.cfg.train.seed)
         return SelfReenactmentDataset(self.train_frames, d.pairs_per_epoch, d.max_gap, self.cfg.train.seed, d.augment)
 
     def collate(self, items):
@@ -207,6 +239,21 @@ class TFGTask:
         :func:`export_joint_parts`)."""
         inner = model.module if hasattr(model, "module") else model
         return inner.tfg.state_dict(), to_dict(self.cfg.model)
+
+
+@dataclass
+class AugmentedPairs:
+    """A shard sample's :class:`TFGPairItems` pairs under ``augment`` (:func:`augment_pair`, drawn
+    from a generator seeded by the clip key, as the map-style pairs are seeded by index)."""
+
+    pairs: TFGPairItems
+    augment: FrameAugment
+    seed: int = 0
+
+    def __call__(self, sample: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+        g = clip_generator(sample["key"], self.seed + 1)
+        return [dict(zip(("source", "driving"), augment_pair(it["source"], it["driving"], self.augment, g)))
+                for it in self.pairs(sample)]
 
 
 def evaluate_run(cfg: TFGTrainConfig, run_dir: str | Path, identity: bool = True) -> dict[str, float]:
@@ -230,6 +277,9 @@ def evaluate_run(cfg: TFGTrainConfig, run_dir: str | Path, identity: bool = True
 
 
 def _evaluate_joint_run(cfg: TFGTrainConfig, ckpt: Path) -> dict[str, float]:
+    if cfg.shards.enabled and not Path(cfg.joint.clips.cache).is_file():
+        raise ConfigError("--evaluate of the joint stage scores held-out talking clips: set joint.clips.cache to a "
+                          "prepared clip file (facespeak data build-talking-clips) and shards.dir to ''")
     task = TFGTask(cfg)
     model = task.build_model()
     state = torch.load(ckpt, map_location="cpu", weights_only=True)

@@ -8,7 +8,15 @@ models lazily, once per process.
   ``f_id`` (or ``f``) of one aligned face crop, plus the gender estimator's score
   (:func:`facespeak.pipeline.gender_score`, as at inference) when the TTS takes one;
 - :class:`SyncItems`: SyncNet windows: ``T_sync`` mouth crops with the mel window at the same
-  time (label 1) or shifted by at least ``min_offset`` frames (label 0), Wav2Lip's recipe.
+  time (label 1) or shifted by at least ``min_offset`` frames (label 0), Wav2Lip's recipe;
+- :class:`TFGPairItems`: (source, driving) frame pairs of one clip for the latent TFG's
+  self-reenactment stage (LIA's training pairs), at the TFG's size;
+- :class:`JointWindowItems`: windows of talking clips for the joint stage, in the item format of
+  :class:`facespeak.data.talking_clips.TalkingClipDataset` (frames, source, phoneme ids, TTS mel,
+  SyncNet mel).
+
+Every item generator draws with a ``torch.Generator`` seeded by the clip key (and ``seed``), so
+an item does not depend on the order the stream delivers clips in.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import logging
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +36,8 @@ import torch
 from ...audio.io import resample
 from ...audio.mel import MelExtractor
 from ...core.timing import MelSpec
+from ..talking_clips import pad_time
+from .reader import shard_paths
 from .streaming import ShardStreamConfig, kept_samples
 from ...face.analysis import analyse_faces
 from ...face.gender import estimate_gender
@@ -33,7 +45,8 @@ from ...face.identity import IdentityExtractor
 from ...text import TextConfig, TextFrontend
 from ...tfg.latent.syncnet import mouth_region
 
-__all__ = ["TTSItems", "SyncItems", "pick_frame", "clip_mel", "shard_mel_stats"]
+__all__ = ["TTSItems", "SyncItems", "TFGPairItems", "JointWindowItems", "shard_fps", "pick_frame", "clip_mel", "shard_mel_stats", "clip_generator",
+           "unit_frames", "usable_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,33 @@ def shard_mel_stats(cfg: ShardStreamConfig, spec: MelSpec) -> tuple[float, float
         mels.append(clip_mel(audio, rate, spec).ravel())
     m = np.concatenate(mels)
     return float(m.mean()), float(m.std())
+
+
+def shard_fps(root: str | Path) -> float:
+    """The video rate of a shard folder (its ``index.json`` settings; 25 when not recorded)."""
+    shard_paths(root)  # a clear error when there is no index
+    settings = json.loads((Path(root) / "index.json").read_text(encoding="utf-8")).get("settings") or {}
+    return float(settings.get("fps", 25.0))
+
+
+def clip_generator(key: str, seed: int) -> torch.Generator:
+    """A generator seeded by a clip's key and ``seed`` (the same draws whatever the clip order)."""
+    return torch.Generator().manual_seed(int(hashlib.sha1(f"{seed}/{key}".encode()).hexdigest()[:12], 16))
+
+
+def unit_frames(frames: np.ndarray, size: int) -> torch.Tensor:
+    """Aligned crops ``(N, S, S, 3) uint8`` -> ``(N, 3, size, size)`` float in [-1, 1] (area
+    resampling when ``size`` differs from ``S``)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear")
+    return x
+
+
+def usable_frames(quality: np.ndarray) -> np.ndarray:
+    """Indices of the frames whose face was found (quality bit 1 clear; profile / small / low
+    score frames stay: they are real head motion)."""
+    return np.flatnonzero((np.asarray(quality) & 1) == 0)
 
 
 def pick_frame(quality: np.ndarray) -> int:
@@ -152,8 +192,7 @@ class SyncItems:
         if n_windows <= 2 * self.min_offset:
             return []
         crops = torch.from_numpy(np.ascontiguousarray(sample["frames"])).permute(0, 3, 1, 2)  # (T_video, 3, S, S)
-        key = int(hashlib.sha1(f"{self.seed}/{sample['key']}".encode()).hexdigest()[:12], 16)
-        g = torch.Generator().manual_seed(key)
+        g = clip_generator(sample["key"], self.seed)
         out = []
         for i in range(self.windows):
             v = int(torch.randint(n_windows, (1,), generator=g))
@@ -164,4 +203,89 @@ class SyncItems:
             window = crops[v:v + self.frames].float().div(127.5).sub(1.0)  # only this window in float
             out.append({"mouths": mouth_region(window, self.mouth_size), "mel": mel[:, m0:m0 + self.mel_frames],
                         "label": torch.tensor(1.0 if positive else 0.0)})
+        return out
+
+
+@dataclass
+class TFGPairItems:
+    """Sample -> ``pairs`` items ``{"source": (3, size, size), "driving": (3, size, size)}`` in
+    [-1, 1]: two frames of the clip (LIA's self-reenactment pairs), drawn among the frames with a
+    face; ``max_gap`` > 0 keeps the driving frame within that many frames of the source. ``[]``
+    for a clip with fewer than two such frames. Only the chosen frames are converted."""
+
+    size: int
+    pairs: int = 8
+    max_gap: int = 0
+    seed: int = 0
+
+    def __call__(self, sample: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+        ok = usable_frames(sample["quality"])
+        if len(ok) < 2:
+            return []
+        g = clip_generator(sample["key"], self.seed)
+        picks = []
+        for _ in range(self.pairs):
+            s = int(ok[int(torch.randint(len(ok), (1,), generator=g))])
+            near = ok[np.abs(ok - s) <= self.max_gap] if self.max_gap > 0 else ok
+            picks.append((s, int(near[int(torch.randint(len(near), (1,), generator=g))])))
+        frames = sample["frames"]
+        return [{"source": unit_frames(frames[s:s + 1], self.size)[0],
+                 "driving": unit_frames(frames[d:d + 1], self.size)[0]} for s, d in picks]
+
+
+@dataclass
+class JointWindowItems:
+    """Sample -> ``windows`` joint-stage items (:class:`facespeak.data.talking_clips.TalkingClipDataset`'s
+    format, collated by :func:`facespeak.data.talking_clips.collate_clips`): ``frames (W, 3, size,
+    size)`` from ``v0``, a ``source`` frame with a face, the whole utterance's ``ids`` (from the
+    shard's phonemes) and TTS ``mel`` at ``tts_mel``, ``mel_start`` (the TTS mel frame at ``v0``),
+    ``sync_mel`` (``sync_mel`` analysis under the first ``sync_frames`` frames). ``[]`` for a clip
+    without a transcript, longer than ``max_seconds``, shorter than ``W`` frames or than its ids."""
+
+    size: int
+    window_frames: int
+    tts_mel: MelSpec
+    sync_mel: MelSpec
+    fps: float = 25.0
+    sync_frames: int = 5
+    windows: int = 1
+    max_seconds: float = 11.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._front: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_front": None}
+
+    def _ids(self, phonemes: str) -> np.ndarray:
+        if self._front is None:
+            self._front = TextFrontend(TextConfig())
+        return np.asarray(self._front.encode_phonemes(phonemes), np.int64)
+
+    def __call__(self, sample: dict[str, Any]) -> list[dict[str, Any]]:
+        meta, frames, w = sample["meta"], sample["frames"], self.window_frames
+        ok = usable_frames(sample["quality"])
+        if not meta.get("phonemes") or float(meta.get("duration_s", 0.0)) > self.max_seconds or len(frames) < w \
+                or len(ok) == 0:
+            return []
+        ids = self._ids(meta["phonemes"])
+        mel = clip_mel(sample["audio"], sample["sample_rate"], self.tts_mel)
+        mel_rate, sync_rate = self.tts_mel.frame_rate / self.fps, self.sync_mel.frame_rate / self.fps
+        mel_window = int(round(w * mel_rate))
+        if len(ids) == 0 or mel.shape[1] < max(len(ids), mel_window):
+            return []
+        sync = clip_mel(sample["audio"], sample["sample_rate"], self.sync_mel)
+        sync_window = int(round(self.sync_frames * sync_rate))
+        g = clip_generator(sample["key"], self.seed)
+        out = []
+        for _ in range(self.windows):
+            v0 = int(torch.randint(len(frames) - w + 1, (1,), generator=g))
+            s = int(ok[int(torch.randint(len(ok), (1,), generator=g))])
+            m0 = max(0, min(int(round(v0 * mel_rate)), mel.shape[1] - mel_window))
+            sync_win = pad_time(sync, int(round(v0 * sync_rate)), sync_window, float(np.log(self.sync_mel.log_floor)))
+            out.append({"frames": unit_frames(frames[v0:v0 + w], self.size),
+                        "source": unit_frames(frames[s:s + 1], self.size)[0], "ids": ids, "mel": mel, "mel_start": m0,
+                        "sync_mel": torch.from_numpy(sync_win), "log_floor": float(np.log(self.tts_mel.log_floor)),
+                        "mel_window": mel_window})
         return out
