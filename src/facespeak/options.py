@@ -135,6 +135,9 @@ class VideoOptions:
     head_motion: float = 1.7
     # lips rest in frames where the speech is silent (facespeak.motion.silence)
     silence_gate: bool = True
+    # motion planned chunk by chunk and the video written as fragments while speech is made
+    # (first frames within about a second; a different, equally seeded plan: docs/server.md "Streaming")
+    stream: bool = False
 
     def validate(self) -> None:
         if not 0.0 <= self.head_motion <= 4.0:
@@ -147,6 +150,8 @@ class VideoOptions:
             raise _bad(f"tfg: expected 'mesh' or 'latent', got {self.tfg!r}")
         if self.tfg == "latent" and not self.tfg_weights:
             raise _bad("tfg 'latent': expected --weights DIR (a latent TFG weights folder or file), got none")
+        if self.stream and (self.tfg != "mesh" or self.motion == "rules"):
+            raise _bad(f"stream: expected the mesh renderer and learned motion, got tfg {self.tfg!r}, motion {self.motion!r}")
         if self.tfg_weights and not Path(self.tfg_weights).exists():
             raise _bad(f"tfg weights: expected a folder or .safetensors file, {self.tfg_weights} does not exist")
 
@@ -237,6 +242,9 @@ OPTIONS: tuple[Option, ...] = (
            "head turns, blinks and brows still move)", _SAY, 0.0, 4.0, metavar="SCALE"),
     Option("silence_gate", VideoOptions, bool, "lips rest where the speech is silent "
            "(--no-silence-gate: lips follow the motion model everywhere)", _SAY),
+    Option("stream", VideoOptions, bool, "plan the motion chunk by chunk and write the video as fragments while the "
+           "speech is made: the first frames come within about a second (a different plan from the default's, "
+           "same seed -> same video; needs learned motion)", _SAY),
     Option("tfg", VideoOptions, str, "talking-face generator: mesh (any photo) or latent (the paper's LIA-style "
            "model, needs --weights)", _SAY, choices=TFG_KINDS),
     Option("tfg_weights", VideoOptions, str, "with --tfg latent: folder or .safetensors of latent TFG weights", _SAY,

@@ -42,7 +42,7 @@ from .motion.silence import gate_lips
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import SayResult, SpeechStream, encode_frames, pooled_features
+from .say_stream import SayResult, SpeechStream, encode_frames, fragment_sink, pooled_features, say_live
 from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
 from .tfg.latent.renderer import LatentRenderer
@@ -195,15 +195,16 @@ class FaceSpeak:
 
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions, cancel: CancelToken | None = None,
-                    on_progress: ProgressFn | None = None) -> Iterator[SpeechChunk]:
+                    on_progress: ProgressFn | None = None, split: Any = None) -> Iterator[SpeechChunk]:
         """Synthesise ``text`` chunk by chunk (constant memory for long text). ``cancel`` is
         checked before every chunk, decoder step and vocoder call (raises ``Cancelled``);
-        ``on_progress`` hears the same points (facespeak.core.progress; a StageClock also times them)."""
+        ``on_progress`` hears the same points (facespeak.core.progress; a StageClock also times them).
+        ``split``: text -> chunks (default: the front end's ``split``; `say --stream` starts small)."""
         opts.validate()
         clock = StageClock.of(on_progress)
         with clock.stage(TEXT):
             self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
-            chunks = self.frontend.split(text)
+            chunks = (split or self.frontend.split)(text)
         cents = self.formant_cents(cond, opts)
         progress = SpeechProgress(chunks, opts.steps, clock)
         for k, chunk in enumerate(chunks):
@@ -415,7 +416,8 @@ def _motion_mode(fs: FaceSpeak, motion: str) -> str:
 
 def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOptions | None = None,
         video: VideoOptions | None = None, face_index: int | None = None, progress: bool = False,
-        cancel: CancelToken | None = None, on_progress: ProgressFn | None = None, keep_chunks: bool = True) -> SayResult:
+        cancel: CancelToken | None = None, on_progress: ProgressFn | None = None, keep_chunks: bool = True,
+        on_data: Any = None) -> SayResult:
     """Portrait + text -> MP4 (H.264 + AAC, at the bundle's fps) of the face speaking in its own voice.
 
     Stages: 1 portrait, 2 identity, renderer, 3-5 speech (chunked; each chunk's audio is encoded
@@ -426,10 +428,14 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     The file appears only when complete (the writer renames a temporary file). ``cancel`` is
     checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames;
     ``on_progress`` hears the same points (facespeak.core.progress; seconds per stage: ``timings``).
+    ``video.stream``: motion planned and frames encoded chunk by chunk into a fragmented MP4
+    (facespeak.say_stream.say_live), whose bytes go to ``on_data(bytes)`` as they are written.
     """
     speech, video = speech or SpeechOptions(), video or VideoOptions()
     speech.validate()
     video.validate()
+    if video.stream and _motion_mode(fs, video.motion) == "rules":
+        raise InputError("stream: needs learned motion; this model bundle has no audio mapper and motion sampler")
     if video.tfg == "latent":
         if joint_export_paths(video.tfg_weights):  # a joint export: its own TTS, audio mapper and sampler
             return say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)
@@ -441,7 +447,18 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     with clock.stage(RENDER):
         frame_size, render = _frame_source(portrait, video)
     with clock.stage(MUX):
-        writer = VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps))
+        writer = VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps, live=video.stream),
+                             on_data=fragment_sink(clock, on_data) if video.stream else None)
+    if video.stream:
+        with writer:
+            expected = int(estimate_speech_s(fs.frontend, text, speech) * timing.video_fps)
+            spoken = say_live(fs, writer, render, text, cond, speech, video, timing, clock, cancel, progress, keep_chunks,
+                              expected)
+            with clock.stage(MUX, report=True):
+                path = writer.close()
+        timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}
+        return SayResult(Path(path), spoken.n_frames, timing.video_fps, spoken.duration_s, portrait.face_index,
+                         len(portrait.faces), timings, spoken.chunks, sr)
     with writer:
         spoken = SpeechStream(writer, sr, timing.video_fps, speech.pause_s, keep_chunks, clock)
         spoken.consume(fs.iter_chunks(text, cond, speech, cancel, clock))

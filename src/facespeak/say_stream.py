@@ -10,11 +10,18 @@ audio, the mels and the rendered frames are what cost memory, and none of them i
 is encoded chunk by chunk (:meth:`facespeak.video.writer.VideoWriter.add_audio`), the loudness
 per video frame is measured on the way (:class:`FrameLevels`), and the frames are rendered and
 encoded one at a time after the motion plan.
+
+`say --stream` (``VideoOptions.stream``, :func:`say_live`) goes further and plans the motion
+chunk by chunk (facespeak.motion.streaming), so each chunk's frames are rendered and encoded
+(into a fragmented MP4, video.writer's live mode) before the next chunk is synthesised; chunks
+grow from a short first one (:func:`growing_split`) so the first audio and video come early.
+That output differs from the one-shot plan's, but is itself deterministic (same seed -> same file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +31,15 @@ import numpy as np
 from .audio.levels import relative_db
 from .core.cancel import CancelToken, check_cancel
 from .core.errors import InputError
-from .core.progress import MUX, RENDER, StageClock
+from .core.progress import MOTION, MUX, RENDER, StageClock
 from .motion.audio_mapper import upsample_text
+from .motion.streaming import MotionStream, StreamMotionConfig
 from .text.captions import SpokenChunk
+from .text.sentences import split_text
+from .tfg.mesh_space import EXPRESSION_NAMES
 
-__all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "pooled_features"]
+__all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "pooled_features",
+           "STREAM_CHUNK_CHARS", "growing_split", "TimelinePooler", "fragment_sink", "say_live"]
 
 
 @dataclass
@@ -100,14 +111,16 @@ class SpeechStream:
     :class:`facespeak.text.captions.SpokenChunk` (text, ids, durations, sample count).
     """
     def __init__(self, writer: Any, sample_rate: int, fps: float, pause_s: float, keep_chunks: bool = True,
-                 clock: StageClock | None = None) -> None:
+                 clock: StageClock | None = None, keep_motion: bool = True) -> None:
         self.writer, self.sample_rate, self.fps, self.keep_chunks = writer, int(sample_rate), float(fps), keep_chunks
         self.pause = np.zeros(int(pause_s * self.sample_rate), dtype=np.float32)
         self.clock = StageClock.of(clock)
         self.levels = FrameLevels(sample_rate, fps)
-        self.motion: list[MotionInputs] = []
+        self.motion: list[MotionInputs] = []  # kept only with keep_motion (the one-shot plan reads them all)
+        self.keep_motion = keep_motion
         self.chunks: list[Any] = []
         self.n_samples = 0
+        self.n_chunks = 0
 
     def _write(self, wav: np.ndarray) -> None:
         with self.clock.stage(MUX):
@@ -116,17 +129,19 @@ class SpeechStream:
         self.n_samples += len(wav)
 
     def add(self, chunk: Any) -> None:
-        if self.motion:
+        if self.n_chunks:
             self._write(self.pause)
         self._write(chunk.wav)
-        self.motion.append(MotionInputs(chunk.text, chunk.ids, chunk.durations, chunk.e_t, chunk.mu_y))
+        self.n_chunks += 1
+        if self.keep_motion:
+            self.motion.append(MotionInputs(chunk.text, chunk.ids, chunk.durations, chunk.e_t, chunk.mu_y))
         self.chunks.append(chunk if self.keep_chunks else SpokenChunk(chunk.text, chunk.ids, chunk.durations, len(chunk.wav)))
 
     def consume(self, chunks: Iterable[Any]) -> "SpeechStream":
         """Add every chunk; at least an empty audio track is started (no chunk = no speech)."""
         for chunk in chunks:
             self.add(chunk)
-        if not self.motion:
+        if not self.n_chunks:
             self._write(np.zeros(0, np.float32))
         return self
 
@@ -220,3 +235,182 @@ def encode_frames(writer: Any, frames: Iterable[np.ndarray], n_frames: int, cloc
             writer.add_frame(frame)
         clock.mark("first_frame_s")
         clock.report(RENDER, (i + 1) / n_frames)
+
+
+# ---------------------------------------------------------------------------------------------
+# say --stream: motion planned chunk by chunk, frames encoded into a fragmented MP4 as they come
+# ---------------------------------------------------------------------------------------------
+
+#: characters (of normalised text) of the first chunks of a streamed `say`; later chunks take the
+#: text front end's usual limit (200). At ~0.08 s of speech per character and a speech + vocoder
+#: real-time factor of ~0.5 on 2 cores, a 24-character first chunk (~2 s of speech) is spoken
+#: within ~1 s; each next chunk is synthesised while the ones before it play.
+STREAM_CHUNK_CHARS = (24, 48, 96)
+
+
+def growing_split(frontend: Any, limits: Sequence[int] = STREAM_CHUNK_CHARS) -> Callable[[str], list[str]]:
+    """A ``split`` for :meth:`facespeak.pipeline.FaceSpeak.iter_chunks`: the normalised text in
+    chunks of at most ``limits[0]``, ``limits[1]``, ... characters, then the front end's
+    ``max_chunk_chars``; each breaks at a sentence end, else a clause, else between words
+    (facespeak.text.sentences), and together they are the text's words in order. After the
+    first chunk (kept short for the first audio), a chunk that would end inside a sentence
+    runs on to the sentence end if that is within twice its limit (fewer broken sentences)."""
+    def split(text: str) -> list[str]:
+        rest, out = frontend.normalize(text), []
+        for i, limit in enumerate(limits):
+            pieces = split_text(rest, limit)
+            if i and not _SENTENCE_END.search(pieces[0]):
+                longer = split_text(rest, 2 * limit)
+                if _SENTENCE_END.search(longer[0]):
+                    pieces = longer
+            if len(pieces) <= 1:
+                return out + pieces
+            out.append(pieces[0])
+            rest = " ".join(pieces[1:])
+        return out + split_text(rest, frontend.config.max_chunk_chars)
+    return split
+
+
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"')]*$")
+
+
+class TimelinePooler:
+    """Mel-rate feature columns placed on the audio's *sample* timeline -> ``(T_video, D)``
+    float32 means per video frame (the columns whose centre falls in the frame). Unlike the
+    one-shot pooling (mel frames counted end to end, pauses rounded to whole mel frames), the
+    features cannot drift from the audio over many chunk pauses. Holds only unfinished frames."""
+    def __init__(self, sample_rate: int, fps: float, hop: float, dim: int) -> None:
+        self.sr, self.fps, self.hop = float(sample_rate), float(fps), float(hop)
+        self.sums, self.counts = np.zeros((0, dim)), np.zeros(0)
+        self.base = 0  # first frame not taken
+        self.last: np.ndarray | None = None  # (D, 1) the last column added
+        self.end = 0.0  # sample where the last column added ends
+
+    def add(self, cols: np.ndarray, start: float) -> None:
+        """``cols`` (D, T) mel-rate columns, the first starting at sample ``start``."""
+        if not cols.shape[1]:
+            return
+        k = np.floor((start + (np.arange(cols.shape[1]) + 0.5) * self.hop) * self.fps / self.sr).astype(int) - self.base
+        k = np.maximum(k, 0)
+        if k[-1] >= len(self.counts):
+            grow = k[-1] + 1 - len(self.counts)
+            self.sums = np.concatenate([self.sums, np.zeros((grow, self.sums.shape[1]))])
+            self.counts = np.concatenate([self.counts, np.zeros(grow)])
+        np.add.at(self.sums, k, cols.astype(np.float64).T)
+        np.add.at(self.counts, k, 1.0)
+        self.last, self.end = cols[:, -1:], start + cols.shape[1] * self.hop
+
+    def complete(self, upto: float) -> int:
+        """Frames before sample ``upto`` (no later column can fall in them)."""
+        return int(np.floor(upto * self.fps / self.sr + 1e-9))
+
+    def take(self, end: int) -> np.ndarray:
+        """Frames ``[base, end)`` (a frame no column fell in repeats the one before it)."""
+        n = max(0, end - self.base)
+        if n > len(self.counts):
+            self.sums = np.concatenate([self.sums, np.zeros((n - len(self.counts), self.sums.shape[1]))])
+            self.counts = np.concatenate([self.counts, np.zeros(n - len(self.counts))])
+        out = self.sums[:n] / np.maximum(self.counts[:n], 1.0)[:, None]
+        for i in np.flatnonzero(self.counts[:n] == 0):
+            out[i] = out[i - 1] if i else (self.last[:, 0] if self.last is not None else 0.0)
+        self.sums, self.counts, self.base = self.sums[n:], self.counts[n:], self.base + n
+        return out.astype(np.float32)
+
+
+def _chunk_columns(chunk: Any) -> np.ndarray:
+    """The mapper's mel-rate input of one chunk: e_t upsampled, mu_y, ||mu_y|| -> (D_in, T_mel)."""
+    e_up = upsample_text(chunk.e_t, chunk.durations, chunk.mu_y.shape[1])
+    return np.concatenate([e_up, chunk.mu_y, np.linalg.norm(chunk.mu_y, axis=0, keepdims=True)], axis=0)
+
+
+def _plan_rows(lips: np.ndarray, nonlip: np.ndarray | None, head_motion: float) -> np.ndarray:
+    """``(T, 4)`` lips + ``(T, 8)`` non-lip motion -> ``(T, 12)`` plan rows, as plan_motion assembles them."""
+    amounts = np.zeros((len(lips), len(EXPRESSION_NAMES)))
+    amounts[:, :lips.shape[1]] = lips
+    pose = np.zeros((len(lips), 5))
+    if nonlip is not None:
+        pose = nonlip[:, :5] * float(head_motion)
+        for k, name in enumerate(("blink_right", "blink_left", "brow_raise")):
+            amounts[:, EXPRESSION_NAMES.index(name)] = nonlip[:, 5 + k]
+    return np.concatenate([amounts, pose], axis=1)
+
+
+class _LiveFrames:
+    """Renders plan rows and encodes them, a keyframe at each chunk start; reports progress
+    against an estimate of the frame count (the real one is known only at the end)."""
+    def __init__(self, writer: Any, render: Callable[[np.ndarray], Iterable[np.ndarray]], clock: StageClock,
+                 cancel: CancelToken | None, expected_frames: int, progress: bool) -> None:
+        from tqdm import tqdm
+
+        self.writer, self.render, self.clock, self.cancel = writer, render, clock, cancel
+        self.expected, self.done, self.keys = max(int(expected_frames), 1), 0, {0}
+        self.bar = tqdm(total=self.expected, desc="render", unit="frame", disable=not progress)
+
+    def encode(self, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        for frame in self.clock.timed(RENDER, iter(self.render(rows))):
+            check_cancel(self.cancel)
+            with self.clock.stage(MUX):
+                self.writer.add_frame(frame, key=self.done in self.keys)
+            self.clock.mark("first_frame_s")
+            self.done += 1
+            self.bar.update(1)
+            self.clock.report(RENDER, min(0.99, self.done / self.expected))
+
+
+def fragment_sink(clock: StageClock, on_data: Callable[[bytes], None] | None) -> Callable[[bytes], None]:
+    """The live writer's ``on_data``: marks ``first_fragment_s`` when the first media fragment
+    (``moof``) is written, then hands the bytes on."""
+    def sink(data: bytes) -> None:
+        if data[4:8] == b"moof":
+            clock.mark("first_fragment_s")
+        if on_data is not None:
+            on_data(data)
+    return sink
+
+
+def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.ndarray]], text: str, cond: Any,
+             speech: Any, video: Any, timing: Any, clock: StageClock, cancel: CancelToken | None = None,
+             progress: bool = False, keep_chunks: bool = True, expected_frames: int = 1) -> SpeechStream:
+    """`say --stream`: each chunk is synthesised (chunks from :func:`growing_split`), its audio
+    encoded, its motion planned (facespeak.motion.streaming.MotionStream, learned motion only) and
+    every frame that became final rendered and encoded into ``writer`` (live mode: fragments go out
+    as keyframes close them) before the next chunk is synthesised. -> the :class:`SpeechStream`."""
+    mapper, sampler = fs.motion_models
+    sr, fps, hop = fs.mel_spec.sample_rate, timing.video_fps, fs.mel_spec.sample_rate / fs.mel_spec.frame_rate
+    spoken = SpeechStream(writer, sr, fps, speech.pause_s, keep_chunks, clock, keep_motion=False)
+    planner = MotionStream(mapper, sampler, speech.seed, StreamMotionConfig(
+        ease_in_frames=0.4 * fps, still=video.still, gate=video.silence_gate))
+    pooler = TimelinePooler(sr, fps, hop, mapper.cfg.d_in)
+    frames = _LiveFrames(writer, render, clock, cancel, expected_frames, progress)
+    pause_cols = int(round(speech.pause_s * fs.mel_spec.frame_rate))
+
+    def plan(end: int, rms: np.ndarray) -> None:
+        with clock.stage(MOTION):
+            lips, nonlip = planner.push(pooler.take(end), rms)
+            rows = _plan_rows(lips, nonlip, video.head_motion)
+        clock.report(MOTION, min(0.99, planner.n_in / frames.expected))
+        frames.encode(rows)
+
+    for chunk in fs.iter_chunks(text, cond, speech, cancel, clock, split=growing_split(fs.frontend)):
+        if spoken.n_chunks and pooler.last is not None:  # the pause repeats the last column
+            pooler.add(np.repeat(pooler.last, pause_cols, axis=1), spoken.n_samples)
+        start = spoken.n_samples + (len(spoken.pause) if spoken.n_chunks else 0)
+        frames.keys.add(int(np.ceil(start * fps / sr)))
+        spoken.add(chunk)
+        pooler.add(_chunk_columns(chunk), start)
+        end = min(len(spoken.levels.rms), pooler.complete(min(spoken.n_samples, start + chunk.mu_y.shape[1] * hop)))
+        plan(end, np.asarray(spoken.levels.rms[planner.n_in:end]))
+    if not spoken.n_chunks:
+        raise InputError("say --stream: the text gave no speech")
+    n_frames = spoken.n_frames
+    tail = int(np.ceil((n_frames * sr / fps - pooler.end) / hop)) + 1  # past the speech: its last column
+    pooler.add(np.repeat(pooler.last, max(tail, 0), axis=1), pooler.end)
+    plan(n_frames, spoken.levels.finish(n_frames)[planner.n_in:])
+    with clock.stage(MOTION):
+        lips, nonlip = planner.finish()
+        rows = _plan_rows(lips, nonlip, video.head_motion)
+    frames.encode(rows)
+    frames.bar.close()
+    return spoken

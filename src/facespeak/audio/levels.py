@@ -35,11 +35,13 @@ def frame_rms(wav: np.ndarray, sample_rate: int, fps: float, n_frames: int | Non
     return out
 
 
-def relative_db(envelope: np.ndarray, floor_db: float = 40.0) -> np.ndarray:
-    """Linear ``(T_video,)`` envelope -> dB relative to its loudest frame, floored at ``-floor_db``
-    (an all-zero envelope is all ``-floor_db``)."""
+def relative_db(envelope: np.ndarray, floor_db: float = 40.0, peak: float | None = None) -> np.ndarray:
+    """Linear ``(T_video,)`` envelope -> dB relative to its loudest frame (or to ``peak``, e.g.
+    the loudest frame so far of a stream), floored at ``-floor_db`` (an all-zero envelope is all
+    ``-floor_db``)."""
     env = np.asarray(envelope, dtype=np.float64)
-    peak = float(np.max(env)) if env.size else 0.0
+    if peak is None:
+        peak = float(np.max(env)) if env.size else 0.0
     if peak <= 0.0:
         return np.full(env.shape, -float(floor_db))
     return np.maximum(20.0 * np.log10(np.maximum(env, 1e-12) / peak), -float(floor_db))

@@ -154,17 +154,18 @@ def _sample_window(model: MotionSampler, cond: torch.Tensor, known: torch.Tensor
     return torch.cat([known, x[:, c:]], dim=1) if c else x
 
 
-def window_plan(t_total: int, window: int, context: int) -> list[tuple[int, int, int]]:
+def window_plan(t_total: int, window: int, context: int, known: int = 0) -> list[tuple[int, int, int]]:
     """Windows for a ``t_total``-frame sequence: ``(start, known_end, commit_end)`` per window.
 
     Frames ``[start, known_end)`` are context (already generated), ``[known_end, commit_end)``
     are kept from this window. A window that is not the last drops its final ``context // 2``
     frames (generated with the least look-ahead, at the zero-padded edge) and the next window
-    regenerates them; the last window is aligned to the sequence end."""
+    regenerates them; the last window is aligned to the sequence end. ``known``: the first
+    ``known`` frames are already generated (a continued sequence, :func:`generate_codes`)."""
     margin = context // 2
     if t_total <= window:
-        return [(0, 0, t_total)]
-    plan = [(0, 0, window - margin)]
+        return [(0, known, t_total)]
+    plan = [(0, known, window - margin)]
     while plan[-1][2] < t_total:
         end = plan[-1][2]
         start = min(end - context, t_total - window)
@@ -175,17 +176,21 @@ def window_plan(t_total: int, window: int, context: int) -> list[tuple[int, int,
 
 @torch.no_grad()
 def generate_codes(model: MotionSampler, cond: torch.Tensor, generator: torch.Generator,
-                   opts: SamplingOptions = SamplingOptions()) -> torch.Tensor:
-    """Speech condition (B, T_video, D_cond) -> codes f_c (B, T_video, D_code), windowed (module doc)."""
+                   opts: SamplingOptions = SamplingOptions(), known: torch.Tensor | None = None) -> torch.Tensor:
+    """Speech condition (B, T_video, D_cond) -> codes f_c (B, T_video, D_code), windowed (module doc).
+
+    ``known`` (B, c, D_code): codes already generated for the first c frames of ``cond`` (a
+    sequence continued piece by piece, as streaming does): they are the first window's context,
+    held like the context of any later window (the last ``context // 2`` of them cross-faded)."""
     cfg = model.cfg
     steps, win, ctx = opts.steps or cfg.steps, opts.window or cfg.window, opts.context or cfg.context
     if not 1 <= steps <= 200:
         raise InputError(f"motion sampler steps: expected 1..200, got {steps}")
     if not (0 < ctx and ctx + ctx // 2 < win):
         raise InputError(f"motion sampler: expected 0 < 1.5 * context < window, got context {ctx}, window {win}")
-    codes = None
+    codes = known if known is not None and known.shape[1] else None
     blend = ctx // 2
-    for start, known_end, commit_end in window_plan(cond.shape[1], win, ctx):
+    for start, known_end, commit_end in window_plan(cond.shape[1], win, ctx, 0 if codes is None else codes.shape[1]):
         hard_end = max(start, known_end - blend) if codes is not None else start
         known = codes[:, start:hard_end] if hard_end > start else None
         new = _sample_window(model, cond[:, start:start + win], known, generator, steps, opts.temperature)

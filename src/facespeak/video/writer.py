@@ -14,12 +14,21 @@ both streams last ``n_frames / fps`` seconds. Streamed audio decodes to the same
 same waveform given whole (AAC frames do not depend on how the samples were split). The file is written to a temporary
 name beside the target and renamed into place only when complete (no half-written MP4s; the
 project's one atomic writer, :class:`facespeak.core.output_files.AtomicOutput`).
+
+Live mode (``VideoConfig(live=True)``, `say --stream`, docs/server.md "Streaming"): the video is
+first written as a *fragmented* MP4 (``movflags=frag_keyframe+empty_moov+default_base_moof``,
+x264 ``tune=zerolatency`` so every frame leaves the encoder at once, a keyframe every
+``keyint_s`` seconds and wherever :meth:`VideoWriter.add_frame` is given ``key=True``): each
+keyframe closes a fragment (``moof`` + ``mdat``), which is written out at once and handed to
+``on_data`` byte for byte, so a player (Media Source Extensions) can start while the rest is
+made. :meth:`VideoWriter.close` then copies the packets, unchanged, into a normal MP4 (``moov``
+first) at ``path``: the finished file decodes to exactly the frames and samples of the fragments.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -43,6 +52,8 @@ class VideoConfig:
     preset: str = "veryfast"
     audio_bitrate: int = 128_000  # bit/s
     threads: int = 1
+    live: bool = False  # fragmented MP4 written as it is made (module doc), remuxed at close
+    keyint_s: float = 0.5  # live: longest time between keyframes = between fragments
 
     @classmethod
     def tiny(cls) -> "VideoConfig":
@@ -71,12 +82,15 @@ class VideoWriter:
         sample_rate: audio rate in Hz (of the waveform given to :meth:`close`); None = no audio.
         config: encoding settings.
 
+        on_data: live mode only: called with every piece of the fragmented MP4 as it is written
+            (in order; together they are the whole fragmented file, trailer included).
+
     Use as a context manager; on an exception the temporary file is removed and ``path`` is
     left untouched.
     """
 
     def __init__(self, path: str | Path, size: tuple[int, int], sample_rate: int | None,
-                 config: VideoConfig | None = None) -> None:
+                 config: VideoConfig | None = None, on_data: Callable[[bytes], None] | None = None) -> None:
         self.path = Path(path)
         self.config = config or VideoConfig()
         self.size = (int(size[0]), int(size[1]))
@@ -86,14 +100,22 @@ class VideoWriter:
         self.n_frames = 0
         self.n_audio: int | None = None  # samples given to add_audio (None: audio comes whole at close)
         self._last: np.ndarray | None = None
+        self._last_key = 0  # live: index of the last keyframe
         av = _import_av()
         self._out = AtomicOutput(self.path, suffix=".mp4.partial")
         self._tmp = self._out.tmp
-        try:  # by name: the exclusively created temporary file (FFmpeg does its own I/O)
-            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        self._frag: AtomicOutput | None = None
+        try:
+            if self.config.live:  # through Python, so on_data sees every byte (never seeks)
+                self._frag = AtomicOutput(self.path, suffix=".frag.partial")
+                self._container = av.open(_Sink(self._frag.file, on_data), mode="w", format="mp4",
+                                          options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                                   "flush_packets": "1"})
+            else:  # by name: the exclusively created temporary file (FFmpeg does its own I/O)
+                self._container = av.open(str(self._tmp), mode="w", format="mp4")
             self._open_streams()
         except BaseException:
-            self._out.discard()
+            self._discard()
             raise
 
     def _open_streams(self) -> None:
@@ -103,7 +125,7 @@ class VideoWriter:
         v.height, v.width = _even(self.size[0]), _even(self.size[1])
         v.pix_fmt = "yuv420p"
         v.thread_count = cfg.threads
-        v.options = {"crf": str(cfg.crf), "preset": cfg.preset}
+        v.options = {"crf": str(cfg.crf), "preset": cfg.preset} | ({"tune": "zerolatency"} if cfg.live else {})
         self._video = v
         self._audio = None
         if self.sample_rate is not None:
@@ -112,8 +134,8 @@ class VideoWriter:
             a.bit_rate = cfg.audio_bitrate
             self._audio = a
 
-    def add_frame(self, frame: np.ndarray) -> None:
-        """Append one ``(H, W, 3) uint8`` RGB frame."""
+    def add_frame(self, frame: np.ndarray, key: bool = False) -> None:
+        """Append one ``(H, W, 3) uint8`` RGB frame; live mode: ``key`` starts a new fragment with it."""
         av = _import_av()
         if frame.shape != (*self.size, 3) or frame.dtype != np.uint8:
             raise InputError(f"video frame: expected {(*self.size, 3)} uint8 RGB, got {frame.shape} {frame.dtype}")
@@ -122,6 +144,9 @@ class VideoWriter:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         vf.pts = self.n_frames
+        if self.config.live and (key or self.n_frames - self._last_key >= max(1, round(self.config.keyint_s * self.config.fps))):
+            vf.pict_type = av.video.frame.PictureType.I  # libx264: an IDR frame (closed GOP)
+            self._last_key = self.n_frames
         try:
             for packet in self._video.encode(vf):
                 self._container.mux(packet)
@@ -172,6 +197,8 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+        if self._frag is not None:
+            self._remux()
         self._out.commit()
         log.info("wrote %s: %d frames at %g fps (%.2f s)", self.path, self.n_frames, self.config.fps, self.duration_s())
         return self.path
@@ -208,12 +235,38 @@ class VideoWriter:
                 self._container.mux(packet)
         self._container.close()
 
+    def _remux(self) -> None:
+        """Live mode: the finished fragmented file's packets, unchanged, into a normal MP4 (moov first)."""
+        av = _import_av()
+        assert self._frag is not None and self._frag.file is not None
+        self._frag.file.flush()
+        try:
+            with av.open(str(self._frag.tmp)) as src, \
+                    av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "faststart"}) as dst:
+                streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+                for packet in src.demux():
+                    if packet.dts is not None:  # not the demuxer's empty end-of-stream packets
+                        packet.stream = streams[packet.stream.index]
+                        dst.mux(packet)
+        except OSError as e:
+            self._discard()
+            raise self._out.write_error(e) from None
+        except BaseException:
+            self._discard()
+            raise
+        self._frag.discard()
+
     def abort(self) -> None:
         """Drop the partial file (``path`` is not touched)."""
         try:
             self._container.close()
         except Exception:  # noqa: BLE001 - the container may already be broken
             pass
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._frag is not None:
+            self._frag.discard()
         self._out.discard()
 
     def __enter__(self) -> "VideoWriter":
@@ -222,6 +275,20 @@ class VideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+class _Sink:
+    """Write-only, unseekable file object for FFmpeg (PyAV): bytes go to ``file`` and ``on_data``."""
+
+    def __init__(self, file: object, on_data: Callable[[bytes], None] | None) -> None:
+        self.file, self.on_data = file, on_data
+
+    def write(self, data: bytes) -> int:
+        data = bytes(data)
+        self.file.write(data)  # type: ignore[attr-defined]
+        if self.on_data is not None:
+            self.on_data(data)
+        return len(data)
 
 
 def _as_mono(audio: np.ndarray) -> np.ndarray:
