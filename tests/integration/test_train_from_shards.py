@@ -200,3 +200,29 @@ def test_joint_stage_trains_from_shards_and_exports_its_parts(shards: Path, tmp_
     parts = export_joint_parts(task, tmp_path / "run", tmp_path / "w.safetensors")
     model, config, mel = load_tts(parts[2])
     assert mel == cfg.joint.clips.tts_mel and model.cfg.cond_dim == cfg.model.style_dim
+
+
+def test_identity_views_from_shards_train_the_encoder(shards: Path) -> None:
+    from facespeak.data.shards.stage_items import IdentityViewItems
+    from facespeak.face.analysis import analyse_faces
+    from facespeak.face.identity import INPUT_DIM, IdentityConfig, identity_input
+    from facespeak.train.identity_task import (IdentityTrainConfig, evaluate_identity, feature_table_from_shards,
+                                               train_identity)
+
+    sample = next(s for s in map(decode_sample, iter_shards(shards)) if s["meta"]["speaker"] not in HELD_OUT)
+    views = IdentityViewItems(frames=3, seed=0)(sample)
+    n = len(sample["frames"])
+    assert len(views) == 3 and [v["frame"] * 3 // n for v in views] == [0, 1, 2]  # one per third of the clip
+    frame = sample["frames"][views[1]["frame"]]
+    assert np.allclose(views[1]["input"], identity_input(frame, analyse_faces(frame, max_faces=1)[0]), atol=1e-5)
+    cfg = IdentityTrainConfig.tiny()
+    cfg.shards = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT)
+    cfg.frames_per_clip = 2
+    table = feature_table_from_shards(cfg, progress=False)
+    assert table.inputs.shape == (6, INPUT_DIM) and table.targets.shape[0] == 6
+    assert sorted(set(table.person[table.split == "train"])) == ["spkA", "spkB"]
+    assert set(table.person[table.split == "heldout"]) == set(HELD_OUT)
+    model, info = train_identity(table, IdentityConfig.tiny(), cfg)
+    assert info["train_persons"] == ["spkA", "spkB"] and all(np.isfinite(list(info["final_losses"].values())))
+    report = evaluate_identity(model, table, None)
+    assert report["heldout_real"]["f_id"]["n_views"] == 2 and "gender_probe_heldout_acc" not in report

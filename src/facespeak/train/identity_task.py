@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,19 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import to_dict
+from ..core.errors import InputError
 from ..data.real_faces import load_manifest
+from ..data.shards.reader import decode_sample
+from ..data.shards.stage_items import IdentityViewItems
+from ..data.shards.streaming import ShardStreamConfig, clip_kept, kept_samples
 from ..face.analysis import analyse_faces, face_nearest_box
 from ..face.augment import augment_face_image, face_crop
 from ..face.identity import (DESCRIPTOR_DIM, IdentityConfig, IdentityEncoder, IdentityExtractor, identity_input,
                               motion_targets)
 from ..face.image_io import load_image
 
-__all__ = ["IdentityTrainConfig", "FeatureTable", "build_feature_table", "train_identity", "evaluate_identity",
-           "identity_losses"]
+__all__ = ["IdentityTrainConfig", "FeatureTable", "build_feature_table", "feature_table_from_shards", "train_identity",
+           "evaluate_identity", "identity_losses"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,11 @@ class IdentityTrainConfig:
     input_noise: float = 0.3  # Gaussian noise on standardised inputs while training (x input std)
     id_norm: float = 4.0  # target L2 norm of f_id (f_m of standardised motion is ~3)
     seed: int = 0
+    # shards.dir set: views come from 'facespeak data prepare' shards (feature_table_from_shards):
+    # frames_per_clip frames of each clip; held-out speakers become the evaluation split
+    shards: ShardStreamConfig = field(default_factory=ShardStreamConfig)
+    frames_per_clip: int = 4
+    max_clips: int = 0  # 0 = every clip
 
     @classmethod
     def tiny(cls) -> IdentityTrainConfig:
@@ -140,6 +149,34 @@ def build_feature_table(corpus: str | Path, n_aug_photo: int = 16, frame_aug_eve
     if cache:
         np.savez(cache_path, **table.__dict__)
     return table
+
+
+def feature_table_from_shards(cfg: IdentityTrainConfig, progress: bool = True) -> FeatureTable:
+    """The views of the clips of ``cfg.shards`` (one pass in index order, one clip decoded at a
+    time; :class:`IdentityViewItems`): persons are speakers; clips of the training splits by
+    speakers not held out are split ``train``, those of ``cfg.shards.heldout_speakers`` ``heldout``
+    (same splits). The table holds ``INPUT_DIM`` floats per view, not frames."""
+    from tqdm import tqdm
+
+    every = replace(cfg.shards, heldout_speakers=[])  # read held-out speakers too, to evaluate on
+    views = IdentityViewItems(cfg.frames_per_clip, cfg.seed)
+    cols: dict[str, list] = {k: [] for k in ("inputs", "targets", "person", "split", "augmented", "item")}
+    for n, raw in enumerate(tqdm(kept_samples(every), desc="identity views", disable=not progress)):
+        if cfg.max_clips and n >= cfg.max_clips:
+            break
+        sample = decode_sample(raw)
+        split = "train" if clip_kept(cfg.shards, sample["meta"]) else "heldout"
+        for it in views(sample):
+            for k, v in zip(cols, (it["input"], it["targets"], it["person"], split, False, n)):
+                cols[k].append(v)
+    if not cols["inputs"] or "train" not in cols["split"]:
+        raise InputError(f"shards {cfg.shards.dir}: expected faces of training speakers, found "
+                         f"{len(cols['inputs'])} view(s), {cols['split'].count('train')} of them for training")
+    log.info("identity views from %s: %d (%d held out) of %d persons", cfg.shards.dir, len(cols["inputs"]),
+             cols["split"].count("heldout"), len(set(cols["person"])))
+    return FeatureTable(inputs=np.stack(cols["inputs"]), targets=np.stack(cols["targets"]),
+                        person=np.array(cols["person"]), split=np.array(cols["split"]),
+                        augmented=np.array(cols["augmented"]), item=np.array(cols["item"]))
 
 
 # ----------------------------------------------------------------------------- training
@@ -246,8 +283,9 @@ def _gender_probe(train_z: np.ndarray, train_g: np.ndarray, test_z: np.ndarray, 
     return float((pred == test_g).mean())
 
 
-def evaluate_identity(model: IdentityEncoder, table: FeatureTable, genders: dict[str, str]) -> dict[str, Any]:
-    """Held-out cohesion of f_id vs f vs the raw descriptor, gender probe and motion read-out."""
+def evaluate_identity(model: IdentityEncoder, table: FeatureTable, genders: dict[str, str] | None) -> dict[str, Any]:
+    """Held-out cohesion of f_id vs f vs the raw descriptor, gender probe (``genders`` given) and
+    motion read-out."""
     extractor = IdentityExtractor(model)
     feats = extractor.from_inputs(table.inputs)
     reps = {"f_id": np.stack([r.f_id for r in feats]), "f": np.stack([r.f for r in feats]),
@@ -258,11 +296,12 @@ def evaluate_identity(model: IdentityEncoder, table: FeatureTable, genders: dict
     report: dict[str, Any] = {}
     for set_name, mask in sets.items():
         report[set_name] = {k: _cohesion(v[mask], table.person[mask]) for k, v in reps.items() if k != "f_m"}
-    g = np.array([genders[p] for p in table.person])
-    train = table.split == "train"
-    test = held & ~table.augmented
-    report["gender_probe_heldout_acc"] = {k: _gender_probe(v[train], g[train], v[test], g[test])
-                                         for k, v in reps.items() if k != "f_m"}
+    if genders is not None:
+        g = np.array([genders[p] for p in table.person])
+        train = table.split == "train"
+        test = held & ~table.augmented
+        report["gender_probe_heldout_acc"] = {k: _gender_probe(v[train], g[train], v[test], g[test])
+                                             for k, v in reps.items() if k != "f_m"}
     pred = np.stack([[r.motion[n] for n in r.motion] for r in feats])
     r2 = 1 - ((pred[held] - table.targets[held]) ** 2).sum(0) / ((table.targets[held] - table.targets[held].mean(0)) ** 2).sum(0)
     report["motion_r2_heldout"] = dict(zip(feats[0].motion, np.round(r2, 3).tolist()))
@@ -278,18 +317,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", default="runs/identity/report.json")
     parser.add_argument("--steps", type=int, default=IdentityTrainConfig.steps)
     parser.add_argument("--tiny", action="store_true", help="tiny model and 5 steps (smoke test)")
+    parser.add_argument("--shards", default="", help="views from these prepared shards instead of --corpus")
+    parser.add_argument("--heldout-speaker", action="append", default=[], help="with --shards: evaluation speaker")
+    parser.add_argument("--frames-per-clip", type=int, default=IdentityTrainConfig.frames_per_clip)
+    parser.add_argument("--max-clips", type=int, default=0, help="with --shards: the first N clips only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
     t0 = time.time()
-    table = build_feature_table(args.corpus)
-    t1 = time.time()
     config = IdentityConfig.tiny() if args.tiny else IdentityConfig()
     cfg = IdentityTrainConfig.tiny() if args.tiny else IdentityTrainConfig(steps=args.steps)
+    cfg.shards = ShardStreamConfig(dir=args.shards, heldout_speakers=args.heldout_speaker)
+    cfg.frames_per_clip, cfg.max_clips = args.frames_per_clip, args.max_clips
+    table = feature_table_from_shards(cfg) if cfg.shards.enabled else build_feature_table(args.corpus)
+    t1 = time.time()
     model, info = train_identity(table, config, cfg)
     t2 = time.time()
-    genders = {p: v["gender"] for p, v in load_manifest(args.corpus)["persons"].items()}
-    report = {"eval": evaluate_identity(model, table, genders), "train": info, "train_config": to_dict(cfg),
+    genders = None if cfg.shards.enabled else {p: v["gender"] for p, v in load_manifest(args.corpus)["persons"].items()}
+    has_heldout = bool((table.split == "heldout").any())
+    report = {"eval": evaluate_identity(model, table, genders) if has_heldout else {}, "train": info,
+              "train_config": to_dict(cfg),
               "feature_seconds": round(t1 - t0, 1), "train_seconds": round(t2 - t1, 1),
               "n_train_views": int((table.split == "train").sum()), "n_heldout_views": int((table.split == "heldout").sum())}
     IdentityExtractor(model).save(args.out, extra={"train_steps": cfg.steps, "train_persons": info["train_persons"]})

@@ -11,6 +11,8 @@ models lazily, once per process.
   time (label 1) or shifted by at least ``min_offset`` frames (label 0), Wav2Lip's recipe;
 - :class:`TFGPairItems`: (source, driving) frame pairs of one clip for the latent TFG's
   self-reenactment stage (LIA's training pairs), at the TFG's size;
+- :class:`IdentityViewItems`: encoder inputs and measured motion of a few frames of a clip
+  (the identity encoder's views of one person across expression and pose);
 - :class:`JointWindowItems`: windows of talking clips for the joint stage, in the item format of
   :class:`facespeak.data.talking_clips.TalkingClipDataset` (frames, source, phoneme ids, TTS mel,
   SyncNet mel).
@@ -41,11 +43,11 @@ from .reader import shard_paths
 from .streaming import ShardStreamConfig, kept_samples
 from ...face.analysis import analyse_faces
 from ...face.gender import estimate_gender
-from ...face.identity import IdentityExtractor
+from ...face.identity import IdentityExtractor, identity_input, motion_targets
 from ...text import TextConfig, TextFrontend
 from ...tfg.latent.syncnet import mouth_region
 
-__all__ = ["TTSItems", "SyncItems", "TFGPairItems", "JointWindowItems", "shard_fps", "pick_frame", "clip_mel", "shard_mel_stats", "clip_generator",
+__all__ = ["TTSItems", "SyncItems", "TFGPairItems", "JointWindowItems", "IdentityViewItems", "shard_fps", "pick_frame", "clip_mel", "shard_mel_stats", "clip_generator",
            "unit_frames", "usable_frames"]
 
 log = logging.getLogger(__name__)
@@ -288,4 +290,33 @@ class JointWindowItems:
                         "source": unit_frames(frames[s:s + 1], self.size)[0], "ids": ids, "mel": mel, "mel_start": m0,
                         "sync_mel": torch.from_numpy(sync_win), "log_floor": float(np.log(self.tts_mel.log_floor)),
                         "mel_window": mel_window})
+        return out
+
+
+@dataclass
+class IdentityViewItems:
+    """Sample -> up to ``frames`` items ``{"input": (INPUT_DIM,) float32, "targets":
+    (N_MOTION_TARGETS,) float32, "person": speaker, "key": clip key, "frame": index}``: the
+    identity encoder's input (:func:`facespeak.face.identity.identity_input`) and measured motion
+    of frames spread over the clip (one per equal part, drawn by the clip key's generator), where
+    the face analyser finds a face in the aligned crop."""
+
+    frames: int = 4
+    seed: int = 0
+
+    def __call__(self, sample: dict[str, Any]) -> list[dict[str, Any]]:
+        ok = usable_frames(sample["quality"])
+        if len(ok) == 0:
+            return []
+        g = clip_generator(sample["key"], self.seed)
+        parts = np.array_split(ok, min(self.frames, len(ok)))
+        out = []
+        for part in parts:
+            i = int(part[int(torch.randint(len(part), (1,), generator=g))])
+            frame = np.ascontiguousarray(sample["frames"][i])
+            faces = analyse_faces(frame, max_faces=1)
+            if faces:
+                out.append({"input": identity_input(frame, faces[0]).astype(np.float32),
+                            "targets": motion_targets(faces[0]).astype(np.float32),
+                            "person": str(sample["meta"].get("speaker", "")), "key": sample["key"], "frame": i})
         return out
