@@ -336,23 +336,26 @@ def _plan_rows(lips: np.ndarray, nonlip: np.ndarray | None, head_motion: float) 
 
 
 class _LiveFrames:
-    """Renders plan rows and encodes them, a keyframe at each chunk start; reports progress
-    against an estimate of the frame count (the real one is known only at the end)."""
+    """Renders plan rows and encodes them; the last frame of each batch is a keyframe, which
+    makes the live writer close the fragment with the batch's other frames at once (FFmpeg
+    closes a fragment only when a keyframe arrives: video.writer). Progress is reported against
+    an estimate of the frame count (the real one is known only at the end)."""
     def __init__(self, writer: Any, render: Callable[[np.ndarray], Iterable[np.ndarray]], clock: StageClock,
                  cancel: CancelToken | None, expected_frames: int, progress: bool) -> None:
         from tqdm import tqdm
 
         self.writer, self.render, self.clock, self.cancel = writer, render, clock, cancel
-        self.expected, self.done, self.keys = max(int(expected_frames), 1), 0, {0}
+        self.expected, self.done = max(int(expected_frames), 1), 0
         self.bar = tqdm(total=self.expected, desc="render", unit="frame", disable=not progress)
 
     def encode(self, rows: np.ndarray) -> None:
         if not len(rows):
             return
+        last = self.done + len(rows) - 1
         for frame in self.clock.timed(RENDER, iter(self.render(rows))):
             check_cancel(self.cancel)
             with self.clock.stage(MUX):
-                self.writer.add_frame(frame, key=self.done in self.keys)
+                self.writer.add_frame(frame, key=self.done == last)
             self.clock.mark("first_frame_s")
             self.done += 1
             self.bar.update(1)
@@ -397,7 +400,6 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
         if spoken.n_chunks and pooler.last is not None:  # the pause repeats the last column
             pooler.add(np.repeat(pooler.last, pause_cols, axis=1), spoken.n_samples)
         start = spoken.n_samples + (len(spoken.pause) if spoken.n_chunks else 0)
-        frames.keys.add(int(np.ceil(start * fps / sr)))
         spoken.add(chunk)
         pooler.add(_chunk_columns(chunk), start)
         end = min(len(spoken.levels.rms), pooler.complete(min(spoken.n_samples, start + chunk.mu_y.shape[1] * hop)))

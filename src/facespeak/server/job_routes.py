@@ -5,6 +5,8 @@
                                     "eta_s"}, "error", "created", "started", "finished", ...}``
 - ``GET    /api/jobs/{id}/result``  the mp4 / wav (409 until the job is done, and once expired)
 - ``GET    /api/jobs/{id}/captions`` its ``captions`` (srt | vtt) when submitted with that field
+- ``GET    /api/jobs/{id}/stream``  a ``stream=true`` video job's fragmented MP4 while it is made
+                                    (chunked; ends with the job; 409 for other jobs)
 - ``DELETE /api/jobs/{id}``         cancel a queued or running job (answers once it stopped);
                                     delete an ended one and its result
 
@@ -70,6 +72,7 @@ def _status_models() -> tuple[type, type]:
         duration_s: float = None  # type: ignore[assignment]
         face_index: int = None  # type: ignore[assignment]
         captions_url: str = None  # type: ignore[assignment]
+        stream_url: str = None  # type: ignore[assignment]
 
     class Deleted(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -81,7 +84,7 @@ def _status_models() -> tuple[type, type]:
 
 def install_job_routes(app: Any, service: _Service) -> None:
     from fastapi import Depends, File, Form, UploadFile
-    from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
     from ..core.errors import InputError
     from ..face.analysis import check_animatable
@@ -131,6 +134,13 @@ def install_job_routes(app: Any, service: _Service) -> None:
         path, media_type, rec = jobs.result(known_id(job_id))
         return FileResponse(path, media_type=media_type, filename=f"facespeak-{rec.id}{path.suffix}",
                             headers={"X-Face-Index": str(rec.face_index), "X-Duration-S": f"{rec.duration_s:.3f}"})
+
+    @app.get("/api/jobs/{job_id}/stream", response_class=StreamingResponse,
+             responses=media_response("the video as a fragmented MP4 while the job makes it (chunked; ends with the job)",
+                                      "video/mp4"))
+    async def job_stream(job_id: str) -> StreamingResponse:
+        body = jobs.stream(known_id(job_id))
+        return StreamingResponse(body, media_type="video/mp4", headers={"Cache-Control": "no-store"})
 
     @app.delete("/api/jobs/{job_id}", response_model=None,
                 responses={200: {"model": status_model | deleted_model,

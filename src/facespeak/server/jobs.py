@@ -15,6 +15,10 @@ queue is full), runs there with a :class:`~facespeak.core.cancel.CancelToken` an
 Status reads take the manager's lock only around single SQLite statements and the live
 progress lives in memory, so they never wait for synthesis.
 
+A video job submitted with ``stream=true`` writes its video as a fragmented MP4 while it runs
+(:class:`~.live.LiveStream`, ``stream.mp4`` in its folder, deleted when it ends);
+``GET /api/jobs/{id}/stream`` follows it (:meth:`JobManager.stream`).
+
 As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
 functions that use them.
 """
@@ -35,6 +39,7 @@ from ..core.errors import Cancelled, FacespeakError
 from ..core.output_files import AtomicOutput
 from ..core.progress import FACE, ProgressTracker, report, stage_weights
 from .job_store import TERMINAL, JobRecord, JobStore
+from .live import LiveStream
 from .worker import Job, Place, SynthesisWorker
 
 __all__ = ["JobManager", "JobNotFound", "JobNotDone", "KINDS", "job_params"]
@@ -68,6 +73,7 @@ class JobManager:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}  # queued or running, in this process
         self._progress: dict[str, ProgressTracker] = {}  # running
+        self._live: dict[str, LiveStream] = {}  # running streamed video jobs
         self._stopping = False
         self._stop = threading.Event()
         self._janitor = threading.Thread(target=self._sweep_loop, name="facespeak-job-expiry", daemon=True)
@@ -138,6 +144,35 @@ class JobManager:
             raise JobNotFound(f"job {job_id} has no captions: submit it with the field captions=srt or captions=vtt")
         return found
 
+    def stream(self, job_id: str) -> Any:
+        """-> an async iterator of the fragmented MP4 of a queued or running job submitted with
+        ``stream=true`` (it waits for the job to start; docs/server.md "Streaming");
+        ``JobNotDone`` for any other job."""
+        with self._lock:
+            rec = self._get(job_id)
+        if rec.kind != "video" or not _streamed(rec.params):
+            raise JobNotDone(f"job {job_id} has no stream: submit a video job with stream=true to watch it while it "
+                             "is made; fetch /result once it is done")
+        if rec.state not in ("queued", "running"):
+            raise JobNotDone(f"job {job_id} has no stream any more: it is {rec.state}"
+                             + ("; fetch the whole video from /result" if rec.state == "done" else ""))
+        return self._follow(job_id)
+
+    async def _follow(self, job_id: str) -> Any:
+        while True:
+            with self._lock:
+                live = self._live.get(job_id)
+                rec = self.store.get(job_id)
+            if live is not None:
+                fd = live.open()
+                if fd is not None:
+                    async for data in live.follow(fd):
+                        yield data
+                return
+            if rec is None or rec.state not in ("queued", "running"):
+                return
+            await asyncio.sleep(0.05)
+
     async def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued or running job (returns once it stopped, about 0.2 s); delete an
         ended one with its files (then ``{"id", "deleted": true}``)."""
@@ -173,10 +208,15 @@ class JobManager:
             tracker = ProgressTracker(stage_weights(rec.kind, p.get("speech_s", 5.0), p["speech"]["steps"],
                                                     (p.get("video") or {}).get("size", "256")))
             self._progress[job_id] = tracker
+            if rec.kind == "video" and _streamed(p):
+                self._live[job_id] = LiveStream(self.store.folder(job_id) / "stream.mp4")
             self.store.update(job_id, state="running", started=time.time(), stage="starting", fraction=0.0)
+        outcome = "failed"
         try:
             out = self._synthesise(rec, portrait, cancel, tracker)
+            outcome = "done"
         except Cancelled:
+            outcome = "cancelled"
             if cancel.reason == _SHUTDOWN:
                 with self._lock:
                     self.store.update(job_id, state="queued", started=None, stage=None, fraction=None)
@@ -193,6 +233,9 @@ class JobManager:
             with self._lock:
                 self._jobs.pop(job_id, None)
                 self._progress.pop(job_id, None)
+                live = self._live.pop(job_id, None)
+            if live is not None:
+                live.end(outcome)
 
     def _synthesise(self, rec: JobRecord, portrait: Any, cancel: CancelToken,
                     tracker: ProgressTracker) -> dict[str, Any]:
@@ -214,8 +257,10 @@ class JobManager:
                                  allow_profile=bool(p.get("allow_profile")))
         fmt = p.get("captions")
         if rec.kind == "video":
+            live = self._live.get(rec.id)
             res = say(fs, portrait, p["text"], target, opts, VideoOptions(**p["video"]), cancel=cancel,
-                      on_progress=tracker.update, keep_chunks=False)  # SpokenChunks: enough for captions
+                      on_progress=tracker.update, keep_chunks=False,  # SpokenChunks: enough for captions
+                      on_data=None if live is None else live.write)
             _write_captions(self.store.folder(rec.id), fs, p["text"], res.chunks, opts, fmt)
             return {"result": name, "duration_s": res.duration_s, "face_index": res.face_index}
         spoken = fs.speak(portrait, p["text"], opts, keep_chunks=fmt is not None, cancel=cancel,
@@ -279,6 +324,8 @@ class JobManager:
                "created": _iso(rec.created), "started": _iso(rec.started), "finished": _iso(rec.finished)}
         if position is not None:
             doc["queue_position"] = position
+        if rec.state in ("queued", "running") and rec.kind == "video" and _streamed(rec.params):
+            doc["stream_url"] = f"/api/jobs/{rec.id}/stream"
         if rec.state == "done":
             doc |= {"result_url": f"/api/jobs/{rec.id}/result", "expires": _iso((rec.finished or 0) + self.ttl),
                     "duration_s": rec.duration_s, "face_index": rec.face_index}
@@ -293,6 +340,11 @@ async def _wait_future(job: Job, timeout: float) -> None:
         await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)), timeout)
     except (asyncio.TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - only the wait matters
         pass
+
+
+def _streamed(params: dict[str, Any] | None) -> bool:
+    """Was the job submitted with ``stream=true`` (known while it is queued or running)?"""
+    return bool(((params or {}).get("video") or {}).get("stream"))
 
 
 def _write_wav(path: Path, wav: Any, sample_rate: int) -> None:

@@ -16,13 +16,17 @@ name beside the target and renamed into place only when complete (no half-writte
 project's one atomic writer, :class:`facespeak.core.output_files.AtomicOutput`).
 
 Live mode (``VideoConfig(live=True)``, `say --stream`, docs/server.md "Streaming"): the video is
-first written as a *fragmented* MP4 (``movflags=frag_keyframe+empty_moov+default_base_moof``,
-x264 ``tune=zerolatency`` so every frame leaves the encoder at once, a keyframe every
-``keyint_s`` seconds and wherever :meth:`VideoWriter.add_frame` is given ``key=True``): each
-keyframe closes a fragment (``moof`` + ``mdat``), which is written out at once and handed to
-``on_data`` byte for byte, so a player (Media Source Extensions) can start while the rest is
-made. :meth:`VideoWriter.close` then copies the packets, unchanged, into a normal MP4 (``moov``
-first) at ``path``: the finished file decodes to exactly the frames and samples of the fragments.
+first written as a *fragmented* MP4 (``movflags=frag_keyframe+empty_moov+default_base_moof``;
+x264 ``tune=zerolatency``, so every frame leaves the encoder at once; a keyframe (IDR) wherever
+:meth:`VideoWriter.add_frame` is given ``key=True``): each keyframe closes the fragment before
+it (``moof`` + ``mdat``), which is written out at once and handed to ``on_data`` byte for byte,
+so a player (Media Source Extensions) can start while the rest is made. FFmpeg closes a fragment
+only when the next keyframe reaches the muxer, and PyAV cannot ask it to flush, so a caller that
+must get frames out *now* makes the last of them a keyframe (`say --stream` does, for each
+chunk's frames). (``frag_every_frame`` would flush at every packet, but then FFmpeg guesses each
+fragment's last sample duration and the timestamps drift.) :meth:`VideoWriter.close` copies the
+packets, unchanged, into a normal MP4 (``moov`` first) at ``path``: the finished file decodes
+to exactly the frames and samples of the fragments.
 """
 
 from __future__ import annotations
@@ -53,7 +57,6 @@ class VideoConfig:
     audio_bitrate: int = 128_000  # bit/s
     threads: int = 1
     live: bool = False  # fragmented MP4 written as it is made (module doc), remuxed at close
-    keyint_s: float = 0.5  # live: longest time between keyframes = between fragments
 
     @classmethod
     def tiny(cls) -> "VideoConfig":
@@ -100,7 +103,6 @@ class VideoWriter:
         self.n_frames = 0
         self.n_audio: int | None = None  # samples given to add_audio (None: audio comes whole at close)
         self._last: np.ndarray | None = None
-        self._last_key = 0  # live: index of the last keyframe
         av = _import_av()
         self._out = AtomicOutput(self.path, suffix=".mp4.partial")
         self._tmp = self._out.tmp
@@ -135,7 +137,7 @@ class VideoWriter:
             self._audio = a
 
     def add_frame(self, frame: np.ndarray, key: bool = False) -> None:
-        """Append one ``(H, W, 3) uint8`` RGB frame; live mode: ``key`` starts a new fragment with it."""
+        """Append one ``(H, W, 3) uint8`` RGB frame; live mode: ``key`` makes it a keyframe (IDR)."""
         av = _import_av()
         if frame.shape != (*self.size, 3) or frame.dtype != np.uint8:
             raise InputError(f"video frame: expected {(*self.size, 3)} uint8 RGB, got {frame.shape} {frame.dtype}")
@@ -144,9 +146,8 @@ class VideoWriter:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         vf.pts = self.n_frames
-        if self.config.live and (key or self.n_frames - self._last_key >= max(1, round(self.config.keyint_s * self.config.fps))):
+        if self.config.live and key:
             vf.pict_type = av.video.frame.PictureType.I  # libx264: an IDR frame (closed GOP)
-            self._last_key = self.n_frames
         try:
             for packet in self._video.encode(vf):
                 self._container.mux(packet)
