@@ -11,13 +11,13 @@ Rules:
 - no module imports another package's private (``_name``) names;
 - model packages do not print;
 - no ``.py`` file under ``src/facespeak`` is over :data:`MAX_LINES` lines;
-- project imports go at module top. Outside the shells ``cli``/``server`` (which import inside
-  their handlers so that ``facespeak --help`` starts without torch or models, said once in each
-  module's docstring), an import of a facespeak module inside a function is allowed only when it
-  avoids a heavy or optional dependency the importing module otherwise does not need (torch,
-  onnxruntime, mediapipe, dlib, cv2, numba, ...) or breaks a real import cycle, and then a comment
-  starting with ``# lazy:`` on the import's first line or on the line just above says why
-  (:func:`unmarked_lazy_imports`).
+- project imports go at module top, in every package, the shells ``cli``/``server`` included. An
+  import of a facespeak module inside a function is allowed only when it avoids a heavy or
+  optional dependency the importing module otherwise does not need (cv2, scipy, numba, torch,
+  onnxruntime, mediapipe, dlib, fastapi, ...; in ``cli``: one that ``facespeak --help`` would
+  otherwise load) or breaks a real import cycle, and then a comment starting with ``# lazy:`` on
+  the import's first line or on the line just above says why; one comment covers the imports that
+  directly follow it, line after line (:func:`unmarked_lazy_imports`).
 
 A justified exception goes into :data:`ALLOWED` with a one-line reason; an entry that no longer
 matches anything fails :func:`test_allow_list_has_no_stale_entries`, so it is removed once fixed.
@@ -62,6 +62,12 @@ PRINT = "print()"
 LAZY_MARK = "# lazy:"
 #: files whose function-level project imports are not checked yet: file relative to src/facespeak -> reason
 LAZY_UNCHECKED: dict[str, str] = {
+    # temporary (issue 13): these files are being edited by the streaming work (issue 14); mark
+    # or move their imports, then delete the entries (the stale-entry test below insists)
+    "server/app.py": "temporary: streaming work in progress",
+    "server/caption_routes.py": "temporary: streaming work in progress",
+    "server/job_routes.py": "temporary: streaming work in progress",
+    "server/jobs.py": "temporary: streaming work in progress",
 }
 #: (file relative to src/facespeak, imported module / private name / OVER_LIMIT / PRINT): reason
 ALLOWED: dict[tuple[str, str], str] = {
@@ -212,31 +218,31 @@ def _comment_lines(text: str) -> dict[int, str]:
 
 
 def unmarked_lazy_imports(root: Path) -> list[Violation]:
-    """Imports of facespeak modules inside a function (at any depth) outside ``cli``/``server``
-    with no ``# lazy:`` comment on the import's first line or on the line just above it."""
+    """Imports of facespeak modules inside a function (at any depth) with no ``# lazy:`` comment
+    on the import's first line or on the line just above it, where the line above may also be the
+    last line of another import that such a comment covers (one comment, a block of imports)."""
     found: list[Violation] = []
     for path, module, is_init in _modules(root):
         rel = path.relative_to(root / PACKAGE).as_posix()
-        if top_package(module) in SHELLS:
-            continue
         package = module if is_init else module.rpartition(".")[0]
         text = path.read_text(encoding="utf-8")
         comments = _comment_lines(text)
-        for fn in ast.walk(ast.parse(text, str(path))):
-            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for node in ast.walk(fn):
-                if isinstance(node, ast.Import):
-                    targets = [a.name for a in node.names if a.name.split(".")[0] == PACKAGE]
-                elif isinstance(node, ast.ImportFrom):
-                    targets = [_resolve(node, package)]
-                else:
-                    continue
-                targets = [t for t in targets if t.split(".")[0] == PACKAGE]
-                marked = any(comments.get(line, "").startswith(LAZY_MARK)
-                             for line in (node.lineno, node.lineno - 1))
-                if targets and not marked:
-                    found.append(Violation(rel, node.lineno, targets[0], "function-level import without '# lazy:'"))
+        nodes = {node for fn in ast.walk(ast.parse(text, str(path)))
+                 if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))}
+        covered_ends: set[int] = set()  # last lines of marked imports (any module)
+        for node in sorted(nodes, key=lambda n: n.lineno):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                targets = [_resolve(node, package)]
+            targets = [t for t in targets if t.split(".")[0] == PACKAGE]
+            marked = (any(comments.get(line, "").startswith(LAZY_MARK) for line in (node.lineno, node.lineno - 1))
+                      or node.lineno - 1 in covered_ends)
+            if marked:
+                covered_ends.add(node.end_lineno or node.lineno)
+            elif targets:
+                found.append(Violation(rel, node.lineno, targets[0], "function-level import without '# lazy:'"))
     return sorted(set(found), key=lambda v: (v.path, v.line))
 
 
@@ -326,8 +332,9 @@ def test_violation_message_names_file_line_and_module():
 
 def test_lazy_import_scan_finds_exactly_the_unmarked_ones(tmp_path):
     """Function-level project imports in a small fake tree: unmarked ones (absolute, relative,
-    nested, a mark two lines up, a mark that does not start the comment) are found; marked ones,
-    module-level ones, third-party ones and those of the shells are not."""
+    nested, a mark two lines up, a mark that does not start the comment, a block broken by a blank
+    line, those of the shells) are found; marked ones (on the line, above it, or in a block under
+    one mark), module-level ones and third-party ones are not."""
     for pkg in ("core", "data", "cli", "server"):
         _write(tmp_path, f"{pkg}/__init__.py", "")
     _write(tmp_path, "core/errors.py", "import json\n")
@@ -351,8 +358,18 @@ def test_lazy_import_scan_finds_exactly_the_unmarked_ones(tmp_path):
         "        from facespeak.core import (\n"
         "            errors)\n"  # 17: a marked multi-line import
         "    async def n(self):\n"
-        "        from ...facespeak.core import errors\n"))  # 20: async method, unmarked
-    _write(tmp_path, "cli/main.py", "def main():\n    from facespeak.data import corpus\n")
+        "        from ...facespeak.core import errors\n"  # 20: async method, unmarked
+        "def h():\n"
+        "    # lazy: loads cv2\n"
+        "    import numpy\n"  # 23: a third-party import under the mark starts the block
+        "    from ..core import (\n"
+        "        errors)\n"  # 24: in the block
+        "    from ..core.errors import z\n"  # 26: in the block, after a multi-line import
+        "\n"
+        "    from ..core.errors import w\n"))  # 28: a blank line ends the block
+    _write(tmp_path, "cli/main.py", "def main():\n    from facespeak.data import corpus\n"
+           "def other():\n    # lazy: loads cv2\n    from facespeak.data import corpus\n")
     _write(tmp_path, "server/app.py", "def app():\n    from ..data import corpus\n")
     got = {(v.path, v.line) for v in unmarked_lazy_imports(tmp_path)}
-    assert got == {("data/corpus.py", n) for n in (3, 4, 11, 13, 20)}, _report(unmarked_lazy_imports(tmp_path))
+    assert got == {("data/corpus.py", n) for n in (3, 4, 11, 13, 20, 28)} | {("cli/main.py", 2), ("server/app.py", 2)}, \
+        _report(unmarked_lazy_imports(tmp_path))

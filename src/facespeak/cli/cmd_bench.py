@@ -4,8 +4,8 @@
 `facespeak bench say [--seconds 1 10 60] [--sizes 256 512 full] [--json-out PATH]`: portrait +
 text -> mp4, per stage, per length and output size, plus cold `facespeak say` runs.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+Project modules that load cv2 (face analysis) are imported inside the handlers, marked ``# lazy:``
+(docs/architecture.md, "Conventions"), so ``facespeak --help`` does not load them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from .option_flags import add_option_flags, options_from_args
+from ..core.errors import InputError
+from ..core.output_files import AtomicOutput, check_output_file
+from ..eval.bench import BenchConfig, SayBenchConfig, format_say_table, format_table, run_bench_say, run_bench_tts
 from ..options import DEFAULT_VOCODER, SIZES, VOCODER_HELP, VOCODER_NAMES
+from .option_flags import add_option_flags, options_from_args
 
 __all__ = ["register"]
 
@@ -56,8 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_tts(args: argparse.Namespace) -> int:
-    from ..core.errors import InputError
-    from ..eval.bench import BenchConfig, format_table, run_bench_tts
+    # lazy: loads cv2
     from ..face.analysis import load_portrait
 
     if not 0.5 <= args.seconds <= 600:
@@ -75,9 +77,7 @@ def run_tts(args: argparse.Namespace) -> int:
 def run_say(args: argparse.Namespace) -> int:
     import os
 
-    from ..core.errors import InputError
-    from ..core.output_files import AtomicOutput, check_output_file
-    from ..eval.bench import SayBenchConfig, format_say_table, run_bench_say
+    # lazy: loads cv2
     from ..face.analysis import check_animatable, load_portrait
 
     for v in [*args.seconds, *([] if args.no_cold else [args.cold_seconds])]:

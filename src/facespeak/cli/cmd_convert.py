@@ -1,12 +1,10 @@
-"""`facespeak convert lia vox.pt OUT`: import third-party checkpoints into facespeak's format.
-
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
-"""
+"""`facespeak convert lia vox.pt OUT`: import third-party checkpoints into facespeak's format."""
 
 from __future__ import annotations
 
 import argparse
+
+from ..tfg.latent.weights import convert_lia
 
 __all__ = ["register", "run"]
 
@@ -20,8 +18,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tfg.latent.weights import convert_lia
-
     path, cfg, n = convert_lia(args.checkpoint, args.out)
     print(f"converted {n} tensors ({cfg.size} px, {cfg.style_dim}-d, M = {cfg.motion_dim}) -> {path}")
     return 0

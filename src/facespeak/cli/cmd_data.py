@@ -18,13 +18,30 @@ Builders are sub-subcommands, each registered by one function below:
 Other builders (e.g. ``build-faces``) add a ``_register_<name>(sub)`` function and a line in
 ``register``.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+Project modules that load cv2 or numba are imported inside the handlers that need them, each
+marked ``# lazy:`` (docs/architecture.md, "Conventions"), so ``facespeak --help`` does not load them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..core.errors import InputError
+from ..core.output_files import AtomicOutput, check_input_file, check_output_dir, check_output_file
+from ..data import vocoder_teacher as vt
+from ..data.motion_dataset import MotionCorpusConfig, build_motion_bank, build_speech_features, default_face_videos
+from ..data.real_faces import build_real_faces
+from ..data.shards import LAYOUTS, ShardConfig, parse_part, prepare_shards
+from ..data.speech_corpus import DEFAULT_EVAL_VOICES, CorpusConfig, build_speech_corpus, voice_wer
+from ..data.talking_clips import BuildClipsConfig, build_talking_clips
+from ..data.tts_dataset import FaceBank, TTSFeatures, prepare_tts_features
+from ..data.voices import VOICES
+from ..motion.recorded import describe, track_video_motion
 
 __all__ = ["register"]
 
@@ -48,8 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_build_speech(sub: argparse._SubParsersAction) -> None:
-    from ..data.speech_corpus import DEFAULT_EVAL_VOICES, CorpusConfig
-
     d = CorpusConfig()
     p = sub.add_parser("build-speech", help="synthesise the offline multi-speaker speech corpus",
                        description="Voice WordNet example sentences with every offline English voice "
@@ -75,11 +90,6 @@ def _register_build_speech(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build_speech(args: argparse.Namespace) -> int:
-    import os
-
-    from ..core.output_files import check_output_dir
-    from ..data.speech_corpus import CorpusConfig, build_speech_corpus
-
     check_output_dir(args.out)
 
     cfg = CorpusConfig(out_dir=args.out, n_sentences=args.sentences, n_eval_sentences=args.eval_sentences,
@@ -105,8 +115,6 @@ def _register_list_voices(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_list_voices(args: argparse.Namespace) -> int:
-    from ..data.voices import VOICES
-
     for v in VOICES.values():
         reason = v.missing_reason()
         flags = ("default" if v.default else "alternative") + (f", derived from {v.derived_from}" if v.derived_from else "")
@@ -124,11 +132,6 @@ def _register_check_speech(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_check_speech(args: argparse.Namespace) -> int:
-    import json
-    import os
-
-    from ..data.speech_corpus import voice_wer
-
     res = voice_wer(args.corpus, args.per_voice, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")
     if args.json:
         print(json.dumps(res, indent=2))
@@ -145,9 +148,6 @@ def _register_build_faces(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build_faces(args: argparse.Namespace) -> int:
-    from ..core.output_files import check_output_dir
-    from ..data.real_faces import build_real_faces
-
     check_output_dir(args.out)
 
     path = build_real_faces(args.out)
@@ -165,11 +165,8 @@ def _register_prepare_tts(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare_tts(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..core.output_files import check_output_dir
+    # lazy: loads cv2 (face analysis)
     from ..data.face_bank import build_face_bank
-    from ..data.tts_dataset import TTSFeatures, prepare_tts_features
 
     out = check_output_dir(args.out)
     feats = prepare_tts_features(args.corpus, out / "tts_train.safetensors", max_seconds=args.max_seconds)
@@ -190,16 +187,13 @@ def _register_fit_timbre(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fit_timbre(args: argparse.Namespace) -> int:
-    from ..core.output_files import check_output_file
-    from ..data.tts_dataset import FaceBank
+    # lazy: loads numba and scipy
     from ..tts.timbre import TimbreMap
 
     check_output_file(args.out, "--out", ".safetensors")
 
     bank = FaceBank.load(args.bank)
     if bank.gender is None:
-        from ..core.errors import InputError
-
         raise InputError(f"{args.bank} has no genders (built without them); the timbre map fits each gender apart")
     gender = bank.gender.numpy()  # per view: its portrait's gender
     m = TimbreMap.fit(bank.f_id.float().numpy(), bank.portrait.numpy(), gender, k=args.k, max_cents=args.max_cents)
@@ -210,8 +204,6 @@ def _run_fit_timbre(args: argparse.Namespace) -> int:
 
 
 def _register_build_motion(sub: argparse._SubParsersAction) -> None:
-    from ..data.motion_dataset import MotionCorpusConfig
-
     d = MotionCorpusConfig()
     p = sub.add_parser("build-motion", help="audio-mapper and motion-sampler training data (TTS features + tracked real motion)",
                        description="Run the bundled TTS over WordNet sentences (mapper inputs + rule lip targets) and "
@@ -229,14 +221,6 @@ def _register_build_motion(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build_motion(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
-
-    import torch
-
-    from ..core.output_files import check_output_dir
-    from ..data.motion_dataset import MotionCorpusConfig, build_motion_bank, build_speech_features, default_face_videos
-
     check_output_dir(args.out)
     torch.set_num_threads(1)
     progress = os.environ.get("FACESPEAK_NO_PROGRESS") != "1"
@@ -262,11 +246,6 @@ def _register_track_motion(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_track_motion(args: argparse.Namespace) -> int:
-    import json
-
-    from ..core.output_files import AtomicOutput
-    from ..motion.recorded import describe, track_video_motion
-
     bank = track_video_motion(args.video, source=args.source or args.video)
     with AtomicOutput(args.out) as dst:
         bank.save(dst.tmp)
@@ -275,8 +254,6 @@ def _run_track_motion(args: argparse.Namespace) -> int:
 
 
 def _register_build_talking_clips(sub: argparse._SubParsersAction) -> None:
-    from ..data.talking_clips import BuildClipsConfig
-
     d = BuildClipsConfig()
     p = sub.add_parser("build-talking-clips", help="talking clips for the joint stage, rendered by 'facespeak say'",
                        description="Render talking clips (H.264+AAC mp4 + LRS3-style transcript) with the bundled "
@@ -295,11 +272,6 @@ def _register_build_talking_clips(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build_talking_clips(args: argparse.Namespace) -> int:
-    import os
-
-    from ..core.output_files import check_output_dir
-    from ..data.talking_clips import BuildClipsConfig, build_talking_clips
-
     check_output_dir(args.out)
     cfg = BuildClipsConfig(out=args.out, faces=args.faces, sentences=args.sentences, clips=args.clips, size=args.size,
                            max_words=args.max_words, seed=args.seed)
@@ -329,10 +301,6 @@ def _register_build_vocoder_teacher(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_build_vocoder_teacher(args: argparse.Namespace) -> int:
-    from ..core.errors import InputError
-    from ..core.output_files import check_input_file, check_output_dir
-    from ..data import vocoder_teacher as vt
-
     check_output_dir(args.out)
     if args.threads < 1 or args.per_voice < 0 or args.tts_sentences < 0 or args.portraits < 1:
         raise InputError("expected --threads >= 1, --per-voice >= 0, --tts-sentences >= 0 and --portraits >= 1")
@@ -351,8 +319,6 @@ def _run_build_vocoder_teacher(args: argparse.Namespace) -> int:
 
 
 def _register_prepare_shards(sub: argparse._SubParsersAction) -> None:
-    from ..data.shards import LAYOUTS, ShardConfig
-
     d = ShardConfig()
     p = sub.add_parser("prepare", help="an audio-visual dataset (LRS3, LRS2, VoxCeleb2, a folder) -> WebDataset shards",
                        description="Decode every clip, track and align the face per frame, and write samples "
@@ -373,11 +339,6 @@ def _register_prepare_shards(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare_shards(args: argparse.Namespace) -> int:
-    import os
-
-    from ..core.output_files import check_output_dir
-    from ..data.shards import ShardConfig, parse_part, prepare_shards
-
     check_output_dir(args.out)
     part, parts = parse_part(args.shard)
     cfg = ShardConfig(dataset=args.dataset, root=args.root, out=args.out, size=args.size, workers=args.workers,

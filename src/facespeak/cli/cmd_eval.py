@@ -7,8 +7,8 @@
 - ``facespeak eval protocol ROOT``: the paper's LRS2 / LRS3 / VoxCeleb2 protocol with the
   cascade baseline beside ours.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+The talking-face evaluations load cv2 and scipy; they are imported inside their handlers, each
+marked ``# lazy:`` (docs/architecture.md, "Conventions"), so ``facespeak --help`` does not load them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import InputError
+from ..core.output_files import check_output_dir
+from ..eval.metrics.video import LipSyncConfig
+from ..eval.report import ROW_COLUMNS, format_cell
+from ..eval.tts_eval import TTSEvalConfig, run_tts_eval, summary_markdown
+from ..eval.vocoder_eval import VocoderEvalConfig, run_vocoder_eval, vocoder_table_markdown
 from .option_flags import add_option_flags, options_from_args
 
 __all__ = ["register"]
@@ -109,9 +115,8 @@ def _register_av(kinds: argparse._SubParsersAction) -> None:
 
 
 def _av_config(args: argparse.Namespace):
-    from ..core.errors import InputError
+    # lazy: loads cv2 and scipy
     from ..eval.av_scoring import AVEvalConfig
-    from ..eval.metrics.video import LipSyncConfig
 
     for name in ("id_frames", "fid_frames", "feature_frames"):
         if getattr(args, name) < 1:
@@ -125,8 +130,6 @@ def _av_config(args: argparse.Namespace):
 
 
 def _print_rows(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
-    from ..eval.report import format_cell
-
     cols = [(k, h) for k, h in columns if any(k in r for r in rows)]
     print(f"## {title}")
     print("| " + " | ".join(h for _, h in cols) + " |")
@@ -136,9 +139,8 @@ def _print_rows(title: str, columns: list[tuple[str, str]], rows: list[dict]) ->
 
 
 def run_manifest(args: argparse.Namespace) -> int:
-    from ..core.output_files import check_output_dir
+    # lazy: loads cv2 and scipy
     from ..eval.manifest import run_manifest_eval
-    from ..eval.report import ROW_COLUMNS
 
     _fill_options(args, "say", ("seed", "steps", "size", "still"))
     out = check_output_dir(args.out or "runs/eval/manifest")
@@ -151,7 +153,7 @@ def run_manifest(args: argparse.Namespace) -> int:
 
 
 def run_protocol(args: argparse.Namespace) -> int:
-    from ..core.output_files import check_output_dir
+    # lazy: loads cv2 and scipy
     from ..eval.protocol import TABLE1, TABLE3, run_protocol as run
 
     _fill_options(args, "say", ("seed", "steps", "size", "still"))
@@ -200,12 +202,8 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run_tts(args: argparse.Namespace) -> int:
-    from ..core.output_files import check_output_dir
-    from ..core.errors import InputError
-
     _fill_options(args, "tts", ("seed",))
     check_output_dir(args.out)
-    from ..eval.tts_eval import TTSEvalConfig, run_tts_eval, summary_markdown
 
     for name in ("sentences", "portraits", "frames", "videos"):
         if getattr(args, name) < 1:
@@ -227,8 +225,6 @@ def run_tts(args: argparse.Namespace) -> int:
 
 
 def _register_vocoder(kinds: argparse._SubParsersAction) -> None:
-    from ..eval.vocoder_eval import VocoderEvalConfig
-
     d = VocoderEvalConfig()
     v = kinds.add_parser("vocoder", help="copy-synthesis of real LibriVox speech: DistillMOS, DNSMOS SIG, mel L1, RTF")
     v.add_argument("--vocoder", dest="vocoders", action="append", default=None, metavar="NAME|PATH",
@@ -244,11 +240,7 @@ def _register_vocoder(kinds: argparse._SubParsersAction) -> None:
 
 
 def run_vocoder(args: argparse.Namespace) -> int:
-    from ..core.output_files import check_output_dir
-    from ..core.errors import InputError
-
     check_output_dir(args.out)
-    from ..eval.vocoder_eval import VocoderEvalConfig, run_vocoder_eval, vocoder_table_markdown
 
     for name in ("clips", "threads", "rtf_repeats"):
         value = getattr(args, name)

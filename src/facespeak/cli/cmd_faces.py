@@ -4,14 +4,17 @@ Prints one line per face (largest first): index, box, size, detector score, yaw/
 apparent gender/age, which ones `say` can animate, and which one other commands use by default
 (the largest face that can be animated; ``--face-index`` chooses another).
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+Project modules that load cv2 (face analysis) are imported inside the handlers, marked ``# lazy:``
+(docs/architecture.md, "Conventions"), so ``facespeak --help`` does not load them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from ..core.errors import InputError, NoFaceError
+from ..face.image_io import load_image
 
 __all__ = ["register", "run"]
 
@@ -27,10 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import InputError, NoFaceError
+    # lazy: loads cv2
     from ..face.analysis import analyse_faces
     from ..face.describe import describe_faces
-    from ..face.image_io import load_image
 
     if args.max_faces < 1:
         raise InputError(f"--max-faces must be at least 1, got {args.max_faces}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from .cmd_tts import add_speech_options, prepare_request, speech_seconds, write_captions
+from .run_progress import RunProgress, progress_wanted
 
 __all__ = ["register"]
 
@@ -24,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: loads cv2, scipy and numba (about 1 s)
     from ..face.analysis import check_animatable
     from ..pipeline import FaceSpeak, say, speech_captions
-    from .run_progress import RunProgress, progress_wanted
 
     out, text, speech, video, portrait, _, captions = prepare_request(args, ".mp4", "say")
     check_animatable(portrait.face, portrait.face_index, portrait.name, allow_profile=args.allow_profile)

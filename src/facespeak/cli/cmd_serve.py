@@ -1,7 +1,7 @@
 """`facespeak serve [--host H] [--port P]`: the web page and REST API (docs/server.md).
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+The ``server`` package is imported inside ``run``, marked ``# lazy:`` (docs/architecture.md,
+"Conventions"): only ``serve`` needs it and its web stack.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import argparse
 import math
 import os
 import re
+
+from ..core.errors import DependencyError, InputError
 from ..options import DEFAULT_VOCODER, VOCODER_HELP, VOCODER_NAMES
 
 __all__ = ["register"]
@@ -20,8 +22,6 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_duration(value: str, flag: str = "--result-ttl") -> float:
     """``"90"`` / ``"90s"`` / ``"15m"`` / ``"24h"`` / ``"7d"`` -> seconds."""
-    from ..core.errors import InputError
-
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([smhd]?)\s*", value.lower())
     if not m or not math.isfinite(float(m.group(1))):
         raise InputError(f"{flag}: expected a time such as 90s, 15m, 24h or 7d, got {value!r}")
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import InputError
+    # lazy: server/ may load fastapi at import; only `serve` needs it
     from ..server.app import ServerConfig
 
     if not 0 < args.port < 65536:
@@ -79,9 +79,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError as e:  # pragma: no cover - depends on the install
-        from ..core.errors import DependencyError
-
         raise DependencyError(f"'facespeak serve' needs uvicorn and fastapi: {e}") from e
+    # lazy: server/ may load fastapi at import; only `serve` needs it
     from ..server import create_app
 
     app = create_app(cfg)

@@ -1,7 +1,7 @@
 """`facespeak train COMPONENT --config FILE`: one resumable loop for every component.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+The training tasks (cv2, scipy, numba, the models) are imported inside ``run``, marked ``# lazy:``
+(docs/architecture.md, "Conventions"), so ``facespeak --help`` does not load them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 from pathlib import Path
+
+from ..core.config import load_yaml, merge_overrides
+from ..core.errors import ConfigError
+from ..core.output_files import check_output_dir, check_output_file
+from ..train import train
+from ..train.loop import export_last
 
 __all__ = ["register"]
 
@@ -40,8 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _resolve_config(name: str) -> Path:
-    from ..core.errors import ConfigError
-
     p = Path(name)
     if p.is_file():
         return p
@@ -52,11 +56,6 @@ def _resolve_config(name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.config import load_yaml, merge_overrides
-    from ..core.errors import ConfigError
-    from ..core.output_files import check_output_dir, check_output_file
-    from ..train import train
-
     import logging
 
     logging.getLogger("facespeak").setLevel(logging.INFO)
@@ -74,14 +73,13 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "evaluate", False):
         if args.component != "tfg":
             raise ConfigError("--evaluate is for the tfg component")
+        # lazy: loads cv2, scipy and numba
         from ..train.tfg_task import evaluate_run
 
         for k, v in evaluate_run(cfg, run_dir).items():
             print(f"{k}: {v:.4f}")
         return 0
     if args.export_only:
-        from ..train.loop import export_last
-
         if not args.out:
             raise ConfigError("--export-only needs --out")
         step = export_last(task, cfg.train, run_dir, args.out, half=args.half)
@@ -101,6 +99,7 @@ def _export_joint_parts(args: argparse.Namespace, cfg, task, run_dir: Path) -> N
     """tfg stage 'joint': the TTS and motion sampler go beside the TFG export."""
     if args.component != "tfg" or getattr(cfg, "stage", "") != "joint":
         return
+    # lazy: loads cv2, scipy and numba
     from ..train.tfg_task import export_joint_parts
 
     for path in export_joint_parts(task, run_dir, args.out):

@@ -1,7 +1,8 @@
 """`facespeak tts --image PORTRAIT --text TEXT --out speech.wav`: a voice that suits the face.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+Project modules that load cv2, numba or the models are imported inside the functions that need
+them, each marked ``# lazy:`` (docs/architecture.md, "Conventions"), so ``facespeak --help`` does
+not load them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.errors import OutputPathError, TextError
+from ..core.output_files import AtomicOutput, check_input_file, check_output_file
+from ..core.progress import FACE
 from ..options import DEFAULT_VOCODER, VOCODER_HELP, VOCODER_NAMES
+from ..text import TextConfig, TextFrontend
+from ..text.captions import SpokenChunk, caption_format, render_captions
 from .option_flags import add_option_flags, options_from_args
+from .run_progress import RunProgress, progress_wanted
 
 __all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request", "check_captions",
            "write_captions", "speech_seconds"]
@@ -42,9 +49,6 @@ def add_speech_options(p: argparse.ArgumentParser, command: str = "tts") -> None
 
 
 def read_text_arg(args: argparse.Namespace) -> str:
-    from ..core.errors import TextError
-    from ..core.output_files import check_input_file
-
     if args.text is not None:
         return args.text
     if args.text_file == "-":
@@ -63,14 +67,13 @@ def prepare_request(args: argparse.Namespace, suffix: str, command: str = "tts")
     ``--captions``), read and check the text, find the face -> (out Path, text, SpeechOptions,
     VideoOptions or None for `tts`, Portrait, chunks, captions (Path, "srt" | "vtt") or None).
     Everything here fails fast, before any network is loaded."""
-    from ..core.output_files import check_output_file
-
     opts, video = options_from_args(args, command)
     out = check_output_file(args.out, "--out", suffix)
     captions = check_captions(args.captions, out)
     text = read_text_arg(args)
     portrait, chunks = validate_inputs(args.image, args.face_index, text)
     if args.face_index is None and len(portrait.faces) > 1:
+        # lazy: loads cv2
         from ..face.analysis import default_face_reason
 
         print(f"{len(portrait.faces)} faces found; using #{portrait.face_index}, "
@@ -82,10 +85,6 @@ def prepare_request(args: argparse.Namespace, suffix: str, command: str = "tts")
 def check_captions(path: str | None, out: Path):
     """``--captions`` -> (Path, "srt" | "vtt"), or None when not given; a bad extension or an
     unusable path is one error line."""
-    from ..core.errors import OutputPathError
-    from ..core.output_files import check_output_file
-    from ..text.captions import caption_format
-
     if path is None:
         return None
     fmt = caption_format(path)
@@ -97,9 +96,6 @@ def check_captions(path: str | None, out: Path):
 
 def write_captions(captions, cues) -> None:
     """Write the cues to ``captions`` (Path, format) with the atomic writer (UTF-8)."""
-    from ..core.output_files import AtomicOutput
-    from ..text.captions import render_captions
-
     path, fmt = captions
     with AtomicOutput(path) as dst:
         try:
@@ -110,16 +106,16 @@ def write_captions(captions, cues) -> None:
 
 def speech_seconds(text: str, opts) -> float:
     """Expected seconds of speech (weights the progress bar's stages; no model needed)."""
+    # lazy: loads cv2, scipy and numba (about 1 s)
     from ..pipeline import estimate_speech_s
-    from ..text import TextConfig, TextFrontend
 
     return estimate_speech_s(TextFrontend(TextConfig()), text, opts)
 
 
 def validate_inputs(image: str, face_index: int | None, text: str):
     """Check the text and find the face before any model is loaded -> (Portrait, text chunks)."""
+    # lazy: loads cv2
     from ..face.analysis import load_portrait
-    from ..text import TextConfig, TextFrontend
 
     chunks = TextFrontend(TextConfig()).split(text)  # raises TextError (empty, unspeakable, too long)
     return load_portrait(image, face_index), chunks
@@ -133,9 +129,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.progress import FACE
+    # lazy: loads cv2, scipy and numba (about 1 s)
     from ..pipeline import FaceSpeak, speech_captions
-    from .run_progress import RunProgress, progress_wanted
 
     out, text, opts, _, portrait, _, captions = prepare_request(args, ".wav", "tts")
     with RunProgress("audio", speech_seconds(text, opts), opts.steps, enabled=progress_wanted(args)) as bar:
@@ -157,9 +152,6 @@ def _write_speech(out: Path, fs, text: str, cond, opts, on_progress=None):
     complete one; see core.output_files.AtomicOutput) -> (samples written, the chunks' timing
     data as ``text.captions.SpokenChunk``s: small, no audio)."""
     import soundfile as sf
-
-    from ..core.output_files import AtomicOutput
-    from ..text.captions import SpokenChunk
 
     sr = fs.mel_spec.sample_rate
     total, spoken = 0, []

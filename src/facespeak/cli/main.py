@@ -8,8 +8,8 @@ non-zero exit code; no traceback. SIGTERM and SIGHUP are turned into :class:`Ter
 partial outputs and the folders made for them are removed (``core.output_files``) and exit
 handlers run (they delete e.g. phonemizer's temporary copy of libespeak-ng).
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside its
-handlers, so ``facespeak --help`` starts without loading torch or models.
+Project modules are imported at the top; the subcommand modules keep their heavy imports (cv2,
+numba, the models) inside their handlers, so ``facespeak --help`` does not load them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sys
 import threading
 
 from .. import __version__
+from ..assets import describe_bundled
+from ..core.errors import FacespeakError
 
 __all__ = ["main", "build_parser", "Terminated"]
 
@@ -76,15 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_version(verbose: bool) -> None:
     print(f"facespeak {__version__}")
     if verbose:
-        from ..assets import describe_bundled
-
         for line in describe_bundled():
             print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..core.errors import FacespeakError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     # default: warnings only (results are printed); -v: info; commands that report progress
