@@ -226,3 +226,49 @@ def test_identity_views_from_shards_train_the_encoder(shards: Path) -> None:
     assert info["train_persons"] == ["spkA", "spkB"] and all(np.isfinite(list(info["final_losses"].values())))
     report = evaluate_identity(model, table, None)
     assert report["heldout_real"]["f_id"]["n_views"] == 2 and "gender_probe_heldout_acc" not in report
+
+
+def _frame_rms(audio: np.ndarray, rate: int, n: int) -> np.ndarray:
+    hop = rate // 25
+    return np.array([np.sqrt(np.mean(audio[k * hop:(k + 1) * hop] ** 2)) for k in range(n)])
+
+
+def test_speech_and_motion_of_a_clip_line_up_with_its_audio_and_pose(shards: Path) -> None:
+    from facespeak.data.shards.motion_items import ClipSpeechMotion, MapperItems, SamplerItems
+
+    sample = next(s for s in map(decode_sample, iter_shards(shards)) if s["meta"]["speaker"] not in HELD_OUT)
+    clip = ClipSpeechMotion()
+    c = clip(sample)
+    n = len(sample["frames"])
+    assert c["feats"].shape == (n, clip.d_text + clip.n_mels + 1) and c["lips"].shape == (n, 4)
+    assert c["motion"].shape == (n, 8) and np.isfinite(c["motion"]).all()
+    pose = sample["pose"].astype(np.float64)
+    assert np.allclose(c["motion"][:, :3], pose - np.median(pose, 0), atol=1e-3)  # the clip's own head pose
+    # aligned to the real audio: the jaw opens where the clip is loud (MAS durations, not predicted ones)
+    rms = _frame_rms(sample["audio"], sample["sample_rate"], n)
+    assert np.corrcoef(c["lips"][:, 0], rms)[0, 1] > 0.3
+    crops = MapperItems(clip, crop=8, stride=4)(sample)
+    assert len(crops) >= 2 and all(it["feats"].shape == (8, c["feats"].shape[1]) for it in crops)
+    s0 = int((torch.from_numpy(c["feats"]) - crops[0]["feats"][0]).abs().amax(1).argmin())
+    assert torch.equal(crops[0]["lips"], torch.from_numpy(c["lips"][s0:s0 + 8]))  # crops keep features and targets together
+    windows = SamplerItems(clip, window=8, stride=4)(sample)
+    assert windows and windows[0]["motion"].shape == (8, 8) and windows[0]["cond"].shape == (8, 5)
+
+
+def test_mapper_and_motion_sampler_train_from_shards(shards: Path, tmp_path: Path) -> None:
+    from facespeak.motion.bundled import load_audio_mapper, load_motion_sampler
+    from facespeak.train import train
+    from facespeak.train.motion_task import MapperTask, MapperTrainConfig, MotionTask, MotionTrainConfig
+
+    shard_cfg = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT, shuffle_buffer=1, stats_clips=2)
+    mapper_cfg = MapperTrainConfig.tiny()
+    mapper_cfg.shards, mapper_cfg.train.steps = shard_cfg, 2
+    stats = train(MapperTask(mapper_cfg), mapper_cfg.train, tmp_path / "m", export_path=tmp_path / "m.safetensors",
+                  device="cpu", progress=False)
+    assert math.isfinite(stats["loss"]) and load_audio_mapper(tmp_path / "m.safetensors").cfg.n_out == 4
+    motion_cfg = MotionTrainConfig.tiny()
+    motion_cfg.shards, motion_cfg.train.steps = shard_cfg, 2
+    stats = train(MotionTask(motion_cfg), motion_cfg.train, tmp_path / "s", export_path=tmp_path / "s.safetensors",
+                  device="cpu", progress=False)
+    assert all(math.isfinite(stats[k]) for k in ("ae", "prior", "cfm"))
+    assert load_motion_sampler(tmp_path / "s.safetensors").cfg.window == motion_cfg.model.window

@@ -41,7 +41,7 @@ from ..motion.recorded import EYE_DISTANCE_CM, synth_blinks
 from ..video.reader import iter_frames, probe_video
 
 __all__ = ["MotionCorpusConfig", "build_speech_features", "SpeechFeatures", "track_face_segments",
-           "build_motion_bank", "MotionBank", "MapperDataset", "SamplerDataset", "MOTION_COLUMNS", "motion_clip_augment",
+           "build_motion_bank", "MotionBank", "motion_columns", "MapperDataset", "SamplerDataset", "MOTION_COLUMNS", "motion_clip_augment",
            "default_face_videos"]
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,22 @@ def _resample_rows(x: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     return np.stack([np.interp(t_dst, t_src, x[:, k]) for k in range(x.shape[1])], axis=1)
 
 
+def motion_columns(r: np.ndarray) -> np.ndarray:
+    """Tracked rows ``(T, 9)`` = yaw, pitch, roll (deg), face centre x, y (px), inter-ocular
+    distance (px), eye opening right, left, brow raise -> ``(T, 8)`` float32 in
+    :data:`MOTION_COLUMNS` units: pose relative to the median, translation in cm via the
+    inter-ocular distance, blink = 1 - eye opening / its 90th percentile (below 0.25: 0), brow =
+    raise above the median over its 95th-percentile range."""
+    pose = r[:, :3] - np.median(r[:, :3], 0)
+    txy = (r[:, 3:5] - np.median(r[:, 3:5], 0)) / np.median(r[:, 5]) * EYE_DISTANCE_CM
+    eyes = r[:, 6:8]
+    blink = np.clip(1.0 - eyes / np.maximum(np.percentile(eyes, 90, axis=0), 1e-6), 0.0, 1.0)
+    blink = np.where(blink < 0.25, 0.0, blink)
+    brow = r[:, 8:9]
+    brow = np.clip((brow - np.median(brow)) / max(np.percentile(brow, 95) - np.median(brow), 1e-6), 0.0, 1.0)
+    return np.concatenate([pose, txy, blink, brow], axis=1).astype(np.float32)
+
+
 def track_face_segments(video: str | Path, fps_out: float = 25.0, min_frames: int = 32) -> list[np.ndarray]:
     """Real video -> contiguous face segments, each ``(T, 8)`` in :data:`MOTION_COLUMNS` units.
 
@@ -217,15 +233,7 @@ def track_face_segments(video: str | Path, fps_out: float = 25.0, min_frames: in
     for s, e in zip(edges[::2], edges[1::2]):
         if (e - s) / fps * fps_out < min_frames:
             continue
-        r = _resample_rows(np.stack(rows[s:e]), fps, fps_out)
-        pose = r[:, :3] - np.median(r[:, :3], 0)
-        txy = (r[:, 3:5] - np.median(r[:, 3:5], 0)) / np.median(r[:, 5]) * EYE_DISTANCE_CM
-        eyes = r[:, 6:8]
-        blink = np.clip(1.0 - eyes / np.percentile(eyes, 90, axis=0), 0.0, 1.0)
-        blink = np.where(blink < 0.25, 0.0, blink)
-        brow = r[:, 8:9]
-        brow = np.clip((brow - np.median(brow)) / max(np.percentile(brow, 95) - np.median(brow), 1e-6), 0.0, 1.0)
-        segs.append(np.concatenate([pose, txy, blink, brow], axis=1).astype(np.float32))
+        segs.append(motion_columns(_resample_rows(np.stack(rows[s:e]), fps, fps_out)))
     log.info("%s: %d face segments (%s frames at %.0f fps)", video, len(segs), [len(x) for x in segs], fps_out)
     return segs
 

@@ -1,20 +1,30 @@
 """Training tasks for the audio mapper (``facespeak train mapper``) and the motion normaliser +
 OT-CFM sampler (``facespeak train motion``); both run in :func:`facespeak.train.loop.train`.
 
-Data: ``facespeak data build-motion`` (:mod:`facespeak.data.motion_dataset`).
+Data: ``facespeak data build-motion`` (:mod:`facespeak.data.motion_dataset`), or (``shards.dir``
+set) real talking clips streamed from ``facespeak data prepare`` shards
+(:mod:`facespeak.data.shards.motion_items`: speech features aligned to each clip's audio, the
+clip's own head motion).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from ..core.config import from_dict, to_dict
+from ..core.errors import InputError
 from ..data.motion_dataset import MapperDataset, MotionBank, SamplerDataset, SpeechFeatures
+from ..data.shards.motion_items import ClipSpeechMotion, MapperItems, SamplerItems
+from ..data.shards.reader import decode_sample
+from ..data.shards.streaming import ShardStream, ShardStreamConfig, kept_samples
 from ..motion.audio_mapper import AudioMapper, AudioMapperConfig
 from ..motion.bundled import MAPPER_ARCH, SAMPLER_ARCH
 from ..motion.sampler import MotionSampler, MotionSamplerConfig
@@ -32,6 +42,7 @@ class MapperDataConfig:
     crop: int = 64  # training crop length (video frames)
     stride: int = 8
     closure_weight: float = 2.0  # extra loss weight on frames whose target closes the lips
+    tts: str = ""  # shards only: the TTS whose intermediates are the inputs ("" = bundled)
 
     @classmethod
     def tiny(cls) -> "MapperDataConfig":
@@ -43,6 +54,8 @@ class MapperTrainConfig:
     model: AudioMapperConfig = field(default_factory=AudioMapperConfig.default)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: MapperDataConfig = field(default_factory=MapperDataConfig)
+    # set shards.dir to train on real talking clips from 'facespeak data prepare' shards
+    shards: ShardStreamConfig = field(default_factory=ShardStreamConfig)
 
     @classmethod
     def tiny(cls) -> "MapperTrainConfig":
@@ -53,6 +66,22 @@ class MapperTrainConfig:
         return from_dict(cls, d)
 
 
+def shard_clip_stats(cfg: ShardStreamConfig, clip: ClipSpeechMotion) -> dict[str, np.ndarray]:
+    """The per-frame rows of the first ``cfg.stats_clips`` usable clips (index order, the same on
+    every rank): ``{"feats": (N, D_in), "lips": (N, 4), "motion": (N, 8)}`` for input statistics."""
+    rows: dict[str, list[np.ndarray]] = {"feats": [], "lips": [], "motion": []}
+    for raw in itertools.islice(kept_samples(cfg), 4 * max(1, cfg.stats_clips)):
+        c = clip(decode_sample(raw))
+        if c is not None:
+            for k in rows:
+                rows[k].append(c[k])
+        if len(rows["feats"]) >= cfg.stats_clips:
+            break
+    if not rows["feats"]:
+        raise InputError(f"shards {cfg.dir}: expected clips with a transcript, a face and a mesh, found none usable")
+    return {k: np.concatenate(v) for k, v in rows.items()}
+
+
 class MapperTask:
     """Regress the rule lip targets from the TTS intermediates (masked MSE + L1)."""
 
@@ -60,6 +89,15 @@ class MapperTask:
 
     def __init__(self, cfg: MapperTrainConfig, data: SpeechFeatures | None = None) -> None:
         self.cfg = cfg
+        self.items: MapperItems | None = None
+        if data is None and cfg.shards.enabled:
+            clip = ClipSpeechMotion(cfg.data.tts)
+            cfg.model.d_text, cfg.model.n_mels = clip.d_text, clip.n_mels
+            feats = shard_clip_stats(cfg.shards, clip)["feats"].astype(np.float64)
+            self.stats = [torch.from_numpy(a.astype(np.float32)) for a in (feats.mean(0), feats.std(0))]
+            self.items = MapperItems(clip, cfg.data.crop, cfg.data.stride, cfg.train.seed)
+            log.info("mapper data: shards %s (%d frames for statistics)", cfg.shards.dir, len(feats))
+            return
         self.data = data or SpeechFeatures(cfg.data.features)
         cfg.model.d_text, cfg.model.n_mels = self.data.d_text, self.data.n_mels
         self.stats = [torch.from_numpy(a) for a in self.data.input_stats()]
@@ -71,7 +109,9 @@ class MapperTask:
         log.info("audio mapper: %.3f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
         return model
 
-    def train_dataset(self) -> MapperDataset:
+    def train_dataset(self) -> Dataset:
+        if self.items is not None:
+            return ShardStream(self.cfg.shards, self.items, seed=self.cfg.train.seed)
         return MapperDataset(self.data, self.data.split(False), self.cfg.data.crop, self.cfg.data.stride)
 
     def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -98,6 +138,8 @@ class MotionDataConfig:
     brow_scale: float = 0.5
     blinks_per_min: float = 17.0
     seed: int = 0
+    tts: str = ""  # shards only: the TTS whose intermediates give the speech condition ("" = bundled)
+    stride: int = 16  # shards only: frames between a clip's windows
 
     @classmethod
     def tiny(cls) -> "MotionDataConfig":
@@ -117,6 +159,8 @@ class MotionTrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: MotionDataConfig = field(default_factory=MotionDataConfig)
     weights: MotionLossWeights = field(default_factory=MotionLossWeights)
+    # set shards.dir to train on real talking clips (their own head motion and speech)
+    shards: ShardStreamConfig = field(default_factory=ShardStreamConfig)
 
     @classmethod
     def tiny(cls) -> "MotionTrainConfig":
@@ -135,13 +179,22 @@ class MotionTask:
     def __init__(self, cfg: MotionTrainConfig, bank: MotionBank | None = None, speech: SpeechFeatures | None = None) -> None:
         self.cfg = cfg
         d = cfg.data
-        self.dataset = SamplerDataset(bank or MotionBank.load(d.bank), speech or SpeechFeatures(d.features),
-                                      cfg.model.window, d.pose_scale, d.brow_scale, d.blinks_per_min, d.seed)
-        motion = torch.from_numpy(self._stack("motion"))
-        cond = torch.from_numpy(self._stack("cond"))
+        self.items: SamplerItems | None = None
+        if bank is None and speech is None and cfg.shards.enabled:
+            clip = ClipSpeechMotion(d.tts)
+            rows = shard_clip_stats(cfg.shards, clip)
+            motion = torch.from_numpy(rows["motion"])
+            cond = torch.from_numpy(np.concatenate([rows["lips"], rows["feats"][:, -1:]], axis=1))
+            self.items = SamplerItems(clip, cfg.model.window, d.stride, cfg.train.seed)
+        else:
+            self.dataset = SamplerDataset(bank or MotionBank.load(d.bank), speech or SpeechFeatures(d.features),
+                                          cfg.model.window, d.pose_scale, d.brow_scale, d.blinks_per_min, d.seed)
+            motion = torch.from_numpy(self._stack("motion"))
+            cond = torch.from_numpy(self._stack("cond"))
         self.motion_stats = (motion.mean(0), motion.std(0))
         self.cond_stats = (cond.mean(0), cond.std(0))
-        log.info("motion data: %d clips; pose std (deg) %s", len(self.dataset), [round(float(v), 2) for v in motion.std(0)[:3]])
+        log.info("motion data: %s; pose std (deg) %s", cfg.shards.dir if self.items is not None else f"{len(self.dataset)} clips",
+                 [round(float(v), 2) for v in motion.std(0)[:3]])
 
     def _stack(self, key: str):
         import numpy as np
@@ -156,7 +209,9 @@ class MotionTask:
         log.info("motion sampler: %.3f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
         return model
 
-    def train_dataset(self) -> SamplerDataset:
+    def train_dataset(self) -> Dataset:
+        if self.items is not None:
+            return ShardStream(self.cfg.shards, self.items, seed=self.cfg.train.seed)
         return self.dataset
 
     def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
