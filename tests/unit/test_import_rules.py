@@ -218,7 +218,8 @@ def _comment_lines(text: str) -> dict[int, str]:
 
 
 def unmarked_lazy_imports(root: Path) -> list[Violation]:
-    """Imports of facespeak modules inside a function (at any depth) with no ``# lazy:`` comment
+    """Imports of facespeak modules inside a function (at any depth; ``importlib.import_module``
+    of a facespeak name too) with no ``# lazy:`` comment
     on the import's first line or on the line just above it, where the line above may also be the
     last line of another import that such a comment covers (one comment, a block of imports)."""
     found: list[Violation] = []
@@ -229,10 +230,13 @@ def unmarked_lazy_imports(root: Path) -> list[Violation]:
         comments = _comment_lines(text)
         nodes = {node for fn in ast.walk(ast.parse(text, str(path)))
                  if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
-                 for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))}
+                 for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))
+                 or (isinstance(node, ast.Call) and _dynamic_target(node))}
         covered_ends: set[int] = set()  # last lines of marked imports (any module)
-        for node in sorted(nodes, key=lambda n: n.lineno):
-            if isinstance(node, ast.Import):
+        for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+            if isinstance(node, ast.Call):  # importlib.import_module("facespeak...")
+                targets = [_dynamic_target(node) or ""]
+            elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:
                 targets = [_resolve(node, package)]
@@ -370,6 +374,11 @@ def test_lazy_import_scan_finds_exactly_the_unmarked_ones(tmp_path):
     _write(tmp_path, "cli/main.py", "def main():\n    from facespeak.data import corpus\n"
            "def other():\n    # lazy: loads cv2\n    from facespeak.data import corpus\n")
     _write(tmp_path, "server/app.py", "def app():\n    from ..data import corpus\n")
+    _write(tmp_path, "data/loader.py", "import importlib\n"
+           "def f(name):\n    return importlib.import_module(f'facespeak.data.{name}')\n"  # 3: dynamic, unmarked
+           "def g(name):\n    # lazy: the chosen builder only\n    return importlib.import_module('facespeak.data')\n"
+           "def h(name):\n    return importlib.import_module(name)\n")  # not a facespeak name
     got = {(v.path, v.line) for v in unmarked_lazy_imports(tmp_path)}
-    assert got == {("data/corpus.py", n) for n in (3, 4, 11, 13, 20, 28)} | {("cli/main.py", 2), ("server/app.py", 2)}, \
+    assert got == ({("data/corpus.py", n) for n in (3, 4, 11, 13, 20, 28)}
+                   | {("cli/main.py", 2), ("server/app.py", 2), ("data/loader.py", 3)}), \
         _report(unmarked_lazy_imports(tmp_path))

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     cfg_path = _resolve_config(args.config)
     raw = merge_overrides(load_yaml(cfg_path), args.set)
     module, task_name, config_name = TASKS[args.component]
+    # lazy: only the chosen task's module (the tfg tasks load cv2, scipy and numba)
     mod = importlib.import_module(f"facespeak.train.{module}")
     cfg = getattr(mod, config_name).from_dict(raw)
     task = getattr(mod, task_name)(cfg)

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     for name in COMMANDS:
-        try:
+        try:  # lazy: by name, so that a command module left out of an install is skipped
             mod = importlib.import_module(f"facespeak.cli.cmd_{name}")
         except ModuleNotFoundError as e:
             if e.name == f"facespeak.cli.cmd_{name}":
