@@ -101,3 +101,53 @@ def test_stream_of_a_job_without_stream_is_a_409_and_an_unknown_id_a_404(server)
     assert status == 409 and "stream=true" in json.loads(body)["error"]
     status, _, body = request(url + "/api/jobs/" + "0" * 32 + "/stream")
     assert status == 404 and list(json.loads(body)) == ["error"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.skip("chromium / chromedriver not installed (scripts/setup.sh installs them)")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900",
+              "--autoplay-policy=no-user-gesture-required"):
+        opts.add_argument(a)
+    opts.binary_location = shutil.which("chromium")
+    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    yield drv
+    drv.quit()
+
+
+def test_page_plays_the_stream_through_media_source_while_the_job_runs(server, browser):
+    """With "Play while made" the page appends the stream to a MediaSource: the video's time
+    advances while the job's progress bar is still shown; once done it offers the download."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    wait = WebDriverWait(browser, 180)
+    browser.get(url + "/")
+    browser.find_element(By.ID, "image").send_keys(str(PORTRAIT))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#faces li.chosen")))
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys("Hello there, this page plays the video while it is made. " * 3)
+    browser.find_element(By.ID, "steps").clear()
+    browser.find_element(By.ID, "steps").send_keys("10")
+    browser.find_element(By.ID, "stream").click()
+    browser.find_element(By.ID, "say").click()
+    wait.until(lambda d: d.execute_script(
+        "const v = document.querySelector('video#output[data-streamed]'); return v !== null && v.currentTime > 0.3"))
+    assert browser.find_element(By.ID, "job").is_displayed()  # still being made
+    assert browser.execute_script("return document.getElementById('output').src").startswith("blob:")
+    wait.until(lambda d: d.find_element(By.ID, "status").text.startswith("done in "))
+    assert browser.find_element(By.ID, "error").text == ""
+    assert browser.find_element(By.CSS_SELECTOR, "#result a").get_attribute("download") == "facespeak.mp4"
+    duration = browser.execute_script("return document.getElementById('output').duration")
+    assert 5 < duration < 20, duration  # the whole stream was appended
