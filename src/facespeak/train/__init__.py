@@ -1,5 +1,5 @@
 """One training loop (DDP-ready) and one task per trainable component."""
 
-from .loop import Task, TrainConfig, select_device, train
+from .loop import Task, TrainConfig, TrainingStopped, select_device, train
 
-__all__ = ["Task", "TrainConfig", "train", "select_device"]
+__all__ = ["Task", "TrainConfig", "TrainingStopped", "train", "select_device"]
