@@ -415,4 +415,6 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
         rows = _plan_rows(lips, nonlip, video.head_motion)
     frames.encode(rows)
     frames.bar.close()
+    clock.report(MOTION, 1.0)
+    clock.report(RENDER, 1.0)
     return spoken
