@@ -133,3 +133,39 @@ def test_opening_the_jaw_folds_no_lip(photo):
     for jaw in (0.3, 0.6):  # the range `say` drives (open vowels ~0.6)
         fw = r.frame_warp(_pose_motion(r, 0.0, jaw))
         assert frame_tearing(r, fw)[0] == 0, jaw
+
+
+def test_mouth_opening_is_spanned_by_inner_lip_triangles_only():
+    """In the layout the head is triangulated on (jaw opened), the triangles whose corners are
+    all on the inner-lip contour cover the opening exactly. Before session 11 Delaunay spanned
+    its corners with triangles from the upper lip's curled-in row (42, 272; 0.3 mm inside the
+    opening on MediaPipe's canonical face) and from the corner to the lower lip: 30 % of the
+    opening, triangles that tore open (> 3x) whenever the jaw moved."""
+    from facespeak.tfg import mesh_topology as mt
+    from facespeak.tfg.lip_contours import inner_lip_polygon
+    from facespeak.tfg.mesh_triangles import head_layout, head_triangles
+
+    layout = head_layout(1.3)
+    tri, _ = head_triangles(1.3)
+    inner = list(mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER)
+    opening = tri[np.isin(tri, inner).all(axis=1)]
+    poly = inner_lip_polygon(layout)
+    x, y = poly[:, 0], poly[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    assert np.abs(_area(layout[opening])).sum() == pytest.approx(area, rel=1e-9)
+    assert area > 6.0  # cm^2: the jaw-opened mouth, not a degenerate contour
+
+
+@pytest.mark.parametrize("photo", [astronaut, cameraman])
+def test_opening_the_jaw_stretches_no_lip(photo):
+    """The mouth corners, the commissure points between them (76, 62 / 306, 292: they took the
+    lower lip's weight and folded the corner) and the upper lip near them move together, so no
+    triangle around the opening folds or stretches past the check's 3x while the jaw opens (with
+    small turns). Session 10's field: 2-14 stretched or folded corner triangles per frame here."""
+    image = photo()
+    r = MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="crop", size=256))
+    jaws = (0.3, 0.6, 1.0) if photo is astronaut else (0.3,)  # the turned cameraman: wide jaws not yet
+    for jaw in jaws:
+        for yaw in (-4.0, 0.0, 4.0):
+            fw = r.frame_warp(_pose_motion(r, yaw, jaw))
+            assert frame_tearing(r, fw)[:2] == (0, 0), (jaw, yaw)

@@ -7,7 +7,8 @@ z away from the camera) for one unit **amount** of a gesture, designed on a refe
 - ``jaw_open``: the mandible turns about a pivot near the ears (10 deg at amount 1: the lower
   lip drops ~1.3 cm, a wide "a"); a point follows it by a weight that is 1 below the lip seam
   and 0 above (sigmoid across the seam, softer away from the mouth so cheeks stretch), with
-  the lips labelled explicitly (upper lip 0, lower lip 0.5 at the corners .. 1 at the middle).
+  the lips labelled explicitly (lower lip 0.5 at the corners .. 1 at the middle; the corners
+  and commissures 0.5; upper lip 0 over its middle, rising to the corners' 0.5 towards them).
 - ``lip_closure``: upper lip down and lower lip up towards the seam, closing a 0.45 cm gap
   (what a quarter-open jaw leaves), vermilion rolled slightly inwards: bilabial closure / press.
 - ``lip_round``: mouth corners towards the middle (35 % of their distance), lips pushed 0.5 cm
@@ -35,6 +36,11 @@ CLOSURE_GAP_CM = 0.45
 ROUND_PULL = 0.35
 SPREAD_PUSH = 0.25
 BROW_RAISE_CM = 0.6
+#: the mouth corners follow the jaw by this weight (the middle of the lower lip by 1) ...
+CORNER_JAW = 0.5
+#: ... and the upper lip near them too, less and less towards the middle, not at all over
+#: this fraction of the opening's width
+UPPER_LIP_STILL = 0.55
 
 
 def design_fields(ref: np.ndarray) -> np.ndarray:
@@ -53,6 +59,7 @@ class _MouthFrame:
     def __init__(self, ref: np.ndarray) -> None:
         up, lo = ref[list(mt.LIP_UPPER_INNER)], ref[list(mt.LIP_LOWER_INNER)]
         corners = ref[list(mt.MOUTH_CORNERS_INNER)]
+        self.inner_corners = corners
         seam = np.concatenate([corners[:1], (up + lo) / 2.0, corners[1:]])
         order = np.argsort(seam[:, 0])
         self.seam_x, self.seam_y = seam[order, 0], seam[order, 1]
@@ -70,6 +77,16 @@ class _MouthFrame:
         """1 at the mouth's middle, 0 at (and beyond) its corners; elliptic."""
         u = (x - self.centre[0]) / self.half_width
         return np.sqrt(np.clip(1.0 - u**2, 0.0, 1.0))
+
+    def corner_share(self, x: np.ndarray) -> np.ndarray:
+        """How much of a mouth corner's jaw motion the upper lip takes at ``x``: 0 over the
+        middle ``UPPER_LIP_STILL`` of the opening, rising linearly to 1 at the inner corners.
+        A function of x only (points at one x move together, so the rows that converge at the
+        corner keep their order), with a gentle slope: the rows also slope down towards the
+        corner, and a steep ramp moved an outer-contour point below the row beneath it."""
+        half = float(np.abs(self.inner_corners[:, 0] - self.centre[0]).mean())
+        u = np.abs(x - self.centre[0]) / half
+        return np.clip((u - UPPER_LIP_STILL) / (1.0 - UPPER_LIP_STILL), 0.0, 1.0)
 
     def region(self, ref: np.ndarray, margin: float) -> np.ndarray:
         """Soft weight of the lip region grown by ``margin`` cm (1 inside, Gaussian fall-off)."""
@@ -95,19 +112,21 @@ def _jaw_weight(ref: np.ndarray, mouth: _MouthFrame) -> np.ndarray:
     fixed = np.zeros(len(ref), bool)
     upper = list(mt.LIP_UPPER_INNER + mt.LIP_UPPER_OUTER)
     lower = list(mt.LIP_LOWER_INNER + mt.LIP_LOWER_OUTER)
-    corners = list(mt.MOUTH_CORNERS_INNER + mt.MOUTH_CORNERS_OUTER)
-    # the whole upper lip stays with the skull, the rows between its outer and inner contours
-    # too: left to the smoothing below they took up to half of the lower lip's weight (their 3-D
-    # neighbours across the closed seam), dropped below the inner contour and folded the lip
-    # (the same for the lower lip: its rows move together, as its contours do)
+    corners = list(mt.MOUTH_CORNERS_INNER + mt.MOUTH_CORNERS_OUTER + mt.MOUTH_COMMISSURES)
+    # each lip moves as one piece, the rows between its outer and inner contours too: left to
+    # the smoothing below they took up to half of the other lip's weight (their 3-D neighbours
+    # across the closed seam), dropped below the inner contour and folded the lip. The corners
+    # and the commissure points between them (where the middle rows end) share one weight; the
+    # upper lip stays with the skull except near the corners, where it follows them (a corner
+    # dropping away from a still upper lip tore the sliver between them open, > 3x; session 11)
     inside = np.abs(x - mouth.centre[0]) < mouth.half_width
     upper_band = inside & (y <= mouth.seam(x)) & (y >= mouth.top)
     lower_band = inside & (y > mouth.seam(x)) & (y <= mouth.bottom)
-    w[upper_band] = 0.0
-    w[lower_band] = 0.5 + 0.5 * mouth.profile(x[lower_band])
-    w[upper] = 0.0
-    w[lower] = 0.5 + 0.5 * mouth.profile(ref[lower, 0])
-    w[corners] = 0.5
+    w[upper_band] = CORNER_JAW * mouth.corner_share(x[upper_band])
+    w[lower_band] = CORNER_JAW + (1.0 - CORNER_JAW) * mouth.profile(x[lower_band])
+    w[upper] = CORNER_JAW * mouth.corner_share(ref[upper, 0])
+    w[lower] = CORNER_JAW + (1.0 - CORNER_JAW) * mouth.profile(ref[lower, 0])
+    w[corners] = CORNER_JAW
     fixed[upper_band | lower_band] = True
     fixed[upper + lower + corners] = True
     w[mt.N_MESH_NO_IRIS:] = 0.0

@@ -10,10 +10,11 @@ Per portrait (``MeshRenderer.__init__``, once):
    rigidly above the jaw line and less and less below it, so the neck deforms gently and the
    collar, shoulders and clothes stay still: :func:`ring_follow`) and a *static ring* (oval x
    ``static_scale``), which never moves;
-3. triangles: Delaunay of the face and head ring laid out with the jaw opened (so the mouth
-   opening is spanned by inner-lip triangles only, never by triangles reaching into the lips),
+3. triangles (:mod:`facespeak.tfg.mesh_triangles`): the face and head ring triangulated on the
+   canonical face with the jaw opened and the inner-lip contour forced in as edges (so the
+   mouth opening is spanned by inner-lip triangles only, never by triangles reaching into the lips),
    and a band from the head ring to the static ring that stays inside the static ring's hull
-   (:func:`_band`), so the region's border never moves.
+   (:func:`facespeak.tfg.mesh_triangles.band`), so the region's border never moves.
 
 Per frame: move the control points; for every triangle with a moving corner, the affine map
 from its output position back to its source position; rasterise those triangles into an id
@@ -35,13 +36,14 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 from ..core.errors import InputError
 from ..face.align import align_face, crop_landmarks
 from ..face.analysis import Face
 from . import mesh_topology as mt
-from .mesh_space import EXPRESSION_NAMES, K_EXPR, MeshMotionSpace, canonical_landmarks, mesh_basis
+from .mesh_space import K_EXPR, MeshMotionSpace, canonical_landmarks
+from .mesh_triangles import signed_area as _signed_area
+from .mesh_triangles import triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM"]
@@ -228,7 +230,7 @@ class MeshRenderer:
     def _build_warp(self) -> _Warp:
         zero = self.space.zero_motion(1)[0]
         _, source, _ = self._control_points(zero)
-        triangles, facing = _triangulate(self.config.ring_scale, source)
+        triangles, facing = triangulate(self.config.ring_scale, source)
         # triangles whose corners never move (static points, ring points on the body) keep the
         # identity: left out, so those pixels stay bit-identical to the photo
         moves = np.concatenate([np.ones(mt.N_MESH_NO_IRIS, bool), self._ring_follow > 0,
@@ -322,52 +324,6 @@ def _side_gains(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray, f
         c = c[(c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)]
         means.append(canvas[c[:, 1], c[:, 0]].reshape(-1, 3).mean(axis=0) + 1.0 if len(c) else np.ones(3))
     return np.clip(np.stack([means[0] / means[1], means[1] / means[0]]), 0.6, 1.6).astype(np.float32)
-
-
-def _signed_area(tri: np.ndarray) -> np.ndarray:
-    """``(n, 3, 2)`` -> ``(n,)`` signed areas (px^2 or the points' units squared)."""
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-
-
-def _triangulate(ring_scale: float, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Triangles of the warp and the orientation each shows when it faces the camera.
-
-    The face (468 mesh points + the head ring) is triangulated on MediaPipe's *canonical*,
-    frontal face with the jaw opened (so the mouth opening is spanned by inner-lip triangles
-    only): a surface triangulation of the head that does not depend on how the photo is turned.
-    A triangle whose projected orientation is opposite to its canonical one faces away from
-    the camera and is culled (back-face culling); the rest are drawn far first. The band between
-    the head ring and the static points is triangulated in the photo (``source`` px) and never
-    culled: :func:`_band`. Returns ``(n_tri, 3)`` control-point indices and ``(n_tri,)`` facing
-    signs (+-1 for head triangles, 0 for the band).
-    """
-
-    canon = canonical_landmarks() + mesh_basis().design[EXPRESSION_NAMES.index("jaw_open")]
-    oval = canonical_landmarks()[list(mt.FACE_OVAL), :2]
-    centre = oval.mean(axis=0)
-    layout = np.concatenate([canon[: mt.N_MESH_NO_IRIS, :2], centre + (oval - centre) * ring_scale])
-    head = Delaunay(layout).simplices
-    band = _band(source, mt.N_MESH_NO_IRIS, len(oval))
-    facing = np.concatenate([np.sign(_signed_area(layout[head])), np.zeros(len(band))])
-    return np.concatenate([head, band]), facing
-
-
-def _band(source: np.ndarray, first: int, n: int) -> np.ndarray:
-    """``(n_band, 3)`` triangles of the band between the head ring (control points ``first ..
-    first + n - 1``, moving) and the static ring (the next ``n``): Delaunay of those ``2 n``
-    points in the photo (``source`` ``(N, 2)`` px), keeping the triangles with corners on both.
-
-    No point outside the static ring takes part: every band triangle lies inside the static
-    ring's convex hull, whose edges never move and which stays 1 px or more inside the processed
-    region's border, so the border keeps the photo's pixels however the head turns (while the
-    head ring stays inside that hull: it lies ``static_scale / ring_scale`` times closer to the
-    face). Session 8 triangulated the band together with 8 anchors on a box around the static
-    ring; Delaunay joined moving ring points to them through gaps in the static ring, and in
-    full mode the region's border moved (a seam against the photo around it, up to 16 levels;
-    docs/renderer.md)."""
-    band = Delaunay(source[first:first + 2 * n]).simplices + first
-    return band[(band >= first + n).any(axis=1) & (band < first + n).any(axis=1)]
 
 
 def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[np.ndarray, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "N_MESH", "N_MESH_NO_IRIS", "LIP_UPPER_INNER", "LIP_LOWER_INNER", "LIP_UPPER_OUTER", "LIP_LOWER_OUTER",
-    "MOUTH_CORNERS_INNER", "MOUTH_CORNERS_OUTER", "RIGHT_EYE_UPPER", "RIGHT_EYE_LOWER", "RIGHT_EYE_CORNERS",
+    "MOUTH_CORNERS_INNER", "MOUTH_CORNERS_OUTER", "MOUTH_COMMISSURES", "RIGHT_EYE_UPPER", "RIGHT_EYE_LOWER", "RIGHT_EYE_CORNERS",
     "LEFT_EYE_UPPER", "LEFT_EYE_LOWER", "LEFT_EYE_CORNERS", "RIGHT_BROW", "LEFT_BROW", "FACE_OVAL",
     "RIGHT_IRIS", "LEFT_IRIS", "INNER_LIP_PAIRS",
 ]
@@ -22,6 +22,10 @@ N_MESH_NO_IRIS = 468
 # Lips. Inner contour: corners 78 (image-left) and 308; the seam between upper and lower lip.
 MOUTH_CORNERS_INNER = (78, 308)
 MOUTH_CORNERS_OUTER = (61, 291)
+#: Where the lip rows between the outer and inner contours end, one per row and side (image-left
+#: 76, 62; image-right 306, 292): the commissure, shared by the upper and the lower lip like the
+#: corners themselves.
+MOUTH_COMMISSURES = (76, 62, 306, 292)
 LIP_UPPER_INNER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
 LIP_LOWER_INNER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 LIP_UPPER_OUTER = (185, 40, 39, 37, 0, 267, 269, 270, 409)

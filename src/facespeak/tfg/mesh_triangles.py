@@ -1,0 +1,145 @@
+"""Triangles of the mesh warp (:mod:`facespeak.tfg.mesh_renderer`): which control points form
+them, and which way each faces the camera.
+
+- **Head** (468 mesh points + the head ring): a triangulation of MediaPipe's *canonical*,
+  frontal face laid out with the jaw opened, so it is a surface triangulation of the head that
+  does not depend on how the photo is turned (back-face culling compares a triangle's projected
+  orientation with its canonical one). The mouth opening is spanned by inner-lip triangles
+  only (the mouth interior is painted over them): Delaunay with the inner-lip contour forced in
+  as edges (:func:`_force_edges`, edge flips after Sloan 1993), after moving any other lip point
+  that lies inside the opening just out of it (:func:`_out_of_the_opening`).
+- **Band** between the head ring and the static ring: Delaunay in the photo (:func:`band`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from . import mesh_topology as mt
+from .lip_contours import inner_lip_polygon, lip_line
+from .mesh_space import EXPRESSION_NAMES, canonical_landmarks, mesh_basis
+
+__all__ = ["signed_area", "triangulate", "head_triangles", "head_layout", "band", "OPENING_MARGIN_CM"]
+
+#: a lip point (not on the inner contour) that lies inside the opening of the triangulation
+#: layout is laid out this far above the upper inner lip instead (cm)
+OPENING_MARGIN_CM = 0.02
+_INNER_LIP = mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER
+
+
+def signed_area(tri: np.ndarray) -> np.ndarray:
+    """``(n, 3, 2)`` -> ``(n,)`` signed areas (px^2 or the points' units squared)."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def triangulate(ring_scale: float, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of the warp and the orientation each shows when it faces the camera.
+
+    ``source``: ``(N, 2)`` control points at zero motion, px (468 mesh points, the 36-point head
+    ring, the 36-point static ring). Returns ``(n_tri, 3)`` control-point indices and ``(n_tri,)``
+    facing signs (+-1 for head triangles, :func:`head_triangles`; 0 for the band, never culled:
+    :func:`band`).
+    """
+    head, facing = head_triangles(ring_scale)
+    ring = band(source, mt.N_MESH_NO_IRIS, len(mt.FACE_OVAL))
+    return np.concatenate([head, ring]), np.concatenate([facing, np.zeros(len(ring))])
+
+
+@functools.lru_cache(maxsize=4)
+def head_triangles(ring_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_head, 3)`` triangles of the 468 mesh points and the head ring (indices 468..503), and
+    their ``(n_head,)`` facing signs: the orientation each has in the canonical layout (a projected
+    triangle of the opposite orientation faces away from the camera and is culled). The same
+    for every portrait (read-only arrays)."""
+    layout = head_layout(ring_scale)
+    contour = [mt.MOUTH_CORNERS_INNER[0], *mt.LIP_UPPER_INNER, mt.MOUTH_CORNERS_INNER[1], *reversed(mt.LIP_LOWER_INNER)]
+    tris = _force_edges(Delaunay(layout).simplices, layout, list(zip(contour, contour[1:] + contour[:1])))
+    facing = np.sign(signed_area(layout[tris]))
+    for a in (tris, facing):
+        a.setflags(write=False)
+    return tris, facing
+
+
+def head_layout(ring_scale: float) -> np.ndarray:
+    """``(468 + 36, 2)`` where the head is triangulated: the canonical face with the jaw opened
+    (amount 1), lip points out of the opening (:func:`_out_of_the_opening`), and the head ring
+    (the face oval scaled by ``ring_scale``), canonical cm."""
+    canon = canonical_landmarks() + mesh_basis().design[EXPRESSION_NAMES.index("jaw_open")]
+    oval = canonical_landmarks()[list(mt.FACE_OVAL), :2]
+    centre = oval.mean(axis=0)
+    return np.concatenate([_out_of_the_opening(canon[: mt.N_MESH_NO_IRIS, :2]), centre + (oval - centre) * ring_scale])
+
+
+def _out_of_the_opening(layout: np.ndarray) -> np.ndarray:
+    """``(468, 2)`` triangulation layout (canonical cm, jaw opened) with every point that is not
+    on the inner-lip contour but lies inside the opening moved ``OPENING_MARGIN_CM`` above the
+    upper inner lip: MediaPipe's canonical upper lip curls in, and near the corners the row above
+    the inner contour (42, 272) lies 0.3 mm *below* it, inside the opening."""
+    out = layout.copy()
+    poly = inner_lip_polygon(layout).astype(np.float32)
+    upper = lip_line(layout, mt.LIP_UPPER_INNER)
+    order = np.argsort(upper[:, 0])
+    inside = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0 for x, y in layout])
+    inside[list(_INNER_LIP)] = False
+    out[inside, 1] = np.interp(layout[inside, 0], upper[order, 0], upper[order, 1]) - OPENING_MARGIN_CM
+    return out
+
+
+def _side(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Sign of the turn ``u -> v -> w`` for ``(..., 2)`` points."""
+    return np.sign((v[..., 0] - u[..., 0]) * (w[..., 1] - u[..., 1]) - (v[..., 1] - u[..., 1]) * (w[..., 0] - u[..., 0]))
+
+
+def _crossing(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Do segments ``pq`` (``(..., 2)`` each) and ``ab`` cross at a point inside both?"""
+    return (_side(p, q, a) * _side(p, q, b) < 0) & (_side(a, b, p) * _side(a, b, q) < 0)
+
+
+def _force_edges(tris: np.ndarray, points: np.ndarray, edges: list[tuple[int, int]]) -> np.ndarray:
+    """``(n, 3)`` triangulation of ``points`` ``(N, 2)`` changed by edge flips so that every
+    ``(a, b)`` of ``edges`` is an edge (Sloan 1993, "A fast algorithm for generating constrained
+    Delaunay triangulations": flip an edge crossing ``ab`` whose two triangles form a convex
+    quadrilateral, until none crosses). Every triangle of the result lies on one side of each
+    forced edge."""
+    tris = np.array(tris, np.int64)
+    for a, b in edges:
+        for _ in range(len(tris)):
+            pq = np.stack([tris, np.roll(tris, -1, axis=1)], axis=2).reshape(-1, 2)  # (3n, 2) edges
+            if ((pq[:, 0] == a) & (pq[:, 1] == b) | (pq[:, 0] == b) & (pq[:, 1] == a)).any():
+                break
+            cross = _crossing(points[pq[:, 0]], points[pq[:, 1]], points[a], points[b])
+            for p, q in pq[cross]:
+                k = np.flatnonzero((tris == p).any(axis=1) & (tris == q).any(axis=1))
+                if len(k) != 2:
+                    continue
+                r, s = (int(tris[i][(tris[i] != p) & (tris[i] != q)][0]) for i in k)
+                if _crossing(points[r], points[s], points[p], points[q]):  # convex: flip pq -> rs
+                    tris[k[0]], tris[k[1]] = (r, p, s), (r, s, q)
+                    break
+            else:
+                raise AssertionError(f"edge {a}-{b}: no crossing edge can be flipped")
+        else:
+            raise AssertionError(f"edge {a}-{b} not recovered")
+    return tris
+
+
+def band(source: np.ndarray, first: int, n: int) -> np.ndarray:
+    """``(n_band, 3)`` triangles of the band between the head ring (control points ``first ..
+    first + n - 1``, moving) and the static ring (the next ``n``): Delaunay of those ``2 n``
+    points in the photo (``source`` ``(N, 2)`` px), keeping the triangles with corners on both.
+
+    No point outside the static ring takes part: every band triangle lies inside the static
+    ring's convex hull, whose edges never move and which stays 1 px or more inside the processed
+    region's border, so the border keeps the photo's pixels however the head turns (while the
+    head ring stays inside that hull: it lies ``static_scale / ring_scale`` times closer to the
+    face). Session 8 triangulated the band together with 8 anchors on a box around the static
+    ring; Delaunay joined moving ring points to them through gaps in the static ring, and in
+    full mode the region's border moved (a seam against the photo around it, up to 16 levels;
+    docs/renderer.md)."""
+    ring = Delaunay(source[first:first + 2 * n]).simplices + first
+    return ring[(ring >= first + n).any(axis=1) & (ring < first + n).any(axis=1)]
