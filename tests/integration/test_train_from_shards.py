@@ -272,3 +272,23 @@ def test_mapper_and_motion_sampler_train_from_shards(shards: Path, tmp_path: Pat
                   device="cpu", progress=False)
     assert all(math.isfinite(stats[k]) for k in ("ae", "prior", "cfm"))
     assert load_motion_sampler(tmp_path / "s.safetensors").cfg.window == motion_cfg.model.window
+
+
+def test_replayed_stream_resume_continues_the_same_loss_curve(shards: Path, tmp_path: Path) -> None:
+    from facespeak.train import train
+    from facespeak.train.syncnet_task import SyncNetTask, SyncNetTrainConfig
+
+    def run(run_dir: Path, stop_at: int | None = None) -> None:
+        cfg = SyncNetTrainConfig.tiny()
+        cfg.shards = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT, shuffle_buffer=2, resume="replay")
+        cfg.min_offset, cfg.windows_per_clip = 3, 3
+        cfg.train.steps, cfg.train.batch_size, cfg.train.log_every = 5, 2, 1
+        train(SyncNetTask(cfg), cfg.train, run_dir, device="cpu", progress=False, stop_at=stop_at)
+
+    run(tmp_path / "straight")
+    run(tmp_path / "resumed", stop_at=2)
+    run(tmp_path / "resumed")
+    rows = [list(csv.DictReader((tmp_path / name / "loss.csv").open())) for name in ("straight", "resumed")]
+    assert [r["step"] for r in rows[1]] == ["1", "2", "3", "4", "5"]
+    for key in ("bce", "grad_norm"):
+        assert [float(r[key]) for r in rows[0]] == pytest.approx([float(r[key]) for r in rows[1]], rel=1e-6, abs=1e-7)

@@ -148,3 +148,23 @@ def test_shuffled_keeps_every_item() -> None:
     out = list(shuffled(range(50), 8, random.Random(0)))
     assert sorted(out) == list(range(50)) and out != list(range(50))
     assert list(shuffled(range(5), 1, random.Random(0))) == list(range(5))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_replayed_resume_continues_with_the_uninterrupted_batches(tmp_path, workers) -> None:
+    _write_shards(tmp_path, 5, 4)
+    cfg = ShardStreamConfig(dir=str(tmp_path), shuffle_buffer=3, resume="replay")
+
+    def batches(stream: ShardStream, n: int) -> list[list[str]]:
+        loader = DataLoader(stream, batch_size=3, num_workers=workers, collate_fn=list)
+        return list(islice(iter(loader), n))
+
+    straight = batches(_stream(cfg, seed=4), 10)
+    resumed = _stream(cfg, seed=4)
+    resumed.position(accum=1, batch_size=3).seek(7)  # 7 batches were consumed before the stop
+    assert batches(resumed, 3) == straight[7:10]
+    reseeded = _stream(ShardStreamConfig(dir=str(tmp_path), shuffle_buffer=3), seed=4)
+    reseeded.position(accum=1, batch_size=3).seek(7)
+    assert batches(reseeded, 3) != straight[7:10]  # the default draws a new order instead
+    with pytest.raises(InputError, match="shards.resume"):
+        _stream(ShardStreamConfig(dir=str(tmp_path), resume="rewind"))

@@ -12,7 +12,8 @@ fp32 on CPU unless bf16 is asked for), ``compile`` (``nn.Module.compile``: same 
 checkpoints). A task's
 dataset is map-style (batched by :class:`InfiniteShardedSampler`) or an endless stream (an
 ``IterableDataset`` that splits itself among ranks and has ``position(accum)``, e.g.
-:class:`facespeak.data.shards.streaming.ShardStream`; a resumed stream is reseeded, not replayed).
+:class:`facespeak.data.shards.streaming.ShardStream`; a resumed stream is reseeded, or replayed with
+``shards.resume: replay``).
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def _train(task, cfg: TrainConfig, run_dir: Path, export_path, device: str, prog
     gen = torch.Generator().manual_seed(cfg.seed + 7919 * dist.rank)
     dataset = task.train_dataset()
     stream = isinstance(dataset, IterableDataset)  # e.g. facespeak.data.shards.ShardStream: splits itself by rank
-    sampler = (dataset.position(cfg.grad_accum) if stream else
+    sampler = (dataset.position(cfg.grad_accum, cfg.batch_size) if stream else
                InfiniteShardedSampler(len(dataset), cfg.batch_size, dist.rank, dist.world_size, cfg.seed, cfg.grad_accum))
     step = 0
     ckpt = run_dir / "last.pt"

@@ -16,9 +16,13 @@ training task consumes, made by the task's ``to_items`` function from a decoded 
   the seed mixes ``seed``, the epoch, the consumer and the resume point;
 - endless: epochs follow each other (the loop counts optimiser steps, not epochs).
 
-A resumed run (:meth:`ShardStream.resume`) restarts the stream with a seed that depends on
-the batches already consumed: the order differs from the first pass, but the exact batches
-of an interrupted run are not replayed (that is the map-style datasets' guarantee).
+A resumed run (:meth:`ShardStream.resume`) either restarts the stream with a seed that depends
+on the batches already consumed (``resume: reseed``, the default: no work is repeated, but the
+batches differ from the interrupted run's), or replays it (``resume: replay``): every consumer
+runs its deterministic stream again and drops the items it had delivered before the interruption
+(the DataLoader takes batches from its workers in turn, so that count follows from the batches
+consumed), so the resumed run gets exactly the batches of an uninterrupted one, at the cost of
+decoding and converting the dropped clips again.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class ShardStreamConfig:
     heldout_speakers: list[str] = field(default_factory=list)
     shuffle_buffer: int = 64
     stats_clips: int = 16
+    resume: str = "reseed"  # reseed | replay (module docstring)
 
     @property
     def enabled(self) -> bool:
@@ -149,25 +154,46 @@ class ShardStream(IterableDataset):
         super().__init__()
         if cfg.shuffle_buffer < 1:
             raise InputError(f"shards.shuffle_buffer: expected >= 1, got {cfg.shuffle_buffer}")
+        if cfg.resume not in ("reseed", "replay"):
+            raise InputError(f"shards.resume: expected 'reseed' or 'replay', got {cfg.resume!r}")
         self.cfg, self.to_items, self.decode, self.seed = cfg, to_items, decode, seed
         self.shards = shard_table(cfg)
         found_rank, found_world = rank_and_world()
         self.rank = found_rank if rank is None else rank
         self.world_size = found_world if world_size is None else world_size
         self.resume_point = 0
+        self.replay = (0, 0)  # (batches consumed before the resume, items per batch)
         log.info("shard stream: %d shard(s) of %s, rank %d/%d, buffer %d", len(self.shards), cfg.dir, self.rank,
                  self.world_size, cfg.shuffle_buffer)
 
-    def resume(self, consumed_batches: int) -> None:
-        """Reseed for a run resumed after ``consumed_batches`` batches (module docstring)."""
-        self.resume_point = int(consumed_batches)
+    def resume(self, consumed_batches: int, batch_size: int = 1) -> None:
+        """Position for a run resumed after ``consumed_batches`` batches of ``batch_size`` items:
+        reseed or replay (``cfg.resume``, module docstring)."""
+        if self.cfg.resume == "replay":
+            self.replay = (int(consumed_batches), int(batch_size))
+        else:
+            self.resume_point = int(consumed_batches)
+
+    def _delivered(self) -> int:
+        """Items this consumer delivered before a replayed resume: the DataLoader takes batch
+        ``k`` from worker ``k % num_workers`` (in order), so the worker in role ``w`` made
+        ``len(range(w, consumed, num_workers))`` of the consumed batches."""
+        consumed, batch_size = self.replay
+        wid, workers = self._worker()
+        return len(range(wid, consumed, workers)) * batch_size
 
     def keep(self, meta: dict[str, Any]) -> bool:
         return clip_kept(self.cfg, meta)
 
-    def _consumer(self) -> tuple[int, int]:
+    def _worker(self) -> tuple[int, int]:
+        """(worker role, DataLoader workers). After a replayed resume the loader asks worker 0
+        first for what was the next batch of worker ``consumed % workers``: roles rotate."""
         info = get_worker_info()
         wid, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        return (wid + self.replay[0]) % workers, workers
+
+    def _consumer(self) -> tuple[int, int]:
+        wid, workers = self._worker()
         return self.rank * workers + wid, self.world_size * workers
 
     def raw_samples(self, epoch: int) -> Iterator[dict[str, Any]]:
@@ -191,13 +217,16 @@ class ShardStream(IterableDataset):
 
     def __iter__(self) -> Iterator[Any]:
         slot, _ = self._consumer()
-        epoch, empty = 0, 0
+        epoch, empty, skip = 0, 0, self._delivered()
         while True:
             rng = random.Random(f"{self.seed}/{self.resume_point}/{epoch}/{slot}")
             produced = 0
             for raw in shuffled(self.raw_samples(epoch), self.cfg.shuffle_buffer, rng):
                 for item in self.to_items(self.decode(raw)):
                     produced += 1
+                    if skip:  # replayed resume: delivered before the interruption
+                        skip -= 1
+                        continue
                     yield item
             # an epoch's shards may all be unusable for this consumer (shards move between
             # consumers every epoch); many empty epochs in a row mean the data is unusable
@@ -209,17 +238,18 @@ class ShardStream(IterableDataset):
                                  "epochs in a row (too few clips for the ranks and workers, or none usable)")
             epoch += 1
 
-    def position(self, accum: int) -> "StreamPosition":
+    def position(self, accum: int, batch_size: int = 1) -> "StreamPosition":
         """The training loop's resume handle for this stream."""
-        return StreamPosition(self, accum)
+        return StreamPosition(self, accum, batch_size)
 
 
 class StreamPosition:
-    """What the loop keeps of a stream's position: batches per optimiser step (``accum``);
-    ``seek(consumed_batches)`` reseeds the stream (:meth:`ShardStream.resume`)."""
+    """What the loop keeps of a stream's position: batches per optimiser step (``accum``) and
+    items per batch; ``seek(consumed_batches)`` reseeds or replays the stream
+    (:meth:`ShardStream.resume`)."""
 
-    def __init__(self, stream: ShardStream, accum: int) -> None:
-        self.stream, self.accum = stream, accum
+    def __init__(self, stream: ShardStream, accum: int, batch_size: int = 1) -> None:
+        self.stream, self.accum, self.batch_size = stream, accum, batch_size
 
     def seek(self, consumed_batches: int) -> None:
-        self.stream.resume(consumed_batches)
+        self.stream.resume(consumed_batches, self.batch_size)
