@@ -1,7 +1,8 @@
 """Same seed, same output: the bundled models' speech and video for one fixed request, against
 values recorded on session 9's code, re-recorded in session 10 when the default vocoder became
-``universal-int8``, again when the jaw field stopped folding the lips, and when the mouth corners
-stopped tearing open (session 11; issue 13: a renovation must not change what users get).
+``universal-int8``, again when the jaw field stopped folding the lips, when the mouth corners
+stopped tearing open and when mirrored fill was limited to texture stretched past 3x (session 11;
+issue 13: a renovation must not change what users get).
 
 The golden file holds the TTS mel (float16), the phoneme durations, the waveform's level, and 8x8
 block means of a few decoded video frames. A deliberate change of output (new weights, a renderer

@@ -169,3 +169,35 @@ def test_opening_the_jaw_stretches_no_lip(photo):
         for yaw in (-4.0, 0.0, 4.0):
             fw = r.frame_warp(_pose_motion(r, yaw, jaw))
             assert frame_tearing(r, fw)[:2] == (0, 0), (jaw, yaw)
+
+
+def _frontal() -> MeshRenderer:
+    image = astronaut()
+    return MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="crop", size=256))
+
+
+def test_a_triangle_hidden_in_the_photo_is_never_drawn_inside_out():
+    """A nostril-side triangle of the frontal astronaut faces away in her photo, and so does its
+    mirror image; a small pitch turns it to the camera. It copies the photo around its own source
+    unwarped instead of drawing its own texture inside out (session 10: one folded triangle in
+    every such frame, 75 in the tearing check's 463)."""
+    r = _frontal()
+    for pitch in (-7.0, -4.0, -2.0):
+        motion = r.space.motion_from_amounts(np.zeros((1, K_EXPR)), np.array([[0.0, pitch, 0.0, 0.0, 0.0]]))
+        assert frame_tearing(r, r.frame_warp(motion[0]))[0] == 0, pitch
+
+
+def test_mirror_image_only_where_the_own_texture_cannot_serve():
+    """Texture from the other side of the face only where a triangle's own is hidden or would
+    stretch past the check's 3x: the other side's shading, hair or collar differ (session 10
+    mirrored the frontal astronaut's nose side and collar at 2-3x, dark patches beside the nose,
+    a white wedge at the collar; and put hair as dark wedges into a neck)."""
+    r = _frontal()
+    tri = r.warp.triangles
+    for yaw in (-10.0, 10.0):  # apparent, within `say`'s recorded range
+        plan = np.zeros((1, K_EXPR + 5))
+        plan[0, 0], plan[0, K_EXPR] = 0.3, yaw
+        fw = r.frame_warp(r.space.motion_from_plan(plan, (1.0, 0.0, 0.0))[0])
+        own = _area(r.warp.source[tri])
+        fine = (r.warp.facing * own > 0) & (np.abs(_area(fw.points[tri])) <= 3.0 * np.abs(own))
+        assert not (fw.mirrored & fine).any(), yaw

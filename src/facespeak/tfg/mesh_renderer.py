@@ -305,8 +305,11 @@ def _mirror_table() -> np.ndarray:
 
 _MIRROR = _mirror_table()
 #: a front-facing triangle whose texture would stretch by more than this takes the mirror
-#: image's texture when that one stretches less (and faces the camera in the photo)
-MIRROR_STRETCH = 2.0
+#: image's texture when that one stretches less (and faces the camera in the photo). 3x, the
+#: tearing check's limit (session 11; 2x before): the other side's shading, hair or collar differ,
+#: and at 2-3x the mirror images drew dark patches beside a turned frontal nose, a white wedge at
+#: the collar and hair as dark wedges in a neck, where the own texture holds up
+MIRROR_STRETCH = 3.0
 #: ... unless the output triangle is a sliver under this fraction of the mirror image's area
 MIRROR_MIN_SCALE = 0.5
 
@@ -404,8 +407,9 @@ def _texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple
     photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
     image across the face's symmetry plane, when that one faces the camera in the photo and
     stretches less: the skin a turn reveals is filled from the other side of the face. A thin
-    output sliver (under ``MIRROR_MIN_SCALE`` of its mirror image's area) copies the photo
-    around its own source centroid unwarped instead (not mirrored). ``dst``: ``(n_tri, 3, 2)``
+    output sliver (under ``MIRROR_MIN_SCALE`` of its mirror image's area), and a triangle hidden
+    in the photo without a mirror image facing the camera, copies the photo around its own source
+    centroid unwarped instead (not mirrored). ``dst``: ``(n_tri, 3, 2)``
     output corners; ``area_out``: ``(n_tri,)`` their signed areas."""
     src = warp.source[warp.triangles]
     area_src = _signed_area(src)
@@ -421,6 +425,9 @@ def _texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple
     # shading and edge into a line between own-textured neighbours (a jagged crack, issue 12):
     # such a sliver instead copies the photo around its own source centroid, unwarped
     sliver = use & (stretch_m < MIRROR_MIN_SCALE)
+    # a head triangle hidden in the photo (turned away: its own texture would be drawn inside
+    # out) whose mirror image is hidden too (a nostril's side on a frontal photo) does the same
+    sliver |= ~use & (warp.facing != 0) & (warp.facing * area_src <= 0)
     src[sliver] = (src.mean(axis=1, keepdims=True) + dst - dst.mean(axis=1, keepdims=True))[sliver]
     use &= ~sliver
     src[use] = msrc[use]
