@@ -79,7 +79,8 @@ def _out_of_the_opening(layout: np.ndarray) -> np.ndarray:
     """``(468, 2)`` triangulation layout (canonical cm, jaw opened) with every point that is not
     on the inner-lip contour but lies inside the opening moved ``OPENING_MARGIN_CM`` above the
     upper inner lip: MediaPipe's canonical upper lip curls in, and near the corners the row above
-    the inner contour (42, 272) lies 0.3 mm *below* it, inside the opening."""
+    the inner contour (42, 272) lies 0.3 mm *below* it, inside the opening (with the jaw opened,
+    the upper lip following the corners, 183 and 407 too)."""
     out = layout.copy()
     poly = inner_lip_polygon(layout).astype(np.float32)
     upper = lip_line(layout, mt.LIP_UPPER_INNER)
