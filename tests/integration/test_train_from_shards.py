@@ -292,3 +292,51 @@ def test_replayed_stream_resume_continues_the_same_loss_curve(shards: Path, tmp_
     assert [r["step"] for r in rows[1]] == ["1", "2", "3", "4", "5"]
     for key in ("bce", "grad_norm"):
         assert [float(r[key]) for r in rows[0]] == pytest.approx([float(r[key]) for r in rows[1]], rel=1e-6, abs=1e-7)
+
+
+_READ_EPOCH = """
+import resource, sys
+from facespeak.data.shards.stage_items import TFGPairItems
+from facespeak.data.shards.streaming import ShardStream, ShardStreamConfig
+cfg = ShardStreamConfig(dir=sys.argv[1], heldout_speakers=["spkC"], shuffle_buffer=8)
+stream = ShardStream(cfg, TFGPairItems(size=64, pairs=4))
+n = sum(1 for _ in zip(range(int(sys.argv[2])), stream))
+print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _tenfold(src: Path, dst: Path) -> None:
+    """``src``'s shards listed ten times under new names (index and per-shard part states)."""
+    import json
+    import shutil
+
+    dst.mkdir()
+    (dst / "parts").mkdir()
+    index = json.loads((src / "index.json").read_text())
+    states = [s for p in sorted((src / "parts").glob("*.json")) for s in json.loads(p.read_text())["shards"]]
+    new_index, new_states = [], []
+    for copy in range(10):
+        for entry, state in zip(index["shards"], states):
+            name = f"x{copy}-{entry['name']}"
+            shutil.copy(src / entry["name"], dst / name)
+            new_index.append({**entry, "name": name})
+            new_states.append({**state, "name": name})
+    (dst / "index.json").write_text(json.dumps({**index, "shards": new_index}))
+    (dst / "parts" / "x.json").write_text(json.dumps({"shards": new_states, "complete": True}))
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_when_the_prepared_set_grows_tenfold(shards: Path, tmp_path: Path) -> None:
+    """Peak RSS of a process reading one epoch (8 pairs per clip, 64 px) of the shards vs of ten
+    times as many shards: within 10 %. The ten-fold set's decoded frames (20 clips of about 100
+    256 px frames, some 400 MB) would break it if a reader kept them; its raw bytes (11 MB) fit
+    in the margin, so this guards against caching decoded clips, not the shuffle buffer."""
+    _tenfold(shards, tmp_path / "big")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    peaks = {}
+    for name, root, items in (("small", shards, 2 * 4), ("big", tmp_path / "big", 20 * 4)):
+        out = subprocess.run([sys.executable, "-c", _READ_EPOCH, str(root), str(items)], env=env, check=True,
+                             capture_output=True, text=True).stdout.split()
+        assert int(out[0]) == items
+        peaks[name] = int(out[1])
+    assert peaks["big"] < 1.1 * peaks["small"], peaks
