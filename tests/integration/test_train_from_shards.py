@@ -328,9 +328,9 @@ def _tenfold(src: Path, dst: Path) -> None:
 @pytest.mark.slow
 def test_memory_stays_flat_when_the_prepared_set_grows_tenfold(shards: Path, tmp_path: Path) -> None:
     """Peak RSS of a process reading one epoch (8 pairs per clip, 64 px) of the shards vs of ten
-    times as many shards: within 10 %. The ten-fold set's decoded frames (20 clips of about 100
-    256 px frames, some 400 MB) would break it if a reader kept them; its raw bytes (11 MB) fit
-    in the margin, so this guards against caching decoded clips, not the shuffle buffer."""
+    times as many shards: within 10 %. The ten-fold set's decoded frames (20 training clips of
+    29 or 39 frames at 256 px: 134 MB) would break it if a reader kept them; its raw bytes (a few
+    MB) fit in the margin, so this guards against caching decoded clips, not the shuffle buffer."""
     _tenfold(shards, tmp_path / "big")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     peaks = {}
