@@ -13,10 +13,16 @@ face at the frame of its largest turn towards the camera (the side the photo hid
 Usage (repo root, corpus/faces built, one thread):
     OMP_NUM_THREADS=1 python scripts/tearing_check.py --split heldout [--size 256] \
         [--sheet docs/images/turned_after.png] [--out runs/tearing_check/heldout.json]
+
+``--diagnose N`` (diagnose on the train split only: held-out faces are reported, not tuned on)
+also prints, per face, the folded / stretched triangles by face region and by motion (sweep or
+recorded; yaw back towards the camera, away or ~0; pitch; jaw open or not) and the N triangles
+that fail most often, with their control points (docs/renderer.md, "Mouth corners").
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import time
 
@@ -26,9 +32,10 @@ import numpy as np
 from facespeak.eval.selection import load_face
 from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
 from facespeak.pipeline import VideoOptions
+from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
-from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
-from facespeak.tfg.warp_check import count_tearing
+from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR, canonical_landmarks
+from facespeak.tfg.warp_check import count_tearing, triangle_tearing
 from render_check_common import grid, photo_items, save_rows, save_sheet
 
 # turned faces (|yaw| >= 20 deg estimated) and two frontal controls, by split
@@ -82,6 +89,55 @@ def recorded_reveal_tile(r: MeshRenderer, motion: np.ndarray, own_yaw: float, la
     return img
 
 
+_LIPS = set(mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.LIP_UPPER_OUTER + mt.LIP_LOWER_OUTER
+            + mt.MOUTH_CORNERS_INNER + mt.MOUTH_CORNERS_OUTER + mt.MOUTH_COMMISSURES)
+_EYES = set(mt.RIGHT_EYE_UPPER + mt.RIGHT_EYE_LOWER + mt.RIGHT_EYE_CORNERS + mt.LEFT_EYE_UPPER + mt.LEFT_EYE_LOWER
+            + mt.LEFT_EYE_CORNERS)
+
+
+def region(corners) -> str:
+    """Coarse face region of a triangle (control-point indices): head ring / band, lips, eyelids,
+    face oval (silhouette and jaw line), nose, the skin around the mouth, or other cheek/forehead."""
+    corners = [int(i) for i in corners]
+    if any(i >= mt.N_MESH_NO_IRIS for i in corners):
+        return "band" if any(i >= mt.N_MESH_NO_IRIS + len(mt.FACE_OVAL) for i in corners) else "ring"
+    canon = canonical_landmarks()
+    x, y = canon[corners, :2].mean(axis=0)
+    eye_y, subnasale = canon[list(_EYES), 1].mean(), canon[2, 1]
+    if set(corners) & _LIPS:
+        return "lips"
+    if set(corners) & _EYES:
+        return "eyelids"
+    if set(corners) & set(mt.FACE_OVAL):
+        return "oval"
+    if abs(x) < 2.0 and eye_y - 0.5 < y < subnasale + 0.3:
+        return "nose"
+    return "mouth_skin" if y > subnasale + 0.3 and abs(x) < 3.5 else "cheek/other"
+
+
+def diagnose(r: MeshRenderer, motion: np.ndarray, plan: np.ndarray, own_yaw: float, top: int) -> dict:
+    """Which triangles fold / stretch, in which region and motion (see the module docstring)."""
+    tri = r.warp.triangles
+    by_region, by_motion, by_tri = collections.Counter(), collections.Counter(), collections.Counter()
+    side = np.sign(own_yaw) or 1.0
+    for k, row in enumerate(motion):
+        fw = r.frame_warp(row)
+        if fw is None:
+            continue
+        yaw, pitch = plan[k, K_EXPR], plan[k, K_EXPR + 1]
+        kind = ("sweep" if k < 3 * 21 else "recorded",
+                "back" if -side * yaw > 0.5 else ("away" if side * yaw > 0.5 else "yaw~0"),
+                "pitch-" if pitch < -2 else ("pitch+" if pitch > 2 else "pitch~0"),
+                "jaw" if plan[k, EXPRESSION_NAMES.index("jaw_open")] > 0.05 else "no-jaw")
+        for name, mask in zip(("folded", "stretched"), triangle_tearing(r, fw)):
+            for i in np.flatnonzero(mask):
+                by_region[f"{name} {region(tri[i])}"] += 1
+                by_motion[f"{name} {' '.join(kind)}"] += 1
+                by_tri[(name, int(i))] += 1
+    return {"regions": dict(by_region.most_common()), "motion": dict(by_motion.most_common(8)),
+            "top": [[name, [int(c) for c in tri[i]], region(tri[i]), n] for (name, i), n in by_tri.most_common(top)]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=sorted(FACES), default="heldout")
@@ -91,6 +147,8 @@ def main() -> None:
     ap.add_argument("--recorded-sheet", default=None,
                     help="PNG of the CRACK_SHEET faces (train split) at their recorded-motion frame "
                          "turned farthest towards the camera, 2 x 2 tiles at --size")
+    ap.add_argument("--diagnose", type=int, default=0, metavar="N",
+                    help="also print which triangles fold / stretch (by region, by motion, the N most frequent)")
     args = ap.parse_args()
     plan = plans()
     rows, tiles, recorded = [], [], []
@@ -104,6 +162,8 @@ def main() -> None:
                   **rep.totals(), "check_s": round(time.perf_counter() - t, 1)}
         rows.append(totals)
         print(json.dumps(totals), flush=True)
+        if args.diagnose:
+            print(json.dumps({item.person: diagnose(r, motion, plan, portrait.face.pose[0], args.diagnose)}), flush=True)
         if args.recorded_sheet and item.person in CRACK_SHEET:
             recorded.append(recorded_reveal_tile(r, motion, portrait.face.pose[0], item.person))
         if args.sheet:

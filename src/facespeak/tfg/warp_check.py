@@ -33,7 +33,7 @@ import numpy as np
 from . import mesh_topology as mt
 from .mesh_renderer import FrameWarp, MeshRenderer
 
-__all__ = ["TearingReport", "STRETCH_LIMIT", "count_tearing", "frame_tearing"]
+__all__ = ["TearingReport", "STRETCH_LIMIT", "count_tearing", "frame_tearing", "triangle_tearing"]
 
 STRETCH_LIMIT = 3.0
 _INNER_LIP = np.array(mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER)
@@ -79,6 +79,24 @@ def _face_mask(points: np.ndarray, triangles: np.ndarray, box: tuple[int, int, i
     return mask.astype(bool)
 
 
+def triangle_tearing(renderer: MeshRenderer, fw: FrameWarp) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_tri,) bool`` folded and ``(n_tri,) bool`` stretched masks over the renderer's moving
+    triangles (``renderer.warp.triangles``) for one frame's warp (see the module docstring)."""
+    warp = renderer.warp
+    tri = warp.triangles
+    # the texture each triangle samples: its own source triangle, or its mirror image (which
+    # reverses orientation by design)
+    texture = getattr(fw, "texture", warp.source[tri])  # renderers without mirror fill: own source
+    mirrored = getattr(fw, "mirrored", np.zeros(len(tri), bool))
+    a_src = _signed_area(texture) * np.where(mirrored, -1.0, 1.0)
+    a_out = _signed_area(fw.points[tri])
+    visible = np.bincount(fw.ids.ravel(), minlength=len(tri) + 1)[: len(tri)] >= MIN_VISIBLE_PX
+    visible &= ~np.isin(tri, _INNER_LIP).all(axis=1)  # the mouth opening: painted over
+    folded = visible & (np.sign(a_src) * np.sign(a_out) < 0)
+    stretched = visible & ~folded & (np.abs(a_out) > STRETCH_LIMIT * np.abs(a_src))
+    return folded, stretched
+
+
 def frame_tearing(renderer: MeshRenderer, fw: FrameWarp | None, source_face: np.ndarray | None = None) -> tuple[int, int, int]:
     """(folded, stretched, foreign) for one frame's warp (``None`` = zero motion: all zero).
 
@@ -91,16 +109,7 @@ def frame_tearing(renderer: MeshRenderer, fw: FrameWarp | None, source_face: np.
     face_tri = tri[(tri < mt.N_MESH_NO_IRIS).all(axis=1)]
     if source_face is None:
         source_face = _face_mask(warp.source, face_tri, warp.box, EDGE_TOLERANCE_PX)
-    # the texture each triangle samples: its own source triangle, or its mirror image (which
-    # reverses orientation by design)
-    texture = getattr(fw, "texture", warp.source[tri])  # renderers without mirror fill: own source
-    mirrored = getattr(fw, "mirrored", np.zeros(len(tri), bool))
-    a_src = _signed_area(texture) * np.where(mirrored, -1.0, 1.0)
-    a_out = _signed_area(fw.points[tri])
-    visible = np.bincount(fw.ids.ravel(), minlength=len(tri) + 1)[: len(tri)] >= MIN_VISIBLE_PX
-    visible &= ~np.isin(tri, _INNER_LIP).all(axis=1)  # the mouth opening: painted over
-    folded = visible & (np.sign(a_src) * np.sign(a_out) < 0)
-    stretched = visible & ~folded & (np.abs(a_out) > STRETCH_LIMIT * np.abs(a_src))
+    folded, stretched = triangle_tearing(renderer, fw)
     inside = _face_mask(fw.points, face_tri, warp.box, -EDGE_TOLERANCE_PX)
     x0, y0, x1, y1 = warp.box
     sx = np.round(fw.back[0][inside]).astype(np.int64) - x0
