@@ -124,7 +124,7 @@ def expert(work: Path) -> str:
 
 
 def bench_recipe(name: str, shards: Path, work: Path, steps: int, batch: int | None,
-                 device: str = "cpu") -> dict[str, float | int | str]:
+                 device: str = "cpu", overrides: list[str] = ()) -> dict[str, float | int | str]:
     import importlib
 
     from facespeak.core.config import load_yaml, merge_overrides
@@ -135,7 +135,8 @@ def bench_recipe(name: str, shards: Path, work: Path, steps: int, batch: int | N
     sets = [f"shards.dir={shards}", "shards.stats_clips=4", "shards.shuffle_buffer=1", "train.num_workers=0",
             "train.threads=2", "train.log_every=1", "train.ckpt_every=100000", "train.grad_accum=1"]
     if name == "joint_paper":
-        sets += [f"syncnet={expert(work)}", "init_from=", "joint.tts_init_from="]
+        sets += [f"syncnet={expert(work)}", "init_from=''", "joint.tts_init_from=''"]
+    sets += list(overrides)
     cfg = getattr(mod, cfg_name).from_dict(merge_overrides(load_yaml(ROOT / f"src/facespeak/configs/{name}.yaml"), sets))
     if batch:
         cfg.train.batch_size = batch
@@ -178,6 +179,8 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(RECIPES))
     ap.add_argument("--batch", action="append", default=[], help="recipe=B: a smaller batch than the recipe's")
     ap.add_argument("--skip-prepare", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="RECIPE:KEY=VALUE",
+                    help="a config override for one recipe, e.g. joint_paper:joint.clips.window_frames=16")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto (train.log adds peak GPU memory on CUDA)")
     args = ap.parse_args()
     work = Path(args.work)
@@ -195,8 +198,10 @@ def main() -> None:
         results_path.write_text(json.dumps(results, indent=1))
     batches = dict(b.split("=") for b in args.batch)
     for name in args.only.split(","):
+        overrides = [o.split(":", 1)[1] for o in args.set if o.split(":", 1)[0] == name]
         results[name] = bench_recipe(name, shards, work, args.steps, int(batches[name]) if name in batches else None,
-                                     args.device)
+                                     args.device, overrides)
+        results[name]["overrides"] = overrides
         results[name]["load_average_1min"] = os.getloadavg()[0]
         results_path.write_text(json.dumps(results, indent=1))
         print(name, results[name], flush=True)
