@@ -340,3 +340,38 @@ def test_memory_stays_flat_when_the_prepared_set_grows_tenfold(shards: Path, tmp
         assert int(out[0]) == items
         peaks[name] = int(out[1])
     assert peaks["big"] < 1.1 * peaks["small"], peaks
+
+
+@pytest.mark.slow
+def test_joint_stage_from_shards_under_ddp_exports_what_say_runs(shards: Path, tmp_path: Path) -> None:
+    """`facespeak train tfg --config tfg_joint_tiny` from the shards with 2-process gloo DDP, then
+    `facespeak say --tfg latent --weights DIR` on its export."""
+    from PIL import Image
+
+    from facespeak.video.reader import read_video
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    import face_photos
+
+    weights = tmp_path / "weights"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FACESPEAK_NO_PROGRESS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+           "facespeak.cli.main", "train", "tfg", "--config", "tfg_joint_tiny", "--set", f"shards.dir={shards}",
+           "--set", f"shards.heldout_speakers={HELD_OUT}", "--set", "shards.stats_clips=2", "--set", "train.steps=2",
+           "--set", "train.batch_size=1", "--set", "train.threads=1", "--run-dir", str(tmp_path / "run"),
+           "--out", str(weights / "latent_tfg.safetensors"), "--device", "cpu"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(p.name for p in weights.iterdir()) == [
+        "latent_tfg.audio_mapper.safetensors", "latent_tfg.motion_sampler.safetensors", "latent_tfg.safetensors",
+        "latent_tfg.tts.safetensors"]
+    assert "2 rank(s) x batch 1" in (tmp_path / "run" / "train.log").read_text()
+    portrait = tmp_path / "face.png"
+    Image.fromarray(face_photos.astronaut()).save(portrait)
+    out = tmp_path / "joint.mp4"
+    res = subprocess.run([sys.executable, "-m", "facespeak.cli.main", "say", "--image", str(portrait), "--text",
+                          "Papa bought a map.", "--out", str(out), "--tfg", "latent", "--weights", str(weights),
+                          "--steps", "2", "--seed", "3"], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    v = read_video(out)
+    assert v.info.size == (32, 32) and v.info.n_frames >= 5 and np.abs(v.audio).max() > 0
