@@ -1,7 +1,7 @@
 """Measure what the projected LRS3 cost in docs/training.md is built from (issue 15).
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_training.py --work /tmp/bench_train \
-        [--clips 6] [--steps 4] [--only tts_paper,syncnet_paper,tfg_paper,joint_paper] [--batch joint_paper=1]
+        [--clips 6] [--steps 4] [--only tts_paper,syncnet_paper,tfg_paper,joint_paper,tts_items] [--batch joint_paper=1]
 
 1. Preparation: renders ``--clips`` talking clips at 256 px with ``facespeak say`` (a real photo
    speaking), lays them out as LRS3 ``trainval/<speaker>/<clip>.mp4`` + transcript, and times
@@ -13,6 +13,8 @@
    step) trains on exactly those items, and the median ``s/step`` of ``train.log`` after the first
    (warm-up) step is reported. The joint recipe gets a freshly initialised ``syncnet_paper``
    expert (so the sync term is computed) and no warm starts (same compute).
+3. ``--only tts_items``: seconds per clip to decode a sample and make its TTS item, with face
+   analysis per clip and with a face cache (``facespeak.data.shards.face_cache``, no video decoded).
 
 Writes ``--work/results.json`` and prints it.
 """
@@ -165,6 +167,33 @@ def bench_recipe(name: str, shards: Path, work: Path, steps: int, batch: int | N
             "train_wall_s": wall, "peak_rss_gb": _peak_rss_gb()}
 
 
+def tts_item_timing(shards: Path, work: Path, rounds: int = 2) -> dict[str, float]:
+    """Seconds per clip to decode a sample and make its TTS item: with face analysis per clip,
+    and with a face cache (built here; its build time too) and no video decoding."""
+    from facespeak.core.timing import MelSpec
+    from facespeak.data.shards import iter_shards
+    from facespeak.data.shards.face_cache import build_face_cache
+    from facespeak.data.shards.reader import decode_sample, decode_without_frames
+    from facespeak.data.shards.stage_items import TTSItems
+    from facespeak.data.shards.streaming import ShardStreamConfig
+
+    raws, spec = list(iter_shards(shards)), MelSpec.paper()
+    t0 = time.time()
+    build_face_cache(ShardStreamConfig(dir=str(shards)), work / "faces", TTSItems(spec), progress=False)
+    build = time.time() - t0
+    fresh, cached = TTSItems(spec), TTSItems(spec, face_cache=str(work / "faces"))
+    fresh(decode_sample(raws[0]))  # models loaded outside the timing
+    cached(decode_without_frames(raws[0]))
+    out = {"clips": len(raws), "face_cache_build_s": build}
+    for name, items, decode in (("fresh", fresh, decode_sample), ("cached", cached, decode_without_frames)):
+        t0 = time.time()
+        for _ in range(rounds):
+            for raw in raws:
+                items(decode(raw))
+        out[f"{name}_s_per_clip"] = (time.time() - t0) / (rounds * len(raws))
+    return out
+
+
 def _peak_rss_gb() -> float:
     import resource
 
@@ -198,6 +227,11 @@ def main() -> None:
         results_path.write_text(json.dumps(results, indent=1))
     batches = dict(b.split("=") for b in args.batch)
     for name in args.only.split(","):
+        if name == "tts_items":
+            results[name] = {**tts_item_timing(shards, work), "load_average_1min": os.getloadavg()[0]}
+            results_path.write_text(json.dumps(results, indent=1))
+            print(name, results[name], flush=True)
+            continue
         overrides = [o.split(":", 1)[1] for o in args.set if o.split(":", 1)[0] == name]
         results[name] = bench_recipe(name, shards, work, args.steps, int(batches[name]) if name in batches else None,
                                      args.device, overrides)

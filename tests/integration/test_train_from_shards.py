@@ -375,3 +375,43 @@ def test_joint_stage_from_shards_under_ddp_exports_what_say_runs(shards: Path, t
     assert res.returncode == 0, res.stderr[-3000:]
     v = read_video(out)
     assert v.info.size == (32, 32) and v.info.n_frames >= 5 and np.abs(v.audio).max() > 0
+
+
+def test_face_cache_gives_the_streamed_conditions_without_face_analysis(shards: Path, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    import facespeak.data.shards.stage_items as stage_items
+
+    from facespeak.core.errors import InputError
+    from facespeak.data.shards.face_cache import build_face_cache
+
+    cfg = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT)
+    spec = MelSpec.paper()
+    build_face_cache(cfg, tmp_path / "faces", TTSItems(spec, gender=True), progress=False)
+    cached = TTSItems(spec, gender=True, face_cache=str(tmp_path / "faces"))
+    fresh = TTSItems(spec, gender=True)
+    samples = [decode_sample(r) for r in iter_shards(shards)]
+    wants = {s["key"]: fresh(s) for s in samples}
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("face analysis ran although the condition is cached")
+
+    monkeypatch.setattr(stage_items, "analyse_faces", tripwire)
+    for sample in samples:
+        got = cached(sample)
+        if sample["meta"]["speaker"] in HELD_OUT:
+            assert got == []  # not a training clip: not in the cache, skipped
+            continue
+        want = wants[sample["key"]][0]
+        assert np.allclose(got[0]["cond"], want["cond"], atol=1e-6) and got[0]["gender"] == pytest.approx(want["gender"])
+        assert np.array_equal(got[0]["ids"], want["ids"]) and np.array_equal(got[0]["mel"], want["mel"])
+    with pytest.raises(InputError, match="built for"):
+        TTSItems(spec, gender=False, face_cache=str(tmp_path / "faces"))(samples[0])
+    from facespeak.train import train
+    from facespeak.train.tts_task import TTSTask, TTSTrainConfig
+
+    cfg = TTSTrainConfig.tiny()
+    cfg.shards = ShardStreamConfig(dir=str(shards), heldout_speakers=HELD_OUT, stats_clips=2)
+    cfg.data.mel, cfg.data.face_cache, cfg.model.gender_cond = spec, str(tmp_path / "faces"), True
+    cfg.train.steps, cfg.train.batch_size = 2, 2
+    stats = train(TTSTask(cfg), cfg.train, tmp_path / "run", device="cpu", progress=False)  # no video decoded
+    assert all(math.isfinite(stats[k]) for k in ("dur", "prior", "cfm"))

@@ -15,6 +15,7 @@ from ..core.checkpoint import load_checkpoint
 from ..core.config import from_dict, to_dict
 from ..core.errors import ConfigError
 from ..core.timing import MelSpec
+from ..data.shards.reader import decode_sample, decode_without_frames
 from ..data.shards.stage_items import TTSItems, shard_mel_stats
 from ..data.shards.streaming import ShardStream, ShardStreamConfig
 from ..data.tts_dataset import FaceBank, TTSDataset, TTSFeatures, collate_tts
@@ -45,6 +46,9 @@ class TTSDataConfig:
     mel: MelSpec = field(default_factory=MelSpec)
     identity: str = ""
     max_seconds: float = 11.0  # shard stream only: longer clips are skipped
+    # shard stream only: every clip's face condition computed once (python -m
+    # facespeak.data.shards.face_cache), instead of face analysis each time a clip is streamed
+    face_cache: str = ""
 
     @classmethod
     def tiny(cls) -> "TTSDataConfig":
@@ -94,7 +98,8 @@ class TTSTask:
 
     def _init_shards(self) -> None:
         cfg, m = self.cfg, self.cfg.model
-        self.items = TTSItems(cfg.data.mel, cfg.data.cond, m.gender_cond, cfg.data.max_seconds, cfg.data.identity)
+        self.items = TTSItems(cfg.data.mel, cfg.data.cond, m.gender_cond, cfg.data.max_seconds, cfg.data.identity,
+                              cfg.data.face_cache)
         front = TextFrontend(TextConfig())
         self.symbols = str(front.symbol_table_version)
         m.n_vocab = front.vocab_size
@@ -146,8 +151,9 @@ class TTSTask:
         return model
 
     def train_dataset(self) -> TTSDataset | ShardStream:
-        if self.items is not None:
-            return ShardStream(self.cfg.shards, self.items, seed=self.cfg.train.seed)
+        if self.items is not None:  # with a face cache no pixel is needed: the video is not decoded
+            decode = decode_without_frames if self.cfg.data.face_cache else decode_sample
+            return ShardStream(self.cfg.shards, self.items, seed=self.cfg.train.seed, decode=decode)
         return TTSDataset(self.features, self.speaker_map)
 
     def collate(self, items):

@@ -115,19 +115,32 @@ class TTSItems:
     """Sample -> ``[{"ids": (T_text,) int64, "mel": (n_mels, T_mel) float32, "cond": (D_id,)
     float32, "gender": float}]`` or ``[]`` (no transcript, longer than ``max_seconds``, fewer mel
     frames than ids, or no face found in the chosen crop). ``cond``: "f_id" or "f"; ``gender``:
-    estimate the gender score (else 0); ``identity``: encoder checkpoint ("" = bundled)."""
+    estimate the gender score (else 0); ``identity``: encoder checkpoint ("" = bundled);
+    ``face_cache``: a :mod:`facespeak.data.shards.face_cache` folder with every clip's condition
+    computed once (clips not in it are skipped), instead of face analysis per streamed clip."""
 
     spec: MelSpec
     cond: str = "f_id"
     gender: bool = False
     max_seconds: float = 11.0
     identity: str = ""
+    face_cache: str = ""
 
     def __post_init__(self) -> None:
         self._models: Any = None
+        self._cache: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_models": None}  # workers load their own
+        return {**self.__dict__, "_models": None, "_cache": None}  # workers load their own
+
+    def cached_condition(self, key: str) -> tuple[np.ndarray, float] | None:
+        """The clip's condition from ``face_cache`` (None: not in it)."""
+        if self._cache is None:
+            # lazy: face_cache imports this module (it builds the cache with TTSItems)
+            from .face_cache import FaceCache
+
+            self._cache = FaceCache(self.face_cache, self)
+        return self._cache.get(key)
 
     def models(self) -> tuple[Any, Any]:
         """(text front end, identity extractor), loaded on first use in this process."""
@@ -163,9 +176,12 @@ class TTSItems:
         if len(ids) == 0 or mel.shape[1] < len(ids):
             log.debug("skipping %s: %d ids for %d mel frames", sample["key"], len(ids), mel.shape[1])
             return []
-        face = self.face_condition(sample["frames"][pick_frame(sample["quality"])])
+        if self.face_cache:
+            face = self.cached_condition(sample["key"])
+        else:
+            face = self.face_condition(sample["frames"][pick_frame(sample["quality"])])
         if face is None:
-            log.debug("skipping %s: no face in its aligned crop", sample["key"])
+            log.debug("skipping %s: no face in its aligned crop (or not in the face cache)", sample["key"])
             return []
         return [{"ids": ids, "mel": mel, "cond": face[0], "gender": face[1], "key": sample["key"]}]
 
