@@ -6,6 +6,7 @@ Numbered stages (each a short method):
   3. text: normalise + split into chunks                  (facespeak.text)
   4. acoustic model: ids -> mel + intermediates           (facespeak.tts)
      then the face's timbre: a formant shift of the mel    (facespeak.tts.timbre)
+     and the contrast post-filter (detail the TTS smoothed) (facespeak.tts.postfilter)
   5. vocoder: mel -> waveform                             (facespeak.vocoder)
 
 Every stochastic step draws from a ``torch.Generator`` seeded from ``(seed, chunk index)``, so
@@ -42,12 +43,13 @@ from .motion.silence import gate_lips
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import SayResult, SpeechStream, encode_frames, fragment_sink, pooled_features, say_live
+from .say_stream import SayResult, SpeechStream, encode_frames, fragment_sink, pooled_features, say_live, vocode_windows
 from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
 from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tfg.mesh_space import EXPRESSION_NAMES
+from .tts.postfilter import sharpen_contrast
 from .tts.timbre import formant_shift
 from .video.writer import VideoConfig, VideoWriter
 
@@ -195,11 +197,13 @@ class FaceSpeak:
 
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions, cancel: CancelToken | None = None,
-                    on_progress: ProgressFn | None = None, split: Any = None) -> Iterator[SpeechChunk]:
+                    on_progress: ProgressFn | None = None, split: Any = None,
+                    vocoder_window: int | None = None) -> Iterator[SpeechChunk]:
         """Synthesise ``text`` chunk by chunk (constant memory for long text). ``cancel`` is
         checked before every chunk, decoder step and vocoder call (raises ``Cancelled``);
         ``on_progress`` hears the same points (facespeak.core.progress; a StageClock also times them).
-        ``split``: text -> chunks (default: the front end's ``split``; `say --stream` starts small)."""
+        ``split``: text -> chunks (default: the front end's ``split``; `say --stream` starts small);
+        ``vocoder_window``: vocode in windows of this many mel frames (say_stream.vocode_windows)."""
         opts.validate()
         clock = StageClock.of(on_progress)
         with clock.stage(TEXT):
@@ -212,13 +216,14 @@ class FaceSpeak:
             with clock.stage(TEXT):
                 ids = self.frontend.encode(chunk)
             if ids:
-                yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel, progress, clock)
+                yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel, progress, clock, vocoder_window)
             progress.vocoded(k)
 
     @torch.inference_mode()
     def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
                           cents: float = 0.0, cancel: CancelToken | None = None,
-                          progress: SpeechProgress | None = None, clock: StageClock | None = None) -> SpeechChunk:
+                          progress: SpeechProgress | None = None, clock: StageClock | None = None,
+                          vocoder_window: int | None = None) -> SpeechChunk:
         clock = StageClock.of(clock)
         def on_step(i: int) -> None:
             check_cancel(cancel)
@@ -237,9 +242,10 @@ class FaceSpeak:
             progress.decoded(k)
         n = int(out.mel_lengths[0])
         mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
+        mel = sharpen_contrast(mel, opts.contrast)  # 1: unchanged
         with _threads(1 if self.device.type == "cpu" else None), clock.stage(VOCODER):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
-            wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
+            wav = vocode_windows(self.vocoder, mel, vocoder_window)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
         clock.mark("first_audio_s")
         return SpeechChunk(text=text, ids=ids, wav=wav, mel=mel[0].cpu().numpy(), durations=out.durations[0].cpu().numpy(),
                            e_t=out.e_t[0].cpu().numpy(), mu_y=out.mu_y[0, :, :n].cpu().numpy())

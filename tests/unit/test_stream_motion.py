@@ -163,3 +163,28 @@ def test_motion_stream_refuses_mismatched_inputs(n):
     ms = MotionStream(mapper, sampler, 0, StreamMotionConfig())
     with pytest.raises(InputError, match="motion stream"):
         ms.push(np.zeros((3, mapper.cfg.d_in + n + 1), np.float32), np.zeros(3))
+
+
+def test_vocoding_in_windows_equals_one_call_for_a_convolutional_vocoder():
+    from facespeak.say_stream import vocode_windows
+    from facespeak.vocoder.hifigan import HifiGanConfig, HifiGanGenerator
+
+    torch.manual_seed(0)
+    cfg = HifiGanConfig.tiny()
+    voc = HifiGanGenerator(cfg).eval()
+    mel = torch.randn(1, cfg.n_mels, 300)
+    calls = []
+
+    def counted(m):
+        calls.append(m.shape[-1])
+        wav = voc(m)
+        return wav.reshape(1, -1)
+
+    with torch.inference_mode():
+        whole = counted(mel)
+        calls.clear()
+        parts = vocode_windows(counted, mel, 64, context=24)
+    assert calls == [88, 112, 112, 112, 68]  # 5 windows of <= 64 frames, each with its context
+    assert parts.shape == whole.shape
+    torch.testing.assert_close(parts, whole, atol=1e-5, rtol=0)
+    assert vocode_windows(counted, mel[..., :50], 64) .shape[-1] == whole.shape[-1] * 50 // 300
