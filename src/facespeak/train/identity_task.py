@@ -268,8 +268,11 @@ def _cohesion(vectors: np.ndarray, persons: np.ndarray) -> dict[str, float]:
     dist = np.sqrt(np.clip(2 - 2 * cos, 0, None))
     d_in = [dist[np.ix_(m, m)][~np.eye(m.sum(), dtype=bool)].mean() for m in masks if m.sum() > 1]
     d_out = [dist[np.ix_(a, b)].mean() for i, a in enumerate(masks) for b in masks[i + 1:]]
-    return {"intra_cos": float(np.mean(intra)), "inter_cos": float(np.mean(inter)),
-            "intra_over_inter_dist": float(np.mean(d_in) / np.mean(d_out)),
+    def mean(values: list) -> float:  # NaN, without a warning, when there is no pair (one person)
+        return float(np.mean(values)) if values else float("nan")
+
+    return {"intra_cos": mean(intra), "inter_cos": mean(inter),
+            "intra_over_inter_dist": mean(d_in) / mean(d_out),
             "n_persons": len(names), "n_views": int(len(persons)), "n_persons_with_2plus": len(intra)}
 
 
