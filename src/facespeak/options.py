@@ -37,6 +37,7 @@ __all__ = ["SpeechOptions", "VideoOptions", "MAX_SEED", "MAX_SHIFT_CENTS", "MAX_
 
 MAX_SHIFT_CENTS = 600.0  # user-given formant shifts beyond +-600 cents (half an octave) garble speech
 MAX_PAUSE_S = 5.0  # longest silence between text chunks
+MIN_CONTRAST, MAX_CONTRAST = 0.5, 2.5  # beyond these the post-filter flattens or distorts speech
 
 VOICE_GENDERS = ("auto", "female", "male")
 
@@ -75,6 +76,10 @@ class SpeechOptions:
     # 0 = the TTS's own voice, > 0 a brighter / smaller voice, < 0 a darker / larger one
     # (facespeak.tts.timbre; decisions.md #21)
     formant_shift: float | None = None
+    # spectral contrast post-filter on the TTS's mel (> 1 undoes its over-smoothing: crisper,
+    # less muffled speech; 1 = the TTS's own spectrum, still brought to the vocoder's level;
+    # chosen on training portraits: facespeak.tts.postfilter, decisions.md #33)
+    contrast: float = 1.5
 
     @classmethod
     def with_defaults(cls, **given: Any) -> "SpeechOptions":
@@ -105,6 +110,8 @@ class SpeechOptions:
         if self.formant_shift is not None and not abs(self.formant_shift) <= MAX_SHIFT_CENTS:
             raise _bad(f"formant shift: expected -{MAX_SHIFT_CENTS:.0f}..{MAX_SHIFT_CENTS:.0f} cents, "
                              f"got {self.formant_shift}")
+        if not MIN_CONTRAST <= self.contrast <= MAX_CONTRAST:
+            raise _bad(f"contrast: expected {MIN_CONTRAST:g}..{MAX_CONTRAST:g}, got {self.contrast}")
 
 
 
@@ -232,6 +239,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("formant_shift", SpeechOptions, float, "timbre: move the voice's formants by CENTS (> 0 brighter/smaller, "
            "< 0 darker/larger; 0 = the TTS's own voice); left out: chosen from the face", _BOTH,
            -MAX_SHIFT_CENTS, MAX_SHIFT_CENTS, nullable=True, metavar="CENTS"),
+    Option("contrast", SpeechOptions, float, "spectral contrast of the voice: > 1 undoes the TTS's muffling "
+           "(crisper speech), 1 = the TTS's own spectrum", _BOTH, MIN_CONTRAST, MAX_CONTRAST),
     # -- video (VideoOptions) --------------------------------------------------------------
     Option("size", VideoOptions, str, "aligned face crop of 256 or 512 px, or the full photo with the head "
            "animated in place", _SAY, choices=SIZES),

@@ -6,6 +6,7 @@ Numbered stages (each a short method):
   3. text: normalise + split into chunks                  (facespeak.text)
   4. acoustic model: ids -> mel + intermediates           (facespeak.tts)
      then the face's timbre: a formant shift of the mel    (facespeak.tts.timbre)
+     and the contrast post-filter (detail the TTS smoothed) (facespeak.tts.postfilter)
   5. vocoder: mel -> waveform                             (facespeak.vocoder)
 
 Every stochastic step draws from a ``torch.Generator`` seeded from ``(seed, chunk index)``, so
@@ -48,6 +49,7 @@ from .text.captions import SpokenChunk, caption_cues
 from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tfg.mesh_space import EXPRESSION_NAMES
+from .tts.postfilter import sharpen_contrast, vocoder_level
 from .tts.timbre import formant_shift
 from .video.writer import VideoConfig, VideoWriter
 
@@ -240,6 +242,7 @@ class FaceSpeak:
             progress.decoded(k)
         n = int(out.mel_lengths[0])
         mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
+        mel = sharpen_contrast(mel, opts.contrast, vocoder_level(self.mel_spec))
         with _threads(1 if self.device.type == "cpu" else None), clock.stage(VOCODER):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
             wav = vocode_windows(self.vocoder, mel, vocoder_window)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
