@@ -14,18 +14,7 @@ from facespeak.train.loop import train
 from facespeak.train.syncnet_task import SyncNetTask, SyncNetTrainConfig
 from facespeak.train.tfg_task import (FaceFrames, SelfReenactmentDataset, TFGTask, TFGTrainConfig,
                                       evaluate_reenactment, split_index)
-
-
-def _frames(n: int = 24, size: int = 32) -> torch.Tensor:
-    """A moving bright square on a gradient: frames that differ by motion only."""
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
-    out = []
-    for i in range(n):
-        img = torch.stack([xx, yy, xx * yy]) * 0.5
-        c = 8 + i % 12
-        img[:, c:c + 8, 10:18] = 0.9
-        out.append(img)
-    return torch.stack(out)
+from tfg_frames import moving_square_frames
 
 
 def _cfg(steps: int = 4) -> TFGTrainConfig:
@@ -45,14 +34,14 @@ def test_stage_validation() -> None:
     cfg = _cfg()
     cfg.stage = "tts"
     with pytest.raises(ConfigError, match="facespeak train tts"):
-        TFGTask(cfg, frames=_frames())
+        TFGTask(cfg, frames=moving_square_frames())
     cfg.stage = "nope"
     with pytest.raises(ConfigError):
-        TFGTask(cfg, frames=_frames())
+        TFGTask(cfg, frames=moving_square_frames())
 
 
 def test_pairs_are_deterministic_and_in_split() -> None:
-    f = _frames()
+    f = moving_square_frames()
     ds = SelfReenactmentDataset(f[:10], 50, max_gap=2, seed=3)
     a, b = ds[7], ds[7]
     assert torch.equal(a["source"], b["source"]) and torch.equal(a["driving"], b["driving"])
@@ -60,7 +49,7 @@ def test_pairs_are_deterministic_and_in_split() -> None:
 
 
 def test_resume_is_exact_and_export_loads(tmp_path) -> None:
-    frames = _frames()
+    frames = moving_square_frames()
     straight = tmp_path / "a"
     train(TFGTask(_cfg(), frames), _cfg().train, straight, progress=False)
     resumed = tmp_path / "b"
@@ -72,7 +61,7 @@ def test_resume_is_exact_and_export_loads(tmp_path) -> None:
 
 
 def test_grad_accumulation_matches_bigger_batch(tmp_path) -> None:
-    frames = _frames()
+    frames = moving_square_frames()
     big, acc = _cfg(2), _cfg(2)
     big.train.batch_size = 4
     acc.train.batch_size, acc.train.grad_accum = 2, 2
@@ -86,7 +75,7 @@ def test_grad_accumulation_matches_bigger_batch(tmp_path) -> None:
 
 def test_evaluation_reports_baseline_and_invariance() -> None:
     torch.manual_seed(0)
-    task = TFGTask(_cfg(), _frames())
+    task = TFGTask(_cfg(), moving_square_frames())
     model = task.build_model().tfg
     r = evaluate_reenactment(model, task.test_frames, n_sources=2, identity=False)
     assert r["l1_copy_source"] > 0 and r["pairs"] == 2 * len(task.test_frames)

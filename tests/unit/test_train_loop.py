@@ -22,18 +22,7 @@ from facespeak.core.errors import ConfigError
 from facespeak.train.face_frames import FaceFrames
 from facespeak.train.loop import TrainingStopped, resolve_precision, train
 from facespeak.train.tfg_task import TFGTask, TFGTrainConfig
-
-
-def _frames(n: int = 24, size: int = 32) -> torch.Tensor:
-    """A moving bright square on a gradient: frames that differ by motion only."""
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
-    out = []
-    for i in range(n):
-        img = torch.stack([xx, yy, xx * yy]) * 0.5
-        c = 8 + i % 12
-        img[:, c:c + 8, 10:18] = 0.9
-        out.append(img)
-    return torch.stack(out)
+from tfg_frames import moving_square_frames
 
 
 def _cfg(steps: int = 6) -> TFGTrainConfig:
@@ -65,7 +54,7 @@ class _SignalledTFG(TFGTask):
 
 
 def test_sigterm_checkpoints_the_step_and_the_rerun_continues_the_same_curve(tmp_path) -> None:
-    frames = _frames()
+    frames = moving_square_frames()
     train(TFGTask(_cfg(), frames), _cfg().train, tmp_path / "straight", progress=False)
     cfg = _cfg()
     cfg.train.grad_accum = 2
@@ -88,7 +77,7 @@ def test_sigterm_checkpoints_the_step_and_the_rerun_continues_the_same_curve(tmp
 
 
 def test_accumulation_equals_the_bigger_batch_and_not_a_smaller_one(tmp_path) -> None:
-    frames = _frames()
+    frames = moving_square_frames()
     runs = {}
     for name, bs, accum in [("big", 4, 1), ("acc", 2, 2), ("small", 2, 1)]:
         cfg = _cfg(2)
@@ -107,7 +96,7 @@ def test_accumulation_equals_the_bigger_batch_and_not_a_smaller_one(tmp_path) ->
 def test_train_log_records_setup_and_throughput(tmp_path) -> None:
     cfg = _cfg(4)
     cfg.train.log_every = 2
-    train(TFGTask(cfg, _frames()), cfg.train, tmp_path / "r", progress=False)
+    train(TFGTask(cfg, moving_square_frames()), cfg.train, tmp_path / "r", progress=False)
     text = (tmp_path / "r" / "train.log").read_text()
     assert re.search(r"start step 0/4 \(facespeak\.tfg\.latent, [\d.]+ M parameters\): device cpu, precision fp32, "
                      r"compile off, 1 rank\(s\) x batch 2 x accumulation 1 = 2 samples per step", text)
@@ -126,7 +115,7 @@ def test_precision_choices() -> None:
 
 
 def test_bf16_autocast_on_cpu_trains_and_differs_from_fp32(tmp_path) -> None:
-    frames = _frames()
+    frames = moving_square_frames()
     losses = {}
     for precision in ("fp32", "bf16"):
         cfg = _cfg(2)
@@ -141,7 +130,7 @@ def test_bf16_autocast_on_cpu_trains_and_differs_from_fp32(tmp_path) -> None:
 
 @pytest.mark.slow  # about 16 s on the 2-core machine (dynamo tracing)
 def test_compile_keeps_the_checkpoint_layout_and_the_losses(tmp_path) -> None:
-    frames = _frames()
+    frames = moving_square_frames()
     eager, compiled = _cfg(2), _cfg(2)
     compiled.train.compile, compiled.train.compile_backend = True, "aot_eager"  # no C++ build in the unit test
     train(TFGTask(eager, frames), eager.train, tmp_path / "eager", progress=False)
@@ -157,7 +146,7 @@ def test_compile_keeps_the_checkpoint_layout_and_the_losses(tmp_path) -> None:
 def test_cli_run_killed_by_sigterm_exits_143_and_resumes_to_the_straight_curve(tmp_path) -> None:
     """``facespeak train tfg`` in its own process, SIGTERM from outside while it trains."""
     cache = tmp_path / "clip.safetensors"
-    frames = (_frames(40).permute(0, 2, 3, 1).add(1).mul(127.5).clamp(0, 255).byte().numpy())
+    frames = (moving_square_frames(40).permute(0, 2, 3, 1).add(1).mul(127.5).clamp(0, 255).byte().numpy())
     FaceFrames(frames, 25.0, np.zeros((0, 80), np.float32), 100.0).save(cache)
 
     def cmd(run_dir: Path) -> list[str]:
