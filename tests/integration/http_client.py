@@ -176,3 +176,29 @@ def serve_process(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen
             proc.kill()
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert sorted(p.name for p in tmpdir.iterdir()) == []
+
+
+@contextlib.contextmanager
+def headless_chromium(*extra_args: str):
+    """A real headless Chromium driven through Selenium (skips the test where Selenium,
+    chromium or chromedriver is missing; scripts/setup.sh installs them)."""
+    import shutil
+
+    import pytest
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.skip("chromium / chromedriver not installed (scripts/setup.sh installs them)")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900",
+              *extra_args):
+        opts.add_argument(a)
+    opts.binary_location = shutil.which("chromium")
+    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()

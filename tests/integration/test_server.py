@@ -2,7 +2,6 @@
 
 import io
 import json
-import shutil
 import urllib.error
 import urllib.request
 import uuid
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from http_client import running_server, serve_process
+from http_client import headless_chromium, running_server, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "examples" / "portrait.jpg"
@@ -93,19 +92,8 @@ def test_say_returns_a_real_mp4(server, tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.skip("chromium / chromedriver not installed (scripts/setup.sh installs them)")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"):
-        opts.add_argument(a)
-    opts.binary_location = shutil.which("chromium")
-    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-    yield drv
-    drv.quit()
+    with headless_chromium() as drv:
+        yield drv
 
 
 def test_web_page_in_a_real_browser(server, browser, tmp_path):

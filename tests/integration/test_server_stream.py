@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from http_client import request, running_server
+from http_client import headless_chromium, request, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "examples" / "portrait.jpg"
@@ -105,22 +105,8 @@ def test_stream_of_a_job_without_stream_is_a_409_and_an_unknown_id_a_404(server)
 
 @pytest.fixture(scope="module")
 def browser():
-    import shutil
-
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.skip("chromium / chromedriver not installed (scripts/setup.sh installs them)")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900",
-              "--autoplay-policy=no-user-gesture-required"):
-        opts.add_argument(a)
-    opts.binary_location = shutil.which("chromium")
-    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-    yield drv
-    drv.quit()
+    with headless_chromium("--autoplay-policy=no-user-gesture-required") as drv:
+        yield drv
 
 
 def test_page_plays_the_stream_through_media_source_while_the_job_runs(server, browser):
