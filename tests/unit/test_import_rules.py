@@ -60,15 +60,6 @@ OVER_LIMIT = f"over {MAX_LINES} lines"
 PRINT = "print()"
 
 LAZY_MARK = "# lazy:"
-#: files whose function-level project imports are not checked yet: file relative to src/facespeak -> reason
-LAZY_UNCHECKED: dict[str, str] = {
-    # temporary (issue 13): these files are being edited by the streaming work (issue 14); mark
-    # or move their imports, then delete the entries (the stale-entry test below insists)
-    "server/app.py": "temporary: streaming work in progress",
-    "server/caption_routes.py": "temporary: streaming work in progress",
-    "server/job_routes.py": "temporary: streaming work in progress",
-    "server/jobs.py": "temporary: streaming work in progress",
-}
 #: (file relative to src/facespeak, imported module / private name / OVER_LIMIT / PRINT): reason
 ALLOWED: dict[tuple[str, str], str] = {
 }
@@ -275,16 +266,10 @@ def test_allow_list_has_no_stale_entries():
 
 
 def test_project_imports_are_at_module_top():
-    bad = [v for v in unmarked_lazy_imports(SRC) if v.path not in LAZY_UNCHECKED]
+    bad = unmarked_lazy_imports(SRC)
     assert not bad, ("move these imports to the module top, or say why they are lazy with a "
                      "'# lazy: ...' comment on or just above the line (docs/architecture.md, "
                      "'Conventions'):\n" + _report(bad))
-
-
-def test_lazy_unchecked_list_has_no_stale_entries():
-    found = {v.path for v in unmarked_lazy_imports(SRC)}
-    stale = sorted(set(LAZY_UNCHECKED) - found)
-    assert not stale, f"clean now: remove these entries from LAZY_UNCHECKED in {Path(__file__).name}: {stale}"
 
 
 # ----------------------------------------------------------------------------- the scanner itself

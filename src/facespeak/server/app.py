@@ -25,8 +25,9 @@ the event loop or in a small thread pool (text length, estimated speech seconds,
 runs in the worker thread while the request watches for its client leaving (then the job is
 cancelled). Health never waits for a thread.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
-functions that use them.
+Project modules are imported at the top (docs/architecture.md, "Conventions"), except, marked
+``# lazy:``, face analysis and the pipeline (they load cv2, scipy and numba, which the server needs
+only once a request comes) and :mod:`.job_routes` (it imports this module).
 """
 
 
@@ -43,11 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..core.cache import cache_root
 from ..core.cancel import CancelToken
-from ..core.errors import FacespeakError, InputError
+from ..core.errors import FacespeakError, InputError, NoFaceError
 from ..options import VOCODER_NAMES
-from .caption_routes import CaptionStore, captions_text, check_captions_field
+from ..text import TextConfig, TextFrontend
+from ..text.captions import CAPTION_FORMATS
+from .caption_routes import CaptionStore, captions_text, check_captions_field, install_caption_routes
 from .guards import BodyLimit, OriginGuard, TokenAuth
+from .jobs import JobManager, JobNotDone, JobNotFound
 from .option_fields import options_form
 from .worker import QueueFull, SynthesisWorker
 
@@ -93,8 +99,6 @@ class ServerConfig:
     token: str | None = None
 
     def validate(self) -> None:
-        from ..text import TextConfig
-
         most_chars = TextConfig().max_text_chars
         if self.threads is not None and not 1 <= self.threads <= 256:
             raise InputError(f"--threads: expected a whole number 1..256, got {self.threads}")
@@ -119,8 +123,6 @@ class ServerConfig:
                              + ("" if all("!" <= c <= "~" for c in self.token) else " with others among them"))
 
     def jobs_dir(self) -> Path:
-        from ..core.cache import cache_root
-
         return Path(self.data_dir) if self.data_dir else cache_root() / "server"
 
 
@@ -139,6 +141,7 @@ class _Engine:
     def get(self) -> Any:
         with self._load_lock:
             if self._fs is None:
+                # lazy: the pipeline loads cv2, scipy and numba (about 0.6 s); only synthesis requests need it
                 from ..pipeline import FaceSpeak
 
                 log.info("loading models")
@@ -166,8 +169,8 @@ def _check_upload(data: bytes, cfg: ServerConfig) -> bytes:
 def _check_text(text: str, opts: Any, cfg: ServerConfig) -> float:
     """Characters first (cheap), then the speech the text will make (digits and symbols
     expanded) -> the estimated seconds of speech."""
+    # lazy: the pipeline loads cv2, scipy and numba (about 0.6 s); only synthesis requests need it
     from ..pipeline import estimate_speech_s
-    from ..text import TextConfig, TextFrontend
 
     if len(text) > cfg.max_text_chars:
         raise InputError(f"text: this server accepts at most {cfg.max_text_chars} characters, got {len(text)}")
@@ -180,13 +183,14 @@ def _check_text(text: str, opts: Any, cfg: ServerConfig) -> float:
 
 
 def _portrait(image: bytes, face_index: int | None):
+    # lazy: face analysis loads cv2 and PIL; only a request with an image needs it
     from ..face.analysis import load_portrait
 
     return load_portrait(image, face_index)
 
 
 def _faces_json(image: bytes) -> dict[str, Any]:
-    from ..core.errors import NoFaceError
+    # lazy: face analysis and image decoding load cv2 and PIL; only a request with an image needs them
     from ..face.analysis import analyse_faces
     from ..face.describe import describe_faces
     from ..face.image_io import load_image
@@ -211,8 +215,6 @@ class _Service:
 
     def __init__(self, cfg: ServerConfig) -> None:
         import anyio
-
-        from .jobs import JobManager
 
         self.cfg = cfg
         self.engine = _Engine(cfg)
@@ -287,8 +289,6 @@ def error_responses() -> dict[str | int, Any]:
 def request_field_schemas(cfg: ServerConfig) -> tuple[dict[str, Any], ...]:
     """What the schema says of the ``text``, ``face_index`` and ``captions`` form fields (the
     endpoints check them, with the same one-line errors as the CLI)."""
-    from ..text.captions import CAPTION_FORMATS
-
     return {"minLength": 1, "maxLength": cfg.max_text_chars}, {"minimum": 0}, {"enum": list(CAPTION_FORMATS)}
 
 
@@ -316,8 +316,6 @@ def _install_error_handlers(app: Any) -> None:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
-
-    from .jobs import JobNotDone, JobNotFound
 
     @app.exception_handler(FacespeakError)
     async def _user_error(_: Request, exc: FacespeakError) -> JSONResponse:
@@ -369,8 +367,6 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
     from fastapi.responses import FileResponse, HTMLResponse, Response
     from starlette.background import BackgroundTask
-
-    from .. import __version__
 
     cfg = cfg or ServerConfig()
     cfg.validate()
@@ -439,6 +435,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                         allow_profile: bool = Form(False),
                         captions: str | None = Form(None, json_schema_extra=captions_schema),
                         options: tuple = Depends(options_form("say"))) -> FileResponse:
+        # lazy: face analysis loads cv2 and PIL; only a request with an image needs it
         from ..face.analysis import check_animatable
 
         opts, video = options
@@ -460,11 +457,10 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                                      **extra},
                             background=BackgroundTask(shutil.rmtree, res.path.parent, ignore_errors=True))
 
+    # lazy: import cycle: job_routes imports this module at its top
     from .job_routes import install_job_routes
 
     install_job_routes(app, service)
-    from .caption_routes import install_caption_routes
-
     install_caption_routes(app, service.captions, service.jobs)
     return app
 
@@ -472,6 +468,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
 def _say_to_temp(fs: Any, portrait: Any, text: str, opts: Any, video: Any, cancel: CancelToken) -> Any:
     """``pipeline.say`` into its own temporary folder (removed here on failure or cancellation,
     by the response once sent otherwise)."""
+    # lazy: the pipeline loads cv2, scipy and numba (about 0.6 s); only synthesis requests need it
     from ..pipeline import say
 
     tmp = Path(tempfile.mkdtemp(prefix="facespeak-serve-"))

@@ -6,8 +6,9 @@ are kept in memory for :data:`KEEP_S` and named by the ``X-Captions-URL`` header
 (``/api/captions/{id}``, 128 random bits; at most :data:`MAX_HELD` are kept, oldest dropped).
 A job writes ``captions.srt|vtt`` beside its result (``GET /api/jobs/{id}/captions``).
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
-functions that use them.
+Project modules are imported at the top (docs/architecture.md, "Conventions"), except, marked
+``# lazy:``, the pipeline (it loads cv2, scipy and numba) and :mod:`.app` / :mod:`.job_routes`
+(they import this module).
 """
 
 
@@ -18,6 +19,8 @@ from collections import OrderedDict
 from typing import Any
 
 from ..core.errors import InputError
+from ..text.captions import CAPTION_FORMATS, CAPTION_MEDIA_TYPES, render_captions
+from .jobs import JobNotFound
 
 __all__ = ["CaptionStore", "check_captions_field", "captions_text", "install_caption_routes", "KEEP_S", "MAX_HELD"]
 
@@ -27,8 +30,6 @@ MAX_HELD = 64
 
 def check_captions_field(value: str | None) -> str | None:
     """The ``captions`` form field: None (left out), "srt" or "vtt"; anything else is a 422."""
-    from ..text.captions import CAPTION_FORMATS
-
     if value is None or value == "":
         return None
     if value not in CAPTION_FORMATS:
@@ -38,8 +39,8 @@ def check_captions_field(value: str | None) -> str | None:
 
 def captions_text(fs: Any, text: str, chunks: list[Any], opts: Any, fmt: str) -> str:
     """The captions file's text for ``text`` spoken as ``chunks`` (the pipeline's timeline)."""
+    # lazy: the pipeline loads cv2, scipy and numba (about 0.6 s); only synthesis requests need it
     from ..pipeline import speech_captions
-    from ..text.captions import render_captions
 
     return render_captions(speech_captions(fs, text, chunks, opts), fmt)
 
@@ -74,10 +75,9 @@ class CaptionStore:
 def install_caption_routes(app: Any, store: CaptionStore, jobs: Any) -> None:
     from fastapi.responses import Response
 
-    from ..text.captions import CAPTION_MEDIA_TYPES
+    # lazy: import cycle: app and job_routes import this module at their top
     from .app import media_response
     from .job_routes import known_id
-    from .jobs import JobNotFound
 
     captions_200 = media_response("the captions (UTF-8)", *CAPTION_MEDIA_TYPES.values())
 

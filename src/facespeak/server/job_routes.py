@@ -15,16 +15,17 @@ speech seconds, the image and its face: each a 422 at once), then takes a place 
 queue (429 when full). Status and cancellation run on the event loop and never wait for
 synthesis.
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
-functions that use them.
+Project modules are imported at the top (docs/architecture.md, "Conventions"), except face
+analysis (it loads cv2 and PIL), marked ``# lazy:``.
 """
 
 
 from typing import Any
 
+from ..core.errors import InputError
 from .app import _check_text, _portrait, _Service, media_response, request_field_schemas
 from .caption_routes import check_captions_field
-from .job_store import valid_job_id
+from .job_store import STATES, valid_job_id
 from .jobs import KINDS, JobNotFound, job_params
 from .option_fields import options_form
 
@@ -46,8 +47,6 @@ def _status_models() -> tuple[type, type]:
     from typing import Literal
 
     from pydantic import BaseModel, ConfigDict, Field
-
-    from .job_store import STATES
 
     class Progress(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -86,7 +85,7 @@ def install_job_routes(app: Any, service: _Service) -> None:
     from fastapi import Depends, File, Form, UploadFile
     from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-    from ..core.errors import InputError
+    # lazy: face analysis loads cv2 and PIL; only a submitted job needs it
     from ..face.analysis import check_animatable
 
     jobs = service.jobs

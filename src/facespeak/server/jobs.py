@@ -19,8 +19,9 @@ A video job submitted with ``stream=true`` writes its video as a fragmented MP4 
 (:class:`~.live.LiveStream`, ``stream.mp4`` in its folder, deleted when it ends);
 ``GET /api/jobs/{id}/stream`` follows it (:meth:`JobManager.stream`).
 
-As a shell (docs/architecture.md, "Conventions"), this module imports project modules inside the
-functions that use them.
+Project modules are imported at the top (docs/architecture.md, "Conventions"), except, marked
+``# lazy:``, face analysis and the pipeline (they load cv2, scipy and numba) and
+:mod:`.caption_routes` (it imports this module).
 """
 
 from __future__ import annotations
@@ -239,6 +240,7 @@ class JobManager:
 
     def _synthesise(self, rec: JobRecord, portrait: Any, cancel: CancelToken,
                     tracker: ProgressTracker) -> dict[str, Any]:
+        # lazy: face analysis and the pipeline load cv2, scipy and numba (about 0.6 s); only a running job needs them
         from ..face.analysis import check_animatable, load_portrait
         from ..pipeline import SpeechOptions, VideoOptions, say
 
@@ -369,6 +371,7 @@ def _write_captions(folder: Path, fs: Any, text: str, chunks: list[Any], opts: A
     """``captions.srt|vtt`` beside the result, with the atomic writer (nothing when not asked)."""
     if fmt is None:
         return
+    # lazy: import cycle: caption_routes imports this module at its top
     from .caption_routes import captions_text
 
     with AtomicOutput(folder / f"captions.{fmt}") as dst:
