@@ -43,7 +43,8 @@ from .motion.silence import gate_lips
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import SayResult, SpeechStream, encode_frames, fragment_sink, pooled_features, say_live, vocode_windows
+from .say_stream import (VOCODER_WINDOW, SayResult, SpeechStream, encode_frames, fragment_sink, pooled_features, say_live,
+                         vocode_windows)
 from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
 from .tfg.latent.renderer import LatentRenderer
@@ -51,6 +52,7 @@ from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tfg.mesh_space import EXPRESSION_NAMES
 from .tts.postfilter import sharpen_contrast, vocoder_level
 from .tts.timbre import formant_shift
+from .vocoder.onnx_export import OnnxVocoder
 from .video.writer import VideoConfig, VideoWriter
 
 __all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
@@ -246,6 +248,10 @@ class FaceSpeak:
         n = int(out.mel_lengths[0])
         mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
         mel = sharpen_contrast(mel, opts.contrast, vocoder_level(self.mel_spec))
+        if vocoder_window is None and isinstance(self.vocoder, OnnxVocoder):
+            # ONNX Runtime's arena grows to the largest input it has run (+180-280 MB on long
+            # chunks); windows bound it, bit-identical with static int8 ranges (docs/architecture.md)
+            vocoder_window = VOCODER_WINDOW
         with _threads(1 if self.device.type == "cpu" else None), clock.stage(VOCODER):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
             wav = vocode_windows(self.vocoder, mel, vocoder_window)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
