@@ -202,3 +202,22 @@ def headless_chromium(*extra_args: str):
         yield drv
     finally:
         drv.quit()
+
+
+def fill_page(browser, url: str, portrait, text: str, steps: int, timeout: float):
+    """Open the page at ``url``, upload ``portrait``, wait until a face is chosen, and type
+    ``text`` and ``steps``; returns a ``WebDriverWait`` of ``timeout`` seconds for the test."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, timeout)
+    browser.get(url + "/")
+    browser.find_element(By.ID, "image").send_keys(str(portrait))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#faces li.chosen")))
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    browser.find_element(By.ID, "steps").clear()
+    browser.find_element(By.ID, "steps").send_keys(str(steps))
+    return wait

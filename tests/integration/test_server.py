@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from http_client import headless_chromium, running_server, serve_process
+from http_client import fill_page, headless_chromium, running_server, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "examples" / "portrait.jpg"
@@ -151,19 +151,7 @@ new MutationObserver(() => window.seenProgress.push({
 
 
 def _page_with_portrait(browser, url: str, text: str):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    wait = WebDriverWait(browser, 120)
-    browser.get(url + "/")
-    browser.find_element(By.ID, "image").send_keys(str(PORTRAIT))
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#faces li.chosen")))
-    box = browser.find_element(By.ID, "text")
-    box.clear()
-    box.send_keys(text)
-    browser.find_element(By.ID, "steps").clear()
-    browser.find_element(By.ID, "steps").send_keys("4")
+    wait = fill_page(browser, url, PORTRAIT, text, steps=4, timeout=120)
     browser.execute_script(_RECORD_PROGRESS)
     return wait
 

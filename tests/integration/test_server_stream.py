@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from http_client import headless_chromium, request, running_server
+from http_client import fill_page, headless_chromium, request, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "examples" / "portrait.jpg"
@@ -113,19 +113,10 @@ def test_page_plays_the_stream_through_media_source_while_the_job_runs(server, b
     """With "Play while made" the page appends the stream to a MediaSource: the video's time
     advances while the job's progress bar is still shown; once done it offers the download."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     url, _ = server
-    wait = WebDriverWait(browser, 180)
-    browser.get(url + "/")
-    browser.find_element(By.ID, "image").send_keys(str(PORTRAIT))
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#faces li.chosen")))
-    box = browser.find_element(By.ID, "text")
-    box.clear()
-    box.send_keys("Hello there, this page plays the video while it is made. " * 3)
-    browser.find_element(By.ID, "steps").clear()
-    browser.find_element(By.ID, "steps").send_keys("10")
+    wait = fill_page(browser, url, PORTRAIT, "Hello there, this page plays the video while it is made. " * 3,
+                     steps=10, timeout=180)
     browser.find_element(By.ID, "stream").click()
     browser.find_element(By.ID, "say").click()
     wait.until(lambda d: d.execute_script(
