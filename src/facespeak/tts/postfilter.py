@@ -47,7 +47,10 @@ def sharpen_contrast(mel: torch.Tensor, contrast: float, level: float | None = N
         return mel
     mean = mel.mean(dim=-1, keepdim=True)
     out = mean + contrast * (mel - mean)
-    target = _loudest_frame(mel) if level is None else torch.full(mel.shape[:1], float(level), dtype=mel.dtype)
+    if level is None:
+        target = _loudest_frame(mel)
+    else:
+        target = torch.full(mel.shape[:1], float(level), dtype=mel.dtype, device=mel.device)
     gain = _loudest_frame(out) - target  # (B,)
     return out - gain[:, None, None]
 
