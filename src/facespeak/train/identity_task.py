@@ -19,7 +19,15 @@ The model lives in :mod:`facespeak.face.identity`, the augmentations in
 short loop rather than :func:`facespeak.train.loop.train` (seconds on one CPU thread over a
 cached feature table, person-balanced P x K batches, a classifier that is not exported).
 
-Run: ``python -m facespeak.train.identity_task --corpus corpus/faces --out <weights>``.
+DDP (``torchrun``, gloo on the CPU): from shards, each rank makes the views of its own part of
+the clips (split as :class:`ShardStream` splits a training stream) and the ranks share the
+resulting table (a few KB per view); each step's P x K batch is drawn alike on every rank, each
+rank runs the encoder on its contiguous slice, the outputs are gathered (the compactness and
+distillation terms couple the rows) and the gradients all-reduced, so the update is the one
+process's on the whole batch.
+
+Run: ``python -m facespeak.train.identity_task --corpus corpus/faces --out <weights>``;
+``torchrun --nproc_per_node N -m facespeak.train.identity_task --shards DIR ...`` for DDP.
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -36,16 +46,17 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import to_dict
-from ..core.errors import InputError
+from ..core.errors import ConfigError, InputError
 from ..data.real_faces import load_manifest
 from ..data.shards.reader import decode_sample
 from ..data.shards.stage_items import IdentityViewItems
-from ..data.shards.streaming import ShardStreamConfig, clip_kept, kept_samples
+from ..data.shards.streaming import ShardStream, ShardStreamConfig, clip_kept, kept_samples, rank_and_world
 from ..face.analysis import analyse_faces, face_nearest_box
 from ..face.augment import augment_face_image, face_crop
 from ..face.identity import (DESCRIPTOR_DIM, IdentityConfig, IdentityEncoder, IdentityExtractor, identity_input,
                               motion_targets)
 from ..face.image_io import load_image
+from .distributed import DistInfo, average_gradients, cleanup_distributed, gather_rows, init_distributed
 
 __all__ = ["IdentityTrainConfig", "FeatureTable", "build_feature_table", "feature_table_from_shards", "train_identity",
            "evaluate_identity", "identity_losses"]
@@ -151,24 +162,51 @@ def build_feature_table(corpus: str | Path, n_aug_photo: int = 16, frame_aug_eve
     return table
 
 
+def _dist_info() -> DistInfo:
+    rank, world = rank_and_world()
+    return DistInfo(world > 1, rank, world, torch.device("cpu"))
+
+
+def _rank_samples(every: ShardStreamConfig, views: IdentityViewItems, dist: DistInfo) -> Iterator[dict[str, Any]]:
+    """This rank's undecoded clips: all of them in index order in one process; under DDP the
+    rank's part of the first epoch of a :class:`ShardStream` (every ``world_size``-th shard)."""
+    if not dist.enabled:
+        return kept_samples(every)
+    return ShardStream(every, views, rank=dist.rank, world_size=dist.world_size).raw_samples(0)
+
+
+def _gather_columns(cols: dict[str, list], dist: DistInfo) -> dict[str, list]:
+    """Every rank's table columns, concatenated in rank order (the same table on every rank)."""
+    if not dist.enabled:
+        return cols
+    parts: list[Any] = [None] * dist.world_size
+    torch.distributed.all_gather_object(parts, cols)
+    return {k: [v for part in parts for v in part[k]] for k in cols}
+
+
 def feature_table_from_shards(cfg: IdentityTrainConfig, progress: bool = True) -> FeatureTable:
     """The views of the clips of ``cfg.shards`` (one pass in index order, one clip decoded at a
     time; :class:`IdentityViewItems`): persons are speakers; clips of the training splits by
     speakers not held out are split ``train``, those of ``cfg.shards.heldout_speakers`` ``heldout``
-    (same splits). The table holds ``INPUT_DIM`` floats per view, not frames."""
+    (same splits). The table holds ``INPUT_DIM`` floats per view, not frames. Under DDP each rank
+    reads its part (``max_clips`` per rank) and every rank gets the whole table."""
     from tqdm import tqdm
 
+    dist = _dist_info()
     every = replace(cfg.shards, heldout_speakers=[])  # read held-out speakers too, to evaluate on
     views = IdentityViewItems(cfg.frames_per_clip, cfg.seed)
     cols: dict[str, list] = {k: [] for k in ("inputs", "targets", "person", "split", "augmented", "item")}
-    for n, raw in enumerate(tqdm(kept_samples(every), desc="identity views", disable=not progress)):
+    samples = _rank_samples(every, views, dist)
+    for n, raw in enumerate(tqdm(samples, desc="identity views", disable=not (progress and dist.is_main))):
         if cfg.max_clips and n >= cfg.max_clips:
             break
         sample = decode_sample(raw)
         split = "train" if clip_kept(cfg.shards, sample["meta"]) else "heldout"
         for it in views(sample):
-            for k, v in zip(cols, (it["input"], it["targets"], it["person"], split, False, n)):
+            item = n * dist.world_size + dist.rank  # a clip number unique over the ranks
+            for k, v in zip(cols, (it["input"], it["targets"], it["person"], split, False, item)):
                 cols[k].append(v)
+    cols = _gather_columns(cols, dist)
     if not cols["inputs"] or "train" not in cols["split"]:
         raise InputError(f"shards {cfg.shards.dir}: expected faces of training speakers, found "
                          f"{len(cols['inputs'])} view(s), {cols['split'].count('train')} of them for training")
@@ -216,13 +254,32 @@ def _sample_batch(groups: list[np.ndarray], cfg: IdentityTrainConfig, rng: np.ra
     return np.concatenate(rows), np.repeat(persons, cfg.views_per_person)
 
 
+def _batch_terms(model: IdentityEncoder, noisy: torch.Tensor, labels: torch.Tensor, descriptors: torch.Tensor,
+                 targets: torch.Tensor, class_weight: torch.Tensor, cfg: IdentityTrainConfig,
+                 dist: DistInfo) -> dict[str, torch.Tensor]:
+    """The loss terms of one whole batch (``noisy (B, INPUT_DIM)``, the same on every rank): this
+    rank encodes its contiguous slice of ``B / world_size`` rows, the outputs of all ranks are
+    gathered back into batch order, so every rank computes the terms of the whole batch."""
+    per = len(noisy) // dist.world_size
+    out = model(noisy[dist.rank * per:(dist.rank + 1) * per])
+    rows = gather_rows(torch.cat([out.f_id, out.alpha], 1), dist)
+    f_id, alpha = rows.split([out.f_id.shape[1], out.alpha.shape[1]], 1)
+    return identity_losses(SimpleNamespace(f_id=f_id, alpha=alpha), labels, descriptors, targets, class_weight, cfg)
+
+
 def train_identity(table: FeatureTable, config: IdentityConfig, cfg: IdentityTrainConfig) -> tuple[IdentityEncoder, dict]:
-    """Train on the ``train`` split of ``table``; returns the model and a log of loss means."""
+    """Train on the ``train`` split of ``table``; returns the model and a log of loss means.
+    Under DDP (module docstring) every rank gets the same model and log."""
+    dist = _dist_info()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     train = table.subset(table.split == "train")
     names = sorted(set(train.person.tolist()))
     groups = [np.flatnonzero(train.person == n) for n in names]
+    batch = min(cfg.persons_per_step, len(groups)) * cfg.views_per_person
+    if batch % dist.world_size:
+        raise ConfigError(f"identity batch: expected a multiple of the {dist.world_size} ranks, got "
+                          f"{min(cfg.persons_per_step, len(groups))} persons x {cfg.views_per_person} views = {batch}")
     x = torch.from_numpy(train.inputs)
     model = IdentityEncoder(config)
     model.set_input_stats(x, torch.from_numpy(train.targets))
@@ -240,15 +297,16 @@ def train_identity(table: FeatureTable, config: IdentityConfig, cfg: IdentityTra
         rows, labels = _sample_batch(groups, cfg, rng)
         idx = torch.from_numpy(rows)
         noisy = x[idx] + cfg.input_noise * model.input_std * torch.randn(x[idx].shape, generator=gen)
-        terms = identity_losses(model(noisy), torch.from_numpy(labels), desc[idx], targets[idx], class_weight, cfg)
+        terms = _batch_terms(model, noisy, torch.from_numpy(labels), desc[idx], targets[idx], class_weight, cfg, dist)
         loss = sum(weights[k] * v for k, v in terms.items())
         opt.zero_grad()
         loss.backward()
+        average_gradients([*model.parameters(), class_weight], dist)
         opt.step()
         sched.step()
         for k, v in terms.items():
             history[k].append(v.item())
-        if step % 250 == 0 or step == cfg.steps - 1:
+        if dist.is_main and (step % 250 == 0 or step == cfg.steps - 1):
             log.info("step %d loss %.3f %s", step, loss.item(), {k: round(v.item(), 3) for k, v in terms.items()})
     summary = {k: float(np.mean(v[-100:])) for k, v in history.items()}
     return model.eval(), {"train_persons": names, "final_losses": summary}
@@ -311,7 +369,7 @@ def evaluate_identity(model: IdentityEncoder, table: FeatureTable, genders: dict
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None):
     import argparse
 
     parser = argparse.ArgumentParser(description="Train the identity encoder on the real-face corpus.")
@@ -322,31 +380,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny model and 5 steps (smoke test)")
     parser.add_argument("--shards", default="", help="views from these prepared shards instead of --corpus")
     parser.add_argument("--heldout-speaker", action="append", default=[], help="with --shards: evaluation speaker")
+    parser.add_argument("--split", action="append", default=[],
+                        help="with --shards: a clip split to read (repeatable; default the training splits)")
     parser.add_argument("--frames-per-clip", type=int, default=IdentityTrainConfig.frames_per_clip)
-    parser.add_argument("--max-clips", type=int, default=0, help="with --shards: the first N clips only")
-    args = parser.parse_args(argv)
+    parser.add_argument("--max-clips", type=int, default=0, help="with --shards: the first N clips only (per rank)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line (module docstring); under ``torchrun`` the ranks share the work and rank 0
+    writes the weights and the report."""
+    args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
+    dist = init_distributed(cpu=True)
+    try:
+        _run(args, dist)
+    finally:
+        cleanup_distributed(dist)
+    return 0
+
+
+def _run(args, dist: DistInfo) -> None:
     t0 = time.time()
     config = IdentityConfig.tiny() if args.tiny else IdentityConfig()
     cfg = IdentityTrainConfig.tiny() if args.tiny else IdentityTrainConfig(steps=args.steps)
     cfg.shards = ShardStreamConfig(dir=args.shards, heldout_speakers=args.heldout_speaker)
+    if args.split:
+        cfg.shards.splits = args.split
     cfg.frames_per_clip, cfg.max_clips = args.frames_per_clip, args.max_clips
     table = feature_table_from_shards(cfg) if cfg.shards.enabled else build_feature_table(args.corpus)
     t1 = time.time()
     model, info = train_identity(table, config, cfg)
     t2 = time.time()
+    if not dist.is_main:
+        return
     genders = None if cfg.shards.enabled else {p: v["gender"] for p, v in load_manifest(args.corpus)["persons"].items()}
     has_heldout = bool((table.split == "heldout").any())
     report = {"eval": evaluate_identity(model, table, genders) if has_heldout else {}, "train": info,
-              "train_config": to_dict(cfg),
+              "train_config": to_dict(cfg), "ranks": dist.world_size,
               "feature_seconds": round(t1 - t0, 1), "train_seconds": round(t2 - t1, 1),
               "n_train_views": int((table.split == "train").sum()), "n_heldout_views": int((table.split == "heldout").sum())}
     IdentityExtractor(model).save(args.out, extra={"train_steps": cfg.steps, "train_persons": info["train_persons"]})
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=1))
     log.info("%s", json.dumps(report["eval"], indent=1))
-    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class MapperDataConfig:
     stride: int = 8
     closure_weight: float = 2.0  # extra loss weight on frames whose target closes the lips
     tts: str = ""  # shards only: the TTS whose intermediates are the inputs ("" = bundled)
+    identity: str = ""  # shards only: the identity encoder of that TTS's face condition ("" = bundled)
 
     @classmethod
     def tiny(cls) -> "MapperDataConfig":
@@ -91,7 +92,7 @@ class MapperTask:
         self.cfg = cfg
         self.items: MapperItems | None = None
         if data is None and cfg.shards.enabled:
-            clip = ClipSpeechMotion(cfg.data.tts)
+            clip = ClipSpeechMotion(cfg.data.tts, cfg.data.identity)
             cfg.model.d_text, cfg.model.n_mels = clip.d_text, clip.n_mels
             feats = shard_clip_stats(cfg.shards, clip)["feats"].astype(np.float64)
             self.stats = [torch.from_numpy(a.astype(np.float32)) for a in (feats.mean(0), feats.std(0))]
@@ -139,6 +140,7 @@ class MotionDataConfig:
     blinks_per_min: float = 17.0
     seed: int = 0
     tts: str = ""  # shards only: the TTS whose intermediates give the speech condition ("" = bundled)
+    identity: str = ""  # shards only: the identity encoder of that TTS's face condition ("" = bundled)
     stride: int = 16  # shards only: frames between a clip's windows
 
     @classmethod
@@ -181,7 +183,7 @@ class MotionTask:
         d = cfg.data
         self.items: SamplerItems | None = None
         if bank is None and speech is None and cfg.shards.enabled:
-            clip = ClipSpeechMotion(d.tts)
+            clip = ClipSpeechMotion(d.tts, d.identity)
             rows = shard_clip_stats(cfg.shards, clip)
             motion = torch.from_numpy(rows["motion"])
             cond = torch.from_numpy(np.concatenate([rows["lips"], rows["feats"][:, -1:]], axis=1))
