@@ -142,8 +142,8 @@ class VideoOptions:
     head_motion: float = 1.7
     # lips rest in frames where the speech is silent (facespeak.motion.silence)
     silence_gate: bool = True
-    # motion planned chunk by chunk and the video written as fragments while speech is made
-    # (first frames within about a second; a different, equally seeded plan: docs/server.md "Streaming")
+    # the fragmented MP4 handed out while it is made (REST: GET /api/jobs/{id}/stream; first frames
+    # within about a second); the same frames, samples and file as without it (decisions.md #34)
     stream: bool = False
 
     def validate(self) -> None:
@@ -251,9 +251,9 @@ OPTIONS: tuple[Option, ...] = (
            "head turns, blinks and brows still move)", _SAY, 0.0, 4.0, metavar="SCALE"),
     Option("silence_gate", VideoOptions, bool, "lips rest where the speech is silent "
            "(--no-silence-gate: lips follow the motion model everywhere)", _SAY),
-    Option("stream", VideoOptions, bool, "plan the motion chunk by chunk and write the video as fragments while the "
-           "speech is made: the first frames come within about a second (a different plan from the default's, "
-           "same seed -> same video; needs learned motion)", _SAY),
+    Option("stream", VideoOptions, bool, "hand the video out as MP4 fragments while it is made (REST: follow "
+           "/api/jobs/{id}/stream; first frames within about a second); the frames, samples and file are the same "
+           "as without it (needs learned motion and the mesh renderer)", _SAY),
     Option("tfg", VideoOptions, str, "talking-face generator: mesh (any photo) or latent (the paper's LIA-style "
            "model, needs --weights)", _SAY, choices=TFG_KINDS),
     Option("tfg_weights", VideoOptions, str, "with --tfg latent: folder or .safetensors of latent TFG weights", _SAY,

@@ -43,10 +43,10 @@ from .motion.silence import gate_lips
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import (VOCODER_WINDOW, SayResult, SpeechStream, encode_frames, fragment_sink, pooled_features, say_live,
-                         vocode_windows)
+from .say_stream import VOCODER_WINDOW, SayResult, SpeechStream, encode_frames, fragment_sink, say_live, vocode_windows
 from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
+from .text.sentences import pause_after
 from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tfg.mesh_space import EXPRESSION_NAMES
@@ -100,13 +100,14 @@ def estimate_speech_s(frontend: Any, text: str, opts: SpeechOptions) -> float:
     millisecond per sentence, so a server can refuse a request before any synthesis."""
     chunks = frontend.split(text)
     n = sum(len(phonemes_to_ids(frontend.phonemize(chunk))) for chunk in chunks)
-    return n * SPEECH_S_PER_SYMBOL * opts.length_scale + opts.pause_s * max(0, len(chunks) - 1)
+    return n * SPEECH_S_PER_SYMBOL * opts.length_scale + sum(pause_after(c, opts.pause_s) for c in chunks[:-1])
 
 
 def speech_captions(fs: "FaceSpeak", text: str, chunks: list[Any], opts: SpeechOptions) -> list[Any]:
     """Sentence cues with word timings (facespeak.text.captions) for ``text`` spoken as
     ``chunks`` (SpeechChunks, or anything with ``text``, ``ids``, ``durations``, ``wav`` /
-    ``n_samples``), on the timeline :meth:`FaceSpeak.speak` writes (chunks joined by pauses)."""
+    ``n_samples``), on the timeline :meth:`FaceSpeak.speak` and `say` write (chunks joined by
+    pauses after sentence and clause ends)."""
     sr = fs.mel_spec.sample_rate
     spoken = [c if isinstance(c, SpokenChunk) else SpokenChunk(c.text, c.ids, c.durations, len(c.wav)) for c in chunks]
     return caption_cues(fs.frontend, text, spoken, int(opts.pause_s * sr), sr)
@@ -270,10 +271,10 @@ class FaceSpeak:
         clock = StageClock.of(on_progress)
         with clock.stage(FACE, report=True):
             portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
-        pause = np.zeros(int(opts.pause_s * self.mel_spec.sample_rate), dtype=np.float32)
-        parts, chunks = [], []
-        for i, ch in enumerate(self.iter_chunks(text, cond, opts, cancel, clock)):
-            parts.extend([pause, ch.wav] if i else [ch.wav])
+        parts, chunks, prev = [], [], None
+        for ch in self.iter_chunks(text, cond, opts, cancel, clock):  # pauses after sentences and clauses
+            gap = pause_after(prev, opts.pause_s) if prev is not None else 0.0
+            parts, prev = [*parts, np.zeros(int(gap * self.mel_spec.sample_rate), np.float32), ch.wav], ch.text
             if keep_chunks:
                 chunks.append(ch)
         wav = np.concatenate(parts) if parts else np.zeros(0, np.float32)
@@ -286,13 +287,13 @@ class FaceSpeak:
 # ------------------------------------------------------------------------------------------
 
 def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int) -> tuple[list[int], np.ndarray]:
-    """Concatenate chunk symbol ids and durations (mel frames), with the inter-chunk pauses."""
+    """Concatenate chunk symbol ids and durations (mel frames), with the inter-chunk pauses
+    (``pause_frames`` after a sentence or clause end: facespeak.text.sentences.pause_after)."""
     ids: list[int] = []
     durs: list[float] = []
     for k, ch in enumerate(chunks):
-        if k:
-            ids.append(pause_id)
-            durs.append(pause_frames)
+        if k and pause_after(chunks[k - 1].text, pause_frames):
+            ids, durs = [*ids, pause_id], [*durs, pause_frames]
         ids.extend(ch.ids)
         durs.extend(float(d) for d in ch.durations)
     return ids, np.asarray(durs)
@@ -301,7 +302,7 @@ def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int)
 def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool, timing: Any, *,
                 chunks: list[SpeechChunk] | None = None, pause_frames: float = 0.0, motion: str = "auto",
                 steps: int | None = None, level_db: np.ndarray | None = None, head_motion: float = 1.0,
-                models: tuple[Any, Any] | None = None, features: np.ndarray | None = None) -> np.ndarray:
+                models: tuple[Any, Any] | None = None) -> np.ndarray:
     """(T_video, 7) expression amounts + (T_video, 5) pose -> concatenated (T_video, 12) plan.
 
     ``level_db``: optional ``(T_video,)`` speech level per frame (dB below the loudest,
@@ -314,8 +315,8 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     (facespeak.motion.recorded); ``"auto"`` = learned when the bundled weights exist and
     ``chunks`` are given, else rules. ``still``: pose, blinks and brows stay zero; lips move.
     ``models``: the ``(audio mapper, motion sampler)`` of learned motion (a bundle's
-    ``motion_models``); None = the bundled ones. ``features``: the mapper's ``(T_video, D_in)``
-    input when already pooled (facespeak.say_stream.pooled_features); None = pooled from ``chunks``.
+    ``motion_models``); None = the bundled ones. `say` plans learned motion for the mesh renderer
+    chunk by chunk instead (facespeak.motion.streaming via facespeak.say_stream.say_live).
     """
     if motion not in MOTION_MODES:
         raise InputError(f"motion: expected one of {MOTION_MODES}, got {motion!r}")
@@ -326,7 +327,7 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     amounts = np.zeros((n_frames, len(EXPRESSION_NAMES)))
     pose = np.zeros((n_frames, 5))
     if learned:
-        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models, features)
+        lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models)
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
     if level_db is not None:
@@ -355,18 +356,16 @@ def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int
 
 @torch.inference_mode()
 def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: float, seed: int, still: bool,
-                    timing: Any, steps: int | None, models: tuple[Any, Any] | None = None,
-                    feats: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                    timing: Any, steps: int | None,
+                    models: tuple[Any, Any] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Lips (T_video, 4) from the audio mapper; non-lip (T_video, 8) from the sampler (None if still).
 
     The pose eases in over the first 0.4 s from the portrait's own pose (zero), so frame 0 is
     the photo (same as the recorded-motion path)."""
     from scipy.ndimage import gaussian_filter1d
 
-
     mapper, sampler = models if models is not None else (load_audio_mapper(), load_motion_sampler())
-    if feats is None:
-        feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
+    feats = concat_speech_features([(c.e_t, c.mu_y, c.durations) for c in chunks], pause_frames, timing, n_frames)
     x = torch.from_numpy(feats)[None]
     lips = mapper(x)
     if still:
@@ -435,25 +434,24 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
         on_data: Any = None) -> SayResult:
     """Portrait + text -> MP4 (H.264 + AAC, at the bundle's fps) of the face speaking in its own voice.
 
-    Stages: 1 portrait, 2 identity, renderer, 3-5 speech (chunked; each chunk's audio is encoded
-    at once: facespeak.say_stream), 6 motion plan of the whole utterance, 7 render + encode frame
-    by frame. The data held grows only by the motion inputs (``mu_y``, ~30 KB per second of speech)
-    and, with ``keep_chunks`` (the default), the chunks returned in ``SayResult.chunks``;
-    ``keep_chunks=False`` returns their ``SpokenChunk`` s (enough for captions) instead.
-    The file appears only when complete (the writer renames a temporary file). ``cancel`` is
-    checked between speech steps (see :meth:`FaceSpeak.iter_chunks`), stages and frames;
-    ``on_progress`` hears the same points (facespeak.core.progress; seconds per stage: ``timings``).
-    ``video.stream``: motion planned and frames encoded chunk by chunk into a fragmented MP4
-    (facespeak.say_stream.say_live), whose bytes go to ``on_data(bytes)`` as they are written.
+    Stages: 1 portrait, 2 identity, renderer, writer; then with learned motion and the mesh
+    renderer (the defaults; decisions.md #34) chunk by chunk (say_stream.say_live): 3-5 the
+    chunk's speech (its audio encoded at once), 6 its motion, 7 its frames into a fragmented MP4
+    whose bytes go to ``on_data(bytes)`` as they are written (``video.stream``: the server serves
+    them; the same file either way); else 3-5 all speech, 6 the whole utterance's motion, 7 the
+    frames (:func:`_say_planned`). ``keep_chunks=False``: ``SayResult.chunks`` holds
+    ``SpokenChunk`` s (enough for captions). The file appears only when complete. ``cancel`` is
+    checked between speech steps, stages and frames; ``on_progress`` hears the same points
+    (facespeak.core.progress; seconds per stage: ``timings``).
     """
     speech, video = speech or SpeechOptions(), video or VideoOptions()
     speech.validate()
     video.validate()
-    if video.stream and _motion_mode(fs, video.motion) == "rules":
+    chunked = video.tfg == "mesh" and _motion_mode(fs, video.motion) != "rules"  # decisions.md #34
+    if video.stream and not chunked:
         raise InputError("stream: needs learned motion; this model bundle has no audio mapper and motion sampler")
-    if video.tfg == "latent":
-        if joint_export_paths(video.tfg_weights):  # a joint export: its own TTS, audio mapper and sampler
-            return say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)
+    if video.tfg == "latent" and joint_export_paths(video.tfg_weights):  # its own TTS, mapper and sampler
+        return say_joint(fs, image, text, out, speech, video, face_index, progress, cancel, on_progress)
     clock = StageClock.of(on_progress)
     check_cancel(cancel)
     with clock.stage(FACE, report=True):
@@ -462,35 +460,38 @@ def say(fs: FaceSpeak, image: Any, text: str, out: str | Path, speech: SpeechOpt
     with clock.stage(RENDER):
         frame_size, render = _frame_source(portrait, video)
     with clock.stage(MUX):
-        writer = VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps, live=video.stream),
-                             on_data=fragment_sink(clock, on_data) if video.stream else None)
-    if video.stream:
-        with writer:
+        writer = VideoWriter(out, frame_size, sr, VideoConfig(fps=timing.video_fps, live=chunked),
+                             on_data=fragment_sink(clock, on_data) if chunked else None)
+    with writer:
+        if chunked:
             expected = int(estimate_speech_s(fs.frontend, text, speech) * timing.video_fps)
             spoken = say_live(fs, writer, render, text, cond, speech, video, timing, clock, cancel, progress, keep_chunks,
                               expected)
-            with clock.stage(MUX, report=True):
-                path = writer.close()
-        timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}
-        return SayResult(Path(path), spoken.n_frames, timing.video_fps, spoken.duration_s, portrait.face_index,
-                         len(portrait.faces), timings, spoken.chunks, sr)
-    with writer:
-        spoken = SpeechStream(writer, sr, timing.video_fps, speech.pause_s, keep_chunks, clock)
-        spoken.consume(fs.iter_chunks(text, cond, speech, cancel, clock))
-        n_frames, pause_frames = spoken.n_frames, speech.pause_s * fs.mel_spec.frame_rate
-        ids, durs = _speech_track(spoken.motion, pause_frames, phonemes_to_ids(".")[0])
-        check_cancel(cancel)
-        with clock.stage(MOTION, report=True):
-            mode = _motion_mode(fs, video.motion)
-            feats = pooled_features(spoken.motion, pause_frames, timing, n_frames) if mode != "rules" and spoken.motion else None
-            plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=spoken.motion,
-                               pause_frames=pause_frames, motion=mode, level_db=spoken.level_db() if video.silence_gate else None,
-                               head_motion=video.head_motion, models=fs.motion_models, features=feats)
-        with clock.stage(RENDER if video.tfg == "latent" else MOTION):
-            frames = render(plan)  # the latent TFG reads the plan's motion from rendered frames here
-        encode_frames(writer, frames, n_frames, clock, cancel, progress)
+        else:
+            spoken = _say_planned(fs, writer, render, text, cond, speech, video, timing, clock, cancel, progress,
+                                  keep_chunks)
         with clock.stage(MUX, report=True):
             path = writer.close()
     timings = {**clock.seconds, **clock.marks, "total_s": clock.elapsed()}
-    return SayResult(Path(path), n_frames, timing.video_fps, spoken.duration_s, portrait.face_index, len(portrait.faces),
-                     timings, spoken.chunks, sr)
+    return SayResult(Path(path), spoken.n_frames, timing.video_fps, spoken.duration_s, portrait.face_index,
+                     len(portrait.faces), timings, spoken.chunks, sr)
+
+
+def _say_planned(fs: FaceSpeak, writer: VideoWriter, render: Any, text: str, cond: torch.Tensor, speech: SpeechOptions,
+                 video: VideoOptions, timing: AudioTiming, clock: StageClock, cancel: CancelToken | None,
+                 progress: bool, keep_chunks: bool) -> SpeechStream:
+    """Rules motion, latent renderer: all speech, the whole utterance's motion, frames one by one."""
+    spoken = SpeechStream(writer, fs.mel_spec.sample_rate, timing.video_fps, speech.pause_s, keep_chunks, clock)
+    spoken.consume(fs.iter_chunks(text, cond, speech, cancel, clock))
+    n_frames, pause_frames = spoken.n_frames, speech.pause_s * fs.mel_spec.frame_rate
+    ids, durs = _speech_track(spoken.motion, pause_frames, phonemes_to_ids(".")[0])
+    check_cancel(cancel)
+    with clock.stage(MOTION, report=True):
+        plan = plan_motion(n_frames, ids, durs, speech.seed, video.still, timing, chunks=spoken.motion,
+                           pause_frames=pause_frames, motion=_motion_mode(fs, video.motion),
+                           level_db=spoken.level_db() if video.silence_gate else None,
+                           head_motion=video.head_motion, models=fs.motion_models)
+    with clock.stage(RENDER if video.tfg == "latent" else MOTION):
+        frames = render(plan)  # the latent TFG reads the plan's motion from rendered frames here
+    encode_frames(writer, frames, n_frames, clock, cancel, progress)
+    return spoken

@@ -1,21 +1,17 @@
-"""Bounded-memory speech for `facespeak say` (facespeak.pipeline.say): each synthesised chunk's
-audio goes to the MP4 writer as soon as it exists, and only what the motion stage needs is kept.
+"""`facespeak say` chunk by chunk (facespeak.pipeline.say; docs/architecture.md "say"): each
+synthesised chunk's audio goes to the MP4 writer as soon as it exists, and only what the motion
+stage needs is kept.
 
-What can stream and what cannot (docs/architecture.md "Streaming"): the motion of the whole
-utterance is planned at once, because the same seed must give the same video and the learned
-motion is not chunk-local (the motion sampler's windows are laid out from the sequence end, the
-pose is low-passed across chunk joins, and the silence gate's levels are relative to the
-loudest frame of the whole clip). Motion arrays are small (12 floats per video frame); the
-audio, the mels and the rendered frames are what cost memory, and none of them is held: audio
-is encoded chunk by chunk (:meth:`facespeak.video.writer.VideoWriter.add_audio`), the loudness
-per video frame is measured on the way (:class:`FrameLevels`), and the frames are rendered and
-encoded one at a time after the motion plan.
-
-`say --stream` (``VideoOptions.stream``, :func:`say_live`) goes further and plans the motion
-chunk by chunk (facespeak.motion.streaming), so each chunk's frames are rendered and encoded
-(into a fragmented MP4, video.writer's live mode) before the next chunk is synthesised; chunks
-grow from a short first one (:func:`growing_split`) so the first audio and video come early.
-That output differs from the one-shot plan's, but is itself deterministic (same seed -> same file).
+With learned motion and the mesh renderer (the defaults) there is one algorithm, streamed or
+not (decisions.md #34): :func:`say_live` synthesises the text in chunks that grow from a short
+first one (:func:`growing_split`), plans each chunk's motion as it arrives
+(facespeak.motion.streaming.MotionStream), renders and encodes the frames that became final
+into a fragmented MP4 (video.writer's live mode) before the next chunk is synthesised, and the
+finished file is a remux of those fragments. `say --stream` only hands the fragments out while
+they are written, so the streamed and the one-shot `say` give the same file (same seed -> same
+frames, samples and bytes). Rules motion and the latent renderer plan the motion of the whole
+utterance after all speech (:class:`SpeechStream` keeps each chunk's :class:`MotionInputs`);
+audio is still encoded chunk by chunk and frames one at a time.
 """
 
 from __future__ import annotations
@@ -35,11 +31,11 @@ from .core.progress import MOTION, MUX, RENDER, StageClock
 from .motion.audio_mapper import upsample_text
 from .motion.streaming import MotionStream, StreamMotionConfig
 from .text.captions import SpokenChunk
-from .text.sentences import split_text
+from .text.sentences import ends_phrase, pause_after, split_text
 from .tfg.mesh_space import EXPRESSION_NAMES
 
-__all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "pooled_features",
-           "STREAM_CHUNK_CHARS", "growing_split", "TimelinePooler", "fragment_sink", "say_live", "VOCODER_WINDOW",
+__all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "STREAM_CHUNK_CHARS",
+           "FIRST_CHUNK_REACH", "growing_split", "TimelinePooler", "fragment_sink", "say_live", "VOCODER_WINDOW",
            "vocode_windows"]
 
 
@@ -106,7 +102,8 @@ class MotionInputs:
 
 class SpeechStream:
     """Consumes speech chunks (:class:`facespeak.pipeline.SpeechChunk`) in order, joined by
-    ``pause_s`` of silence as :meth:`facespeak.pipeline.FaceSpeak.speak` joins them: the audio
+    ``pause_s`` of silence after sentence and clause ends as
+    :meth:`facespeak.pipeline.FaceSpeak.speak` joins them: the audio
     goes to ``writer.add_audio`` at once and into the frame levels; kept per chunk are its
     :class:`MotionInputs` and, for the caller, the chunk itself (``keep_chunks``) or its
     :class:`facespeak.text.captions.SpokenChunk` (text, ids, durations, sample count).
@@ -114,7 +111,7 @@ class SpeechStream:
     def __init__(self, writer: Any, sample_rate: int, fps: float, pause_s: float, keep_chunks: bool = True,
                  clock: StageClock | None = None, keep_motion: bool = True) -> None:
         self.writer, self.sample_rate, self.fps, self.keep_chunks = writer, int(sample_rate), float(fps), keep_chunks
-        self.pause = np.zeros(int(pause_s * self.sample_rate), dtype=np.float32)
+        self.pause_s = float(pause_s)
         self.clock = StageClock.of(clock)
         self.levels = FrameLevels(sample_rate, fps)
         self.motion: list[MotionInputs] = []  # kept only with keep_motion (the one-shot plan reads them all)
@@ -129,14 +126,18 @@ class SpeechStream:
         self.levels.push(wav)
         self.n_samples += len(wav)
 
-    def add(self, chunk: Any) -> None:
+    def add(self, chunk: Any) -> int:
+        """Write the pause before ``chunk`` (after a sentence or clause end only:
+        facespeak.text.sentences.pause_after) and its audio -> the sample where its audio starts."""
         if self.n_chunks:
-            self._write(self.pause)
+            self._write(np.zeros(int(pause_after(self.chunks[-1].text, self.pause_s) * self.sample_rate), np.float32))
+        start = self.n_samples
         self._write(chunk.wav)
         self.n_chunks += 1
         if self.keep_motion:
             self.motion.append(MotionInputs(chunk.text, chunk.ids, chunk.durations, chunk.e_t, chunk.mu_y))
         self.chunks.append(chunk if self.keep_chunks else SpokenChunk(chunk.text, chunk.ids, chunk.durations, len(chunk.wav)))
+        return start
 
     def consume(self, chunks: Iterable[Any]) -> "SpeechStream":
         """Add every chunk; at least an empty audio track is started (no chunk = no speech)."""
@@ -160,67 +161,6 @@ class SpeechStream:
         return relative_db(self.levels.finish(self.n_frames))
 
 
-class _Pooler:
-    """Mel-rate feature columns, pushed in order -> ``(T_video, D)`` float32 means per video
-    frame, summed in the order and precision of ``video_rate_features`` (float64, one mel frame
-    after another), so equal to it bit for bit; holds one unfinished frame's sum."""
-    def __init__(self, per_video: float, n_frames: int, dim: int) -> None:
-        self.per_video, self.n_frames, self.j = per_video, n_frames, 0
-        self.out = np.zeros((n_frames, dim), np.float32)
-        self.carry, self.carry_k, self.carry_n = np.zeros(dim), 0, 0
-
-    def add(self, cols: np.ndarray) -> None:
-        """``cols`` (D, T) of the next T mel frames."""
-        k = np.minimum(((np.arange(self.j, self.j + cols.shape[1]) + 0.5) / self.per_video).astype(int), self.n_frames - 1)
-        self.j += cols.shape[1]
-        if not len(k):
-            return
-        if k[0] != self.carry_k:  # the carried frame is complete
-            self._emit(self.carry_k, self.carry, self.carry_n)
-            self.carry, self.carry_n = np.zeros_like(self.carry), 0
-        sums = np.zeros((k[-1] - k[0] + 1, cols.shape[0]))
-        sums[0] = self.carry
-        np.add.at(sums, k - k[0], cols.astype(np.float64).T)
-        counts = np.bincount(k - k[0], minlength=len(sums))
-        counts[0] += self.carry_n
-        for i in range(len(sums) - 1):
-            self._emit(k[0] + i, sums[i], counts[i])
-        self.carry, self.carry_k, self.carry_n = sums[-1], k[-1], int(counts[-1])
-
-    def _emit(self, k: int, total: np.ndarray, count: int) -> None:
-        self.out[k] = (total / max(count, 1)).astype(np.float32)
-
-    def finish(self) -> np.ndarray:
-        self._emit(self.carry_k, self.carry, self.carry_n)
-        return self.out
-
-
-def pooled_features(parts: Sequence[MotionInputs], pause_frames: float, timing: Any, n_frames: int) -> np.ndarray:
-    """:func:`facespeak.motion.audio_mapper.concat_speech_features` chunk by chunk, equal to it
-    bit for bit: ``parts`` joined by ``pause_frames`` mel frames (the last frame repeated) ->
-    ``(T_video, D_in)`` float32, without building the mel-rate ``(D_in, T_mel)`` matrix of the
-    whole utterance (float64: 0.19 MB per second of speech, the largest array of a long `say`).
-    ``timing``: :class:`facespeak.core.timing.AudioTiming`."""
-    per_video, pause = timing.mel_frames_per_video_frame, int(round(pause_frames))
-    pooler, last, total = None, None, 0
-    for k, part in enumerate(parts):
-        e_up = upsample_text(part.e_t, part.durations, part.mu_y.shape[1])
-        cols = np.concatenate([e_up, part.mu_y, np.linalg.norm(part.mu_y, axis=0, keepdims=True)], axis=0)
-        pooler = pooler or _Pooler(per_video, n_frames, cols.shape[0])
-        if k and pause > 0:
-            pooler.add(np.repeat(last, pause, axis=1))
-            total += pause
-        pooler.add(cols)
-        last, total = cols[:, -1:], total + cols.shape[1]
-    if pooler is None:
-
-        raise InputError("audio mapper: expected at least one speech chunk, got none")
-    t_mel = max(total, int(np.ceil(n_frames * per_video)))
-    if t_mel > total:  # past the speech: the last mel frame repeated (video_rate_features)
-        pooler.add(np.repeat(last, t_mel - total, axis=1))
-    return pooler.finish()
-
-
 def encode_frames(writer: Any, frames: Iterable[np.ndarray], n_frames: int, clock: StageClock,
                   cancel: CancelToken | None = None, progress: bool = False) -> None:
     """Draw ``frames`` ``(H, W, 3) uint8`` one at a time into ``writer`` (a video.writer.VideoWriter):
@@ -239,17 +179,23 @@ def encode_frames(writer: Any, frames: Iterable[np.ndarray], n_frames: int, cloc
 
 
 # ---------------------------------------------------------------------------------------------
-# say --stream: motion planned chunk by chunk, frames encoded into a fragmented MP4 as they come
+# say (learned motion, mesh renderer): motion planned chunk by chunk, frames encoded into a fragmented MP4
 # ---------------------------------------------------------------------------------------------
 
-#: characters (of normalised text) of the first chunks of a streamed `say`; later chunks take the
-#: text front end's usual limit (200). At ~0.08 s of speech per character and a speech + vocoder
-#: real-time factor of ~0.5 on 2 cores, a 24-character first chunk (~2 s of speech) is spoken
-#: within ~1 s; each next chunk is synthesised while the ones before it play.
+#: characters (of normalised text) of the first chunks of a `say` (learned motion, mesh renderer);
+#: later chunks take the text front end's usual limit (200). At ~0.08 s of speech per character
+#: and a speech + vocoder real-time factor of ~0.35 on 2 quiet cores, a 24-character first chunk
+#: (~2 s of speech) is spoken within ~0.7 s; each next chunk is synthesised while the ones
+#: before it play.
 STREAM_CHUNK_CHARS = (24, 48, 96)
 
+#: the first chunk runs on to the last sentence or clause end within this many characters
+#: (~0.95 s to its audio on 2 quiet cores), so it is cut between words only when no such end is
+#: near (decisions.md #34)
+FIRST_CHUNK_REACH = 32
 
-#: `say --stream` vocodes in windows of at most this many mel frames (~3 s at 22.05 kHz / hop 256)
+
+#: `say` (chunk by chunk) vocodes in windows of at most this many mel frames (~3 s at 22.05 kHz / hop 256)
 #: with this many frames of context on each side: the vocoder's working memory (ONNX Runtime's
 #: arena grows to the largest input and keeps it) is then bounded by the window, not the chunk.
 VOCODER_WINDOW, VOCODER_CONTEXT = 256, 24
@@ -276,29 +222,67 @@ def vocode_windows(vocoder: Callable[[Any], Any], mel: Any, window: int | None,
     return torch.cat(pieces, dim=-1)
 
 
-def growing_split(frontend: Any, limits: Sequence[int] = STREAM_CHUNK_CHARS) -> Callable[[str], list[str]]:
+def growing_split(frontend: Any, limits: Sequence[int] = STREAM_CHUNK_CHARS,
+                  reach: int = FIRST_CHUNK_REACH) -> Callable[[str], list[str]]:
     """A ``split`` for :meth:`facespeak.pipeline.FaceSpeak.iter_chunks`: the normalised text in
     chunks of at most ``limits[0]``, ``limits[1]``, ... characters, then the front end's
     ``max_chunk_chars``; each breaks at a sentence end, else a clause, else between words
-    (facespeak.text.sentences), and together they are the text's words in order. After the
-    first chunk (kept short for the first audio), a chunk that would end inside a sentence
-    runs on to the sentence end if that is within twice its limit (fewer broken sentences)."""
+    (facespeak.text.sentences), and together they are the text's words in order. The first
+    chunk (kept short for the first audio) is the text up to its last sentence or clause end
+    within ``reach`` characters where there is one (a whole short sentence stays whole), else cut
+    between words at ``limits[0]``, not after a word that leans on the next ("to", "the", "these":
+    the cut moves before it); such a cut gets no pause (facespeak.text.sentences.pause_after).
+    After the first, a chunk that would end inside a sentence runs on to the sentence end if that
+    is within twice its limit (fewer broken sentences)."""
     def split(text: str) -> list[str]:
         rest, out = frontend.normalize(text), []
         for i, limit in enumerate(limits):
             pieces = split_text(rest, limit)
-            if i and not _SENTENCE_END.search(pieces[0]):
+            if not i and not ends_phrase(pieces[0]):
+                pieces = _phrase_prefix(rest, reach) or pieces
+            elif i and not _SENTENCE_END.search(pieces[0]):
                 longer = split_text(rest, 2 * limit)
                 if _SENTENCE_END.search(longer[0]):
                     pieces = longer
             if len(pieces) <= 1:
                 return out + pieces
+            pieces = _no_dangling_word(pieces)
             out.append(pieces[0])
             rest = " ".join(pieces[1:])
         return out + split_text(rest, frontend.config.max_chunk_chars)
     return split
 
 
+#: words a chunk cut between words does not end on (they lean on the next word: "hesitate to |
+#: quote" would be spoken as a phrase end); the cut moves before them
+_LEANING_WORDS = frozenset("""a an the to of in on at by for with from into onto about and or but nor as than that if so
+    is are was were be been being has have had do does did will would can could shall should may might must not no
+    my your his her its our their this these those i we you he she it they who which what whose every each some any
+    very such""".split())
+
+
+def _no_dangling_word(pieces: list[str]) -> list[str]:
+    """[chunk, rest...] -> the same words with the chunk's trailing leaning words moved to the
+    next piece when the chunk was cut between words (at least one word stays)."""
+    if ends_phrase(pieces[0]):
+        return pieces
+    words, moved = pieces[0].split(), []
+    while len(words) > 1 and words[-1].lower() in _LEANING_WORDS:
+        moved.insert(0, words.pop())
+    return [" ".join(words), " ".join([*moved, pieces[1]]), *pieces[2:]] if moved else pieces
+
+
+def _phrase_prefix(text: str, reach: int) -> list[str] | None:
+    """``text`` (whitespace collapsed) -> [its longest start of at most ``reach`` characters
+    that ends a sentence or clause, the rest], ``[text]`` if it is that short, or None."""
+    text = " ".join(text.split())
+    if len(text) <= reach:
+        return [text] if text else None
+    ends = [m.end() for m in _PHRASE_BREAK.finditer(text, 0, reach + 1) if m.end() <= reach]
+    return [text[:ends[-1]], text[ends[-1]:].strip()] if ends else None
+
+
+_PHRASE_BREAK = re.compile(r"[.!?\u2026,;:\u2014][\"')]*(?=\s)")
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"')]*$")
 
 
@@ -404,10 +388,11 @@ def fragment_sink(clock: StageClock, on_data: Callable[[bytes], None] | None) ->
 def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.ndarray]], text: str, cond: Any,
              speech: Any, video: Any, timing: Any, clock: StageClock, cancel: CancelToken | None = None,
              progress: bool = False, keep_chunks: bool = True, expected_frames: int = 1) -> SpeechStream:
-    """`say --stream`: each chunk is synthesised (chunks from :func:`growing_split`), its audio
-    encoded, its motion planned (facespeak.motion.streaming.MotionStream, learned motion only) and
-    every frame that became final rendered and encoded into ``writer`` (live mode: fragments go out
-    as keyframes close them) before the next chunk is synthesised. -> the :class:`SpeechStream`."""
+    """`say` with learned motion, streamed or not: each chunk is synthesised (chunks from
+    :func:`growing_split`), its audio encoded, its motion planned (facespeak.motion.streaming.
+    MotionStream) and every frame that became final rendered and encoded into ``writer`` (live
+    mode: fragments go out as keyframes close them) before the next chunk is synthesised.
+    -> the :class:`SpeechStream`."""
     mapper, sampler = fs.motion_models
     sr, fps, hop = fs.mel_spec.sample_rate, timing.video_fps, fs.mel_spec.sample_rate / fs.mel_spec.frame_rate
     spoken = SpeechStream(writer, sr, fps, speech.pause_s, keep_chunks, clock, keep_motion=False)
@@ -415,7 +400,6 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
         ease_in_frames=0.4 * fps, still=video.still, gate=video.silence_gate))
     pooler = TimelinePooler(sr, fps, hop, mapper.cfg.d_in)
     frames = _LiveFrames(writer, render, clock, cancel, expected_frames, progress)
-    pause_cols = int(round(speech.pause_s * fs.mel_spec.frame_rate))
 
     def plan(end: int, rms: np.ndarray) -> None:
         with clock.stage(MOTION):
@@ -426,15 +410,15 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
 
     for chunk in fs.iter_chunks(text, cond, speech, cancel, clock, split=growing_split(fs.frontend),
                                 vocoder_window=VOCODER_WINDOW):
-        if spoken.n_chunks and pooler.last is not None:  # the pause repeats the last column
-            pooler.add(np.repeat(pooler.last, pause_cols, axis=1), spoken.n_samples)
-        start = spoken.n_samples + (len(spoken.pause) if spoken.n_chunks else 0)
-        spoken.add(chunk)
+        before = spoken.n_samples
+        start = spoken.add(chunk)
+        if start > before and pooler.last is not None:  # the pause repeats the last column
+            pooler.add(np.repeat(pooler.last, int(round((start - before) / hop)), axis=1), before)
         pooler.add(_chunk_columns(chunk), start)
         end = min(len(spoken.levels.rms), pooler.complete(min(spoken.n_samples, start + chunk.mu_y.shape[1] * hop)))
         plan(end, np.asarray(spoken.levels.rms[planner.n_in:end]))
     if not spoken.n_chunks:
-        raise InputError("say --stream: the text gave no speech")
+        raise InputError("say: the text gave no speech")
     n_frames = spoken.n_frames
     tail = int(np.ceil((n_frames * sr / fps - pooler.end) / hop)) + 1  # past the speech: its last column
     pooler.add(np.repeat(pooler.last, max(tail, 0), axis=1), pooler.end)

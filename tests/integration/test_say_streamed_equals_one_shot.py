@@ -1,7 +1,8 @@
-"""`say` streams (each chunk's audio encoded as it is synthesised, frames encoded as rendered:
-facespeak.say_stream) and still writes exactly the video of the one-shot composition it
-replaced: the whole waveform from ``FaceSpeak.speak``, its levels, the motion plan, the
-rendered frames and the waveform muxed at the end. Same seed -> same decoded frames and samples."""
+"""One `say` algorithm, streamed or not (decisions.md #34): with learned motion and the mesh
+renderer, `say` and `say --stream` give the same file for the same seed (decoded frames and
+samples, and the bytes), and the fragments handed out while it is made decode to it too.
+The whole-utterance route (rules motion) still writes exactly the video of the one-shot
+composition it replaced: ``FaceSpeak.speak`` -> levels -> ``plan_motion`` -> renderer -> mux."""
 
 from pathlib import Path
 
@@ -23,11 +24,39 @@ pytestmark = pytest.mark.skipif(not default_tts_path().is_file(), reason="bundle
 PORTRAIT = str(Path(__file__).resolve().parents[2] / "examples" / "portrait.jpg")
 TEXT = ("The quick brown fox jumps over the lazy dog near the quiet river bank. Streaming video lets the viewer "
         "start watching before the whole clip is ready. Every sentence is synthesised on its own. Then they are joined "
-        "with a short pause between them.")  # two chunks (facespeak.text splits at about 200 characters)
+        "with a short pause between them.")
 
 
-def _one_shot(fs: FaceSpeak, out: Path, speech: SpeechOptions, video: VideoOptions) -> tuple[Path, list]:
-    """The unstreamed `say` (mesh TFG, crop size): everything held, muxed at the end."""
+@pytest.fixture(scope="module")
+def fs():
+    return FaceSpeak.from_bundled(threads=1)
+
+
+def test_say_and_say_stream_give_the_same_frames_samples_and_bytes(fs, tmp_path):
+    speech = SpeechOptions(seed=3, steps=2)
+    assert VideoOptions().silence_gate and VideoOptions().motion == "auto"
+    plain = say(fs, PORTRAIT, TEXT, tmp_path / "plain.mp4", speech, VideoOptions(size="256"), keep_chunks=False)
+    pieces: list[bytes] = []
+    streamed = say(fs, PORTRAIT, TEXT, tmp_path / "streamed.mp4", speech, VideoOptions(size="256", stream=True),
+                   keep_chunks=False, on_data=pieces.append)
+    a, b = read_video(plain.path), read_video(streamed.path)
+    assert a.frames.shape == b.frames.shape and len(a.frames) == plain.n_frames == streamed.n_frames
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.audio, b.audio)
+    assert plain.path.read_bytes() == streamed.path.read_bytes()
+    assert np.abs(np.diff(a.frames.astype(np.int16), axis=0)).max() > 0  # the face moves
+    (tmp_path / "fragments.mp4").write_bytes(b"".join(pieces))
+    live = read_video(tmp_path / "fragments.mp4")
+    assert np.array_equal(live.frames, a.frames)  # the fragments keep <= 1,024 samples of AAC padding at the end
+    assert np.array_equal(live.audio[:len(a.audio)], a.audio) and len(live.audio) - len(a.audio) <= 1024
+    # both are the chunked algorithm (a short first chunk), and the captions agree
+    assert [c.text for c in plain.chunks] == [c.text for c in streamed.chunks] and len(plain.chunks) >= 3
+    assert len(plain.chunks[0].text) <= 32 and all(isinstance(c, SpokenChunk) for c in plain.chunks)
+    assert speech_captions(fs, TEXT, plain.chunks, speech) == speech_captions(fs, TEXT, streamed.chunks, speech)
+    assert plain.timings["first_fragment_s"] < plain.timings["total_s"] / 2
+
+
+def _one_shot_rules(fs: FaceSpeak, out: Path, speech: SpeechOptions, video: VideoOptions) -> tuple[Path, list]:
+    """The unstreamed whole-utterance `say` (rules motion, mesh TFG, crop size): everything held, muxed at the end."""
     res = fs.speak(PORTRAIT, TEXT, speech)
     timing, sr = AudioTiming(fs.mel_spec, fs.fps), res.sample_rate
     n = max(1, int(np.ceil(len(res.wav) / sr * timing.video_fps)))
@@ -42,19 +71,14 @@ def _one_shot(fs: FaceSpeak, out: Path, speech: SpeechOptions, video: VideoOptio
     return write_video(out, frames, res.wav, sr, VideoConfig(fps=timing.video_fps)), res.chunks
 
 
-def test_streamed_say_equals_the_one_shot_video_frame_for_frame_and_sample_for_sample(tmp_path):
-    fs = FaceSpeak.from_bundled(threads=1)
-    speech, video = SpeechOptions(seed=3, steps=2), VideoOptions(size="256")
-    assert video.silence_gate and video.motion == "auto"  # the gate's levels are streamed too
-    ref_path, ref_chunks = _one_shot(fs, tmp_path / "one_shot.mp4", speech, video)
+def test_the_whole_utterance_route_equals_the_one_shot_composition(fs, tmp_path):
+    speech, video = SpeechOptions(seed=3, steps=2), VideoOptions(size="256", motion="rules")
+    ref_path, ref_chunks = _one_shot_rules(fs, tmp_path / "one_shot.mp4", speech, video)
     ref = read_video(ref_path)
-    res = say(fs, PORTRAIT, TEXT, tmp_path / "streamed.mp4", speech, video, keep_chunks=False)
+    res = say(fs, PORTRAIT, TEXT, tmp_path / "planned.mp4", speech, video, keep_chunks=False)
     got = read_video(res.path)
     assert got.frames.shape == ref.frames.shape and len(got.frames) == res.n_frames
-    assert np.array_equal(got.frames, ref.frames)
-    assert np.array_equal(got.audio, ref.audio)
-    assert np.abs(np.diff(got.frames.astype(np.int16), axis=0)).max() > 0  # the face moves
-    # keep_chunks=False returns what captions need, and the captions are the same
-    assert len(res.chunks) == 2 and all(isinstance(c, SpokenChunk) for c in res.chunks)
+    assert np.array_equal(got.frames, ref.frames) and np.array_equal(got.audio, ref.audio)
+    assert len(res.chunks) == 2  # the front end's sentence chunks (about 200 characters)
     assert [len(c.wav) for c in ref_chunks] == [c.n_samples for c in res.chunks]
     assert speech_captions(fs, TEXT, res.chunks, speech) == speech_captions(fs, TEXT, ref_chunks, speech)

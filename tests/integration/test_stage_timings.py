@@ -33,7 +33,7 @@ def test_say_reports_every_stage_in_order_with_durations_that_cover_the_call(fs,
               on_progress=clock)
     wall = time.perf_counter() - t0
     # first started: the renderer and the writer are set up before the speech, whose audio is
-    # encoded chunk by chunk as it is made (facespeak.say_stream); frames come after the motion
+    # encoded chunk by chunk as it is made (facespeak.say_stream); each chunk's frames after its motion
     assert list(clock.seconds) == [FACE, RENDER, MUX, TEXT, SPEECH, VOCODER, MOTION]
     assert all(s > 0 for s in clock.seconds.values()), clock.seconds
     timed = sum(clock.seconds.values())
@@ -43,7 +43,8 @@ def test_say_reports_every_stage_in_order_with_durations_that_cover_the_call(fs,
     # the same clock forwarded the progress reports: stages in order, each ending done
     assert list(dict.fromkeys(s for s, _ in reports)) == [FACE, SPEECH, VOCODER, MOTION, RENDER, MUX]
     assert {s: f for s, f in reports} == dict.fromkeys([FACE, SPEECH, VOCODER, MOTION, RENDER, MUX], pytest.approx(1.0))
-    assert sum(1 for s, _ in reports if s == RENDER) == res.n_frames
+    # one RENDER report per frame (frames are planned and drawn chunk by chunk), then done
+    assert sum(1 for s, _ in reports if s == RENDER) == res.n_frames + 1
 
 
 def test_speak_times_the_speech_stages_only(fs):

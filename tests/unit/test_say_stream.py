@@ -80,8 +80,8 @@ def test_audio_streamed_and_given_whole_is_refused_and_leaves_no_file(tmp_path):
 class _Chunk:
     """A synthesised chunk's fields as SpeechStream reads them (facespeak.pipeline.SpeechChunk)."""
 
-    def __init__(self, n: int, rng: np.random.Generator) -> None:
-        self.text, self.ids, self.durations = "a", [1, 2], np.array([3.0, 4.0])
+    def __init__(self, n: int, rng: np.random.Generator, text: str = "a.") -> None:
+        self.text, self.ids, self.durations = text, [1, 2], np.array([3.0, 4.0])
         self.wav = (0.1 * rng.standard_normal(n)).astype(np.float32)
         self.e_t, self.mu_y, self.mel = np.ones((2, 2)), np.ones((3, 7)), np.ones((3, 7))
 
@@ -89,9 +89,10 @@ class _Chunk:
 @pytest.mark.parametrize("keep", [True, False])
 def test_speech_stream_joins_chunks_with_pauses_like_speak(tmp_path, keep):
     rng = np.random.default_rng(3)
-    chunks = [_Chunk(n, rng) for n in (5000, 7001, 300)]
+    # a sentence end, a cut between words (no pause after it), a clause end
+    chunks = [_Chunk(n, rng, text) for n, text in ((5000, "a."), (7001, "b c"), (300, "d,"), (900, "e"))]
     pause = np.zeros(int(0.2 * SR), np.float32)
-    joined = np.concatenate([chunks[0].wav, pause, chunks[1].wav, pause, chunks[2].wav])
+    joined = np.concatenate([chunks[0].wav, pause, chunks[1].wav, chunks[2].wav, pause, chunks[3].wav])
     with VideoWriter(tmp_path / "s.mp4", (32, 48), SR, VideoConfig.tiny()) as writer:
         stream = SpeechStream(writer, SR, 25.0, 0.2, keep_chunks=keep).consume(chunks)
         assert writer.n_audio == stream.n_samples == len(joined)
@@ -99,33 +100,9 @@ def test_speech_stream_joins_chunks_with_pauses_like_speak(tmp_path, keep):
         writer.close()
     assert stream.n_frames == int(np.ceil(len(joined) / SR * 25.0))
     assert np.array_equal(stream.levels.finish(stream.n_frames), frame_rms(joined, SR, 25.0, stream.n_frames))
-    assert [m.mu_y.shape for m in stream.motion] == [(3, 7)] * 3
+    assert [m.mu_y.shape for m in stream.motion] == [(3, 7)] * 4
     if keep:
         assert stream.chunks == chunks
     else:
-        assert stream.chunks == [SpokenChunk("a", [1, 2], c.durations, len(c.wav)) for c in chunks]
+        assert stream.chunks == [SpokenChunk(c.text, [1, 2], c.durations, len(c.wav)) for c in chunks]
         assert not any(hasattr(c, "wav") for c in stream.chunks)
-
-
-@pytest.mark.parametrize("pause_frames", [0.0, 17.2])
-def test_pooled_features_equal_concat_speech_features_bit_for_bit(pause_frames):
-    from facespeak.core.timing import AudioTiming, MelSpec
-    from facespeak.motion.audio_mapper import concat_speech_features
-    from facespeak.say_stream import MotionInputs, pooled_features
-
-    rng = np.random.default_rng(4)
-    timing = AudioTiming(MelSpec(), 25.0)
-    parts = []
-    for t_text in (7, 1, 12):
-        dur = rng.uniform(0.5, 9.0, t_text)
-        t_mel = int(np.round(dur.sum())) + int(rng.integers(-2, 3))
-        parts.append(MotionInputs("x", [1] * t_text, dur, rng.standard_normal((5, t_text)).astype(np.float32),
-                                  rng.standard_normal((6, max(t_mel, 1))).astype(np.float32)))
-    t_mel = sum(p.mu_y.shape[1] for p in parts) + int(round(pause_frames)) * 2
-    for n_frames in (int(t_mel / timing.mel_frames_per_video_frame) + 4, 3):  # past the speech; fewer (all pooled into the last)
-        ref = concat_speech_features([(p.e_t, p.mu_y, p.durations) for p in parts], pause_frames, timing, n_frames)
-        ours = pooled_features(parts, pause_frames, timing, n_frames)
-        assert ours.dtype == ref.dtype == np.float32 and ours.shape == ref.shape == (n_frames, 12)
-        assert np.array_equal(ours, ref)
-    with pytest.raises(InputError, match="at least one speech chunk"):
-        pooled_features([], pause_frames, timing, 5)

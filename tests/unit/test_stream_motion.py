@@ -155,6 +155,23 @@ def test_growing_chunks_keep_every_word_and_start_small():
     assert split("Hi.") == ["Hi."]
 
 
+def test_the_first_chunk_ends_at_a_phrase_end_within_reach_else_is_cut_between_words_without_a_pause():
+    from facespeak.say_stream import FIRST_CHUNK_REACH
+    from facespeak.text.sentences import pause_after
+
+    split = growing_split(TextFrontend(TextConfig()))
+    assert split("New Hebrew is Israeli Hebrew.") == ["New Hebrew is Israeli Hebrew."]  # a short sentence stays whole
+    first = split("Well, as I said before, the river rises in spring and floods the lower fields.")[0]
+    assert first == "Well, as I said before," and len(first) <= FIRST_CHUNK_REACH  # the last clause end in reach
+    assert split("Hi. Then the long sentence goes on for quite a while.")[0] == "Hi."
+    cut = split("Socialism extinguished these archaic customs in the end.")
+    assert cut[0] == "Socialism extinguished" and cut[1].startswith("these")
+    assert pause_after(cut[0], 0.2) == 0.0 and pause_after(first, 0.2) == pause_after("Hi.", 0.2) == 0.2
+    leaning = split("Authorities hesitate to quote exact figures in public.")  # 24 characters end on "to"
+    assert leaning[0] == "Authorities hesitate" and leaning[1].startswith("to quote")
+    assert " ".join(leaning).split() == "Authorities hesitate to quote exact figures in public.".split()
+
+
 @pytest.mark.parametrize("n", [0, 1])
 def test_motion_stream_refuses_mismatched_inputs(n):
     from facespeak.core.errors import InputError

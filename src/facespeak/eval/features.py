@@ -26,6 +26,7 @@ from facespeak.core.errors import DependencyError, InputError
 from facespeak.face.analysis import N_LANDMARKS, analyse_faces, box_iou, face_in_box
 from facespeak.face.identity import face_descriptor
 from facespeak.motion.lip_rules import symbol_classes
+from facespeak.text.sentences import pause_after
 
 __all__ = ["FaceTrack", "track_faces", "evenly_spaced", "frame_descriptors", "identity_feature_sets",
            "inception_features", "bilabial_intervals"]
@@ -138,14 +139,15 @@ def bilabial_intervals(chunks: Sequence[Any], sample_rate: int, mel_frame_rate: 
 
     Args:
         chunks: :class:`facespeak.pipeline.SpeechChunk` s in order (``ids``, ``durations`` in mel
-            frames, ``wav``); chunk ``k`` starts after the previous chunks' audio and a
-            ``pause_s`` silence each, as :meth:`FaceSpeak.speak` joins them.
+            frames, ``wav``, ``text``); chunk ``k`` starts after the previous chunks' audio and
+            a ``pause_s`` silence after each that ends a sentence or clause, as `say` and
+            :meth:`FaceSpeak.speak` join them (facespeak.text.sentences.pause_after).
         sample_rate: Hz of the chunks' audio; mel_frame_rate: mel frames per second.
     """
 
     spans, offset = [], 0.0
     for k, ch in enumerate(chunks):
-        offset += pause_s if k else 0.0
+        offset += pause_after(chunks[k - 1].text, pause_s) if k else 0.0
         ends = np.cumsum(np.asarray(ch.durations, np.float64)) / mel_frame_rate
         starts = ends - np.asarray(ch.durations, np.float64) / mel_frame_rate
         for cls, s, e in zip(symbol_classes(ch.ids), starts, ends):

@@ -4,7 +4,8 @@ The TTS predicts how many mel frames each input symbol lasts (``durations``, bla
 so a word's time is the sum of the durations before its first sound to the end of its last
 sound (trailing punctuation, which the TTS speaks as a pause, excluded). Chunks sit on the
 written audio's sample timeline: chunk ``k`` starts after the samples of chunks ``0..k-1`` and
-one pause of ``pause_samples`` between each two, exactly as the pipeline joins them; each
+one pause of ``pause_samples`` after each chunk that ends a sentence or clause (none after one
+cut between words: facespeak.text.sentences.pause_after), exactly as the pipeline joins them; each
 chunk's frame times are scaled to its real sample count. Words are traced back to the typed
 text (facespeak.text.word_alignment): a number spoken as "twenty twenty-six" is one caption
 word "2026". A cue is one sentence (it also ends at a chunk end: long sentences are cut at
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import OutputPathError
+from .sentences import ends_phrase
 from .symbols import BLANK_ID
 from .word_alignment import original_spans, phoneme_symbols, phoneme_word_spans, spoken_words
 
@@ -111,7 +113,7 @@ def _timed_words(frontend: object, original: str, chunks: Sequence[SpokenChunk],
         for w, t in zip(words, times):
             timed.append((_Word(spans[n], *(t or (np.nan, np.nan)), bool(_SENTENCE_END.search(w))), k))
             n += 1
-        offset += chunk.n_samples + pause_samples
+        offset += chunk.n_samples + (pause_samples if ends_phrase(chunk.text) else 0)  # sentences.pause_after
     _fill_and_order([w for w, _ in timed])
     return timed
 
@@ -152,7 +154,8 @@ def _strip(original: str, span: tuple[int, int]) -> tuple[int, int]:
 def caption_cues(frontend: object, original: str, chunks: Sequence[SpokenChunk], pause_samples: int,
                  sample_rate: int) -> list[Cue]:
     """Sentence cues with word timings for ``original`` (the text as typed) spoken as ``chunks``
-    (the chunks that made audio, in order) joined by ``pause_samples`` of silence.
+    (the chunks that made audio, in order) joined by ``pause_samples`` of silence (after a chunk
+    that ends a sentence or clause: facespeak.text.sentences.pause_after).
     ``frontend``: the :class:`~facespeak.text.TextFrontend` that encoded the chunks."""
     cues: list[Cue] = []
     group: list[_Word] = []

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 
 from ..core.errors import ConfigError, TextError
 
-__all__ = ["check_length", "split_text"]
+__all__ = ["check_length", "split_text", "ends_phrase", "pause_after"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"')]*\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:\u2014])\s+|\s+(?=\u2014)")
+_PHRASE_END = re.compile(r"[.!?\u2026,;:\u2014][\"')]*$")
 
 
 def check_length(text: str, max_text_chars: int) -> None:
@@ -85,3 +86,15 @@ def split_text(text: str, max_chars: int = 200) -> list[str]:
         return []
     sentences = _split_keep(_SENTENCE_END, text)
     return _pack((p for s in sentences for p in _fit(s, max_chars)), max_chars)
+
+
+def ends_phrase(chunk: str) -> bool:
+    """Whether ``chunk`` ends at a sentence or clause end (not between two words of a phrase)."""
+    return bool(_PHRASE_END.search(chunk.rstrip()))
+
+
+def pause_after(chunk: str, pause_s: float) -> float:
+    """Seconds of silence between ``chunk`` and the next chunk: ``pause_s`` after a sentence or
+    clause end, none where a chunk was cut between words (a pause inside a phrase sounds like a
+    hesitation; `say`'s short first chunk is often cut there: decisions.md #34)."""
+    return float(pause_s) if ends_phrase(chunk) else 0.0

@@ -16,7 +16,7 @@ name beside the target and renamed into place only when complete (no half-writte
 project's one atomic writer, :class:`facespeak.core.output_files.AtomicOutput`).
 
 Live mode (``VideoConfig(live=True)``, `say --stream`, docs/server.md "Streaming"): the video is
-first written as a *fragmented* MP4 (``movflags=frag_keyframe+empty_moov+default_base_moof``;
+first written as a *fragmented* MP4 (``movflags=frag_keyframe+empty_moov+default_base_moof+delay_moov``;
 x264 ``tune=zerolatency``, so every frame leaves the encoder at once; a keyframe (IDR) wherever
 :meth:`VideoWriter.add_frame` is given ``key=True``): each keyframe closes the fragment before
 it (``moof`` + ``mdat``), which is written out at once and handed to ``on_data`` byte for byte,
@@ -26,7 +26,11 @@ must get frames out *now* makes the last of them a keyframe (`say --stream` does
 chunk's frames). (``frag_every_frame`` would flush at every packet, but then FFmpeg guesses each
 fragment's last sample duration and the timestamps drift.) :meth:`VideoWriter.close` copies the
 packets, unchanged, into a normal MP4 (``moov`` first) at ``path``: the finished file decodes
-to exactly the frames and samples of the fragments.
+to exactly the frames and samples of the fragments (the fragments may decode up to one AAC frame
+of padding more at the very end). ``delay_moov`` holds the header (``moov``) back until the first
+fragment is cut, so it carries the edit list that skips the AAC encoder's priming (1,024
+samples): without it the audio of the fragments, and of the remux, decoded 46 ms late against the
+video and the remux's video track was as long as the padded audio (fps read as 24.4-24.9).
 """
 
 from __future__ import annotations
@@ -111,7 +115,7 @@ class VideoWriter:
             if self.config.live:  # through Python, so on_data sees every byte (never seeks)
                 self._frag = AtomicOutput(self.path, suffix=".frag.partial")
                 self._container = av.open(_Sink(self._frag.file, on_data), mode="w", format="mp4",
-                                          options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                          options={"movflags": "frag_keyframe+empty_moov+default_base_moof+delay_moov",
                                                    "flush_packets": "1"})
             else:  # by name: the exclusively created temporary file (FFmpeg does its own I/O)
                 self._container = av.open(str(self._tmp), mode="w", format="mp4")
