@@ -8,9 +8,10 @@ would be), then for each run: ``POST /api/jobs`` (``stream=true``) and at once
 - ``first_fragment_s``: the end of the first media fragment (``moof`` + ``mdat``) received: the
   first video *and* audio a player can show (the fragments carry both tracks);
 - the pipeline's own marks for the same job are not exposed over HTTP; ``say()`` in-process
-  gives them (``--in-process``: ``first_audio_s`` = first chunk synthesised and AAC-encoded,
-  ``first_fragment_s`` = first fragment written; the portrait analysed beforehand, as the
-  server analyses it at submission; plus the CPU seconds to both, less sensitive to other load).
+  gives them (``--in-process``: :func:`facespeak.eval.stream_marks.bench_stream_marks`, what
+  ``facespeak bench say`` reports: ``first_audio_s`` = first chunk synthesised, ``first_fragment_s``
+  = first fragment written; the portrait analysed beforehand, as the server analyses it at
+  submission; plus the CPU seconds to the fragment, less sensitive to other load).
 
 Usage::
 
@@ -33,8 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-TEXT = ("Hello there, I am speaking while the video is being made. Each sentence is synthesised on its own, "
-        "and the page plays the first one before the last one exists.")
+from facespeak.eval.stream_marks import STREAM_TEXT as TEXT  # noqa: E402  (the text `facespeak bench say` streams)
 
 
 def _boxes(data: bytes) -> list[tuple[bytes, int]]:
@@ -71,35 +71,6 @@ def stream_run(base: str, image: bytes, steps: int, seed: int) -> dict[str, floa
     return marks
 
 
-def in_process_run(fs, portrait, steps: int, seed: int) -> dict[str, float]:
-    """Wall seconds from the pipeline's own marks, and CPU seconds of this process to the first
-    audio (end of the first vocoder call) and the first fragment: on a CPU shared with other
-    work the wall times grow with the load, the CPU seconds much less (OMP_NUM_THREADS=1: the
-    pipeline runs on about one core, so on an idle 2-core box wall ~ CPU)."""
-    from facespeak.pipeline import SpeechOptions, VideoOptions, say
-
-    cpu: dict[str, float] = {}
-    vocoder, t0 = fs.vocoder, time.process_time()
-
-    def timed_vocoder(mel):
-        out = vocoder(mel)
-        cpu.setdefault("cpu_first_audio_s", time.process_time() - t0)
-        return out
-
-    def on_data(data: bytes) -> None:
-        if data[4:8] == b"moof":
-            cpu.setdefault("cpu_first_fragment_s", time.process_time() - t0)
-
-    fs.vocoder = timed_vocoder
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            res = say(fs, portrait, TEXT, Path(tmp) / "s.mp4", SpeechOptions(seed=seed, steps=steps),
-                      VideoOptions(stream=True), keep_chunks=False, on_data=on_data)
-    finally:
-        fs.vocoder = vocoder
-    return {**{k: res.timings[k] for k in ("first_audio_s", "first_frame_s", "first_fragment_s", "total_s")}, **cpu}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -108,15 +79,11 @@ def main() -> int:
     ap.add_argument("--in-process", action="store_true", help="time say(stream=True) in this process instead of HTTP")
     args = ap.parse_args()
     rows = []
-    if args.in_process:
+    if args.in_process:  # the same measurement as `facespeak bench say` (eval.stream_marks.bench_stream_marks)
+        from facespeak.eval.stream_marks import bench_stream_marks
         from facespeak.pipeline import FaceSpeak
 
-        from facespeak.face.analysis import load_portrait
-
-        fs = FaceSpeak.from_bundled()
-        portrait = load_portrait(args.image)  # analysed once, as the server does at submission
-        in_process_run(fs, portrait, 1, 0)  # warm-up
-        rows = [in_process_run(fs, portrait, args.steps, seed) for seed in range(args.runs)]
+        rows = bench_stream_marks(FaceSpeak.from_bundled(), args.image, args.runs, args.steps)["runs"]
     else:
         from http_client import running_server
 

@@ -2,7 +2,8 @@
 
 `facespeak bench tts [--seconds 20] [--json]`: portrait + text -> wav (+ DistillMOS / DNSMOS SIG).
 `facespeak bench say [--seconds 1 10 60] [--sizes 256 512 full] [--json-out PATH]`: portrait +
-text -> mp4, per stage, per length and output size, plus cold `facespeak say` runs.
+text -> mp4, per stage, per length and output size, plus cold `facespeak say` runs and the
+streaming marks (first audio and video fragment with the models loaded; `--stream-runs`).
 
 Project modules that load cv2 (face analysis) are imported inside the handlers, marked ``# lazy:``
 (docs/architecture.md, "Conventions"), so ``facespeak --help`` does not load them.
@@ -50,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--threads", type=int, default=None, help="torch threads (default: FACESPEAK_THREADS or torch's)")
     s.add_argument("--cold-seconds", type=float, default=10.0, help="speech length of the cold CLI runs (s)")
     s.add_argument("--no-cold", action="store_true", help="skip the cold `facespeak say` runs")
+    s.add_argument("--stream-runs", type=int, default=3,
+                   help="streamed `say` runs timed to the first audio and video fragment, models loaded (0: none)")
     s.add_argument("--shared-process", action="store_true",
                    help="run all cases in this process (one model load; peak memory is then cumulative)")
     s.add_argument("--json-out", default="out/bench/say.json", help="write the full result here (default %(default)s)")
@@ -83,6 +86,8 @@ def run_say(args: argparse.Namespace) -> int:
     for v in [*args.seconds, *([] if args.no_cold else [args.cold_seconds])]:
         if not 0.5 <= v <= 600:
             raise InputError(f"--seconds / --cold-seconds: expected 0.5..600, got {v}")
+    if not 0 <= args.stream_runs <= 50:
+        raise InputError(f"--stream-runs: expected 0..50, got {args.stream_runs}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads: expected at least 1, got {args.threads}")
     speech, _ = options_from_args(args, "tts")
@@ -92,7 +97,8 @@ def run_say(args: argparse.Namespace) -> int:
     cfg = SayBenchConfig(image=args.image, seconds=tuple(args.seconds), sizes=tuple(dict.fromkeys(args.sizes)),
                          tts_weights=args.tts_weights, vocoder=args.vocoder, steps=speech.steps, seed=speech.seed,
                          threads=args.threads,
-                         isolate=not args.shared_process, cold_seconds=None if args.no_cold else args.cold_seconds)
+                         isolate=not args.shared_process, cold_seconds=None if args.no_cold else args.cold_seconds,
+                         stream_runs=args.stream_runs)
     result = run_bench_say(cfg, progress=not os.environ.get("FACESPEAK_NO_PROGRESS"))
     with AtomicOutput(out) as dst:
         dst.file.write(json.dumps(result, indent=1).encode())
