@@ -31,11 +31,12 @@ def _bad(message: str) -> Exception:
 
     return InputError(message)
 
-__all__ = ["SpeechOptions", "VideoOptions", "MAX_SEED", "MAX_SHIFT_CENTS", "MAX_PAUSE_S", "VOICE_GENDERS", "SIZES",
+__all__ = ["SpeechOptions", "VideoOptions", "MAX_SEED", "MAX_SHIFT_CENTS", "MAX_PITCH_CENTS", "MAX_PAUSE_S", "VOICE_GENDERS", "SIZES",
            "MOTION_MODES", "TFG_KINDS", "VOCODER_NAMES", "DEFAULT_VOCODER", "VOCODER_HELP", "check_voice_gender", "Option", "OPTIONS", "COMMANDS", "options_for",
            "option_defaults", "build_options"]
 
 MAX_SHIFT_CENTS = 600.0  # user-given formant shifts beyond +-600 cents (half an octave) garble speech
+MAX_PITCH_CENTS = 600.0  # pitch shifts too (+400 already cost 0.3 DistillMOS on the probe, decisions.md #35)
 MAX_PAUSE_S = 5.0  # longest silence between text chunks
 MIN_CONTRAST, MAX_CONTRAST = 0.5, 2.5  # beyond these the post-filter flattens or distorts speech
 
@@ -76,6 +77,8 @@ class SpeechOptions:
     # 0 = the TTS's own voice, > 0 a brighter / smaller voice, < 0 a darker / larger one
     # (facespeak.tts.timbre; decisions.md #21)
     formant_shift: float | None = None
+    # the voice's pitch, cents (0: the TTS's own; decisions.md #35)
+    pitch_shift: float = 0.0
     # spectral contrast post-filter on the TTS's mel (> 1 undoes its over-smoothing: crisper,
     # less muffled speech; 1 = the TTS's own spectrum, still brought to the vocoder's level;
     # chosen on training portraits: facespeak.tts.postfilter, decisions.md #33)
@@ -110,6 +113,8 @@ class SpeechOptions:
         if self.formant_shift is not None and not abs(self.formant_shift) <= MAX_SHIFT_CENTS:
             raise _bad(f"formant shift: expected -{MAX_SHIFT_CENTS:.0f}..{MAX_SHIFT_CENTS:.0f} cents, "
                              f"got {self.formant_shift}")
+        if not abs(self.pitch_shift) <= MAX_PITCH_CENTS:
+            raise _bad(f"pitch shift: expected -{MAX_PITCH_CENTS:.0f}..{MAX_PITCH_CENTS:.0f} cents, got {self.pitch_shift}")
         if not MIN_CONTRAST <= self.contrast <= MAX_CONTRAST:
             raise _bad(f"contrast: expected {MIN_CONTRAST:g}..{MAX_CONTRAST:g}, got {self.contrast}")
 
@@ -239,6 +244,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("formant_shift", SpeechOptions, float, "timbre: move the voice's formants by CENTS (> 0 brighter/smaller, "
            "< 0 darker/larger; 0 = the TTS's own voice); left out: chosen from the face", _BOTH,
            -MAX_SHIFT_CENTS, MAX_SHIFT_CENTS, nullable=True, metavar="CENTS"),
+    Option("pitch_shift", SpeechOptions, float, "move the voice's pitch by CENTS (100 = a semitone; > 0 higher; "
+           "0 = the TTS's own pitch; beyond +-300 it starts to sound processed)", _BOTH, -MAX_PITCH_CENTS,
+           MAX_PITCH_CENTS, metavar="CENTS"),
     Option("contrast", SpeechOptions, float, "spectral contrast of the voice: > 1 undoes the TTS's muffling "
            "(crisper speech), 1 = the TTS's own spectrum", _BOTH, MIN_CONTRAST, MAX_CONTRAST),
     # -- video (VideoOptions) --------------------------------------------------------------

@@ -5,7 +5,7 @@ Numbered stages (each a short method):
   2. identity feature f_id (or f for the ablation)        (facespeak.face.identity)
   3. text: normalise + split into chunks                  (facespeak.text)
   4. acoustic model: ids -> mel + intermediates           (facespeak.tts)
-     then the face's timbre: a formant shift of the mel    (facespeak.tts.timbre)
+     then the face's timbre: a formant + pitch shift of the mel (facespeak.tts.timbre)
      and the contrast post-filter (detail the TTS smoothed) (facespeak.tts.postfilter)
   5. vocoder: mel -> waveform                             (facespeak.vocoder)
 
@@ -51,11 +51,11 @@ from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tfg.mesh_space import EXPRESSION_NAMES
 from .tts.postfilter import sharpen_contrast, vocoder_level
-from .tts.timbre import formant_shift
+from .tts.timbre import shift_voice
 from .vocoder.onnx_export import OnnxVocoder
 from .video.writer import VideoConfig, VideoWriter
 
-__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
+__all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "CHILD_GENDER_SCORE", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
            "speech_captions"]
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class SpeechResult:
     identity: Any = None
     portrait: Any = None
     formant_cents: float = 0.0  # the timbre shift applied (the face's, or the user's)
+    pitch_cents: float = 0.0  # the pitch shift applied (the user's; decisions.md #35)
 
     @property
     def duration_s(self) -> float:
@@ -131,6 +132,7 @@ class _threads:
 # decisions.md #22: the TTS was trained on gender scores of size 0.5..1; an undecided estimate
 # (the multi-view estimator's views disagree) would ask for a voice between the genders
 GENDER_SCORE_FLOOR = 0.5
+CHILD_GENDER_SCORE = -1.0  # decisions.md #35: a child's face gets the high voice
 
 
 def gender_score(p_female: float, floor: float = GENDER_SCORE_FLOOR) -> float:
@@ -184,22 +186,28 @@ class FaceSpeak:
         vec = np.asarray(feats.f_id if condition == "f_id" else feats.f, dtype=np.float32)
         if self.tts.cfg.gender_cond:  # decisions.md #14: apparent gender joins the face feature
             if voice_gender == "auto":
-                score = gender_score(estimate_gender(portrait.image, portrait.face).p_female)
+                estimate = estimate_gender(portrait.image, portrait.face)
+                # decisions.md #35: a child speaks with the high (female-trained) voice whatever
+                # the estimated gender, which the estimator gets wrong on children
+                score = CHILD_GENDER_SCORE if estimate.is_child else gender_score(estimate.p_female)
             else:
                 score = 1.0 if voice_gender == "male" else -1.0
             vec = np.concatenate([vec, np.float32([score])])
         return portrait, feats, torch.as_tensor(vec)[None].to(self.device)
 
-    def formant_cents(self, cond: torch.Tensor, opts: SpeechOptions) -> float:
-        """The formant shift for this face: the user's ``opts.formant_shift``, else the timbre
-        map's choice from the face feature and gender score in ``cond`` (1, D_cond), else 0
-        (no map, or a TTS without a gender input)."""
+    def voice_shift(self, cond: torch.Tensor, opts: SpeechOptions) -> tuple[float, float]:
+        """(formant, pitch) shifts in cents: the formant shift is the user's
+        ``opts.formant_shift``, else the timbre map's choice from the face feature and gender
+        score in ``cond`` (1, D_cond), else 0 (no map, or a TTS without a gender input); the
+        pitch shift is the user's ``opts.pitch_shift`` (decisions.md #35: not chosen from the face)."""
         if opts.formant_shift is not None:
-            return float(opts.formant_shift)
-        if self.timbre is None or not self.tts.cfg.gender_cond:
-            return 0.0
-        vec = cond[0].detach().cpu().numpy()
-        return self.timbre.cents(vec[:-1], float(vec[-1]))
+            formant = float(opts.formant_shift)
+        elif self.timbre is None or not self.tts.cfg.gender_cond:
+            formant = 0.0
+        else:
+            vec = cond[0].detach().cpu().numpy()
+            formant = self.timbre.cents(vec[:-1], float(vec[-1]))
+        return formant, float(opts.pitch_shift)
 
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions, cancel: CancelToken | None = None,
@@ -215,19 +223,19 @@ class FaceSpeak:
         with clock.stage(TEXT):
             self.frontend.normalize(text)  # raises TextError early for empty/unspeakable text
             chunks = (split or self.frontend.split)(text)
-        cents = self.formant_cents(cond, opts)
+        shift = self.voice_shift(cond, opts)
         progress = SpeechProgress(chunks, opts.steps, clock)
         for k, chunk in enumerate(chunks):
             check_cancel(cancel)
             with clock.stage(TEXT):
                 ids = self.frontend.encode(chunk)
             if ids:
-                yield self._synthesise_chunk(chunk, ids, cond, opts, k, cents, cancel, progress, clock, vocoder_window)
+                yield self._synthesise_chunk(chunk, ids, cond, opts, k, shift, cancel, progress, clock, vocoder_window)
             progress.vocoded(k)
 
     @torch.inference_mode()
     def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
-                          cents: float = 0.0, cancel: CancelToken | None = None,
+                          shift: tuple[float, float] = (0.0, 0.0), cancel: CancelToken | None = None,
                           progress: SpeechProgress | None = None, clock: StageClock | None = None,
                           vocoder_window: int | None = None) -> SpeechChunk:
         clock = StageClock.of(clock)
@@ -247,7 +255,7 @@ class FaceSpeak:
         if progress is not None:
             progress.decoded(k)
         n = int(out.mel_lengths[0])
-        mel = formant_shift(out.mel[:, :, :n], cents, self.mel_spec)  # 0 cents: unchanged
+        mel = shift_voice(out.mel[:, :, :n], shift[0], self.mel_spec, pitch_cents=shift[1])  # (0, 0): unchanged
         mel = sharpen_contrast(mel, opts.contrast, vocoder_level(self.mel_spec))
         if vocoder_window is None and isinstance(self.vocoder, OnnxVocoder):
             # ONNX Runtime's arena grows to the largest input it has run (+180-280 MB on long
@@ -278,8 +286,9 @@ class FaceSpeak:
             if keep_chunks:
                 chunks.append(ch)
         wav = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        formant, pitch = self.voice_shift(cond, opts)
         return SpeechResult(wav=wav, sample_rate=self.mel_spec.sample_rate, chunks=chunks, identity=feats, portrait=portrait,
-                            formant_cents=self.formant_cents(cond, opts))
+                            formant_cents=formant, pitch_cents=pitch)
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Timbre from the face (formant shift) on the real bundled models and a real photo."""
+"""Timbre from the face (formant and pitch shifts) on the real bundled models and a real photo."""
 
 from pathlib import Path
 
@@ -27,20 +27,31 @@ def _centroid_hz(mel: np.ndarray, fs: FaceSpeak) -> float:
     return float((power * _mel_centres(fs.mel_spec)[:, None]).sum() / power.sum())
 
 
-def test_the_face_picks_the_shift_and_the_user_can_override_it(fs):
+def test_the_face_picks_the_timbre_and_the_user_can_override_it_and_the_pitch(fs):
     _, _, cond = fs.face_condition(str(PORTRAIT))
-    auto = fs.formant_cents(cond, SpeechOptions())
+    formant, pitch = fs.voice_shift(cond, SpeechOptions())
     vec = cond[0].numpy()
-    assert auto == pytest.approx(fs.timbre.cents(vec[:-1], float(vec[-1])))
-    assert 0 < abs(auto) <= fs.timbre.max_cents
-    assert fs.formant_cents(cond, SpeechOptions(formant_shift=0.0)) == 0.0
-    assert fs.formant_cents(cond, SpeechOptions(formant_shift=-120.0)) == -120.0
+    assert formant == pytest.approx(fs.timbre.cents(vec[:-1], float(vec[-1])))
+    assert 0 < abs(formant) <= fs.timbre.max_cents and pitch == 0.0  # the pitch is the TTS's own by default
+    assert fs.voice_shift(cond, SpeechOptions(formant_shift=0.0)) == (0.0, 0.0)
+    assert fs.voice_shift(cond, SpeechOptions(formant_shift=-120.0)) == (-120.0, 0.0)
+    assert fs.voice_shift(cond, SpeechOptions(pitch_shift=80.0)) == (formant, 80.0)
+
+
+def test_a_pitch_shift_moves_f0_by_its_ratio(fs):
+    f0 = {}
+    for cents in (-200.0, 200.0):
+        res = fs.speak(str(PORTRAIT), TEXT, SpeechOptions(formant_shift=0.0, pitch_shift=cents), keep_chunks=False)
+        f0[cents] = median_f0(res.wav, res.sample_rate)
+        assert res.pitch_cents == cents
+    # 400 cents apart = a ratio of 1.26: the vocoder follows the moved harmonics
+    assert 1.15 < f0[200.0] / f0[-200.0] < 1.4, f0
 
 
 def test_a_shift_changes_the_timbre_and_keeps_the_pitch(fs):
     out = {}
     for cents in (-250.0, 250.0):
-        res = fs.speak(str(PORTRAIT), TEXT, SpeechOptions(formant_shift=cents))
+        res = fs.speak(str(PORTRAIT), TEXT, SpeechOptions(formant_shift=cents, pitch_shift=0.0))
         mel = np.concatenate([ch.mel for ch in res.chunks], axis=1)
         out[cents] = (median_f0(res.wav, res.sample_rate), _centroid_hz(mel, fs),
                       speaker_embedding(res.wav, res.sample_rate))
@@ -59,4 +70,4 @@ def test_cli_reports_the_timbre_it_used(tmp_path):
     run = subprocess.run([str(exe), "tts", "--image", str(PORTRAIT), "--text", "Hello there.", "--formant-shift", "-100",
                           "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-500:]
-    assert "timbre -100 cents" in run.stdout and out.stat().st_size > 10_000
+    assert "timbre -100 cents, pitch" in run.stdout and out.stat().st_size > 10_000

@@ -8,6 +8,8 @@ import pytest
 
 from facespeak.core.errors import InputError
 from facespeak.eval.metrics.speech import f0_gender_range, median_f0
+import facespeak.pipeline as pipeline
+from facespeak.face.gender import GenderEstimate
 from facespeak.pipeline import FaceSpeak, SpeechOptions, default_tts_path
 
 PORTRAIT = Path(__file__).resolve().parents[2] / "examples" / "portrait.jpg"  # a woman
@@ -37,3 +39,14 @@ def test_unknown_voice_gender_is_refused_in_one_line(fs):
         SpeechOptions(voice_gender="robot").validate()
     with pytest.raises(InputError, match="voice gender"):
         fs.face_condition(str(PORTRAIT), voice_gender="robot")
+
+
+def test_a_child_gets_the_high_voice_whatever_the_estimated_gender(fs, monkeypatch):
+    """decisions.md #35: the estimator misreads children's gender (a girl of five: p_female 0.05),
+    so a child's face (estimated age < 13) gets the female-trained, high voice; an adult keeps
+    the estimate; the user's override still wins."""
+    for age, want in ((7.0, pipeline.CHILD_GENDER_SCORE), (30.0, pipeline.gender_score(0.05))):
+        monkeypatch.setattr(pipeline, "estimate_gender", lambda image, face, age=age: GenderEstimate("male", 0.05, age))
+        assert float(fs.face_condition(str(PORTRAIT))[2][0, -1]) == pytest.approx(want)
+    assert pipeline.CHILD_GENDER_SCORE < 0 < pipeline.gender_score(0.05)
+    assert float(fs.face_condition(str(PORTRAIT), voice_gender="male")[2][0, -1]) == 1.0

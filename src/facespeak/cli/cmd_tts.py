@@ -141,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
         total, spoken = _write_speech(out, fs, text, cond, opts, bar.update)
         if captions is not None:
             write_captions(captions, speech_captions(fs, text, spoken, opts))
-    sr = fs.mel_spec.sample_rate
+    sr, (formant, pitch) = fs.mel_spec.sample_rate, fs.voice_shift(cond, opts)
     print(f"wrote {out} ({total / sr:.2f} s, face #{portrait.face_index} of {len(portrait.faces)}, "
-          f"timbre {fs.formant_cents(cond, opts):+.0f} cents)" + (f"; captions {captions[0]}" if captions else ""))
+          f"timbre {formant:+.0f} cents, pitch {pitch:+.0f} cents)" + (f"; captions {captions[0]}" if captions else ""))
     return 0
 
 

@@ -28,6 +28,7 @@ class FaceItem:
     kind: str  # 'photo' | 'frame'
     source_path: str
     style: str = "photo"  # 'photo' | 'bw' | 'painting' | 'drawing' | 'render' (manifests before session 7: 'photo')
+    child: bool = False  # the manifest's by-eye 'child' mark (manifests before session 12: none)
 
     def describe(self) -> dict[str, Any]:
         return {"person": self.person, "path": str(self.path), "face_box": self.face_box, "gender_label": self.gender,
@@ -47,7 +48,7 @@ def manifest_items(manifest: dict[str, Any], root: str | Path) -> list[FaceItem]
                             gender=persons.get(person, {}).get("gender"),
                             split=it.get("split") or persons.get(person, {}).get("split", "train"),
                             kind=it.get("kind", "photo"), source_path=str(it.get("source_path", it["path"])),
-                            style=it.get("style", "photo")))
+                            style=it.get("style", "photo"), child=bool(persons.get(person, {}).get("child", False))))
     return out
 
 

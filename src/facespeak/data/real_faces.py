@@ -51,6 +51,7 @@ class PersonInfo:
     gender: str  # apparent gender, annotated by eye: 'female' | 'male'
     split: str  # 'train' | 'heldout' (never trained on)
     note: str
+    child: bool = False  # by eye: a child (a child's voice is high whatever the gender; decisions.md #35)
 
 
 STYLES = ("photo", "bw", "painting", "drawing", "render")
@@ -171,9 +172,10 @@ PERSONS: dict[str, PersonInfo] = {
                                    "Lovelace in an oval frame (stylised)"),
     "facetorch_family_woman": PersonInfo("female", "heldout", "facetorch test.jpg, laughing woman left, turned "
                                          "~30 deg (the man beside her is the train person facetorch_family_man)"),
-    "facetorch_family_boy": PersonInfo("male", "heldout", "facetorch test.jpg, boy of about 7 in the middle (child)"),
+    "facetorch_family_boy": PersonInfo("male", "heldout", "facetorch test.jpg, boy of about 7 in the middle (child)",
+                                       child=True),
     "facetorch_family_girl": PersonInfo("female", "heldout", "facetorch test.jpg, girl of about 5 with a bow, right "
-                                        "(child)"),
+                                        "(child)", child=True),
     "facexlib_render_man": PersonInfo("male", "heldout", "facexlib landmarks_98.png: 3-D rendered bald male head, "
                                       "frontal, with landmark dots and numbers drawn on it (stylised)"),
 }
@@ -387,7 +389,7 @@ def build_real_faces(out_dir: str | Path = "corpus/faces", cache_dir: str | Path
     for video in VIDEOS:
         items.extend(_gather_video(video, out, cache, _one_face_frame))
     items.extend(_gather_photos(out, cache, EVAL_PHOTOS))
-    persons = {p: {"gender": i.gender, "split": i.split, "note": i.note} for p, i in PERSONS.items()}
+    persons = {p: {"gender": i.gender, "split": i.split, "note": i.note, "child": i.child} for p, i in PERSONS.items()}
     manifest = {"format": MANIFEST_FORMAT, "persons": persons, "items": items}
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1))

@@ -1,4 +1,4 @@
-"""Voice timbre from the face: a formant (spectral-envelope) shift chosen by the face's identity.
+"""Voice timbre from the face (a formant shift chosen by the face's identity) and the user's pitch shift.
 
 Why (docs/decisions.md #21): the TTS learns its face-to-voice map from a few dozen face-voice
 pairs, so faces unlike the training faces get voices near the average voice of their gender,
@@ -9,11 +9,13 @@ by a number of cents chosen from the face, so each person keeps their own timbre
 
 Two parts:
 
-* :func:`formant_shift` (mel domain, before the vocoder): split each log-mel frame into a
+* :func:`shift_voice` (mel domain, before the vocoder): split each log-mel frame into a
   smooth envelope (the first ``lifter`` coefficients of its DCT along the mel axis) and the
   fine structure (harmonics, noise); warp the envelope's frequency axis by ``2 ** (cents/1200)``
-  and add the fine structure back unchanged. Formants move, F0 stays where the TTS put it
-  (measured in docs/benchmarks.md, "Voice timbre"). Timing is untouched, so lips stay in sync.
+  and the fine structure's by ``2 ** (pitch_cents/1200)``, and add them. With pitch 0 the
+  formants move and F0 stays where the TTS put it (docs/benchmarks.md, "Voice timbre"); the
+  fine-structure warp moves F0 by the same ratio (the vocoder follows the harmonics: +200 cents
+  took a female voice from 204 to 229 Hz, decisions.md #35). Timing is untouched, so lips stay in sync.
 * :class:`TimbreMap` (face -> cents): within each apparent gender, the identity feature is
   standardised (as the TTS's LayerNorm does), centred on the mean of a population of training
   persons, projected on that population's first ``k`` principal directions and each score
@@ -21,7 +23,9 @@ Two parts:
   scores of 10-20 persons in 256 dimensions overstate it). The scores are combined with equal
   weights (a fixed direction in the whitened space, so no single trait decides) and squashed:
   ``cents = max_cents * tanh(z)``. The same face always gets the same shift; frames of one
-  face video differ by little (identity features are motion-free).
+  face video differ by little (identity features are motion-free). The pitch is not chosen from
+  the face: a face-chosen pitch cost quality and did not separate voices (decisions.md #35);
+  it is the user's knob (``SpeechOptions.pitch_shift``).
 
 The face-voice pairing of our corpus is arbitrary within a gender (docs/datasheet_speech.md),
 so there is no real face-to-timbre correlation to learn; the map is a fixed, documented,
@@ -43,9 +47,9 @@ from facespeak.core.checkpoint import load_checkpoint, save_checkpoint
 from facespeak.core.errors import CheckpointError, InputError
 from facespeak.core.timing import MelSpec
 
-__all__ = ["formant_shift", "TIMBRE_ARCH", "TimbreMap", "DEFAULT_LIFTER"]
+__all__ = ["shift_voice", "TIMBRE_ARCH", "TimbreMap", "DEFAULT_LIFTER"]
 
-# the user-facing limit of formant shifts (MAX_SHIFT_CENTS, 600 cents) lives with the options (facespeak.options)
+# the user-facing limits of the shifts (MAX_SHIFT_CENTS, MAX_PITCH_CENTS) live with the options (facespeak.options)
 DEFAULT_LIFTER = 20  # DCT coefficients kept as the envelope (of 80 mel bins)
 _FEMALE, _MALE = 0, 1
 
@@ -76,21 +80,26 @@ def _warp_matrix(cents: float, centres: np.ndarray) -> np.ndarray:
     return m
 
 
-def shift_matrix(cents: float, spec: MelSpec = MelSpec(), lifter: int = DEFAULT_LIFTER) -> torch.Tensor:
-    """(n_mels, n_mels) float32 A with ``shifted = A @ log_mel``: ``W P + (I - P)``, P the
-    envelope projector (first ``lifter`` DCT coefficients), W the frequency warp."""
+def shift_matrix(cents: float, spec: MelSpec = MelSpec(), lifter: int = DEFAULT_LIFTER,
+                 pitch_cents: float = 0.0) -> torch.Tensor:
+    """(n_mels, n_mels) float32 A with ``shifted = A @ log_mel``: ``W_f P + W_p (I - P)``, P the
+    envelope projector (first ``lifter`` DCT coefficients), W_f the frequency warp by ``cents``
+    (formants) and W_p the one by ``pitch_cents`` (the fine structure: harmonics, so F0)."""
     if not 1 <= lifter <= spec.n_mels:
         raise ValueError(f"lifter: expected 1..{spec.n_mels}, got {lifter}")
     d = _dct_matrix(spec.n_mels)
     p = d[:lifter].T @ d[:lifter]
-    a = _warp_matrix(float(cents), _mel_centres(spec)) @ p + np.eye(spec.n_mels) - p
+    centres = _mel_centres(spec)
+    fine = np.eye(spec.n_mels) - p
+    a = _warp_matrix(float(cents), centres) @ p + (_warp_matrix(float(pitch_cents), centres) @ fine if pitch_cents else fine)
     return torch.from_numpy(a.astype(np.float32))
 
 
-def formant_shift(mel: torch.Tensor, cents: float | torch.Tensor, spec: MelSpec = MelSpec(),
-                  lifter: int = DEFAULT_LIFTER) -> torch.Tensor:
-    """Log-mel ``(B, n_mels, T)`` -> same shape with each item's spectral envelope moved by
-    ``cents`` (a float, or a ``(B,)`` tensor: one shift per item). 0 returns ``mel`` unchanged."""
+def shift_voice(mel: torch.Tensor, cents: float | torch.Tensor, spec: MelSpec = MelSpec(),
+                lifter: int = DEFAULT_LIFTER, pitch_cents: float = 0.0) -> torch.Tensor:
+    """Log-mel ``(B, n_mels, T)`` -> same shape with each item's spectral envelope (formants)
+    moved by ``cents`` (a float, or a ``(B,)`` tensor: one shift per item) and its harmonics
+    (pitch) by ``pitch_cents``. Both 0 return ``mel`` unchanged."""
     if mel.dim() != 3 or mel.shape[1] != spec.n_mels:
         raise ValueError(f"mel: expected (B, {spec.n_mels}, T), got {tuple(mel.shape)}")
     per_item = torch.as_tensor(cents, dtype=torch.float64).flatten()
@@ -98,9 +107,9 @@ def formant_shift(mel: torch.Tensor, cents: float | torch.Tensor, spec: MelSpec 
         per_item = per_item.expand(mel.shape[0])
     if per_item.numel() != mel.shape[0]:
         raise ValueError(f"cents: expected 1 or {mel.shape[0]} values, got {per_item.numel()}")
-    if bool((per_item == 0).all()):
+    if bool((per_item == 0).all()) and not pitch_cents:
         return mel
-    a = torch.stack([shift_matrix(float(c), spec, lifter) for c in per_item]).to(mel)  # (B, n, n)
+    a = torch.stack([shift_matrix(float(c), spec, lifter, pitch_cents) for c in per_item]).to(mel)  # (B, n, n)
     return torch.bmm(a, mel)
 
 
@@ -168,6 +177,7 @@ class TimbreMap:
         return float(proj.sum() / math.sqrt(len(proj)))
 
     def cents(self, feature: np.ndarray, gender_score: float) -> float:
+        """The face's formant shift, cents."""
         return float(self.max_cents * math.tanh(self.score(feature, gender_score)))
 
     def save(self, path: str | Path, note: str = "") -> None:
