@@ -70,6 +70,7 @@ def test_tts_returns_speech_and_bad_input_gets_one_line(server):
         ({"text": "Hi.", "seed": "abc"}, PORTRAIT.read_bytes(), "seed"),
         ({"text": "Hi.", "voice_gender": "robot"}, PORTRAIT.read_bytes(), "voice gender"),
         ({"text": "Hi.", "formant_shift": "900"}, PORTRAIT.read_bytes(), "formant shift: expected -600..600 cents"),
+        ({"text": "Hi.", "pitch_shift": "-700"}, PORTRAIT.read_bytes(), "pitch shift: expected -600..600 cents"),
     ]:
         status, _, body = _post(server + "/api/tts", fields, image)
         assert status == 422, (fields, body)
@@ -127,6 +128,10 @@ def test_web_page_in_a_real_browser(server, browser, tmp_path):
     wait.until(lambda d: d.find_element(By.ID, "error").text != "")
     assert "formant shift: expected -600..600 cents" in browser.find_element(By.ID, "error").text
     browser.find_element(By.ID, "formant_shift").clear()
+    browser.find_element(By.ID, "pitch_shift").send_keys("-700")  # and the pitch field
+    browser.find_element(By.ID, "speak").click()
+    wait.until(lambda d: "pitch shift" in d.find_element(By.ID, "error").text)
+    browser.find_element(By.ID, "pitch_shift").clear()
     # a file that is not an image: one readable error line on the page, no face list
     bad = tmp_path / "notes.jpg"
     bad.write_bytes(b"this is text, not a JPEG")
