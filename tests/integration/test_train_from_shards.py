@@ -1,7 +1,8 @@
 """Training from prepared shards: a tiny LRS3-layout set of real talking clips (three speakers,
 one held out) prepared with ``facespeak data prepare lrs3 --workers 2``; the TTS and SyncNet
 stream items from it, and the TTS trains a few steps with 2-process gloo DDP (``torchrun``) from
-the shards and exports weights that record the mel analysis they learnt."""
+the shards and exports weights that record the mel analysis they learnt; the project's speech corpus
+prepared into the same shards (a still portrait per voice) trains the TTS too."""
 
 from __future__ import annotations
 
@@ -414,4 +415,69 @@ def test_face_cache_gives_the_streamed_conditions_without_face_analysis(shards: 
     cfg.data.mel, cfg.data.face_cache, cfg.model.gender_cond = spec, str(tmp_path / "faces"), True
     cfg.train.steps, cfg.train.batch_size = 2, 2
     stats = train(TTSTask(cfg), cfg.train, tmp_path / "run", device="cpu", progress=False)  # no video decoded
+    assert all(math.isfinite(stats[k]) for k in ("dur", "prior", "cfm"))
+
+
+def _speech_corpus(rendered: Path, root: Path) -> None:
+    """A speech corpus in ``facespeak data build-speech``'s layout (manifest.jsonl + wavs/) whose
+    utterances are the rendered clips' speech, by three voices (one per sentence)."""
+    import json
+
+    import soundfile as sf
+
+    from facespeak.video.reader import read_video
+
+    rows = []
+    for i, (text, voice) in enumerate(zip(SENTENCES, ["voice_a", "voice_b", "voice_c"])):
+        data = read_video(rendered / f"{i}.mp4")
+        wav = f"wavs/{voice}/s{i:05d}.wav"
+        (root / wav).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / wav, data.audio, int(data.info.sample_rate))
+        rows.append({"id": f"{voice}-s{i:05d}", "text": text, "text_normalized": text, "voice": voice,
+                     "speaker": voice, "gender": "female", "duration": len(data.audio) / data.info.sample_rate,
+                     "wav": wav, "split": "train", "sentence_id": f"s{i:05d}", "derived": False})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_speech_corpus_in_shards_trains_the_tts_and_not_the_video_stages(shards: Path, tmp_path: Path) -> None:
+    """`facespeak data prepare speech CORPUS --faces FACES.json`: each utterance becomes a sample
+    whose video is its voice's portrait, still, as long as the speech; the TTS trains from those
+    shards through the same stream as from real clips; the lip-sync and motion stages skip them."""
+    import json
+
+    from facespeak.audio.io import load_audio
+    from facespeak.data.shards.stage_items import JointWindowItems, TFGPairItems
+    from facespeak.train import train
+    from facespeak.train.tts_task import TTSTask, TTSTrainConfig
+
+    rendered = shards.parent / "rendered"
+    _speech_corpus(rendered, tmp_path / "speech")
+    faces = tmp_path / "faces.json"  # voice_c has no portrait: left out
+    faces.write_text(json.dumps({"voice_a": [str(rendered / "a.png")], "voice_b": [str(rendered / "b.png")]}))
+    out = tmp_path / "speech_shards"
+    assert main(["data", "prepare", "speech", str(tmp_path / "speech"), "--faces", str(faces), "--out", str(out),
+                 "--sample-rate", "22050", "--clips-per-shard", "1"]) == 0
+    samples = {s["key"]: s for s in map(decode_sample, iter_shards(out))}
+    assert sorted(samples) == ["train/voice_a/s00000", "train/voice_b/s00001"]
+    conds = []
+    for i, s in enumerate(samples.values()):
+        n = len(s["frames"])
+        assert s["meta"]["still"] and s["sample_rate"] == 22050 and len(s["audio"]) == round(n / 25 * 22050)
+        source = load_audio(tmp_path / "speech" / f"wavs/voice_{'ab'[i]}/s{i:05d}.wav", 22050)
+        assert abs(len(source) - len(s["audio"])) <= 22050 / 25  # as long as the speech, to a frame
+        m = min(len(source), len(s["audio"]))
+        assert np.corrcoef(source[:m], s["audio"][:m])[0, 1] > 0.99  # the utterance itself
+        assert np.abs(s["frames"].astype(int) - s["frames"][:1]).max() <= 12  # one portrait (H.264 noise)
+        assert s["meta"]["phonemes"] and s["text"] == SENTENCES[i] and (s["quality"] & 1).sum() == 0
+        assert SyncItems(frames=5, mouth_size=16, mel_frames=20, min_offset=1)(s) == []
+        assert TFGPairItems(size=32)(s) == []
+        assert JointWindowItems(32, 6, MelSpec(), MelSpec.paper())(s) == []
+        item = TTSItems(MelSpec())(s)[0]
+        assert np.isfinite(item["cond"]).all() and np.linalg.norm(item["cond"]) > 0
+        conds.append(item["cond"])
+    assert np.linalg.norm(conds[0] - conds[1]) > 0.1 * np.linalg.norm(conds[0])  # each voice its own face
+    cfg = TTSTrainConfig.tiny()
+    cfg.shards = ShardStreamConfig(dir=str(out), stats_clips=2)
+    cfg.train.steps, cfg.train.batch_size = 2, 2
+    stats = train(TTSTask(cfg), cfg.train, tmp_path / "run", device="cpu", progress=False)
     assert all(math.isfinite(stats[k]) for k in ("dur", "prior", "cfm"))

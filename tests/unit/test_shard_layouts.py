@@ -1,5 +1,5 @@
-"""Dataset layout readers (LRS3, LRS2, VoxCeleb2, folder) on tiny fake trees, transcript parsing,
-the job partition and the CLI's one-line errors."""
+"""Dataset layout readers (LRS3, LRS2, VoxCeleb2, folder, the speech corpus) on tiny fake trees,
+transcript parsing, the job partition and the CLI's one-line errors."""
 
 from __future__ import annotations
 
@@ -96,8 +96,34 @@ def test_missing_or_empty_roots_are_one_clear_error(tmp_path, layout) -> None:
         list_clips(layout, tmp_path / "missing")
     with pytest.raises(InputError, match=f"{layout}: expected clips laid out as"):
         list_clips(layout, tmp_path)
-    with pytest.raises(InputError, match="expected one of lrs3, lrs2, vox2, folder"):
+    with pytest.raises(InputError, match="expected one of lrs3, lrs2, vox2, folder, speech"):
         list_clips("lrs4", tmp_path)
+
+
+def test_speech_corpus_with_portraits(tmp_path) -> None:
+    import json
+
+    root = tmp_path / "speech"
+    rows = [{"speaker": spk, "sentence_id": f"s{i:05d}", "text": f"Sentence {i}.", "wav": f"wavs/{spk}/s{i:05d}.wav",
+             "split": split} for i, (spk, split) in enumerate([("v_a", "train"), ("v_a", "eval_sentence"),
+                                                               ("v_b", "train"), ("v_c", "train")] * 3)]
+    root.mkdir()
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    faces = tmp_path / "faces" / "faces.json"
+    with pytest.raises(InputError, match="speech: expected --faces"):
+        list_clips("speech", root, faces)
+    faces.parent.mkdir()
+    faces.write_text(json.dumps({"v_a": ["a1.png", "a2.png"], "v_b": "b.png"}))  # v_c: no portrait, left out
+    clips = list_clips("speech", root, faces)
+    assert [c.key for c in clips] == sorted(c.key for c in clips) and len(clips) == 9
+    a = [c for c in clips if c.speaker == "v_a"]
+    assert {c.video for c in a} == {faces.parent / "a1.png", faces.parent / "a2.png"}  # both portraits used
+    assert clips == list_clips("speech", root, faces)  # the pick is a stable hash of the key
+    c = next(c for c in clips if c.key == "eval_sentence/v_a/s00001")
+    assert (c.split, c.transcript, c.audio) == ("eval_sentence", "Sentence 1.", root / "wavs/v_a/s00001.wav")
+    faces.write_text(json.dumps({"v_z": ["z.png"]}))
+    with pytest.raises(InputError, match="speech: expected utterances of speakers with a portrait"):
+        list_clips("speech", root, faces)
 
 
 def test_parts_cover_every_clip_once() -> None:
@@ -120,3 +146,5 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     assert err.startswith("error: lrs3: expected a dataset folder") and "\n" not in err
     assert main(["data", "prepare", "vox2", str(tmp_path), "--out", str(tmp_path / "o"), "--shard", "2/2"]) == 2
     assert "--shard" in capsys.readouterr().err
+    assert main(["data", "prepare", "speech", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith("error: --faces: expected it with the speech layout")

@@ -320,7 +320,8 @@ def _run_build_vocoder_teacher(args: argparse.Namespace) -> int:
 
 def _register_prepare_shards(sub: argparse._SubParsersAction) -> None:
     d = ShardConfig()
-    p = sub.add_parser("prepare", help="an audio-visual dataset (LRS3, LRS2, VoxCeleb2, a folder) -> WebDataset shards",
+    p = sub.add_parser("prepare", help="an audio-visual dataset (LRS3, LRS2, VoxCeleb2, a folder, the speech corpus) "
+                                       "-> WebDataset shards",
                        description="Decode every clip, track and align the face per frame, and write samples "
                                    "(aligned face mp4, 16 kHz wav, transcript, phonemes, head pose, mesh, quality "
                                    "flags) into tar shards with an index; resumable (docs/training.md).")
@@ -335,14 +336,23 @@ def _register_prepare_shards(sub: argparse._SubParsersAction) -> None:
                    help="use only the first N clips of the sorted list (default 0: all)")
     p.add_argument("--clips-per-shard", type=int, default=d.clips_per_shard,
                    help=f"samples per tar (default {d.clips_per_shard})")
+    p.add_argument("--faces", default="", metavar="JSON",
+                   help="speech only: {speaker: [portrait image, ...]} (paths relative to the file), the face "
+                        "each voice is given")
+    p.add_argument("--sample-rate", type=int, default=d.sample_rate,
+                   help=f"audio Hz of the shards (default {d.sample_rate}; 22050 keeps the speech corpus's band)")
     p.set_defaults(func=_run_prepare_shards)
 
 
 def _run_prepare_shards(args: argparse.Namespace) -> int:
     check_output_dir(args.out)
     part, parts = parse_part(args.shard)
+    if bool(args.faces) != (args.dataset == "speech"):
+        raise InputError(f"--faces: expected it with the speech layout (only), got dataset {args.dataset!r} and "
+                         f"--faces {args.faces!r}")
     cfg = ShardConfig(dataset=args.dataset, root=args.root, out=args.out, size=args.size, workers=args.workers,
-                      part=part, parts=parts, max_clips=args.max_clips, clips_per_shard=args.clips_per_shard)
+                      part=part, parts=parts, max_clips=args.max_clips, clips_per_shard=args.clips_per_shard,
+                      faces=str(Path(args.faces).resolve()) if args.faces else "", sample_rate=args.sample_rate)
     r = prepare_shards(cfg, progress=os.environ.get("FACESPEAK_NO_PROGRESS") != "1")
     print(f"prepared {r['done_now']} clips now ({r['failed_now']} failed, {r['skipped']} already done or failed); "
           f"{args.out}: {r['n_clips']} clips of {len(r['speakers'])} speakers in {len(r['shards'])} shards, "

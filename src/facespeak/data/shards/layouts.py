@@ -17,18 +17,31 @@ One small reader per layout; each returns :class:`ClipRecord` rows sorted by ``k
 - ``folder``: any ``ROOT/**/*.mp4`` with an optional same-stem ``.txt`` (LRS-style ``Text:``
   line or plain text); speaker = the clip's parent folder (``ROOT`` itself: ``"root"``),
   split = ``"all"``.
+- ``speech``: the project's speech corpus (``facespeak data build-speech``,
+  docs/datasheet_speech.md): ``ROOT/manifest.jsonl`` rows (``speaker``, ``sentence_id``,
+  ``text``, ``wav``, ``split``) and, from ``faces`` (a JSON file ``{speaker: [image, ...]}``,
+  paths relative to that file, or the face corpus folder: :mod:`.speech_faces` pairs voices
+  with persons as the face bank does), the portraits each voice is given; an utterance's portrait is
+  picked among its speaker's by a stable hash of its key. The "video" is that still portrait
+  (:data:`IMAGE_SUFFIXES`), as long as the speech. Speakers without a portrait are left out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.errors import InputError
+from .speech_faces import paired_portraits
 
-__all__ = ["ClipRecord", "WordTiming", "LAYOUTS", "parse_lrs_transcript", "lrs3_clips", "lrs2_clips",
-           "vox2_clips", "folder_clips", "list_clips"]
+__all__ = ["ClipRecord", "WordTiming", "LAYOUTS", "IMAGE_SUFFIXES", "parse_lrs_transcript", "lrs3_clips",
+           "lrs2_clips", "vox2_clips", "folder_clips", "speech_clips", "list_clips"]
+
+#: a record whose ``video`` has one of these suffixes is a still portrait (the ``speech`` layout)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 WordTiming = tuple[str, float, float]  # (word, start s, end s) from the clip start
 
@@ -166,12 +179,47 @@ def folder_clips(root: str | Path) -> list[ClipRecord]:
     return sorted(out, key=lambda r: r.key)
 
 
-LAYOUTS: dict[str, Callable[[str | Path], list[ClipRecord]]] = {
-    "lrs3": lrs3_clips, "lrs2": lrs2_clips, "vox2": vox2_clips, "folder": folder_clips}
+def _portraits(root: Path, faces: str | Path) -> dict[str, list[Path]]:
+    path = Path(faces)
+    if path.is_dir():
+        return paired_portraits(root, path)
+    if not path.is_file():
+        raise InputError(f"speech: expected --faces, a JSON file {{speaker: [image, ...]}} or the face corpus "
+                         f"folder, found nothing at {path}")
+    table = json.loads(path.read_text(encoding="utf-8"))
+    return {spk: [path.parent / p for p in ([images] if isinstance(images, str) else images)]
+            for spk, images in table.items() if images}
 
 
-def list_clips(layout: str, root: str | Path) -> list[ClipRecord]:
-    """The clips of ``root`` read as ``layout`` (one of :data:`LAYOUTS`)."""
+def speech_clips(root: str | Path, faces: str | Path = "") -> list[ClipRecord]:
+    """The speech corpus's utterances, each with a still portrait of its speaker (module docstring)."""
+    root, expected = Path(root), "manifest.jsonl + wavs/ (facespeak data build-speech)"
+    _need_dir(root, "speech", expected)
+    if not (root / "manifest.jsonl").is_file():
+        raise _none_found(root, "speech", expected)
+    portraits = _portraits(root, faces)
+    out = []
+    for line in (root / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if row is None or row["speaker"] not in portraits:
+            continue
+        key = _safe_key(row["split"], row["speaker"], row["sentence_id"])
+        images = portraits[row["speaker"]]
+        image = images[int(hashlib.sha1(key.encode()).hexdigest(), 16) % len(images)]
+        out.append(ClipRecord(key, image, row["speaker"], row["split"], row["text"], audio=root / row["wav"]))
+    if not out:
+        raise InputError(f"speech: expected utterances of speakers with a portrait in {faces} under {root}, "
+                         f"found none (portraits for {sorted(portraits)})")
+    return sorted(out, key=lambda r: r.key)
+
+
+LAYOUTS: dict[str, Callable[..., list[ClipRecord]]] = {
+    "lrs3": lrs3_clips, "lrs2": lrs2_clips, "vox2": vox2_clips, "folder": folder_clips, "speech": speech_clips}
+
+
+def list_clips(layout: str, root: str | Path, faces: str | Path = "") -> list[ClipRecord]:
+    """The clips of ``root`` read as ``layout`` (one of :data:`LAYOUTS`); ``faces``: the
+    ``speech`` layout's portraits (module docstring)."""
     if layout not in LAYOUTS:
         raise InputError(f"dataset layout: expected one of {', '.join(LAYOUTS)}, got {layout!r}")
-    return LAYOUTS[layout](root)
+    return speech_clips(root, faces) if layout == "speech" else LAYOUTS[layout](root)

@@ -35,7 +35,7 @@ from ...face.identity import MOTION_TARGET_NAMES, motion_targets
 from ...motion.audio_mapper import video_rate_features
 from ...motion.lip_rules import lip_targets
 from ..motion_dataset import motion_columns
-from .stage_items import TTSItems, clip_generator
+from .stage_items import TTSItems, clip_generator, moving_face
 
 __all__ = ["ClipSpeechMotion", "MapperItems", "SamplerItems", "mesh_motion"]
 
@@ -172,6 +172,8 @@ class SamplerItems:
     seed: int = 0
 
     def __call__(self, sample: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+        if not moving_face(sample):  # a still portrait's motion is none at all
+            return []
         c = self.clip(sample)
         if c is None or len(c["motion"]) < self.window:
             return []

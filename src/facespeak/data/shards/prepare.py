@@ -17,6 +17,12 @@ A sample (``__key__`` = the clip's :attr:`ClipRecord.key`) holds these members, 
   ``duration_s``, transcript, ``phonemes`` (IPA, :meth:`facespeak.text.TextFrontend.phonemize`;
   "" without transcript), ``words`` (``[word, start_s, end_s]`` rows where the dataset gives
   them), ``source_fps``, ``source_size`` and a ``quality`` summary (fraction of frames per flag).
+
+A still portrait with its speech (the ``speech`` layout: an image as the record's ``video``,
+the utterance as its ``audio``) becomes the same members: the portrait aligned once and repeated
+for ``round(duration * fps)`` frames, the audio fitted to them; ``json`` adds ``still: true``
+and ``audio_source`` (``source_fps`` 0). The stages that learn lip sync or motion skip such
+samples (:func:`facespeak.data.shards.stage_items.moving_face`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 
 from ...audio.io import load_audio, resample
 from ...core.errors import InputError
-from .layouts import ClipRecord
+from .layouts import IMAGE_SUFFIXES, ClipRecord
 from ..talking_clips import alignment_matrices, resample_frame_indices, track_faces, warp_crops
 from ...video.reader import read_video
 from ...video.writer import VideoConfig, write_video
@@ -57,7 +63,8 @@ class ShardConfig:
     crop_scale / smooth_frames: as :class:`facespeak.data.talking_clips.TalkingClipsConfig`;
     crf: x264 quality of the face video; clips_per_shard: samples per tar; workers: processes
     on this machine; part / parts: this job's share (``--shard part/parts``); max_clips: use
-    only the first N clips of the sorted list (0: all)."""
+    only the first N clips of the sorted list (0: all); faces: the ``speech`` layout's portraits
+    (a JSON file ``{speaker: [image, ...]}``)."""
 
     dataset: str = "folder"
     root: str = "corpus/talking"
@@ -73,13 +80,15 @@ class ShardConfig:
     part: int = 0
     parts: int = 1
     max_clips: int = 0
+    faces: str = ""
 
     def output_settings(self) -> dict[str, Any]:
         """The settings a resumed run must share with the shards already written (those that
         change a sample; ``max_clips`` and ``clips_per_shard`` may change, e.g. a trial grown
         into the full run)."""
-        return {"dataset": self.dataset, "size": self.size, "fps": self.fps, "sample_rate": self.sample_rate,
-                "crop_scale": self.crop_scale, "smooth_frames": self.smooth_frames, "crf": self.crf}
+        settings = {"dataset": self.dataset, "size": self.size, "fps": self.fps, "sample_rate": self.sample_rate,
+                    "crop_scale": self.crop_scale, "smooth_frames": self.smooth_frames, "crf": self.crf}
+        return {**settings, "faces": self.faces} if self.faces else settings
 
 
 def _load_media(rec: ClipRecord, cfg: ShardConfig) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -151,17 +160,41 @@ def _wav(audio: np.ndarray, rate: int) -> bytes:
     return buf.getvalue()
 
 
-def prepare_clip(rec: ClipRecord, cfg: ShardConfig, front: Any) -> dict[str, Any]:
-    """Decode, track, align and describe one clip (module docstring); ``front`` is a
-    :class:`facespeak.text.TextFrontend`. Returns the arrays and metadata, not yet encoded
-    (:func:`encode_sample`). A clip that cannot be used raises a :class:`FacespeakError`."""
-
+def _clip_media(rec: ClipRecord, cfg: ShardConfig) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
+    """A video clip -> frames ``(T_video, H, W, 3)`` at ``cfg.fps``, its audio fitted to them, the
+    face of each frame, and the source's description."""
     frames, audio, info = _load_media(rec, cfg)
     frames = frames[resample_frame_indices(len(frames), info.fps, cfg.fps)]
     if len(frames) == 0:
         raise InputError(f"{rec.video}: expected at least one frame at {cfg.fps} fps, found none")
     audio = _fit_audio(audio, len(frames), cfg, str(rec.video))
-    faces = track_faces(frames)
+    return frames, audio, track_faces(frames), {"source_fps": info.fps, "source_size": list(info.size)}
+
+
+def _still_media(rec: ClipRecord, cfg: ShardConfig) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
+    """A still portrait and its speech (the ``speech`` layout) -> the portrait repeated for as
+    many frames as the speech lasts (a view, not copies), the audio, the face found once."""
+    # lazy: loads cv2 (the CLI imports this module at start)
+    from ...face.image_io import load_image
+
+    image = load_image(rec.video)
+    if rec.audio is None:
+        raise InputError(f"{rec.video}: a still portrait needs its speech (an audio file), found none")
+    audio = load_audio(rec.audio, cfg.sample_rate)
+    n = max(1, int(round(len(audio) / cfg.sample_rate * cfg.fps)))
+    frames = np.broadcast_to(image, (n, *image.shape))
+    source = {"source_fps": 0.0, "source_size": [image.shape[1], image.shape[0]], "still": True,
+              "audio_source": str(rec.audio)}
+    return frames, _fit_audio(audio, n, cfg, str(rec.audio)), track_faces(frames[:1]) * n, source
+
+
+def prepare_clip(rec: ClipRecord, cfg: ShardConfig, front: Any) -> dict[str, Any]:
+    """Decode, track, align and describe one clip (module docstring), or a still portrait with
+    its speech (``meta["still"]``); ``front`` is a :class:`facespeak.text.TextFrontend`. Returns
+    the arrays and metadata, not yet encoded (:func:`encode_sample`). A clip that cannot be used
+    raises a :class:`FacespeakError`."""
+    still = rec.video.suffix.lower() in IMAGE_SUFFIXES
+    frames, audio, faces, source = (_still_media if still else _clip_media)(rec, cfg)
     mats = alignment_matrices(faces, cfg.size, cfg.crop_scale, cfg.smooth_frames, str(rec.video))
     crops = warp_crops(frames, mats, cfg.size)
     pose, mesh, flags = _face_tracks(faces, mats)
@@ -170,7 +203,7 @@ def prepare_clip(rec: ClipRecord, cfg: ShardConfig, front: Any) -> dict[str, Any
     meta = {"dataset": cfg.dataset, "key": rec.key, "split": rec.split, "speaker": rec.speaker,
             "source": str(rec.video), "fps": cfg.fps, "size": cfg.size, "sample_rate": cfg.sample_rate,
             "n_frames": len(crops), "duration_s": len(crops) / cfg.fps, "transcript": text, "phonemes": phonemes,
-            "words": [list(w) for w in rec.words], "source_fps": info.fps, "source_size": list(info.size),
+            "words": [list(w) for w in rec.words], **source,
             "quality": {name: float(np.mean((flags & bit) > 0)) for bit, name in QUALITY_BITS.items()}}
     return {"key": rec.key, "crops": crops, "audio": audio, "pose": pose, "mesh": mesh, "flags": flags, "meta": meta}
 

@@ -47,7 +47,7 @@ from ...face.identity import IdentityExtractor, identity_input, motion_targets
 from ...text import TextConfig, TextFrontend
 from ...tfg.latent.syncnet import mouth_region
 
-__all__ = ["TTSItems", "SyncItems", "TFGPairItems", "JointWindowItems", "IdentityViewItems", "shard_fps", "pick_frame", "clip_mel", "shard_mel_stats", "clip_generator",
+__all__ = ["TTSItems", "SyncItems", "TFGPairItems", "JointWindowItems", "IdentityViewItems", "shard_fps", "moving_face", "pick_frame", "clip_mel", "shard_mel_stats", "clip_generator",
            "unit_frames", "usable_frames"]
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,13 @@ def unit_frames(frames: np.ndarray, size: int) -> torch.Tensor:
     if x.shape[-1] != size:
         x = torch.nn.functional.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear")
     return x
+
+
+def moving_face(sample: dict[str, Any]) -> bool:
+    """False for a still portrait with speech (the ``speech`` layout's samples): the stages that
+    learn lip sync or motion (SyncNet, TFG pairs, joint windows, motion sampler) skip it; the TTS
+    and the audio mapper use it."""
+    return not sample["meta"].get("still", False)
 
 
 def usable_frames(quality: np.ndarray) -> np.ndarray:
@@ -202,6 +209,8 @@ class SyncItems:
     seed: int = 0
 
     def __call__(self, sample: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+        if not moving_face(sample):
+            return []
         fps = float(sample["meta"].get("fps", 25.0))
         per_frame = self.spec.frame_rate / fps
         mel = torch.from_numpy(clip_mel(sample["audio"], sample["sample_rate"], self.spec))
@@ -238,7 +247,7 @@ class TFGPairItems:
 
     def __call__(self, sample: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
         ok = usable_frames(sample["quality"])
-        if len(ok) < 2:
+        if len(ok) < 2 or not moving_face(sample):
             return []
         g = clip_generator(sample["key"], self.seed)
         picks = []
@@ -285,7 +294,7 @@ class JointWindowItems:
         meta, frames, w = sample["meta"], sample["frames"], self.window_frames
         ok = usable_frames(sample["quality"])
         if not meta.get("phonemes") or float(meta.get("duration_s", 0.0)) > self.max_seconds or len(frames) < w \
-                or len(ok) == 0:
+                or len(ok) == 0 or not moving_face(sample):
             return []
         ids = self._ids(meta["phonemes"])
         mel = clip_mel(sample["audio"], sample["sample_rate"], self.tts_mel)

@@ -58,7 +58,7 @@ def parse_part(text: str) -> tuple[int, int]:
 
 def select_clips(cfg: ShardConfig) -> list[ClipRecord]:
     """This job's clips: the layout's sorted list, cut to ``max_clips``, filtered by :func:`in_part`."""
-    clips = list_clips(cfg.dataset, cfg.root)
+    clips = list_clips(cfg.dataset, cfg.root, cfg.faces)
     if cfg.max_clips > 0:
         clips = clips[:cfg.max_clips]
     return [c for c in clips if in_part(c.key, cfg.part, cfg.parts)]
