@@ -9,7 +9,10 @@ Which shards each stage reads (every layout is trained on): identity encoder and
 from VoxCeleb2 (no transcripts needed), the TTS and the joint stage from LRS3, the latent TFG's
 reconstruction stage, the audio mapper and the motion sampler from LRS2. Chain: identity -> TTS
 (``data.identity``) -> mapper and sampler (``data.tts``, ``data.identity``); TFG, TTS and SyncNet
--> joint stage (``init_from``, ``joint.tts_init_from``, ``syncnet``) -> ``say``."""
+-> joint stage (``init_from``, ``joint.tts_init_from``, ``syncnet``) -> ``say``.
+
+Also: the project's talking-clip corpus (``facespeak data build-talking-clips``) prepared as
+``folder`` shards trains the joint stage (needs the untracked ``corpus/``; skipped without it)."""
 
 from __future__ import annotations
 
@@ -129,3 +132,43 @@ def test_every_stage_trains_from_three_layouts_under_ddp_and_say_runs_the_export
     _run([sys.executable, "-m", "facespeak.cli.main", "say", "--image", portrait, "--text", "Papa bought a map.",
           "--out", out, "--tfg", "latent", "--weights", joint, "--steps", "2", "--seed", "3"], timeout=600)
     _check_mp4(out)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not (REPO / "corpus" / "faces" / "manifest.json").is_file()
+                    or not (REPO / "corpus" / "speech" / "sentences.jsonl").is_file(),
+                    reason="needs corpus/faces and corpus/speech (built locally, not in git)")
+def test_talking_clips_corpus_in_folder_shards_trains_the_joint_stage(tmp_path: Path) -> None:
+    """``build-talking-clips`` (2 clips) -> ``prepare folder --workers 2`` -> the joint stage's
+    windows and 2 training steps from the shards (one process)."""
+    import math
+
+    from facespeak.data.shards import decode_sample, iter_shards
+    from facespeak.data.shards.streaming import ShardStreamConfig
+    from facespeak.train import train
+    from facespeak.train.tfg_task import TFGTask, TFGTrainConfig
+
+    os.environ["FACESPEAK_NO_PROGRESS"] = "1"
+    talk, shards = tmp_path / "talking", tmp_path / "shards"
+    assert main(["data", "build-talking-clips", "--out", str(talk), "--clips", "2", "--size", "256",
+                 "--faces", str(REPO / "corpus" / "faces"),
+                 "--sentences", str(REPO / "corpus" / "speech" / "sentences.jsonl")]) == 0
+    assert main(["data", "prepare", "folder", str(talk), "--out", str(shards), "--workers", "2",
+                 "--clips-per-shard", "1"]) == 0
+    built = json.loads((talk / "build.json").read_text())["clips"]
+    samples = {s["key"]: s for s in map(decode_sample, iter_shards(shards))}
+    assert sorted(samples) == sorted(c["clip"].removesuffix(".mp4") for c in built)
+    for clip in built:
+        s = samples[clip["clip"].removesuffix(".mp4")]
+        text = (talk / clip["clip"]).with_suffix(".txt").read_text().split("Text:")[1].strip()
+        assert s["meta"]["speaker"] == clip["person"] and s["meta"]["split"] == "all" and s["text"] == text
+        assert s["meta"]["phonemes"] and not s["meta"].get("still") and (s["quality"] & 1).sum() == 0
+    cfg = TFGTrainConfig.tiny()
+    cfg.stage = "joint"
+    cfg.weights.perceptual_ratio = cfg.weights.identity = 0.0
+    cfg.shards = ShardStreamConfig(dir=str(shards), shuffle_buffer=2, stats_clips=2)
+    cfg.joint.windows_per_clip, cfg.train.steps, cfg.train.batch_size = 2, 2, 2
+    stats = train(TFGTask(cfg), cfg.train, tmp_path / "run", device="cpu", progress=False)
+    assert all(math.isfinite(stats[k]) for k in ("l1", "tts", "cfm", "motion_ae")) and stats["tts"] > 0
