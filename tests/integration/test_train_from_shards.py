@@ -442,7 +442,8 @@ def _speech_corpus(rendered: Path, root: Path) -> None:
 def test_speech_corpus_in_shards_trains_the_tts_and_not_the_video_stages(shards: Path, tmp_path: Path) -> None:
     """`facespeak data prepare speech CORPUS --faces FACES.json`: each utterance becomes a sample
     whose video is its voice's portrait, still, as long as the speech; the TTS trains from those
-    shards through the same stream as from real clips; the lip-sync and motion stages skip them."""
+    shards and the real clips' (``shards.extra_dirs``) through the same stream; the lip-sync and
+    motion stages skip them."""
     import json
 
     from facespeak.audio.io import load_audio
@@ -476,8 +477,10 @@ def test_speech_corpus_in_shards_trains_the_tts_and_not_the_video_stages(shards:
         assert np.isfinite(item["cond"]).all() and np.linalg.norm(item["cond"]) > 0
         conds.append(item["cond"])
     assert np.linalg.norm(conds[0] - conds[1]) > 0.1 * np.linalg.norm(conds[0])  # each voice its own face
-    cfg = TTSTrainConfig.tiny()
-    cfg.shards = ShardStreamConfig(dir=str(out), stats_clips=2)
+    cfg = TTSTrainConfig.tiny()  # the LRS3-layout clips and the speech corpus, read as one set
+    cfg.shards = ShardStreamConfig(dir=str(shards), extra_dirs=[str(out)], heldout_speakers=HELD_OUT, stats_clips=2)
+    keys = {it["key"] for it in islice(ShardStream(cfg.shards, TTSItems(MelSpec())), 4)}  # one epoch
+    assert keys == {"trainval/spkA/00001", "trainval/spkB/00001", *samples}
     cfg.train.steps, cfg.train.batch_size = 2, 2
     stats = train(TTSTask(cfg), cfg.train, tmp_path / "run", device="cpu", progress=False)
     assert all(math.isfinite(stats[k]) for k in ("dur", "prior", "cfm"))

@@ -80,6 +80,23 @@ def test_ranks_split_the_kept_clips_and_never_see_held_out_speakers(tmp_path, n_
         assert keys == list(islice(iter(s), 3 * len(kept)))  # seeded: the same order every time
 
 
+def test_extra_dirs_are_read_as_one_set(tmp_path) -> None:
+    a = _write_shards(tmp_path / "a", 3, 4)
+    b = _write_shards(tmp_path / "b", 2, 3, speaker_of=lambda k: "v0")
+    cfg = ShardStreamConfig(dir=str(tmp_path / "a"), extra_dirs=[str(tmp_path / "b")], heldout_speakers=["s2"])
+    assert [Path(p).parent.name for p in shard_table(cfg)] == ["a"] * 3 + ["b"] * 2
+    kept_a, kept_b = _kept(a, {"s2"}), _kept(b, set())
+    streams = [_stream(cfg, rank, 2) for rank in range(2)]
+    seen = [[_raw_meta(r) for r in st.raw_samples(0)] for st in streams]
+    both = seen[0] + seen[1]  # the two folders' clips (same keys in both: told apart by speaker)
+    assert sorted(m["key"] for m in both if m["speaker"] == "v0") == sorted(kept_b)
+    assert sorted(m["key"] for m in both if m["speaker"] != "v0") == sorted(kept_a)
+    index = json.loads((tmp_path / "b" / "index.json").read_text())
+    (tmp_path / "b" / "index.json").write_text(json.dumps({**index, "settings": {"fps": 30.0}}))
+    with pytest.raises(InputError, match="expected one video rate"):
+        shard_table(cfg)
+
+
 def test_whole_held_out_or_other_split_shards_are_not_opened(tmp_path) -> None:
     _write_shards(tmp_path, 4, 3, speaker_of=lambda k: "s9" if k < 6 else SPEAKERS[k % 4],
                   split_of=lambda k: "trainval")

@@ -52,12 +52,15 @@ TRAIN_SPLITS = ("pretrain", "trainval", "train", "dev", "all")
 
 @dataclass
 class ShardStreamConfig:
-    """dir: a shard folder (``facespeak data prepare ... --out DIR``), "" = not used; splits:
+    """dir: a shard folder (``facespeak data prepare ... --out DIR``), "" = not used;
+    extra_dirs: more shard folders read with ``dir`` as one set (e.g. the speech corpus's shards
+    beside LRS3's; the same video rate); splits:
     the clip splits to read; heldout_speakers: speakers never read (evaluation speakers);
     shuffle_buffer: raw samples held for shuffling (1 = no shuffling); stats_clips: clips
     read (in index order) for dataset statistics a task needs up front."""
 
     dir: str = ""
+    extra_dirs: list[str] = field(default_factory=list)
     splits: list[str] = field(default_factory=lambda: list(TRAIN_SPLITS))
     heldout_speakers: list[str] = field(default_factory=list)
     shuffle_buffer: int = 64
@@ -67,6 +70,11 @@ class ShardStreamConfig:
     @property
     def enabled(self) -> bool:
         return bool(self.dir)
+
+    @property
+    def roots(self) -> list[str]:
+        """``dir`` and ``extra_dirs``."""
+        return [self.dir, *self.extra_dirs] if self.dir else []
 
 
 #: a consumer's epochs in a row without a usable item before the stream gives up
@@ -91,21 +99,31 @@ def _shard_info(root: Path) -> dict[str, dict[str, Any]]:
     return info
 
 
+def _check_same_fps(roots: list[str]) -> None:
+    fps = {root: (json.loads((Path(root) / "index.json").read_text(encoding="utf-8")).get("settings") or {})
+           .get("fps", 25.0) for root in roots}
+    if len(set(fps.values())) > 1:
+        raise InputError(f"shards.dir + shards.extra_dirs: expected one video rate, got {fps}")
+
+
 def shard_table(cfg: ShardStreamConfig) -> list[str]:
-    """The shard files of ``cfg.dir`` that may hold clips of ``cfg.splits`` by speakers not in
-    ``cfg.heldout_speakers`` (index order). Raises :class:`InputError` when none is left."""
-    root = Path(cfg.dir)
-    paths = shard_paths(root)
-    info, held, splits = _shard_info(root), set(cfg.heldout_speakers), set(cfg.splits)
-    keep = []
-    for path in paths:
-        s = info.get(Path(path).name)
-        if s is not None and (not set(s["splits"]) & splits or not set(s["speakers"]) - held):
-            continue
-        keep.append(path)
+    """The shard files of ``cfg.dir`` (and ``cfg.extra_dirs``) that may hold clips of
+    ``cfg.splits`` by speakers not in ``cfg.heldout_speakers`` (index order, folder after
+    folder). Raises :class:`InputError` when none is left."""
+    held, splits = set(cfg.heldout_speakers), set(cfg.splits)
+    keep, n_paths = [], 0
+    for root in cfg.roots:
+        paths = shard_paths(root)
+        info, n_paths = _shard_info(Path(root)), n_paths + len(paths)
+        for path in paths:
+            s = info.get(Path(path).name)
+            if s is not None and (not set(s["splits"]) & splits or not set(s["speakers"]) - held):
+                continue
+            keep.append(path)
+    _check_same_fps(cfg.roots)
     if not keep:
-        raise InputError(f"shards {root}: expected clips of splits {sorted(splits)} by speakers other than "
-                         f"{sorted(held)}, found none in {len(paths)} shard(s)")
+        raise InputError(f"shards {', '.join(cfg.roots)}: expected clips of splits {sorted(splits)} by speakers "
+                         f"other than {sorted(held)}, found none in {n_paths} shard(s)")
     return keep
 
 
