@@ -24,7 +24,8 @@ the clips (split as :class:`ShardStream` splits a training stream) and the ranks
 resulting table (a few KB per view); each step's P x K batch is drawn alike on every rank, each
 rank runs the encoder on its contiguous slice, the outputs are gathered (the compactness and
 distillation terms couple the rows) and the gradients all-reduced, so the update is the one
-process's on the whole batch.
+process's on the whole batch. From the face corpus (``--corpus``) rank 0 builds the cached table
+and the other ranks read it.
 
 Run: ``python -m facespeak.train.identity_task --corpus corpus/faces --out <weights>``;
 ``torchrun --nproc_per_node N -m facespeak.train.identity_task --shards DIR ...`` for DDP.
@@ -56,7 +57,7 @@ from ..face.augment import augment_face_image, face_crop
 from ..face.identity import (DESCRIPTOR_DIM, IdentityConfig, IdentityEncoder, IdentityExtractor, identity_input,
                               motion_targets)
 from ..face.image_io import load_image
-from .distributed import DistInfo, average_gradients, cleanup_distributed, gather_rows, init_distributed
+from .distributed import DistInfo, average_gradients, barrier, cleanup_distributed, gather_rows, init_distributed
 
 __all__ = ["IdentityTrainConfig", "FeatureTable", "build_feature_table", "feature_table_from_shards", "train_identity",
            "evaluate_identity", "identity_losses"]
@@ -278,8 +279,8 @@ def train_identity(table: FeatureTable, config: IdentityConfig, cfg: IdentityTra
     groups = [np.flatnonzero(train.person == n) for n in names]
     batch = min(cfg.persons_per_step, len(groups)) * cfg.views_per_person
     if batch % dist.world_size:
-        raise ConfigError(f"identity batch: expected a multiple of the {dist.world_size} ranks, got "
-                          f"{min(cfg.persons_per_step, len(groups))} persons x {cfg.views_per_person} views = {batch}")
+        raise ConfigError(f"identity batch: expected persons x views divisible by the {dist.world_size} ranks, got "
+                          f"{min(cfg.persons_per_step, len(groups))} x {cfg.views_per_person} = {batch}")
     x = torch.from_numpy(train.inputs)
     model = IdentityEncoder(config)
     model.set_input_stats(x, torch.from_numpy(train.targets))
@@ -401,6 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _corpus_table(corpus: str, dist: DistInfo) -> FeatureTable:
+    """The face corpus's table: rank 0 builds and caches it, the other ranks then read the cache
+    (one writer of the cache file)."""
+    table = build_feature_table(corpus) if dist.is_main else None
+    barrier(dist)
+    return table if table is not None else build_feature_table(corpus)
+
+
 def _run(args, dist: DistInfo) -> None:
     t0 = time.time()
     config = IdentityConfig.tiny() if args.tiny else IdentityConfig()
@@ -409,7 +418,7 @@ def _run(args, dist: DistInfo) -> None:
     if args.split:
         cfg.shards.splits = args.split
     cfg.frames_per_clip, cfg.max_clips = args.frames_per_clip, args.max_clips
-    table = feature_table_from_shards(cfg) if cfg.shards.enabled else build_feature_table(args.corpus)
+    table = feature_table_from_shards(cfg) if cfg.shards.enabled else _corpus_table(args.corpus, dist)
     t1 = time.time()
     model, info = train_identity(table, config, cfg)
     t2 = time.time()
