@@ -31,7 +31,7 @@ import numpy as np
 
 from facespeak.eval.selection import load_face
 from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
-from facespeak.pipeline import VideoOptions
+from facespeak.options import VideoOptions
 from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR, canonical_landmarks

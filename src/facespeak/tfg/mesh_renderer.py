@@ -41,12 +41,14 @@ from ..core.errors import InputError
 from ..face.align import align_face, crop_landmarks
 from ..face.analysis import Face
 from . import mesh_topology as mt
-from .mesh_space import K_EXPR, MeshMotionSpace, canonical_landmarks
-from .mesh_triangles import signed_area as _signed_area
-from .mesh_triangles import triangulate
+from .mesh_space import K_EXPR, MeshMotionSpace
+from .mesh_triangles import keep_band_open, triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
+from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, back_scale,
+                             clamp_to_texture, face_inside, match_mirrored, side_gains, texture_source)
 
-__all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM"]
+__all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM", "MIRROR_STRETCH",
+           "MIRROR_MIN_SCALE", "BACK_SCALE_MAX"]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ class _Warp:
     mirror: np.ndarray = field(repr=False)  # (n_tri, 3) mirror-image corners (-1 rows: none)
     side: np.ndarray = field(repr=False)  # (n_tri,) 0 image-left half, 1 right half of the face
     gain: np.ndarray = field(repr=False)  # (2, 3) colour gain for texture mirrored onto each side
+    face: np.ndarray = field(repr=False)  # (n_tri,) bool: face triangles (all corners mesh points)
+    opening: np.ndarray = field(repr=False)  # (n_tri,) bool: the mouth opening's (corners on the inner lips)
+    inside: np.ndarray = field(repr=False)  # (h, w) bool region px inside the photo's face
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,6 +218,8 @@ class MeshRenderer:
         ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
         ring_xy = self._ring_rest + self._ring_follow[:, None] * (ring[:, :2] - self._ring_rest)
         points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, self._static])
+        if hasattr(self, "_warp"):  # (the warp is built on the zero-motion points: nothing moves)
+            points = keep_band_open(points, self._warp.source, self._warp.triangles[self._warp.facing == 0])
         far = max(face[:, 2].max(), ring[:, 2].max()) + 1.0
         depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(self._static), far)])
         return face[:, :2], points, depth
@@ -237,15 +244,19 @@ class MeshRenderer:
                                 np.zeros(len(source) - mt.N_MESH_NO_IRIS - len(self._ring), bool)])
         keep = moves[triangles].any(axis=1)
         triangles, facing = triangles[keep], facing[keep]
-        mirror = np.where((triangles < len(_MIRROR)).all(axis=1, keepdims=True),
-                          _MIRROR[np.minimum(triangles, len(_MIRROR) - 1)], -1)
+        mirror = np.where((triangles < len(MIRROR_POINT)).all(axis=1, keepdims=True),
+                          MIRROR_POINT[np.minimum(triangles, len(MIRROR_POINT) - 1)], -1)
         side = (source[triangles].mean(axis=1)[:, 0] > source[list(mt.FACE_OVAL), 0].mean()).astype(np.int64)
         x0, y0, x1, y1 = self._region()
         gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         log.debug("mesh warp: %d control points, %d moving triangles, region %dx%d", len(source),
                   len(triangles), x1 - x0, y1 - y0)
-        gain = _side_gains(self.canvas, source, triangles, facing, side)
-        return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source, facing, mirror, side, gain)
+        gain = side_gains(self.canvas, source, triangles, facing, side)
+        face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
+        inside = face_inside(source, triangles[face], (x0, y0, x1, y1))
+        opening = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).all(axis=1)
+        return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source, facing, mirror, side, gain, face,
+                     opening, inside)
 
     # ------------------------------------------------------------------ per frame
 
@@ -273,7 +284,7 @@ class MeshRenderer:
         back = fw.back
         region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if fw.mirrored.any():  # mirrored skin takes the lighting of the side it fills
-            region = _match_mirrored(region, fw, self._warp)
+            region = match_mirrored(region, fw, self._warp)
         if self.config.mouth is not None:
             teeth = teeth_pose(self.space, motion).shifted(x0, y0)
             region = paint_mouth_interior(region, fw.landmarks - [x0, y0], self._rest_opening, self.config.mouth,
@@ -291,48 +302,10 @@ class MeshRenderer:
             yield self.render_frame(row)
 
 
-def _mirror_table() -> np.ndarray:
-    """``(468 + 36,)`` control point -> its mirror image across the face's symmetry plane
-    (MediaPipe's canonical face is left-right symmetric; the head ring follows the face oval)."""
-    from scipy.spatial import cKDTree
-
-    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
-    _, face = cKDTree(canon).query(canon * [-1.0, 1.0, 1.0])
-    oval = {p: k for k, p in enumerate(mt.FACE_OVAL)}
-    ring = [oval[int(face[p])] + mt.N_MESH_NO_IRIS for p in mt.FACE_OVAL]
-    return np.concatenate([face, ring]).astype(np.int64)
-
-
-_MIRROR = _mirror_table()
-#: a front-facing triangle whose texture would stretch by more than this takes the mirror
-#: image's texture when that one stretches less (and faces the camera in the photo). 3x, the
-#: tearing check's limit (session 11; 2x before): the other side's shading, hair or collar differ,
-#: and at 2-3x the mirror images drew dark patches beside a turned frontal nose, a white wedge at
-#: the collar and hair as dark wedges in a neck, where the own texture holds up
-MIRROR_STRETCH = 3.0
-#: ... unless the output triangle is a sliver under this fraction of the mirror image's area
-MIRROR_MIN_SCALE = 0.5
-
-
-def _side_gains(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray, facing: np.ndarray,
-                side: np.ndarray) -> np.ndarray:
-    """``(2, 3)`` per-channel gain for texture mirrored *onto* each half of the face: mean colour
-    of that half's skin over the other half's (front-facing face triangles' centroids), within
-    0.6-1.6, so a mirrored cheek takes the lighting of the side it fills."""
-    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1) & (facing * _signed_area(source[triangles]) > 0)
-    h, w = canvas.shape[:2]
-    means = []
-    for s in (0, 1):
-        c = np.round(source[triangles[face & (side == s)]].mean(axis=1)).astype(int)
-        c = c[(c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)]
-        means.append(canvas[c[:, 1], c[:, 0]].reshape(-1, 3).mean(axis=0) + 1.0 if len(c) else np.ones(3))
-    return np.clip(np.stack([means[0] / means[1], means[1] / means[0]]), 0.6, 1.6).astype(np.float32)
-
-
 def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[np.ndarray, ...]:
     """``(h, w) int32`` owning triangle, ``(2, h, w) float32`` canvas px to sample for each
     region pixel (exact piecewise affine), and the ``(n_tri, 3, 2)`` source corners each triangle
-    samples with its ``(n_tri,) bool`` mirrored flag (:func:`_texture_source`).
+    samples with its ``(n_tri,) bool`` mirrored flag (:func:`texture_source`).
 
     Args:
         points: ``(N, 2)`` control points of this frame, canvas px.
@@ -345,7 +318,7 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[n
     det = np.linalg.det(homo)  # 2x the signed area
     # degenerate output triangles cover no pixels; head triangles turned away are culled
     ok = (np.abs(det) > 1e-6) & (warp.facing * det >= 0)
-    src, mirrored = _texture_source(dst, det / 2.0, warp)
+    src, mirrored = texture_source(dst, det / 2.0, warp)
     affine = np.zeros((len(tri) + 1, 6), np.float32)  # last row: identity for untouched pixels
     affine[-1] = (1, 0, 0, 0, 1, 0)
     sol = np.linalg.solve(homo[ok], src[ok])  # (m, 3, 2): [x, y, 1] @ sol = source
@@ -357,7 +330,11 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[n
     fill = cv2.fillConvexPoly  # ~1000 calls a frame: positional arguments parse faster
     for i, poly in zip(order.tolist(), fixed[order]):
         fill(ids, poly, i, cv2.LINE_8, 4)  # lineType, shift (4 fractional bits)
-    return ids, _apply_affines(affine, ids, warp.grid), src, mirrored
+    back = _apply_affines(affine, ids, warp.grid)
+    wild = np.flatnonzero(ok & (back_scale(dst, src) > BACK_SCALE_MAX))
+    if len(wild):  # squashed triangles: their edge pixels would sample far away
+        clamp_to_texture(back, ids, wild, dst, src, warp.box)
+    return ids, back, src, mirrored
 
 
 def _apply_affines(affine: np.ndarray, ids: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -381,54 +358,3 @@ def _apply_affines(affine: np.ndarray, ids: np.ndarray, grid: np.ndarray) -> np.
         np.take(columns[3 * r + 2], ids, out=tmp, mode="clip")
         out += tmp
     return back
-
-
-def _match_mirrored(region: np.ndarray, fw: FrameWarp, warp: _Warp) -> np.ndarray:
-    """Scale the colour of pixels drawn from mirrored texture by their side's gain (in place)."""
-    gains = np.ones((len(warp.triangles) + 1, 3), np.float32)
-    gains[:-1][fw.mirrored] = warp.gain[warp.side[fw.mirrored]]
-    flagged = np.append(fw.mirrored, False)  # last id: no moving triangle
-    # only the box around the mirrored triangles' output corners can hold their pixels
-    corners = fw.points[warp.triangles[fw.mirrored]].reshape(-1, 2) - warp.box[:2]
-    h, w = fw.ids.shape
-    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [w, h])
-    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [w, h])
-    ids = fw.ids[y0:y1, x0:x1]
-    pix = flagged[ids]
-    box = region[y0:y1, x0:x1]  # a view: region is this frame's own fresh array
-    box[pix] = np.clip(box[pix] * gains[ids[pix]], 0, 255).astype(np.uint8)
-    return region
-
-
-def _texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_tri, 3, 2)`` source corners each triangle samples and ``(n_tri,) bool`` mirrored.
-
-    A head triangle that faced away from the camera in the photo (its texture is not in the
-    photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
-    image across the face's symmetry plane, when that one faces the camera in the photo and
-    stretches less: the skin a turn reveals is filled from the other side of the face. A thin
-    output sliver (under ``MIRROR_MIN_SCALE`` of its mirror image's area), and a triangle hidden
-    in the photo without a mirror image facing the camera, copies the photo around its own source
-    centroid unwarped instead (not mirrored). ``dst``: ``(n_tri, 3, 2)``
-    output corners; ``area_out``: ``(n_tri,)`` their signed areas."""
-    src = warp.source[warp.triangles]
-    area_src = _signed_area(src)
-    has = warp.mirror[:, 0] >= 0
-    msrc = warp.source[np.maximum(warp.mirror, 0)]
-    area_m = _signed_area(msrc)
-    own_ok = (warp.facing * area_src > 0) & (np.abs(area_out) <= MIRROR_STRETCH * np.abs(area_src))
-    stretch_m = np.abs(area_out) / np.maximum(np.abs(area_m), 1e-9)
-    stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
-    # a mirror image reverses orientation: it faced the camera when its area sign is -facing
-    use = has & ~own_ok & (warp.facing * area_m < 0) & ((warp.facing * area_src <= 0) | (stretch_m < stretch_o))
-    # a mirror image squeezed into a thin sliver along the silhouette packs the other side's skin,
-    # shading and edge into a line between own-textured neighbours (a jagged crack, issue 12):
-    # such a sliver instead copies the photo around its own source centroid, unwarped
-    sliver = use & (stretch_m < MIRROR_MIN_SCALE)
-    # a head triangle hidden in the photo (turned away: its own texture would be drawn inside
-    # out) whose mirror image is hidden too (a nostril's side on a frontal photo) does the same
-    sliver |= ~use & (warp.facing != 0) & (warp.facing * area_src <= 0)
-    src[sliver] = (src.mean(axis=1, keepdims=True) + dst - dst.mean(axis=1, keepdims=True))[sliver]
-    use &= ~sliver
-    src[use] = msrc[use]
-    return src, use

@@ -106,18 +106,25 @@ def limit_turn(apparent: np.ndarray, own_pose: tuple[float, float, float] | np.n
     ``own_pose``: the photo's own (yaw, pitch, roll) deg (facespeak.face.pose.head_pose). Outward
     motion ``x`` becomes ``r tanh(x / r)`` with ``r = max(limit - |own|, TURN_MIN_RANGE_DEG)``
     (unchanged for small ``x``); yaw back towards the camera (revealing what the photo hides)
-    the same with ``r = max(TURN_BACK_DEG2 / |own yaw|, TURN_MIN_RANGE_DEG)``; pitch back
-    towards frontal and roll are untouched.
+    the same with ``r = min(max(TURN_BACK_DEG2 / |own yaw|, TURN_MIN_RANGE_DEG), limit + |own
+    yaw|)`` (past frontal the head turns away on the other side, so the outward limit holds
+    there too); pitch back towards frontal and roll are untouched. Until session 12 the second
+    term was missing: yaw back was free for a yaw of exactly 0 and reached ``135 / |own|`` for a
+    nearly frontal one, so a frontal face turned 54 commanded deg one way and 40 the other, and
+    the band beside it stretched past 3x.
     """
     pose = _pose_array(apparent)
     for axis in (0, 1):
         own = float(own_pose[axis])
-        r = max(float(TURN_LIMIT_DEG[axis]) - abs(own), TURN_MIN_RANGE_DEG)
+        limit = float(TURN_LIMIT_DEG[axis])
+        r = max(limit - abs(own), TURN_MIN_RANGE_DEG)
         side = 1.0 if own >= 0 else -1.0
         x = pose[:, axis] * side  # > 0: turning further away from frontal
         back = x
-        if axis == 0 and abs(own) > 0:
-            r_back = max(TURN_BACK_DEG2 / abs(own), TURN_MIN_RANGE_DEG)
+        if axis == 0:
+            r_back = limit + abs(own)
+            if abs(own) > 0:
+                r_back = min(r_back, max(TURN_BACK_DEG2 / abs(own), TURN_MIN_RANGE_DEG))
             back = -r_back * np.tanh(-x / r_back)
         pose[:, axis] = side * np.where(x > 0, r * np.tanh(x / r), back)
     return pose

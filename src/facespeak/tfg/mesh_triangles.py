@@ -23,11 +23,14 @@ from . import mesh_topology as mt
 from .lip_contours import inner_lip_polygon, lip_line
 from .mesh_space import EXPRESSION_NAMES, canonical_landmarks, mesh_basis
 
-__all__ = ["signed_area", "triangulate", "head_triangles", "head_layout", "band", "OPENING_MARGIN_CM"]
+__all__ = ["signed_area", "triangulate", "head_triangles", "head_layout", "band", "keep_band_open",
+           "OPENING_MARGIN_CM", "BAND_MIN_SHARE"]
 
 #: a lip point (not on the inner contour) that lies inside the opening of the triangulation
 #: layout is laid out this far above the upper inner lip instead (cm)
 OPENING_MARGIN_CM = 0.02
+#: no band triangle is squeezed below this share of its area in the photo (:func:`keep_band_open`)
+BAND_MIN_SHARE = 0.25
 _INNER_LIP = mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER
 
 
@@ -144,3 +147,53 @@ def band(source: np.ndarray, first: int, n: int) -> np.ndarray:
     docs/renderer.md)."""
     ring = Delaunay(source[first:first + 2 * n]).simplices + first
     return ring[(ring >= first + n).any(axis=1) & (ring < first + n).any(axis=1)]
+
+
+def keep_band_open(points: np.ndarray, rest: np.ndarray, triangles: np.ndarray,
+                   min_share: float = BAND_MIN_SHARE) -> np.ndarray:
+    """``(N, 2)`` control points with each band corner's move scaled back (by ``t`` in [0, 1],
+    the smallest over its band triangles) so that no band triangle keeps less than ``min_share``
+    of its area in the photo, let alone turns over.
+
+    ``points``: ``(N, 2)`` this frame's control points; ``rest``: ``(N, 2)`` at zero motion (px);
+    ``triangles``: ``(n_band, 3)`` the band (:func:`band`; its static corners never move). Where
+    the head ring lies close to the static ring (the top of a head turned 49 deg) a head shift of
+    a few cm slid the ring past a static point and folded the band between them (session 12).
+    ``t`` is the first root of the triangle's area along its corners' straight paths, so it
+    changes continuously with the motion (no frame-to-frame jump)."""
+    a_rest = signed_area(rest[triangles])
+    if (signed_area(points[triangles]) * np.sign(a_rest) >= min_share * np.abs(a_rest)).all():
+        return points  # nothing squeezed (nearly every frame): no roots to find
+    out = points.copy()
+    for _ in range(8):  # a corner held back changes the areas of its other triangles: again
+        d = out - rest
+        a, b, c = (rest[triangles[:, k]] for k in range(3))
+        da, db, dc = (d[triangles[:, k]] for k in range(3))
+        a0 = signed_area(np.stack([a, b, c], axis=1))
+        a1 = 0.5 * (_cross(b - a, dc - da) + _cross(db - da, c - a))
+        a2 = 0.5 * _cross(db - da, dc - da)
+        s = np.sign(a0)  # f(t) = s area(t) - min_share |a0|, f(0) > 0: first root in (0, 1]
+        t = _first_root(s * a2, s * a1, (1.0 - min_share) * np.abs(a0))
+        if (t >= 1.0).all():
+            break
+        scale = np.ones(len(points))
+        np.minimum.at(scale, triangles.ravel(), np.repeat(t, 3))
+        out = rest + scale[:, None] * d
+    return out
+
+
+def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+
+
+def _first_root(c2: np.ndarray, c1: np.ndarray, c0: np.ndarray) -> np.ndarray:
+    """``(n,)`` the smallest root in (0, 1) of ``c2 t^2 + c1 t + c0`` (``c0 > 0``), else 1."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = np.sqrt(np.maximum(c1 * c1 - 4.0 * c2 * c0, 0.0))
+        real = c1 * c1 - 4.0 * c2 * c0 >= 0.0
+        quad = np.abs(c2) > 1e-12
+        r1 = np.where(quad, (-c1 - disc) / (2.0 * c2), -c0 / c1)
+        r2 = np.where(quad, (-c1 + disc) / (2.0 * c2), np.inf)
+    roots = np.stack([np.where(real | ~quad, r1, np.inf), np.where(real & quad, r2, np.inf)])
+    roots = np.where((roots > 0.0) & np.isfinite(roots), roots, np.inf)
+    return np.minimum(roots.min(axis=0), 1.0)

@@ -1,0 +1,223 @@
+"""Where each triangle of the mesh warp (:mod:`facespeak.tfg.mesh_renderer`) takes its texture
+from, per frame: its own source triangle in the photo; its mirror image across the face's
+symmetry plane, colour-matched to the side it fills (skin a turn reveals); or an unwarped copy of
+the photo (:func:`rigid_copy`) where neither holds up (a hidden or over-stretched triangle, a
+squeezed sliver, a collapsed triangle), moved into the face so no background shows inside it.
+The tearing check (:mod:`facespeak.tfg.warp_check`) measures the result (docs/renderer.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from . import mesh_topology as mt
+from .mesh_space import canonical_landmarks
+from .mesh_triangles import signed_area as _signed_area
+
+if TYPE_CHECKING:
+    from .mesh_renderer import FrameWarp, _Warp
+
+__all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table", "side_gains",
+           "match_mirrored", "texture_source", "back_scale", "clamp_to_texture", "rigid_copy", "inside_face", "face_inside"]
+
+
+def mirror_table() -> np.ndarray:
+    """``(468 + 36,)`` control point -> its mirror image across the face's symmetry plane
+    (MediaPipe's canonical face is left-right symmetric; the head ring follows the face oval)."""
+    from scipy.spatial import cKDTree
+
+    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
+    _, face = cKDTree(canon).query(canon * [-1.0, 1.0, 1.0])
+    oval = {p: k for k, p in enumerate(mt.FACE_OVAL)}
+    ring = [oval[int(face[p])] + mt.N_MESH_NO_IRIS for p in mt.FACE_OVAL]
+    return np.concatenate([face, ring]).astype(np.int64)
+
+
+MIRROR_POINT = mirror_table()
+#: a front-facing triangle whose texture would stretch by more than this takes the mirror
+#: image's texture when that one stretches less (and faces the camera in the photo). 3x, the
+#: tearing check's limit (session 11; 2x before): the other side's shading, hair or collar differ,
+#: and at 2-3x the mirror images drew dark patches beside a turned frontal nose, a white wedge at
+#: the collar and hair as dark wedges in a neck, where the own texture holds up
+MIRROR_STRETCH = 3.0
+#: ... unless the output triangle is a sliver under this fraction of the mirror image's area
+MIRROR_MIN_SCALE = 0.5
+#: a triangle whose backward map (output px -> photo px) magnifies more than this samples the
+#: nearest point of its texture's edge for its pixels outside its exact output shape
+#: (:func:`clamp_to_texture`)
+BACK_SCALE_MAX = 4.0
+
+
+def side_gains(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray, facing: np.ndarray,
+                side: np.ndarray) -> np.ndarray:
+    """``(2, 3)`` per-channel gain for texture mirrored *onto* each half of the face: mean colour
+    of that half's skin over the other half's (front-facing face triangles' centroids), within
+    0.6-1.6, so a mirrored cheek takes the lighting of the side it fills."""
+    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1) & (facing * _signed_area(source[triangles]) > 0)
+    h, w = canvas.shape[:2]
+    means = []
+    for s in (0, 1):
+        c = np.round(source[triangles[face & (side == s)]].mean(axis=1)).astype(int)
+        c = c[(c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)]
+        means.append(canvas[c[:, 1], c[:, 0]].reshape(-1, 3).mean(axis=0) + 1.0 if len(c) else np.ones(3))
+    return np.clip(np.stack([means[0] / means[1], means[1] / means[0]]), 0.6, 1.6).astype(np.float32)
+
+
+def match_mirrored(region: np.ndarray, fw: FrameWarp, warp: _Warp) -> np.ndarray:
+    """Scale the colour of pixels drawn from mirrored texture by their side's gain (in place)."""
+    gains = np.ones((len(warp.triangles) + 1, 3), np.float32)
+    gains[:-1][fw.mirrored] = warp.gain[warp.side[fw.mirrored]]
+    flagged = np.append(fw.mirrored, False)  # last id: no moving triangle
+    # only the box around the mirrored triangles' output corners can hold their pixels
+    corners = fw.points[warp.triangles[fw.mirrored]].reshape(-1, 2) - warp.box[:2]
+    h, w = fw.ids.shape
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [w, h])
+    ids = fw.ids[y0:y1, x0:x1]
+    pix = flagged[ids]
+    box = region[y0:y1, x0:x1]  # a view: region is this frame's own fresh array
+    box[pix] = np.clip(box[pix] * gains[ids[pix]], 0, 255).astype(np.uint8)
+    return region
+
+
+def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_tri, 3, 2)`` source corners each triangle samples and ``(n_tri,) bool`` mirrored.
+
+    A head triangle that faced away from the camera in the photo (its texture is not in the
+    photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
+    image across the face's symmetry plane, when that one faces the camera in the photo and
+    stretches less: the skin a turn reveals is filled from the other side of the face. A head
+    triangle copies the photo unwarped instead (:func:`rigid_copy`; not mirrored) where neither
+    texture serves: its best one (own, or the mirror image's) would still stretch past
+    ``MIRROR_STRETCH`` or is hidden; the mirror image would be squeezed into a thin output sliver
+    (under ``MIRROR_MIN_SCALE`` of its area); or the output has collapsed so far that its backward
+    map magnifies more than ``BACK_SCALE_MAX`` (the pixels rasterised along a collapsed
+    triangle's edges would sample the photo tens of pixels away: background inside the face).
+    ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``: ``(n_tri,)`` their signed areas."""
+    src = warp.source[warp.triangles]
+    area_src = _signed_area(src)
+    msrc = warp.source[np.maximum(warp.mirror, 0)]
+    area_m = _signed_area(msrc)
+    own_faces = warp.facing * area_src > 0
+    stretch_m = np.abs(area_out) / np.maximum(np.abs(area_m), 1e-9)
+    stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
+    own_ok = own_faces & (stretch_o <= MIRROR_STRETCH)
+    # a mirror image reverses orientation: it faced the camera when its area sign is -facing
+    use = (warp.mirror[:, 0] >= 0) & ~own_ok & (warp.facing * area_m < 0) & (~own_faces | (stretch_m < stretch_o))
+    best = np.where(use, stretch_m, np.where(own_faces, stretch_o, np.inf))
+    # the band (facing 0) always samples its own source; head triangles turned away (culled, not
+    # drawn) keep theirs too (a turned photo has ~250 of them: no copies made for nothing)
+    head = warp.facing * area_out > 0
+    # a mirror image squeezed into a thin sliver along the silhouette packs the other side's skin,
+    # shading and edge into a line between own-textured neighbours (a jagged crack, issue 12)
+    rigid = head & ((use & (stretch_m < MIRROR_MIN_SCALE)) | np.isinf(best))
+    # a face triangle whose best texture would still stretch past MIRROR_STRETCH (a mouth corner
+    # opening, a nose side or underside unfolding, a turned-back cheek) copies the photo unwarped
+    # where that copy lies inside the face; at the silhouette it would take in background (and
+    # moved inwards it drew skin-coloured streaks along the edge), so there it stays stretched.
+    # The mouth opening's triangles open from nothing and are painted over: left as they are
+    over = head & warp.face & ~warp.opening & ~rigid & (best > MIRROR_STRETCH)
+    if over.any():
+        over[over] = inside_face(warp, rigid_copy(dst[over], src[over])).all(axis=1)
+    rigid |= over
+    use &= head & ~rigid
+    src[use] = msrc[use]
+    src[rigid] = rigid_copy(dst[rigid], src[rigid])
+    return src, use
+
+
+def back_scale(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``(n_tri,)`` largest singular value of each triangle's backward linear map (output px ->
+    source px) for ``(n_tri, 3, 2)`` output and source corners; inf for a collapsed output.
+
+    The map is ``F E^-1`` with edge matrices ``E`` (output) and ``F`` (source); ``M = F adj(E)
+    = F E^-1 det E`` is formed entry by entry (faster than batched 2x2 products), and its largest
+    singular value is ``sqrt((|M|^2 + sqrt(|M|^4 - 4 det(M)^2)) / 2)``."""
+    e1, e2 = dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
+    f1, f2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    m00 = f1[:, 0] * e2[:, 1] - f2[:, 0] * e1[:, 1]
+    m01 = f2[:, 0] * e1[:, 0] - f1[:, 0] * e2[:, 0]
+    m10 = f1[:, 1] * e2[:, 1] - f2[:, 1] * e1[:, 1]
+    m11 = f2[:, 1] * e1[:, 0] - f1[:, 1] * e2[:, 0]
+    sq = m00 * m00 + m01 * m01 + m10 * m10 + m11 * m11
+    dm = m00 * m11 - m01 * m10
+    top = np.sqrt(0.5 * (sq + np.sqrt(np.maximum(sq * sq - 4.0 * dm * dm, 0.0))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(det) > 1e-12, top / np.abs(det), np.inf)
+
+
+def clamp_to_texture(back: np.ndarray, ids: np.ndarray, wild: np.ndarray, dst: np.ndarray, src: np.ndarray,
+                     box: tuple[int, int, int, int]) -> None:
+    """Pixels of the ``wild`` triangles (indices; their backward maps magnify more than
+    ``BACK_SCALE_MAX``) that lie outside their exact output triangle sample the nearest point of
+    its source edge instead of the affine's extrapolation (in place on ``back`` ``(2, h, w)``).
+
+    A triangle squashed towards a line still owns the pixels rasterised along it (their centres
+    up to ~1 px outside it), and its affine sent them up to hundreds of px away: background or
+    hair inside the face (every foreign pixel of the tearing check, session 12). ``ids``: ``(h,
+    w)`` owning triangle per region pixel; ``dst`` / ``src``: ``(n_tri, 3, 2)`` output and
+    texture corners, canvas px; ``box``: the region (canvas px)."""
+    x0, y0 = box[:2]
+    h, w = ids.shape
+    corners = dst[wild].reshape(-1, 2) - [x0, y0]  # only their box can hold their pixels
+    lo = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [w, h])
+    hi = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [w, h])
+    flagged = np.zeros(len(dst) + 1, bool)
+    flagged[wild] = True
+    ys, xs = np.nonzero(flagged[ids[lo[1]:hi[1], lo[0]:hi[0]]])
+    ys, xs = ys + lo[1], xs + lo[0]
+    t = ids[ys, xs]
+    p = np.stack([xs + x0, ys + y0], axis=1).astype(np.float64)
+    a, b, c = dst[t, 0], dst[t, 1], dst[t, 2]
+    sign = np.where(_cross2(b - a, c - a) < 0, -1.0, 1.0)
+    inside = ((sign * _cross2(b - a, p - a) >= 0) & (sign * _cross2(c - b, p - b) >= 0)
+              & (sign * _cross2(a - c, p - c) >= 0))
+    p, t, ys, xs = p[~inside], t[~inside], ys[~inside], xs[~inside]
+    best, q = np.full(len(p), np.inf), np.zeros_like(p)
+    for j, k in ((0, 1), (1, 2), (2, 0)):  # the nearest point of each edge; keep the nearest
+        e = dst[t, k] - dst[t, j]
+        f = np.clip(((p - dst[t, j]) * e).sum(axis=1) / np.maximum((e * e).sum(axis=1), 1e-12), 0.0, 1.0)
+        dist = ((dst[t, j] + f[:, None] * e - p) ** 2).sum(axis=1)
+        near = dist < best
+        best[near] = dist[near]
+        q[near] = src[t[near], j] + f[near, None] * (src[t[near], k] - src[t[near], j])
+    back[0, ys, xs], back[1, ys, xs] = q[:, 0], q[:, 1]
+
+
+def _cross2(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """z of the cross product of ``(..., 2)`` vectors."""
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+
+
+def rigid_copy(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``(m, 3, 2)`` source corners that copy the photo unwarped: each output triangle ``dst``
+    ``(m, 3, 2)`` translated onto its source ``src``'s centroid (same shape and orientation, so
+    neither folded nor stretched)."""
+    return src.mean(axis=1, keepdims=True) + dst - dst.mean(axis=1, keepdims=True)
+
+
+def inside_face(warp: _Warp, corners: np.ndarray) -> np.ndarray:
+    """``(m, 7) bool``: are the corners, edge midpoints and centroid of ``(m, 3, 2)`` triangles
+    (canvas px) inside the photo's face (``warp.inside``)?"""
+    probe = np.concatenate([corners, 0.5 * (corners + np.roll(corners, -1, axis=1)),
+                            corners.mean(axis=1, keepdims=True)], axis=1)
+    pts = np.round(probe - warp.box[:2]).astype(np.int64)
+    h, w = warp.inside.shape
+    ok = (pts[..., 0] >= 0) & (pts[..., 0] < w) & (pts[..., 1] >= 0) & (pts[..., 1] < h)
+    ok[ok] = warp.inside[pts[..., 1][ok], pts[..., 0][ok]]
+    return ok
+
+
+def face_inside(source: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``(h, w) bool`` region pixels inside the union of the face ``triangles`` at ``source``
+    (canvas px): what an unwarped copy may sample (its pixels lie within ~1 px of it, and the
+    tearing check tolerates 1 px: warp_check.EDGE_TOLERANCE_PX)."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for poly in np.round((source[triangles] - [x0, y0]) * 16).astype(np.int32):
+        cv2.fillConvexPoly(mask, poly, 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
