@@ -131,13 +131,14 @@ class _threads:
 
 # decisions.md #22: the TTS was trained on gender scores of size 0.5..1; an undecided estimate
 # (the multi-view estimator's views disagree) would ask for a voice between the genders
-GENDER_SCORE_FLOOR = 0.5
-CHILD_GENDER_SCORE = -1.0  # decisions.md #35: a child's face gets the high voice
+GENDER_SCORE_FLOOR, CHILD_GENDER_SCORE = 0.5, -1.0  # a child's face gets the high voice: decisions.md #35
 
 
-def gender_score(p_female: float, floor: float = GENDER_SCORE_FLOOR) -> float:
+def gender_score(p_female: float, floor: float = GENDER_SCORE_FLOOR, child: bool = False) -> float:
     """The TTS's gender input ``P(male) - P(female)``, pushed out to at least ``floor`` in size
-    on the side the estimate leans to (a tie counts as male)."""
+    on the side the estimate leans to (a tie counts as male); a ``child`` gets the high voice."""
+    if child:  # decisions.md #35: the estimator misreads children's gender; a child's voice is high
+        return CHILD_GENDER_SCORE
     score = 1.0 - 2.0 * float(p_female)
     return float(np.copysign(max(abs(score), floor), score if score != 0 else 1.0))
 
@@ -187,27 +188,19 @@ class FaceSpeak:
         if self.tts.cfg.gender_cond:  # decisions.md #14: apparent gender joins the face feature
             if voice_gender == "auto":
                 estimate = estimate_gender(portrait.image, portrait.face)
-                # decisions.md #35: a child speaks with the high (female-trained) voice whatever
-                # the estimated gender, which the estimator gets wrong on children
-                score = CHILD_GENDER_SCORE if estimate.is_child else gender_score(estimate.p_female)
+                score = gender_score(estimate.p_female, child=estimate.is_child)
             else:
                 score = 1.0 if voice_gender == "male" else -1.0
             vec = np.concatenate([vec, np.float32([score])])
         return portrait, feats, torch.as_tensor(vec)[None].to(self.device)
 
     def voice_shift(self, cond: torch.Tensor, opts: SpeechOptions) -> tuple[float, float]:
-        """(formant, pitch) shifts in cents: the formant shift is the user's
-        ``opts.formant_shift``, else the timbre map's choice from the face feature and gender
-        score in ``cond`` (1, D_cond), else 0 (no map, or a TTS without a gender input); the
-        pitch shift is the user's ``opts.pitch_shift`` (decisions.md #35: not chosen from the face)."""
-        if opts.formant_shift is not None:
-            formant = float(opts.formant_shift)
-        elif self.timbre is None or not self.tts.cfg.gender_cond:
-            formant = 0.0
-        else:
-            vec = cond[0].detach().cpu().numpy()
-            formant = self.timbre.cents(vec[:-1], float(vec[-1]))
-        return formant, float(opts.pitch_shift)
+        """(formant, pitch) cents: ``opts.formant_shift``, else the timbre map's choice from the face
+        feature and gender score in ``cond`` (1, D_cond), else 0; ``opts.pitch_shift`` (decisions.md #35)."""
+        vec, auto = cond[0].detach().cpu().numpy(), self.timbre is not None and self.tts.cfg.gender_cond
+        formant = opts.formant_shift if opts.formant_shift is not None else (
+            self.timbre.cents(vec[:-1], float(vec[-1])) if auto else 0.0)
+        return float(formant), float(opts.pitch_shift)
 
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions, cancel: CancelToken | None = None,

@@ -171,7 +171,8 @@ class TTSItems:
             # lazy: loads numba via tts.alignment (about 1 s)
             from ...pipeline import gender_score
 
-            score = gender_score(estimate_gender(frame, faces[0]).p_female)
+            estimate = estimate_gender(frame, faces[0])
+            score = gender_score(estimate.p_female, child=estimate.is_child)  # as at inference
         return np.asarray(feats.f_id if self.cond == "f_id" else feats.f, np.float32), score
 
     def __call__(self, sample: dict[str, Any]) -> list[dict[str, Any]]:
