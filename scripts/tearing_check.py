@@ -14,6 +14,10 @@ Usage (repo root, corpus/faces built, one thread):
     OMP_NUM_THREADS=1 python scripts/tearing_check.py --split heldout [--size 256] \
         [--sheet docs/images/turned_after.png] [--out runs/tearing_check/heldout.json]
 
+``--videos DIR`` also writes each face's recorded-motion frames (4 clips of 100 frames, 25 fps, at
+``--size``) to ``DIR/{person}_s{seed}.mp4``, to measure them from outside with
+``scripts/outside_check.py`` (face found, landmark jumps).
+
 ``--diagnose N`` (diagnose on the train split only: held-out faces are reported, not tuned on)
 also prints, per face, the folded / stretched triangles by face region and by motion (sweep or
 recorded; yaw back towards the camera, away or ~0; pitch; jaw open or not) and the N triangles
@@ -25,6 +29,7 @@ import argparse
 import collections
 import json
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,6 +41,7 @@ from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR, canonical_landmarks
 from facespeak.tfg.warp_check import count_tearing, triangle_tearing
+from facespeak.video.writer import VideoConfig, write_video
 from render_check_common import grid, photo_items, save_rows, save_sheet
 
 # turned faces (|yaw| >= 20 deg estimated) and two frontal controls, by split
@@ -87,6 +93,15 @@ def recorded_reveal_tile(r: MeshRenderer, motion: np.ndarray, own_yaw: float, la
     text = f"{label[:12]} y{motion[k, K_EXPR]:+.1f} p{motion[k, K_EXPR + 1]:+.1f}"
     cv2.putText(img, text, (2, 9), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (255, 255, 0), 1, cv2.LINE_AA)
     return img
+
+
+def write_clips(r: MeshRenderer, motion: np.ndarray, out: Path, person: str, n_recorded: int = 100) -> None:
+    """The recorded-motion part of ``plans()`` (after the 3 x 21 sweep rows), one mp4 per seed."""
+    out.mkdir(parents=True, exist_ok=True)
+    recorded = motion[3 * 21:]
+    for seed, start in enumerate(range(0, len(recorded), n_recorded)):
+        rows = recorded[start:start + n_recorded]
+        write_video(out / f"{person}_s{seed}.mp4", (r.render_frame(row) for row in rows), config=VideoConfig(fps=FPS))
 
 
 _LIPS = set(mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.LIP_UPPER_OUTER + mt.LIP_LOWER_OUTER
@@ -147,6 +162,8 @@ def main() -> None:
     ap.add_argument("--recorded-sheet", default=None,
                     help="PNG of the CRACK_SHEET faces (train split) at their recorded-motion frame "
                          "turned farthest towards the camera, 2 x 2 tiles at --size")
+    ap.add_argument("--videos", default=None, metavar="DIR",
+                    help="write each face's recorded-motion clips as DIR/{person}_s{seed}.mp4 (for outside_check.py)")
     ap.add_argument("--diagnose", type=int, default=0, metavar="N",
                     help="also print which triangles fold / stretch (by region, by motion, the N most frequent)")
     args = ap.parse_args()
@@ -164,6 +181,8 @@ def main() -> None:
         print(json.dumps(totals), flush=True)
         if args.diagnose:
             print(json.dumps({item.person: diagnose(r, motion, plan, portrait.face.pose[0], args.diagnose)}), flush=True)
+        if args.videos:
+            write_clips(r, motion, Path(args.videos), item.person)
         if args.recorded_sheet and item.person in CRACK_SHEET:
             recorded.append(recorded_reveal_tile(r, motion, portrait.face.pose[0], item.person))
         if args.sheet:
