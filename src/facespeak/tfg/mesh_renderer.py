@@ -16,11 +16,14 @@ Per portrait (``MeshRenderer.__init__``, once):
    and a band from the head ring to the static ring that stays inside the static ring's hull
    (:func:`facespeak.tfg.mesh_triangles.band`), so the region's border never moves.
 
-Per frame: move the control points; for every triangle with a moving corner, the affine map
-from its output position back to its source position; rasterise those triangles into an id
+Per frame: move the control points (the head ring held back where it would squeeze the band
+shut: :func:`facespeak.tfg.mesh_triangles.keep_band_open`); for every triangle with a moving
+corner, the affine map from its output position back to the texture it samples
+(:mod:`facespeak.tfg.texture_source`: its own, its mirror image's, or an unwarped copy); rasterise those triangles into an id
 map of the output region, far triangles first (painter's order on the mesh depth, so a turning
 cheek covers what is behind it instead of tearing); gather each pixel's affine and apply it
-(exact piecewise-affine backward map, no iterative inversion); one ``cv2.remap`` of the canvas.
+(exact piecewise-affine backward map, no iterative inversion; a squashed triangle's pixels
+outside its exact shape sample its texture's edge); one ``cv2.remap`` of the canvas.
 Triangles whose corners are all static keep the identity, so beyond the static ring the
 frame is bit-identical to the photo and the animated region meets it continuously (the warp
 itself is the feather; no seam can appear). Then the mouth interior is painted where the lips
@@ -45,7 +48,7 @@ from .mesh_space import K_EXPR, MeshMotionSpace
 from .mesh_triangles import keep_band_open, triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, back_scale,
-                             clamp_to_texture, face_inside, match_mirrored, side_gains, texture_source)
+                             clamp_to_texture, face_mask, match_mirrored, side_gains, texture_source)
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM", "MIRROR_STRETCH",
            "MIRROR_MIN_SCALE", "BACK_SCALE_MAX"]
@@ -141,7 +144,8 @@ class FrameWarp:
         back: ``(2, h, w) float32`` canvas px each region pixel samples (x, y).
         texture: ``(n_tri, 3, 2)`` canvas px of the source triangle each triangle samples (its own,
             or its mirror image's where a turn reveals skin the photo does not show; a thin
-            sliver: its own output shape moved onto its own source centroid).
+            sliver, a hidden or an over-stretched one: its own output shape moved onto its own
+            source centroid, :func:`facespeak.tfg.texture_source.texture_source`).
         mirrored: ``(n_tri,) bool`` triangles that sample their mirror image.
     """
 
@@ -253,7 +257,7 @@ class MeshRenderer:
                   len(triangles), x1 - x0, y1 - y0)
         gain = side_gains(self.canvas, source, triangles, facing, side)
         face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
-        inside = face_inside(source, triangles[face], (x0, y0, x1, y1))
+        inside = face_mask(source, triangles[face], (x0, y0, x1, y1))
         opening = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).all(axis=1)
         return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source, facing, mirror, side, gain, face,
                      opening, inside)

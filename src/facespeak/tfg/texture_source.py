@@ -1,9 +1,10 @@
 """Where each triangle of the mesh warp (:mod:`facespeak.tfg.mesh_renderer`) takes its texture
 from, per frame: its own source triangle in the photo; its mirror image across the face's
 symmetry plane, colour-matched to the side it fills (skin a turn reveals); or an unwarped copy of
-the photo (:func:`rigid_copy`) where neither holds up (a hidden or over-stretched triangle, a
-squeezed sliver, a collapsed triangle), moved into the face so no background shows inside it.
-The tearing check (:mod:`facespeak.tfg.warp_check`) measures the result (docs/renderer.md).
+the photo (:func:`rigid_copy`) where neither holds up (a hidden triangle, a squeezed sliver, an
+over-stretched triangle whose copy lies inside the face). Pixels of a squashed triangle outside
+its exact shape sample its texture's edge (:func:`clamp_to_texture`). The tearing check
+(:mod:`facespeak.tfg.warp_check`) measures the result (docs/renderer.md, "No tearing").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .mesh_renderer import FrameWarp, _Warp
 
 __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table", "side_gains",
-           "match_mirrored", "texture_source", "back_scale", "clamp_to_texture", "rigid_copy", "inside_face", "face_inside"]
+           "match_mirrored", "texture_source", "back_scale", "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
 
 
 def mirror_table() -> np.ndarray:
@@ -86,17 +87,16 @@ def match_mirrored(region: np.ndarray, fw: FrameWarp, warp: _Warp) -> np.ndarray
 def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[np.ndarray, np.ndarray]:
     """``(n_tri, 3, 2)`` source corners each triangle samples and ``(n_tri,) bool`` mirrored.
 
-    A head triangle that faced away from the camera in the photo (its texture is not in the
-    photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
+    A drawn head triangle that faced away from the camera in the photo (its texture is not in
+    the photo) or would stretch by more than ``MIRROR_STRETCH`` takes the texture of its mirror
     image across the face's symmetry plane, when that one faces the camera in the photo and
-    stretches less: the skin a turn reveals is filled from the other side of the face. A head
-    triangle copies the photo unwarped instead (:func:`rigid_copy`; not mirrored) where neither
-    texture serves: its best one (own, or the mirror image's) would still stretch past
-    ``MIRROR_STRETCH`` or is hidden; the mirror image would be squeezed into a thin output sliver
-    (under ``MIRROR_MIN_SCALE`` of its area); or the output has collapsed so far that its backward
-    map magnifies more than ``BACK_SCALE_MAX`` (the pixels rasterised along a collapsed
-    triangle's edges would sample the photo tens of pixels away: background inside the face).
-    ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``: ``(n_tri,)`` their signed areas."""
+    stretches less: the skin a turn reveals is filled from the other side of the face. It copies
+    the photo unwarped instead (:func:`rigid_copy`; not mirrored) where both are hidden, where the
+    mirror image would be squeezed into a thin output sliver (under ``MIRROR_MIN_SCALE`` of its
+    area), and, for a face triangle outside the mouth opening, where the best texture would still
+    stretch past ``MIRROR_STRETCH`` and the copy lies inside the photo's face. The band and culled
+    triangles keep their own texture. ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``:
+    ``(n_tri,)`` their signed areas."""
     src = warp.source[warp.triangles]
     area_src = _signed_area(src)
     msrc = warp.source[np.maximum(warp.mirror, 0)]
@@ -212,7 +212,7 @@ def inside_face(warp: _Warp, corners: np.ndarray) -> np.ndarray:
     return ok
 
 
-def face_inside(source: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def face_mask(source: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """``(h, w) bool`` region pixels inside the union of the face ``triangles`` at ``source``
     (canvas px): what an unwarped copy may sample (its pixels lie within ~1 px of it, and the
     tearing check tolerates 1 px: warp_check.EDGE_TOLERANCE_PX)."""
