@@ -80,9 +80,9 @@ class SpeechOptions:
     # the voice's pitch, cents (0: the TTS's own; decisions.md #35)
     pitch_shift: float = 0.0
     # spectral contrast post-filter on the TTS's mel (> 1 undoes its over-smoothing: crisper,
-    # less muffled speech; 1 = the TTS's own spectrum, still brought to the vocoder's level;
-    # chosen on training portraits: facespeak.tts.postfilter, decisions.md #33)
-    contrast: float = 1.5
+    # less muffled speech, sharpened in time too; 1 = the TTS's own spectrum, still brought to
+    # the vocoder's level; chosen on training portraits: facespeak.tts.postfilter, decisions.md #33, #36)
+    contrast: float = 1.3
 
     @classmethod
     def with_defaults(cls, **given: Any) -> "SpeechOptions":

@@ -50,7 +50,7 @@ from .text.sentences import pause_after
 from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tfg.mesh_space import EXPRESSION_NAMES
-from .tts.postfilter import sharpen_contrast, vocoder_level
+from .tts.postfilter import DETAIL, sharpen_contrast, vocoder_level
 from .tts.timbre import shift_voice
 from .vocoder.onnx_export import OnnxVocoder
 from .video.writer import VideoConfig, VideoWriter
@@ -249,7 +249,7 @@ class FaceSpeak:
             progress.decoded(k)
         n = int(out.mel_lengths[0])
         mel = shift_voice(out.mel[:, :, :n], shift[0], self.mel_spec, pitch_cents=shift[1])  # (0, 0): unchanged
-        mel = sharpen_contrast(mel, opts.contrast, vocoder_level(self.mel_spec))
+        mel = sharpen_contrast(mel, opts.contrast, vocoder_level(self.mel_spec), DETAIL if opts.contrast != 1.0 else 0.0)
         if vocoder_window is None and isinstance(self.vocoder, OnnxVocoder):
             # ONNX Runtime's arena grows to the largest input it has run (+180-280 MB on long
             # chunks); windows bound it, bit-identical with static int8 ranges (docs/architecture.md)

@@ -11,7 +11,7 @@ from facespeak.audio.io import resample
 from facespeak.audio.mel import MelExtractor
 from facespeak.core.timing import MelSpec
 from facespeak.options import SpeechOptions
-from facespeak.tts.postfilter import VOCODER_LEVEL, sharpen_contrast, vocoder_level
+from facespeak.tts.postfilter import DETAIL, DETAIL_SIGMA, VOCODER_LEVEL, sharpen_contrast, vocoder_level
 
 
 DATA = Path("/usr/share/pocketsphinx/test/data")  # Debian pocketsphinx-testdata (scripts/setup.sh)
@@ -83,3 +83,24 @@ def test_the_option_is_validated():
     for bad in (0.4, 2.6, float("nan")):
         with pytest.raises(Exception, match="contrast: expected 0.5..2.5"):
             SpeechOptions(contrast=bad).validate()
+
+
+def test_detail_sharpens_in_time_as_the_scipy_reference(speech_mel):
+    """``detail``: y + d (y - G * y) with a Gaussian of DETAIL_SIGMA frames over time; away from
+    the edges it equals the same filter built on scipy's gaussian_filter1d (up to the gain that
+    keeps the loudest frame's level)."""
+    mel = speech_mel[:, :, 40:200]
+    out = sharpen_contrast(mel, 1.0, None, detail=1.0)
+    y = mel[0].numpy().astype(np.float64)
+    ref = y + 1.0 * (y - gaussian_filter1d(y, DETAIL_SIGMA, axis=1))
+    inner = slice(8, -8)
+    diff = out[0].numpy()[:, inner] - ref[:, inner]  # the same up to the one gain (loudest frame kept)
+    assert np.ptp(diff) < 1e-4
+    # it adds frame-to-frame change (onsets, transitions) and leaves a steady bin as it was
+    assert (out.diff(dim=-1).abs().mean() > 1.5 * mel.diff(dim=-1).abs().mean())
+    steady = torch.full((1, 80, 30), -4.0)
+    assert torch.allclose(sharpen_contrast(steady, 1.0, None, detail=1.0), steady, atol=1e-5)
+    # detail 0 is the contrast filter alone (the filter before session 12)
+    assert sharpen_contrast(mel, 1.0, None, detail=0.0) is mel
+    short = speech_mel[:, :, :4]  # shorter than the Gaussian's radius: edges repeated, no error
+    assert sharpen_contrast(short, 1.3, VOCODER_LEVEL, detail=DETAIL).shape == short.shape
