@@ -252,23 +252,41 @@ def test_every_frame_of_the_tearing_check_is_clean_on_a_turned_face(turned):
     assert rep.clean, rep.totals()
 
 
-def test_a_frontal_face_tears_only_at_its_silhouette():
-    """The frontal astronaut (train) over the same frames: nothing folds and nothing from outside
-    the face shows inside it; what still stretches past 3x is the strip along the face oval that
-    the photo shows edge-on (turned 20-40 commanded deg its texture, and its mirror image's, is
-    too foreshortened, and an unwarped copy would take in background: docs/renderer.md). Session
-    11: 548 stretched (nose sides and underside, the band beside the face) and 17 foreign px."""
-    from facespeak.tfg import mesh_topology as mt
-    from facespeak.tfg.warp_check import triangle_tearing
-
+def test_every_frame_of_the_tearing_check_is_clean_on_a_frontal_face():
+    """The frontal astronaut (train) over the same frames: nothing folds, nothing stretches past
+    3x and nothing from outside the face shows inside it. Her photo sees the strip along the face
+    oval edge-on (1-5 px^2 triangles at 256 px); turned 20-40 commanded deg (and in 75 of the 400
+    recorded-motion frames) it unfolded 3-18x: session 12's renderer stretched 291 triangles
+    (session 11: 548, with the nose and the band, and 17 foreign px). The oval is now held back
+    by a pixel or two (``keep_silhouette_unstretched``) and the head ring beyond it takes up the
+    difference."""
     r = _frontal()
-    motion = r.space.motion_from_plan(_tearing_plan(), analyse_faces(astronaut())[0].pose)
-    rep = count_tearing(r, motion)
-    assert rep.folded.sum() == 0 and rep.foreign.sum() == 0, rep.totals()
-    oval = np.isin(r.warp.triangles, mt.FACE_OVAL).any(axis=1)
-    for k in np.flatnonzero(rep.stretched):
-        stretched = triangle_tearing(r, r.frame_warp(motion[k]))[1]
-        assert oval[stretched].all(), r.warp.triangles[stretched & ~oval]
+    rep = count_tearing(r, r.space.motion_from_plan(_tearing_plan(), analyse_faces(astronaut())[0].pose))
+    assert rep.clean, rep.totals()
+
+
+def test_the_silhouette_is_held_back_only_as_far_as_needed():
+    """A silhouette triangle (two oval corners, one inner) unfolding 6x: its oval corners walk
+    towards the face's affine motion until it is at the cap (SILHOUETTE_STRETCH x its photo
+    area), continuously in the motion; one within the cap, and every non-oval point, stays put."""
+    from facespeak.tfg.mesh_triangles import SILHOUETTE_STRETCH, keep_silhouette_unstretched
+
+    n = 468 + 2
+    rng = np.random.default_rng(0)
+    rest = np.concatenate([rng.uniform(0, 100, (468, 2)), [[200.0, 0.0], [200.0, 10.0]]])
+    rest[[0, 1, 2]] = [[100.0, 0.0], [100.0, 10.0], [99.0, 5.0]]  # oval 0, 1; inner 2: 5 px^2
+    tri, area = np.array([[0, 1, 2]]), np.array([5.0])  # signed as it faces the camera
+    movable = np.zeros(n, bool)
+    movable[[0, 1]] = True
+    shares = []
+    for grow in (2.0, 5.0, 6.0, 6.0001):
+        points = rest.copy()
+        points[[0, 1], 0] = 99.0 + grow  # the strip unfolds outwards; the face itself stays put
+        kept = keep_silhouette_unstretched(points, rest, tri, area, movable)
+        np.testing.assert_array_equal(kept[2:], points[2:])
+        shares.append(_area(kept[tri])[0] / 5.0)
+    assert shares[0] == pytest.approx(2.0)  # within the cap: unchanged
+    assert shares[1:] == pytest.approx([SILHOUETTE_STRETCH] * 3)
 
 
 def test_a_squashed_triangle_samples_only_its_own_texture():

@@ -16,9 +16,11 @@ Per portrait (``MeshRenderer.__init__``, once):
    and a band from the head ring to the static ring that stays inside the static ring's hull
    (:func:`facespeak.tfg.mesh_triangles.band`), so the region's border never moves.
 
-Per frame: move the control points (the head ring held back where it would squeeze the band
-shut: :func:`facespeak.tfg.mesh_triangles.keep_band_open`); for every triangle with a moving
-corner, the affine map from its output position back to the texture it samples
+Per frame: move the control points (the face oval held back where a turn would unfold the
+strip the photo sees edge-on past the texture it has:
+:func:`facespeak.tfg.mesh_triangles.keep_silhouette_unstretched`; the head ring held back where
+it would squeeze the band shut: :func:`facespeak.tfg.mesh_triangles.keep_band_open`); for every
+triangle with a moving corner, the affine map from its output position back to the texture it samples
 (:mod:`facespeak.tfg.texture_source`: its own, its mirror image's, or an unwarped copy); rasterise those triangles into an id
 map of the output region, far triangles first (painter's order on the mesh depth, so a turning
 cheek covers what is behind it instead of tearing); gather each pixel's affine and apply it
@@ -45,7 +47,7 @@ from ..face.align import align_face, crop_landmarks
 from ..face.analysis import Face
 from . import mesh_topology as mt
 from .mesh_space import K_EXPR, MeshMotionSpace
-from .mesh_triangles import keep_band_open, triangulate
+from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, back_scale,
                              clamp_to_texture, face_mask, match_mirrored, side_gains, texture_source)
@@ -188,6 +190,7 @@ class MeshRenderer:
         self._ring_follow = ring_follow(self._ring, self.space.neutral[list(mt.FACE_OVAL)])
         self._ring_rest = self.space.project(self._ring[None], np.zeros((1, 5)))[0, :, :2]
         self._warp = self._build_warp()
+        self._silhouette = self._silhouette_triangles()
         self._rest_opening = lip_opening(self.source_landmarks)
         # the photo's brightness, colour, blur and own teeth, for the painted mouth interior
         self._look = estimate_look(self.canvas, self.source_landmarks) if self.config.mouth is not None else None
@@ -222,11 +225,25 @@ class MeshRenderer:
         ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
         ring_xy = self._ring_rest + self._ring_follow[:, None] * (ring[:, :2] - self._ring_rest)
         points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, self._static])
-        if hasattr(self, "_warp"):  # (the warp is built on the zero-motion points: nothing moves)
+        if hasattr(self, "_silhouette"):  # (the warp is built on the zero-motion points: nothing moves)
+            points = keep_silhouette_unstretched(points, self._warp.source, *self._silhouette)
             points = keep_band_open(points, self._warp.source, self._warp.triangles[self._warp.facing == 0])
         far = max(face[:, 2].max(), ring[:, 2].max()) + 1.0
         depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(self._static), far)])
         return face[:, :2], points, depth
+
+    def _silhouette_triangles(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(m, 3)`` face triangles with a face-oval corner whose own texture or mirror image faces
+        the camera in the photo, the ``(m,)`` area of the larger of those (signed with the
+        triangle's facing) and the ``(N,) bool`` face-oval points (:func:`keep_silhouette_unstretched`)."""
+        w = self._warp
+        oval = np.zeros(len(w.source), bool)
+        oval[list(mt.FACE_OVAL)] = True
+        own = w.facing * signed_area(w.source[w.triangles])
+        mirror = np.where(w.mirror[:, 0] >= 0, -w.facing * signed_area(w.source[np.maximum(w.mirror, 0)]), 0.0)
+        area = np.maximum(np.maximum(own, mirror), 0.0)
+        keep = w.face & oval[w.triangles].any(axis=1) & (area > 0)
+        return w.triangles[keep], w.facing[keep] * area[keep], oval
 
     def _region(self) -> tuple[int, int, int, int]:
         """Pixels to compute ``(x0, y0, x1, y1)``, exclusive end: the canvas (crop) or the

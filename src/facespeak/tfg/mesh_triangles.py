@@ -24,13 +24,16 @@ from .lip_contours import inner_lip_polygon, lip_line
 from .mesh_space import EXPRESSION_NAMES, canonical_landmarks, mesh_basis
 
 __all__ = ["signed_area", "triangulate", "head_triangles", "head_layout", "band", "keep_band_open",
-           "OPENING_MARGIN_CM", "BAND_MIN_SHARE"]
+           "keep_silhouette_unstretched", "OPENING_MARGIN_CM", "BAND_MIN_SHARE", "SILHOUETTE_STRETCH"]
 
 #: a lip point (not on the inner contour) that lies inside the opening of the triangulation
 #: layout is laid out this far above the upper inner lip instead (cm)
 OPENING_MARGIN_CM = 0.02
 #: no band triangle is squeezed below this share of its area in the photo (:func:`keep_band_open`)
 BAND_MIN_SHARE = 0.25
+#: no face triangle along the face oval grows past this multiple of its area in the photo
+#: (:func:`keep_silhouette_unstretched`; the tearing check's limit is 3)
+SILHOUETTE_STRETCH = 2.8
 _INNER_LIP = mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER
 
 
@@ -179,6 +182,54 @@ def keep_band_open(points: np.ndarray, rest: np.ndarray, triangles: np.ndarray,
         scale = np.ones(len(points))
         np.minimum.at(scale, triangles.ravel(), np.repeat(t, 3))
         out = rest + scale[:, None] * d
+    return out
+
+
+def keep_silhouette_unstretched(points: np.ndarray, rest: np.ndarray, triangles: np.ndarray, texture_area: np.ndarray,
+                                movable: np.ndarray, limit: float = SILHOUETTE_STRETCH) -> np.ndarray:
+    """``(N, 2)`` control points with the ``movable`` points held back, part of the way towards
+    where the face's overall 2D affine motion would put them, so that none of the ``triangles``
+    grows past ``limit`` times the area of the texture it can take.
+
+    ``points``: ``(N, 2)`` this frame's control points; ``rest``: ``(N, 2)`` at zero motion (px);
+    ``triangles``: ``(m, 3)`` the silhouette's face triangles (a corner on the face oval);
+    ``texture_area``: ``(m,)`` px^2 the largest texture each can take in the photo (its own source
+    or its mirror image, whichever faces the camera), signed with the orientation the triangle
+    shows when it faces the camera; ``movable``: ``(N,) bool`` the face-oval points. A frontal
+    photo sees the strip along the face oval edge-on (1-5 px^2 triangles at 256 px); a turn
+    unfolds it 3-8x, magnifying a few pixels of edge skin (issue 12, session 13). Holding the
+    oval back by a pixel or two keeps that strip near the photo's resolution and lets the head
+    ring's triangles beyond it (hair, background; tens of px^2) take up the difference. Each
+    over-stretched triangle walks its oval corners along the straight path towards the affine's
+    positions until its area is down to the cap (the first root of the quadratic area), so the
+    held-back points change continuously with the motion."""
+    s = np.sign(texture_area)
+    cap = limit * np.abs(texture_area)
+    if (s * signed_area(points[triangles]) <= cap).all():
+        return points  # nothing stretched past the limit (nearly every frame)
+    face = slice(0, mt.N_MESH_NO_IRIS)
+    homo = np.concatenate([rest[face], np.ones((mt.N_MESH_NO_IRIS, 1))], axis=1)
+    affine = np.linalg.lstsq(homo, points[face], rcond=None)[0]  # (3, 2) the face's 2D motion
+    held = points.copy()
+    held[movable] = np.concatenate([rest[movable], np.ones((int(movable.sum()), 1))], axis=1) @ affine
+    out = points.copy()
+    for _ in range(8):  # a point held back changes the areas of its other triangles: again
+        e = held - out  # (zero but for the movable points)
+        a, b, c = (out[triangles[:, k]] for k in range(3))
+        ea, eb, ec = (e[triangles[:, k]] for k in range(3))
+        c0 = s * signed_area(np.stack([a, b, c], axis=1)) - cap
+        over = c0 > 1e-9
+        if not over.any():
+            break
+        c1 = 0.5 * s * (_cross(b - a, ec - ea) + _cross(eb - ea, c - a))
+        c2 = 0.5 * s * _cross(eb - ea, ec - ea)
+        # walk each over-stretched triangle's corners towards the affine's positions until its
+        # area is down to the cap (all the way where it never gets there)
+        u = np.zeros(len(triangles))
+        u[over] = _first_root(c2[over], c1[over], c0[over])
+        step = np.zeros(len(points))
+        np.maximum.at(step, triangles.ravel(), np.repeat(u, 3))
+        out = out + step[:, None] * e
     return out
 
 
