@@ -169,6 +169,26 @@ def test_photo_showing_teeth_reuses_its_own_teeth():
     assert np.abs(np.median(teeth, axis=0) - r._look.teeth_rgb).max() < 25.0
 
 
+def test_synthesised_rows_look_like_the_photos_own_teeth():
+    """The photo's own teeth colour is their median as seen, shading included: the synthesised
+    upper row's visible front (incisal 3.5 mm, within 15 mm of the midline) has that median too,
+    not 0.85 of it (before session 13 a dim black-and-white photo's teeth went below its skin)."""
+    from facespeak.tfg.mouth_interior import (UPPER_ARCH_MM, UPPER_TEETH, MouthStyle, PhotoLook,
+                                              _teeth_colour, _teeth_row)
+
+    look = PhotoLook(luma=108.0, white=202.0, saturation=0.0, teeth_rgb=np.full(3, 113.0, np.float32))
+    ys, xs = np.mgrid[-80:20, -120:120].astype(np.float32) / 4.0  # mm, 0.25 mm grid
+    colour, alpha, box = _teeth_row(xs, ys, np.zeros_like(xs), -1, UPPER_TEETH, UPPER_ARCH_MM,
+                                    _teeth_colour(MouthStyle(), look), np.zeros(3, np.float32), 1.0)
+    row = np.zeros(xs.shape)
+    row[box] = colour[..., 0]
+    front = (alpha > 0.99) & (ys > -3.5) & (np.abs(xs) < 15.0)
+    assert abs(float(np.median(row[front])) - 113.0) < 3.0, float(np.median(row[front]))
+    # ... and never above the face's highlights
+    bright = PhotoLook(luma=108.0, white=120.0, teeth_rgb=np.full(3, 113.0, np.float32))
+    assert float(_teeth_colour(MouthStyle(), bright) @ LUMA) <= 0.97 * 120.0 + 1e-3
+
+
 def test_mouth_painting_is_a_pure_function_of_the_motion(closed):
     m = _motion(closed, jaw=0.7, yaw=4.0)
     a = closed.render_frame(m)

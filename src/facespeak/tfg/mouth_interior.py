@@ -56,6 +56,9 @@ LOWER_FOLLOW = 0.8
 SEAM_BAND = 0.08
 #: synthesised teeth chroma (max - min RGB) at most this fraction of their luma
 TEETH_MAX_CHROMA = 0.2
+#: median shade of the upper row's visible front (incisal 3.5 mm, within 15 mm of the midline)
+#: in ``_teeth_row``: 0.84-0.85 at 0.85-2 px/mm
+OWN_TEETH_SHADE = 0.85
 
 
 @dataclass(frozen=True)
@@ -301,7 +304,11 @@ def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
     """Teeth base colour: the photo's own teeth, else the style's matched to the photo and kept
     below the face's highlights (no glowing teeth in a dark photo)."""
     if look.teeth_rgb is not None:
-        return look.teeth_rgb.astype(np.float32)
+        # the photo's teeth colour is the median of its teeth as seen, shading included: the rows
+        # are shaded again, so their lit colour is that over the median shade of their visible front
+        c = look.teeth_rgb.astype(np.float32) / OWN_TEETH_SHADE
+        luma = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+        return c * min(1.0, 0.97 * look.white / max(luma, 1e-3))  # still below the face's highlights
     # teeth take at most ordinary chroma and half the (already halved) cast: enamel is near grey
     c = _matched(style.teeth_rgb, replace(look, saturation=min(look.saturation, 1.0), cast=np.sqrt(look.cast)))
     luma = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
