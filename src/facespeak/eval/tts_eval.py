@@ -390,7 +390,7 @@ def summary_markdown(results: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|---|"]
     for r in suit["portraits"]:
         lines.append(f"| {r['person']} | {r['gender_label']} | {r['gender_estimate']} ({r['p_female']:.2f}) | "
-                     f"{r['median_f0_hz']:.1f} | {r['f0_range']} ({r.get('expected_range', r['gender_used'])}) | "
+                     f"{r['median_f0_hz']:.1f} | {r['f0_range']} ({r.get('expected_range', r.get('gender_used', r['gender_label']))}) | "
                      f"{'yes' if r['agrees'] else 'no'} | {r.get('formant_cents', 0.0):+.0f} / {r.get('pitch_cents', 0.0):+.0f} |")
     sg, cg = suit["same_gender"], suit["cross_gender"]
     sa = suit.get("same_gender_agreeing", sg)
