@@ -80,7 +80,7 @@ def test_teeth_survive_the_say_video_at_crop_256(closed):
     """As ``scripts/mouth_check.py --size 256 --codec`` measures ``say``'s output: frames through
     the H.264 writer, the face mesh fitted on the decoded frames, teeth-like pixels (>= 0.9x the
     face's median luma, chroma <= 0.25 luma + 10) inside its inner lips. With 2.5 mm of upper
-    teeth (before session 13) they were a 2-px band smeared into the lips: <= 1.1 % of the opening."""
+    teeth (before late session 12) they were a 2-px band smeared into the lips: <= 1.1 % of the opening."""
     from facespeak.tfg import mesh_topology as mt
     from facespeak.video.reader import read_video
     from facespeak.video.writer import write_video
@@ -172,7 +172,7 @@ def test_photo_showing_teeth_reuses_its_own_teeth():
 def test_synthesised_rows_look_like_the_photos_own_teeth():
     """The photo's own teeth colour is their median as seen, shading included: the synthesised
     upper row's visible front (incisal 3.5 mm, within 15 mm of the midline) has that median too,
-    not 0.85 of it (before session 13 a dim black-and-white photo's teeth went below its skin)."""
+    not 0.85 of it (before late session 12 a dim black-and-white photo's teeth went below its skin)."""
     from facespeak.tfg.mouth_interior import (UPPER_ARCH_MM, UPPER_TEETH, MouthStyle, PhotoLook,
                                               _teeth_colour, _teeth_row)
 

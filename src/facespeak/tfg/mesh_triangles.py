@@ -197,7 +197,7 @@ def keep_silhouette_unstretched(points: np.ndarray, rest: np.ndarray, triangles:
     or its mirror image, whichever faces the camera), signed with the orientation the triangle
     shows when it faces the camera; ``movable``: ``(N,) bool`` the face-oval points. A frontal
     photo sees the strip along the face oval edge-on (1-5 px^2 triangles at 256 px); a turn
-    unfolds it 3-8x, magnifying a few pixels of edge skin (issue 12, session 13). Holding the
+    unfolds it 3-8x, magnifying a few pixels of edge skin (issue 12, session 12). Holding the
     oval back by a pixel or two keeps that strip near the photo's resolution and lets the head
     ring's triangles beyond it (hair, background; tens of px^2) take up the difference. Each
     over-stretched triangle walks its oval corners along the straight path towards the affine's
