@@ -16,7 +16,6 @@ audio is still encoded chunk by chunk and frames one at a time.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from .core.progress import MOTION, MUX, RENDER, StageClock
 from .motion.audio_mapper import upsample_text
 from .motion.streaming import MotionStream, StreamMotionConfig
 from .text.captions import SpokenChunk
-from .text.sentences import ends_phrase, pause_after, split_text
+from .text.sentences import ends_phrase, ends_sentence, pause_after, phrase_breaks, split_text
 from .tfg.mesh_space import EXPRESSION_NAMES
 
 __all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "STREAM_CHUNK_CHARS",
@@ -240,9 +239,9 @@ def growing_split(frontend: Any, limits: Sequence[int] = STREAM_CHUNK_CHARS,
             pieces = split_text(rest, limit)
             if not i and not ends_phrase(pieces[0]):
                 pieces = _phrase_prefix(rest, reach) or pieces
-            elif i and not _SENTENCE_END.search(pieces[0]):
+            elif i and not ends_sentence(pieces[0]):
                 longer = split_text(rest, 2 * limit)
-                if _SENTENCE_END.search(longer[0]):
+                if ends_sentence(longer[0]):
                     pieces = longer
             if len(pieces) <= 1:
                 return out + pieces
@@ -278,12 +277,8 @@ def _phrase_prefix(text: str, reach: int) -> list[str] | None:
     text = " ".join(text.split())
     if len(text) <= reach:
         return [text] if text else None
-    ends = [m.end() for m in _PHRASE_BREAK.finditer(text, 0, reach + 1) if m.end() <= reach]
+    ends = phrase_breaks(text, reach)
     return [text[:ends[-1]], text[ends[-1]:].strip()] if ends else None
-
-
-_PHRASE_BREAK = re.compile(r"[.!?\u2026,;:\u2014][\"')]*(?=\s)")
-_SENTENCE_END = re.compile(r"[.!?\u2026][\"')]*$")
 
 
 class TimelinePooler:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from facespeak.core.errors import ConfigError, TextError
-from facespeak.text.sentences import check_length, split_text
+from facespeak.text.sentences import check_length, ends_phrase, ends_sentence, pause_after, phrase_breaks, split_text
 
 _PARAGRAPH = (
     "The first sentence is short. The second sentence is a little longer, with a clause; "
@@ -55,3 +55,16 @@ def test_length_limit_message_names_limit_and_length() -> None:
     check_length("x" * 100, 100)
     with pytest.raises(TextError, match=r"at most 100 characters .* got 101"):
         check_length("x" * 101, 100)
+
+
+def test_sentence_and_phrase_ends_the_chunkers_and_captions_share():
+    """One definition of where a sentence or clause ends (say's first chunk, its pauses, the
+    caption cues): closing quotes and brackets may follow the mark."""
+    assert ends_sentence("Done.") and ends_sentence('he said "no!"') and ends_sentence("(really?)")
+    assert not ends_sentence("well,") and not ends_sentence("word") and not ends_sentence("Done. ")
+    assert ends_phrase("well,") and ends_phrase("Done. ") and ends_phrase("a \u2014") and not ends_phrase("the")
+    assert pause_after("well,", 0.2) == 0.2 and pause_after("hesitate to", 0.2) == 0.0
+    text = "Hi, there; this is it. And more"
+    assert phrase_breaks(text, len(text)) == [3, 10, 22]
+    assert phrase_breaks(text, 10) == [3, 10] and phrase_breaks(text, 9) == [3]
+    assert phrase_breaks("Ends here.", 20) == []  # no space after it: not a break inside the text

@@ -15,7 +15,6 @@ before each word after the first (WebVTT cue timestamps, W3C WebVTT section 4.2.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import OutputPathError
-from .sentences import ends_phrase
+from .sentences import ends_sentence, pause_after
 from .symbols import BLANK_ID
 from .word_alignment import original_spans, phoneme_symbols, phoneme_word_spans, spoken_words
 
@@ -32,7 +31,6 @@ __all__ = ["CAPTION_FORMATS", "caption_format", "SpokenChunk", "WordTiming", "Cu
 
 CAPTION_FORMATS = ("srt", "vtt")
 CAPTION_MEDIA_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt"}
-_SENTENCE_END = re.compile(r"[.!?\u2026][\"')]*$")
 
 
 def caption_format(path: str | Path, what: str = "--captions") -> str:
@@ -111,9 +109,9 @@ def _timed_words(frontend: object, original: str, chunks: Sequence[SpokenChunk],
     for k, (chunk, words) in enumerate(zip(chunks, per_chunk)):
         times = _chunk_times(chunk, words, phonemize, offset, sample_rate)
         for w, t in zip(words, times):
-            timed.append((_Word(spans[n], *(t or (np.nan, np.nan)), bool(_SENTENCE_END.search(w))), k))
+            timed.append((_Word(spans[n], *(t or (np.nan, np.nan)), ends_sentence(w)), k))
             n += 1
-        offset += chunk.n_samples + (pause_samples if ends_phrase(chunk.text) else 0)  # sentences.pause_after
+        offset += chunk.n_samples + int(pause_after(chunk.text, pause_samples))
     _fill_and_order([w for w, _ in timed])
     return timed
 

@@ -15,11 +15,15 @@ from collections.abc import Iterable
 
 from ..core.errors import ConfigError, TextError
 
-__all__ = ["check_length", "split_text", "ends_phrase", "pause_after"]
+__all__ = ["check_length", "split_text", "ends_sentence", "ends_phrase", "phrase_breaks", "pause_after"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"')]*\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:\u2014])\s+|\s+(?=\u2014)")
-_PHRASE_END = re.compile(r"[.!?\u2026,;:\u2014][\"')]*$")
+# a sentence end / a sentence or clause end, with any closing quotes or brackets after it
+_SENTENCE_MARK, _PHRASE_MARK = r"[.!?\u2026][\"')]*", r"[.!?\u2026,;:\u2014][\"')]*"
+_SENTENCE_TAIL = re.compile(_SENTENCE_MARK + "$")
+_PHRASE_END = re.compile(_PHRASE_MARK + "$")
+_PHRASE_BREAK = re.compile(_PHRASE_MARK + r"(?=\s)")
 
 
 def check_length(text: str, max_text_chars: int) -> None:
@@ -86,6 +90,17 @@ def split_text(text: str, max_chars: int = 200) -> list[str]:
         return []
     sentences = _split_keep(_SENTENCE_END, text)
     return _pack((p for s in sentences for p in _fit(s, max_chars)), max_chars)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` (a word or a chunk) ends a sentence (``.!?…``, closing quotes allowed)."""
+    return bool(_SENTENCE_TAIL.search(text))
+
+
+def phrase_breaks(text: str, upto: int) -> list[int]:
+    """Offsets just after each sentence or clause end in ``text`` that a space follows, up to
+    ``upto`` characters (in order)."""
+    return [m.end() for m in _PHRASE_BREAK.finditer(text, 0, upto + 1) if m.end() <= upto]
 
 
 def ends_phrase(chunk: str) -> bool:
