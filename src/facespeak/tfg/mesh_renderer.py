@@ -189,8 +189,9 @@ class MeshRenderer:
         self._ring, self._static = self._rings()
         self._ring_follow = ring_follow(self._ring, self.space.neutral[list(mt.FACE_OVAL)])
         self._ring_rest = self.space.project(self._ring[None], np.zeros((1, 5)))[0, :, :2]
+        self._hold: tuple[np.ndarray, ...] | None = None  # set once the warp exists (it is built at zero motion)
         self._warp = self._build_warp()
-        self._silhouette = self._silhouette_triangles()
+        self._hold = (*self._silhouette_triangles(), self._warp.triangles[self._warp.facing == 0])
         self._rest_opening = lip_opening(self.source_landmarks)
         # the photo's brightness, colour, blur and own teeth, for the painted mouth interior
         self._look = estimate_look(self.canvas, self.source_landmarks) if self.config.mouth is not None else None
@@ -225,9 +226,10 @@ class MeshRenderer:
         ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
         ring_xy = self._ring_rest + self._ring_follow[:, None] * (ring[:, :2] - self._ring_rest)
         points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, self._static])
-        if hasattr(self, "_silhouette"):  # (the warp is built on the zero-motion points: nothing moves)
-            points = keep_silhouette_unstretched(points, self._warp.source, *self._silhouette)
-            points = keep_band_open(points, self._warp.source, self._warp.triangles[self._warp.facing == 0])
+        if self._hold is not None:  # the oval and the head ring held back (silhouette triangles, band)
+            *silhouette, band_triangles = self._hold
+            points = keep_silhouette_unstretched(points, self._warp.source, *silhouette)
+            points = keep_band_open(points, self._warp.source, band_triangles)
         far = max(face[:, 2].max(), ring[:, 2].max()) + 1.0
         depth = np.concatenate([face[: mt.N_MESH_NO_IRIS, 2], ring[:, 2], np.full(len(self._static), far)])
         return face[:, :2], points, depth

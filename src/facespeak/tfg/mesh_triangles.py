@@ -170,11 +170,7 @@ def keep_band_open(points: np.ndarray, rest: np.ndarray, triangles: np.ndarray,
     out = points.copy()
     for _ in range(8):  # a corner held back changes the areas of its other triangles: again
         d = out - rest
-        a, b, c = (rest[triangles[:, k]] for k in range(3))
-        da, db, dc = (d[triangles[:, k]] for k in range(3))
-        a0 = signed_area(np.stack([a, b, c], axis=1))
-        a1 = 0.5 * (_cross(b - a, dc - da) + _cross(db - da, c - a))
-        a2 = 0.5 * _cross(db - da, dc - da)
+        a0, a1, a2 = _area_along(rest, d, triangles)
         s = np.sign(a0)  # f(t) = s area(t) - min_share |a0|, f(0) > 0: first root in (0, 1]
         t = _first_root(s * a2, s * a1, (1.0 - min_share) * np.abs(a0))
         if (t >= 1.0).all():
@@ -215,14 +211,12 @@ def keep_silhouette_unstretched(points: np.ndarray, rest: np.ndarray, triangles:
     out = points.copy()
     for _ in range(8):  # a point held back changes the areas of its other triangles: again
         e = held - out  # (zero but for the movable points)
-        a, b, c = (out[triangles[:, k]] for k in range(3))
-        ea, eb, ec = (e[triangles[:, k]] for k in range(3))
-        c0 = s * signed_area(np.stack([a, b, c], axis=1)) - cap
+        a0, a1, a2 = _area_along(out, e, triangles)
+        c0 = s * a0 - cap
         over = c0 > 1e-9
         if not over.any():
             break
-        c1 = 0.5 * s * (_cross(b - a, ec - ea) + _cross(eb - ea, c - a))
-        c2 = 0.5 * s * _cross(eb - ea, ec - ea)
+        c1, c2 = s * a1, s * a2
         # walk each over-stretched triangle's corners towards the affine's positions until its
         # area is down to the cap (all the way where it never gets there)
         u = np.zeros(len(triangles))
@@ -231,6 +225,15 @@ def keep_silhouette_unstretched(points: np.ndarray, rest: np.ndarray, triangles:
         np.maximum.at(step, triangles.ravel(), np.repeat(u, 3))
         out = out + step[:, None] * e
     return out
+
+
+def _area_along(start: np.ndarray, move: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(a0, a1, a2)``, each ``(n_tri,)``: the signed area ``a0 + a1 t + a2 t^2`` of each
+    triangle when its corners go from ``start`` along ``start + t move`` (``(N, 2)`` each)."""
+    a, b, c = (start[triangles[:, k]] for k in range(3))
+    da, db, dc = (move[triangles[:, k]] for k in range(3))
+    return (signed_area(np.stack([a, b, c], axis=1)), 0.5 * (_cross(b - a, dc - da) + _cross(db - da, c - a)),
+            0.5 * _cross(db - da, dc - da))
 
 
 def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
