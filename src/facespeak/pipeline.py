@@ -272,10 +272,10 @@ class FaceSpeak:
         clock = StageClock.of(on_progress)
         with clock.stage(FACE, report=True):
             portrait, feats, cond = self.face_condition(image, face_index, opts.condition, opts.voice_gender)
-        parts, chunks, prev = [], [], None
+        parts, chunks, prev = [], [], ""  # no pause before the first chunk: pause_after("") is 0
         for ch in self.iter_chunks(text, cond, opts, cancel, clock):  # pauses after sentences and clauses
-            gap = pause_after(prev, opts.pause_s) if prev is not None else 0.0
-            parts, prev = [*parts, np.zeros(int(gap * self.mel_spec.sample_rate), np.float32), ch.wav], ch.text
+            parts += [np.zeros(int(pause_after(prev, opts.pause_s) * self.mel_spec.sample_rate), np.float32), ch.wav]
+            prev = ch.text
             if keep_chunks:
                 chunks.append(ch)
         wav = np.concatenate(parts) if parts else np.zeros(0, np.float32)
@@ -295,7 +295,8 @@ def _speech_track(chunks: list[SpeechChunk], pause_frames: float, pause_id: int)
     durs: list[float] = []
     for k, ch in enumerate(chunks):
         if k and pause_after(chunks[k - 1].text, pause_frames):
-            ids, durs = [*ids, pause_id], [*durs, pause_frames]
+            ids.append(pause_id)
+            durs.append(pause_frames)
         ids.extend(ch.ids)
         durs.extend(float(d) for d in ch.durations)
     return ids, np.asarray(durs)

@@ -91,7 +91,7 @@ def shift_matrix(cents: float, spec: MelSpec = MelSpec(), lifter: int = DEFAULT_
     p = d[:lifter].T @ d[:lifter]
     centres = _mel_centres(spec)
     fine = np.eye(spec.n_mels) - p
-    a = _warp_matrix(float(cents), centres) @ p + (_warp_matrix(float(pitch_cents), centres) @ fine if pitch_cents else fine)
+    a = _warp_matrix(float(cents), centres) @ p + _warp_matrix(float(pitch_cents), centres) @ fine  # 0 cents: identity
     return torch.from_numpy(a.astype(np.float32))
 
 

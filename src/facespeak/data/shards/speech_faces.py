@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from ...core.errors import InputError
+from ..real_faces import load_manifest
 
 __all__ = ["paired_portraits"]
 
@@ -22,10 +23,9 @@ def paired_portraits(corpus: str | Path, faces_dir: str | Path) -> dict[str, lis
     from ..face_bank import pair_voices_with_persons
 
     corpus, faces_dir = Path(corpus), Path(faces_dir)
-    for need in (corpus / "voices.json", faces_dir / "manifest.json"):
-        if not need.is_file():
-            raise InputError(f"speech --faces {faces_dir}: expected {need}, found nothing")
-    manifest = json.loads((faces_dir / "manifest.json").read_text(encoding="utf-8"))
+    if not (corpus / "voices.json").is_file():
+        raise InputError(f"speech --faces {faces_dir}: expected {corpus / 'voices.json'}, found nothing")
+    manifest = load_manifest(faces_dir)  # checks the face corpus's manifest and its format
     items = [it for it in manifest["items"] if it.get("face_box") is None]
     rows = [json.loads(ln) for ln in (corpus / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if ln.strip()]
     train = sorted({r["speaker"] for r in rows if r["split"] == "train"})
