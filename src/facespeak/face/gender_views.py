@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core.errors import DependencyError
 from .analysis import Face
+from .image_io import LUMA_BT601
 
 __all__ = ["MESH_FIVE_POINTS", "AttributeNets", "FaceView", "face_views", "is_grey", "mesh_five_points", "to_grey"]
 
@@ -38,7 +39,6 @@ __all__ = ["MESH_FIVE_POINTS", "AttributeNets", "FaceView", "face_views", "is_gr
 # inner), base of the nose. As MediaPipe mesh indices (subject's left eye = image right):
 MESH_FIVE_POINTS = (263, 362, 33, 133, 2)
 _MESH_FIVE_POINTS_MIRRORED = (33, 133, 263, 362, 2)  # after a horizontal flip the eyes swap sides
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601
 _GREY_TOLERANCE = 2.0  # mean |channel - channel mean| below this (0-255 levels) = a grey image
 _REGION = 1.5  # views are cut from the face box grown by this many box sides on every side
 _MAX_BOX_PX = 320  # larger faces are downscaled first (chips are 32/64 px; saves ~100 ms on 800 px faces)
@@ -129,7 +129,7 @@ class AttributeNets:
 
 def to_grey(image: np.ndarray) -> np.ndarray:
     """``(H, W, 3) uint8`` RGB -> the same shape, every channel = BT.601 luma."""
-    luma = np.clip(np.rint(image.astype(np.float32) @ _LUMA), 0, 255).astype(np.uint8)
+    luma = np.clip(np.rint(image.astype(np.float32) @ LUMA_BT601), 0, 255).astype(np.uint8)
     return np.repeat(luma[..., None], 3, axis=2)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "load_image",
     "as_rgb_array",
     "source_name",
+    "LUMA_BT601",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ MIN_SIDE = 64
 MAX_LONG_SIDE = 4000
 WORKING_LONG_SIDE = 2048
 MAX_PIXELS = 50_000_000
+#: RGB -> luma weights (ITU-R BT.601): ``rgb @ LUMA_BT601``
+LUMA_BT601 = np.array([0.299, 0.587, 0.114], np.float32)
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview
 

@@ -23,7 +23,7 @@ from . import mesh_topology as mt
 from .lip_contours import inner_lip_polygon, lip_line
 from .mesh_space import EXPRESSION_NAMES, canonical_landmarks, mesh_basis
 
-__all__ = ["signed_area", "triangulate", "head_triangles", "head_layout", "band", "keep_band_open",
+__all__ = ["signed_area", "cross2", "triangulate", "head_triangles", "head_layout", "band", "keep_band_open",
            "keep_silhouette_unstretched", "OPENING_MARGIN_CM", "BAND_MIN_SHARE", "SILHOUETTE_STRETCH"]
 
 #: a lip point (not on the inner contour) that lies inside the opening of the triangulation
@@ -232,12 +232,13 @@ def _area_along(start: np.ndarray, move: np.ndarray, triangles: np.ndarray) -> t
     triangle when its corners go from ``start`` along ``start + t move`` (``(N, 2)`` each)."""
     a, b, c = (start[triangles[:, k]] for k in range(3))
     da, db, dc = (move[triangles[:, k]] for k in range(3))
-    return (signed_area(np.stack([a, b, c], axis=1)), 0.5 * (_cross(b - a, dc - da) + _cross(db - da, c - a)),
-            0.5 * _cross(db - da, dc - da))
+    return (signed_area(np.stack([a, b, c], axis=1)), 0.5 * (cross2(b - a, dc - da) + cross2(db - da, c - a)),
+            0.5 * cross2(db - da, dc - da))
 
 
-def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    return p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+def cross2(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """z of the cross product of ``(..., 2)`` vectors."""
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
 
 def _first_root(c2: np.ndarray, c1: np.ndarray, c0: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from ..face.image_io import LUMA_BT601
 from . import mesh_topology as mt
 from .lip_contours import grown_polygon, inner_lip_polygon, lip_line, lip_opening, polygon_mask
 from .photo_look import REF_LUMA, OwnTeeth, PhotoLook, estimate_look
@@ -249,7 +250,7 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
 def _matched(rgb, look: PhotoLook, gain: float = 1.0) -> np.ndarray:
     """A style colour in this photo: luma scaled to the face, chroma to its skin, its colour cast."""
     c = np.asarray(rgb, np.float32) * gain * float(np.clip(look.luma / REF_LUMA, 0.3, 1.3))
-    grey = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+    grey = float(c @ LUMA_BT601)
     return (grey + look.saturation * (c - grey)) * look.cast
 
 
@@ -307,11 +308,11 @@ def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
         # the photo's teeth colour is the median of its teeth as seen, shading included: the rows
         # are shaded again, so their lit colour is that over the median shade of their visible front
         c = look.teeth_rgb.astype(np.float32) / OWN_TEETH_SHADE
-        luma = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+        luma = float(c @ LUMA_BT601)
         return c * min(1.0, 0.97 * look.white / max(luma, 1e-3))  # still below the face's highlights
     # teeth take at most ordinary chroma and half the (already halved) cast: enamel is near grey
     c = _matched(style.teeth_rgb, replace(look, saturation=min(look.saturation, 1.0), cast=np.sqrt(look.cast)))
-    luma = float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+    luma = float(c @ LUMA_BT601)
     # enamel is at most as tinted as real teeth: the photos' own teeth (train faces) have chroma
     # (max - min RGB) of 0.12-0.29 of their luma in colour photos, median 0.20; a warm face's cast took
     # it past 0.25 (the face's mean colour, mostly skin, is read as the cast)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..face.image_io import LUMA_BT601
 from . import mesh_topology as mt
 from .lip_contours import inner_lip_polygon, lip_line, lip_opening, polygon_mask
 
@@ -61,7 +62,7 @@ def estimate_look(canvas: np.ndarray, landmarks: np.ndarray) -> PhotoLook:
     face = canvas[oval.astype(bool)].astype(np.float32)
     if len(face) < 50:
         return PhotoLook()
-    luma = face @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = face @ LUMA_BT601
     chroma = face.max(axis=1) - face.min(axis=1)
     mean_rgb = face.mean(axis=0)
     cast = np.clip(1.0 + 0.5 * (mean_rgb / max(float(mean_rgb.mean()), 1e-3) - 1.0), 0.85, 1.15)
@@ -104,7 +105,7 @@ def _with_own_teeth(look: PhotoLook, canvas: np.ndarray, lm: np.ndarray) -> Phot
     x1, y1 = np.minimum(np.ceil(poly.max(axis=0)).astype(int) + 3, [canvas.shape[1], canvas.shape[0]])
     image = canvas[y0:y1, x0:x1].astype(np.float32)
     mask = cv2.erode(polygon_mask(image.shape[:2], poly - [x0, y0]), np.ones((3, 3), np.uint8))
-    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = image @ LUMA_BT601
     teeth = (mask > 0.5) & (luma >= 0.9 * look.luma) & (image.max(axis=2) - image.min(axis=2) <= 0.25 * luma + 10)
     if teeth.sum() < max(6, 0.15 * (mask > 0.5).sum()):
         return look

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import mesh_topology as mt
 from .mesh_space import canonical_landmarks
+from .mesh_triangles import cross2
 from .mesh_triangles import signed_area as _signed_area
 
 if TYPE_CHECKING:
@@ -173,9 +174,9 @@ def clamp_to_texture(back: np.ndarray, ids: np.ndarray, wild: np.ndarray, dst: n
     t = ids[ys, xs]
     p = np.stack([xs + x0, ys + y0], axis=1).astype(np.float64)
     a, b, c = dst[t, 0], dst[t, 1], dst[t, 2]
-    sign = np.where(_cross2(b - a, c - a) < 0, -1.0, 1.0)
-    inside = ((sign * _cross2(b - a, p - a) >= 0) & (sign * _cross2(c - b, p - b) >= 0)
-              & (sign * _cross2(a - c, p - c) >= 0))
+    sign = np.where(cross2(b - a, c - a) < 0, -1.0, 1.0)
+    inside = ((sign * cross2(b - a, p - a) >= 0) & (sign * cross2(c - b, p - b) >= 0)
+              & (sign * cross2(a - c, p - c) >= 0))
     p, t, ys, xs = p[~inside], t[~inside], ys[~inside], xs[~inside]
     best, q = np.full(len(p), np.inf), np.zeros_like(p)
     for j, k in ((0, 1), (1, 2), (2, 0)):  # the nearest point of each edge; keep the nearest
@@ -186,11 +187,6 @@ def clamp_to_texture(back: np.ndarray, ids: np.ndarray, wild: np.ndarray, dst: n
         best[near] = dist[near]
         q[near] = src[t[near], j] + f[near, None] * (src[t[near], k] - src[t[near], j])
     back[0, ys, xs], back[1, ys, xs] = q[:, 0], q[:, 1]
-
-
-def _cross2(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """z of the cross product of ``(..., 2)`` vectors."""
-    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
 
 def rigid_copy(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
