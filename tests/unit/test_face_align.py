@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 
 from face_photos import astronaut
-from facespeak.face.align import (ALIGN_TEMPLATE, align_face, alignment_points, crop_landmarks,
-                                  similarity_transform)
+from facespeak.face.align import (ALIGN_TEMPLATE, AlignedFace, align_face, alignment_points, crop_landmarks,
+                                  similarity_transform, soften_outside)
 from facespeak.face.analysis import analyse_faces
 
 
@@ -72,3 +72,22 @@ def test_turned_face_is_not_over_zoomed():
         height = lm[152, 1] - lm[10, 1]  # forehead top to chin
         assert 0.35 * 256 < height < 0.75 * 256
         assert lm[:468, :2].min() > 0 and lm[:468, :2].max() < 256  # whole face inside the crop
+
+
+def test_soften_outside_replaces_edge_streaks_and_keeps_the_photo():
+    """A crop reaching past the photo's top edge: replication draws the edge row's colours as
+    vertical streaks; the softened crop keeps every pixel inside the photo and has no streaks."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)  # a high-contrast edge row
+    matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 40.0]])  # the photo's top edge at crop row 40
+    crop = cv2.warpAffine(img, matrix, (160, 160), borderMode=cv2.BORDER_REPLICATE)
+    al = AlignedFace(crop, matrix, cv2.invertAffineTransform(matrix))
+    out = soften_outside(al, img.shape)
+    assert out.shape == crop.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[41:], crop[41:])  # the photo itself is untouched
+    streak = np.abs(np.diff(crop[:38].astype(float), axis=1)).mean()  # column-to-column jumps
+    soft = np.abs(np.diff(out[:38].astype(float), axis=1)).mean()
+    assert streak > 40 and soft < streak / 10, (streak, soft)
+    shift = np.array([[1.0, 0.0, -10.0], [0.0, 1.0, -10.0]])  # a 100 px crop well inside the photo
+    whole = cv2.warpAffine(img, shift, (100, 100))
+    assert soften_outside(AlignedFace(whole, shift, cv2.invertAffineTransform(shift)), img.shape) is whole

@@ -142,3 +142,21 @@ def test_commanded_pose_gives_the_apparent_turn(crop):
         step[axis] = 6.0
         lo, hi = measured([-s for s in step]), measured(step)
         assert abs((hi[axis] - lo[axis]) - 12.0) < 3.0, (axis, hi - lo)
+
+
+def test_head_moving_down_shows_no_edge_streaks(photo):
+    """The astronaut's hair reaches the 512 crop's top edge: when the head moves down the warp
+    samples above the canvas. Those rows continue the hair (the canvas mirrored) instead of
+    repeating the edge row as vertical streaks (the demo showed them in 60 of 156 frames)."""
+    r = MeshRenderer(*photo, RenderConfig(mode="crop", size=512))
+    motion = _motion(r, yaw=-10.0, pitch=8.5, ty=1.25)  # the demo's frame 26
+    fw = r.frame_warp(motion)
+    above = fw.back[1] < -4.0  # pixels sampling more than 4 px above the canvas
+    assert above.sum() > 500, int(above.sum())
+    frame = r.render_frame(motion).astype(float)
+    rows = np.where(above.any(axis=1))[0]
+    cols = np.where(above.any(axis=0))[0]
+    top = frame[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    vertical = np.abs(np.diff(top, axis=0)).mean()  # streaks: every row the same -> ~0
+    horizontal = np.abs(np.diff(top, axis=1)).mean()
+    assert vertical > 0.4 * horizontal, (vertical, horizontal)

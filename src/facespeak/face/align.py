@@ -32,7 +32,7 @@ import numpy as np
 from .analysis import Face
 
 __all__ = ["ALIGN_TEMPLATE", "AlignedFace", "align_face", "alignment_points", "crop_landmarks",
-           "similarity_transform", "template_transform"]
+           "similarity_transform", "template_transform", "soften_outside"]
 
 # Rows: image-left eye, image-right eye, mouth centre; in crop-side units for scale = 1.
 ALIGN_TEMPLATE = np.array([[0.375, 0.44], [0.625, 0.44], [0.5, 0.68]])
@@ -131,3 +131,19 @@ def crop_landmarks(face: Face, matrix: np.ndarray) -> np.ndarray:
     out[:, :2] = lm[:, :2] @ matrix[:, :2].T + matrix[:, 2]
     out[:, 2] = lm[:, 2] * float(np.hypot(matrix[0, 0], matrix[1, 0]))
     return out.astype(np.float32)
+
+
+def soften_outside(aligned: AlignedFace, image_shape: tuple[int, ...], blur_frac: float = 1 / 32) -> np.ndarray:
+    """The crop with the part that lies outside the photo (filled by edge replication: straight
+    streaks of the edge's colours) replaced by a blur of it, feathered over a pixel or two:
+    a soft continuation of the edge's colours, neither streaks nor a mirrored copy of the
+    head. ``blur_frac``: the blur's sigma as a fraction of the crop side. A crop inside the
+    photo comes back unchanged (the same array)."""
+    crop, side = aligned.crop, aligned.crop.shape[0]
+    inside = cv2.warpAffine(np.full(tuple(image_shape[:2]), 255, np.uint8), aligned.matrix, (crop.shape[1], side),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if inside.min() == 255:
+        return crop
+    alpha = (inside.astype(np.float32) / 255.0)[..., None]
+    soft = cv2.GaussianBlur(crop, (0, 0), max(1.0, blur_frac * side), borderType=cv2.BORDER_REPLICATE)
+    return np.clip(crop * alpha + soft * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import InputError
-from ..face.align import align_face, crop_landmarks
+from ..face.align import align_face, crop_landmarks, soften_outside
 from ..face.analysis import Face
 from . import mesh_topology as mt
 from .mesh_space import K_EXPR, MeshMotionSpace
@@ -181,7 +181,8 @@ class MeshRenderer:
             raise InputError(f"face was found in a {face.image_size} image but the portrait is {image.shape[:2]}")
         if self.config.mode == "crop":
             aligned = align_face(image, face, self.config.size)
-            self.canvas, landmarks, self.align_matrix = aligned.crop, crop_landmarks(face, aligned.matrix), aligned.matrix
+            canvas = soften_outside(aligned, image.shape)  # no edge streaks where the crop leaves the photo
+            self.canvas, landmarks, self.align_matrix = canvas, crop_landmarks(face, aligned.matrix), aligned.matrix
         else:
             self.canvas, landmarks, self.align_matrix = image, face.landmarks, None
         self.space = MeshMotionSpace.from_landmarks(landmarks)
@@ -305,7 +306,9 @@ class MeshRenderer:
             return self.canvas.copy()
         x0, y0, x1, y1 = self._warp.box
         back = fw.back
-        region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # past the canvas edge (the crop's top when the head moves down): the canvas mirrored
+        # (hair continues as hair) rather than its edge row repeated (vertical streaks)
+        region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if fw.mirrored.any():  # mirrored skin takes the lighting of the side it fills
             region = match_mirrored(region, fw, self._warp)
         if self.config.mouth is not None:
