@@ -338,3 +338,30 @@ def test_the_band_is_never_squeezed_shut():
         share.append(_area(kept[tri])[0] / _area(rest[tri])[0])
     assert share[0] == pytest.approx(0.8)  # not squeezed past the limit: unchanged
     assert share[1:] == pytest.approx([BAND_MIN_SHARE] * 4)  # 10.1 px and beyond would fold it
+
+
+def test_mirrored_fill_draws_no_hairline_down_a_turned_cheek():
+    """Frame 104 of the README demo (the astronaut turned 17 deg): the cheek's edge-on strip by
+    her ear takes mirrored texture; its mirror images were 1-px slivers along the other side's
+    silhouette (her hair) and drew a dark line down the cheek, 60-90 levels below both
+    neighbours. A mirror image thinner than MIRROR_MIN_HEIGHT of the face is not used."""
+    from facespeak.face.analysis import analyse_faces
+    from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
+    from facespeak.tfg.texture_source import MIRROR_MIN_HEIGHT, eye_to_mouth
+
+    from face_photos import astronaut
+
+    image = astronaut()
+    r = MeshRenderer(image, analyse_faces(image)[0], RenderConfig(mode="crop", size=512))
+    motion = np.array([1.3444, -0.5064, 1.2028, -0.0011, -0.0794, -0.1014, 1.8403, -16.8539, 1.5873, -4.0327,
+                       0.6519, -0.407])
+    fw = r.frame_warp(motion)
+    tri = fw.texture[fw.mirrored]  # the mirror images sampled
+    area = 0.5 * np.abs((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
+                        - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1]))
+    longest = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2).max(axis=1)
+    assert (2 * area >= MIRROR_MIN_HEIGHT * eye_to_mouth(r.warp.source) * longest - 1e-9).all()
+    gray = r.render_frame(motion).astype(float) @ [0.299, 0.587, 0.114]
+    strip = gray[280:306, 150:190]  # the cheek's edge by the ear
+    dip = np.minimum(strip[:, 1:-1] - strip[:, :-2], strip[:, 1:-1] - strip[:, 2:])
+    assert dip.min() > -35, dip.min()

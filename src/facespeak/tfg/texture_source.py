@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ..face.analysis import LANDMARK_GROUPS
 from . import mesh_topology as mt
 from .mesh_space import canonical_landmarks
 from .mesh_triangles import cross2
@@ -22,8 +23,8 @@ from .mesh_triangles import signed_area as _signed_area
 if TYPE_CHECKING:
     from .mesh_renderer import FrameWarp, _Warp
 
-__all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table", "side_gains",
-           "match_mirrored", "texture_source", "back_scale", "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
+__all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table", "side_gains",
+           "match_mirrored", "texture_source", "eye_to_mouth", "back_scale", "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
 
 
 def mirror_table() -> np.ndarray:
@@ -47,6 +48,11 @@ MIRROR_POINT = mirror_table()
 MIRROR_STRETCH = 3.0
 #: ... unless the output triangle is a sliver under this fraction of the mirror image's area
 MIRROR_MIN_SCALE = 0.5
+#: ... or the mirror image itself is thinner than this fraction of the eye-to-mouth distance (its
+#: smallest height; 2 px in a 512 px crop, whose eye-to-mouth distance is ~115 px): a strip along
+#: the other side's silhouette is that side's edge (hair, shadow, background), not skin; mirrored
+#: onto this side's silhouette it drew a dark hairline down the cheek (session 13)
+MIRROR_MIN_HEIGHT = 0.0175
 #: a triangle whose backward map (output px -> photo px) magnifies more than this samples the
 #: nearest point of its texture's edge for its pixels outside its exact output shape
 #: (:func:`clamp_to_texture`)
@@ -94,7 +100,8 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     stretches less: the skin a turn reveals is filled from the other side of the face. It copies
     the photo unwarped instead (:func:`rigid_copy`; not mirrored) where both are hidden, where the
     mirror image would be squeezed into a thin output sliver (under ``MIRROR_MIN_SCALE`` of its
-    area), and, for a face triangle outside the mouth opening, where the best texture would still
+    area) or is itself a sliver (thinner than ``MIRROR_MIN_HEIGHT`` of the eye-to-mouth
+    distance), and, for a face triangle outside the mouth opening, where the best texture would still
     stretch past ``MIRROR_STRETCH`` and the copy lies inside the photo's face. The band and culled
     triangles keep their own texture. ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``:
     ``(n_tri,)`` their signed areas."""
@@ -114,7 +121,8 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     head = warp.facing * area_out > 0
     # a mirror image squeezed into a thin sliver along the silhouette packs the other side's skin,
     # shading and edge into a line between own-textured neighbours (a jagged crack, issue 12)
-    rigid = head & ((use & (stretch_m < MIRROR_MIN_SCALE)) | np.isinf(best))
+    thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(warp.source) * _longest_edge(msrc)
+    rigid = head & ((use & ((stretch_m < MIRROR_MIN_SCALE) | thin_m)) | np.isinf(best))
     # a face triangle whose best texture would still stretch past MIRROR_STRETCH (a mouth corner
     # opening, a nose side or underside unfolding, a turned-back cheek) copies the photo unwarped
     # where that copy lies inside the face; at the silhouette it would take in background (and
@@ -128,6 +136,18 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     src[use] = msrc[use]
     src[rigid] = rigid_copy(dst[rigid], src[rigid])
     return src, use
+
+
+def eye_to_mouth(points: np.ndarray) -> float:
+    """Distance from the middle of the eye corners to the middle of the mouth corners (control
+    points, canvas px): the face's scale, little changed by a turn (unlike the eyes' distance)."""
+    eyes = points[[*LANDMARK_GROUPS["right_eye_corners"], *LANDMARK_GROUPS["left_eye_corners"]]].mean(axis=0)
+    return float(np.linalg.norm(eyes - points[list(LANDMARK_GROUPS["mouth_corners"])].mean(axis=0)))
+
+
+def _longest_edge(corners: np.ndarray) -> np.ndarray:
+    """``(n_tri,)`` length of each ``(n_tri, 3, 2)`` triangle's longest edge."""
+    return np.linalg.norm(corners - np.roll(corners, -1, axis=1), axis=2).max(axis=1)
 
 
 def back_scale(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
