@@ -49,8 +49,9 @@ from . import mesh_topology as mt
 from .mesh_space import K_EXPR, MeshMotionSpace
 from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
-from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, back_scale,
+from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, backward_affines,
                              clamp_to_texture, face_mask, match_mirrored, side_gains, texture_source)
+from .triangle_raster import apply_affines, triangle_ids
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM", "MIRROR_STRETCH",
            "MIRROR_MIN_SCALE", "BACK_SCALE_MAX"]
@@ -122,7 +123,6 @@ class _Warp:
     """Per-portrait precomputation of the piecewise-affine warp over the region of interest."""
 
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (canvas px, exclusive end)
-    grid: np.ndarray = field(repr=False)  # (2, h, w) float32 canvas px x and y of each region pixel
     triangles: np.ndarray = field(repr=False)  # (n_tri, 3) control-point indices with a moving corner
     source: np.ndarray = field(repr=False)  # (N, 2) control points at zero motion, canvas px
     facing: np.ndarray = field(repr=False)  # (n_tri,) +-1 front-facing orientation; 0: never culled
@@ -272,14 +272,13 @@ class MeshRenderer:
                           MIRROR_POINT[np.minimum(triangles, len(MIRROR_POINT) - 1)], -1)
         side = (source[triangles].mean(axis=1)[:, 0] > source[list(mt.FACE_OVAL), 0].mean()).astype(np.int64)
         x0, y0, x1, y1 = self._region()
-        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         log.debug("mesh warp: %d control points, %d moving triangles, region %dx%d", len(source),
                   len(triangles), x1 - x0, y1 - y0)
         gain = side_gains(self.canvas, source, triangles, facing, side)
         face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
         inside = face_mask(source, triangles[face], (x0, y0, x1, y1))
         opening = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).all(axis=1)
-        return _Warp((x0, y0, x1, y1), np.stack([gx, gy]), triangles, source, facing, mirror, side, gain, face,
+        return _Warp((x0, y0, x1, y1), triangles, source, facing, mirror, side, gain, face,
                      opening, inside)
 
     # ------------------------------------------------------------------ per frame
@@ -336,51 +335,24 @@ def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[n
     Args:
         points: ``(N, 2)`` control points of this frame, canvas px.
         depth: ``(N,)`` their depth (larger = farther): far triangles are drawn first.
-        warp: per-portrait precomputation (triangles, source positions, region, pixel grid).
+        warp: per-portrait precomputation (triangles, source positions, region).
     """
     tri = warp.triangles
     dst = points[tri]  # (n, 3, 2) output positions
-    homo = np.concatenate([dst, np.ones((len(tri), 3, 1))], axis=2)  # (n, 3, 3) rows [x, y, 1]
-    det = np.linalg.det(homo)  # 2x the signed area
+    det = 2.0 * signed_area(dst)
     # degenerate output triangles cover no pixels; head triangles turned away are culled
     ok = (np.abs(det) > 1e-6) & (warp.facing * det >= 0)
     src, mirrored = texture_source(dst, det / 2.0, warp)
+    maps, scale = backward_affines(dst, src)
     affine = np.zeros((len(tri) + 1, 6), np.float32)  # last row: identity for untouched pixels
     affine[-1] = (1, 0, 0, 0, 1, 0)
-    sol = np.linalg.solve(homo[ok], src[ok])  # (m, 3, 2): [x, y, 1] @ sol = source
-    affine[np.flatnonzero(ok)] = sol.transpose(0, 2, 1).reshape(-1, 6)
+    affine[:-1][ok] = maps[ok]
     x0, y0, x1, y1 = warp.box
-    ids = np.full((y1 - y0, x1 - x0), len(tri), np.int32)
-    fixed = np.round((dst - [x0, y0]) * 16).astype(np.int32)  # 4 fractional bits
     order = np.flatnonzero(ok)[np.argsort(-depth[tri[ok]].mean(axis=1), kind="stable")]
-    fill = cv2.fillConvexPoly  # ~1000 calls a frame: positional arguments parse faster
-    for i, poly in zip(order.tolist(), fixed[order]):
-        fill(ids, poly, i, cv2.LINE_8, 4)  # lineType, shift (4 fractional bits)
-    back = _apply_affines(affine, ids, warp.grid)
-    wild = np.flatnonzero(ok & (back_scale(dst, src) > BACK_SCALE_MAX))
+    ids = triangle_ids(dst - [x0, y0], order, (y1 - y0, x1 - x0), len(tri))
+    back = apply_affines(affine, ids, (x0, y0))
+    wild = np.flatnonzero(ok & (scale > BACK_SCALE_MAX))
     if len(wild):  # squashed triangles: their edge pixels would sample far away
         clamp_to_texture(back, ids, wild, dst, src, warp.box)
     return ids, back, src, mirrored
 
-
-def _apply_affines(affine: np.ndarray, ids: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """``(2, h, w) float32`` ``affine[ids] @ [x, y, 1]`` per pixel for ``(n, 6)`` affines, ``(h, w)``
-    ids and the ``(2, h, w)`` pixel grid: one coefficient plane at a time (``np.take`` into
-    preallocated planes; same arithmetic, 2-3x faster than gathering ``(h, w, 6)``; ids are
-    always valid, so ``mode="clip"`` only skips the buffered bounds check; converted to ``intp``
-    once instead of inside each of the six takes)."""
-    columns = np.ascontiguousarray(affine.T)  # (6, n)
-    ids = ids.astype(np.intp)
-    back = np.empty((2, *ids.shape), np.float32)
-    tmp = np.empty(ids.shape, np.float32)
-    gx, gy = grid
-    for r in (0, 1):
-        out = back[r]
-        np.take(columns[3 * r], ids, out=out, mode="clip")
-        out *= gx
-        np.take(columns[3 * r + 1], ids, out=tmp, mode="clip")
-        tmp *= gy
-        out += tmp
-        np.take(columns[3 * r + 2], ids, out=tmp, mode="clip")
-        out += tmp
-    return back

@@ -17,14 +17,15 @@ import numpy as np
 from ..face.analysis import LANDMARK_GROUPS
 from . import mesh_topology as mt
 from .mesh_space import canonical_landmarks
-from .mesh_triangles import cross2
 from .mesh_triangles import signed_area as _signed_area
+from .triangle_raster import njit
 
 if TYPE_CHECKING:
     from .mesh_renderer import FrameWarp, _Warp
 
-__all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table", "side_gains",
-           "match_mirrored", "texture_source", "eye_to_mouth", "back_scale", "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
+__all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table",
+           "side_gains", "match_mirrored", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
+           "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
 
 
 def mirror_table() -> np.ndarray:
@@ -152,10 +153,19 @@ def _longest_edge(corners: np.ndarray) -> np.ndarray:
 
 def back_scale(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     """``(n_tri,)`` largest singular value of each triangle's backward linear map (output px ->
-    source px) for ``(n_tri, 3, 2)`` output and source corners; inf for a collapsed output.
+    source px) for ``(n_tri, 3, 2)`` output and source corners; inf for a collapsed output
+    (:func:`backward_affines`)."""
+    return backward_affines(dst, src)[1]
 
-    The map is ``F E^-1`` with edge matrices ``E`` (output) and ``F`` (source); ``M = F adj(E)
-    = F E^-1 det E`` is formed entry by entry (faster than batched 2x2 products), and its largest
+
+def backward_affines(dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_tri, 6)`` backward affine of each triangle, rows ``(a, b, c, d, e, f)``: an output pixel
+    at ``(x, y)`` samples ``(a x + b y + c, d x + e y + f)`` (not finite for a collapsed output), and
+    the ``(n_tri,)`` largest singular value of its linear part (inf for a collapsed output), for
+    ``(n_tri, 3, 2)`` output and source corners (px).
+
+    The linear part is ``F E^-1`` with edge matrices ``E`` (output) and ``F`` (source); ``M = F
+    adj(E) = F E^-1 det E`` is formed entry by entry (faster than batched solves), and its largest
     singular value is ``sqrt((|M|^2 + sqrt(|M|^4 - 4 det(M)^2)) / 2)``."""
     e1, e2 = dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
     f1, f2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]
@@ -168,7 +178,12 @@ def back_scale(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     dm = m00 * m11 - m01 * m10
     top = np.sqrt(0.5 * (sq + np.sqrt(np.maximum(sq * sq - 4.0 * dm * dm, 0.0))))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.abs(det) > 1e-12, top / np.abs(det), np.inf)
+        lin = np.stack([m00, m01, m10, m11], axis=1) / det[:, None]
+        scale = np.where(np.abs(det) > 1e-12, top / np.abs(det), np.inf)
+    x0, y0 = dst[:, 0, 0], dst[:, 0, 1]
+    affine = np.stack([lin[:, 0], lin[:, 1], src[:, 0, 0] - lin[:, 0] * x0 - lin[:, 1] * y0,
+                       lin[:, 2], lin[:, 3], src[:, 0, 1] - lin[:, 2] * x0 - lin[:, 3] * y0], axis=1)
+    return affine, scale
 
 
 def clamp_to_texture(back: np.ndarray, ids: np.ndarray, wild: np.ndarray, dst: np.ndarray, src: np.ndarray,
@@ -182,31 +197,44 @@ def clamp_to_texture(back: np.ndarray, ids: np.ndarray, wild: np.ndarray, dst: n
     hair inside the face (every foreign pixel of the tearing check, session 12). ``ids``: ``(h,
     w)`` owning triangle per region pixel; ``dst`` / ``src``: ``(n_tri, 3, 2)`` output and
     texture corners, canvas px; ``box``: the region (canvas px)."""
-    x0, y0 = box[:2]
+    _clamp(back, ids, np.ascontiguousarray(wild, np.int64), np.ascontiguousarray(dst, np.float64),
+           np.ascontiguousarray(src, np.float64), int(box[0]), int(box[1]))
+
+
+@njit(cache=True, nogil=True)
+def _clamp(back, ids, wild, dst, src, x0, y0):  # pragma: no cover - jitted
     h, w = ids.shape
-    corners = dst[wild].reshape(-1, 2) - [x0, y0]  # only their box can hold their pixels
-    lo = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1, 0, [w, h])
-    hi = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [w, h])
-    flagged = np.zeros(len(dst) + 1, bool)
-    flagged[wild] = True
-    ys, xs = np.nonzero(flagged[ids[lo[1]:hi[1], lo[0]:hi[0]]])
-    ys, xs = ys + lo[1], xs + lo[0]
-    t = ids[ys, xs]
-    p = np.stack([xs + x0, ys + y0], axis=1).astype(np.float64)
-    a, b, c = dst[t, 0], dst[t, 1], dst[t, 2]
-    sign = np.where(cross2(b - a, c - a) < 0, -1.0, 1.0)
-    inside = ((sign * cross2(b - a, p - a) >= 0) & (sign * cross2(c - b, p - b) >= 0)
-              & (sign * cross2(a - c, p - c) >= 0))
-    p, t, ys, xs = p[~inside], t[~inside], ys[~inside], xs[~inside]
-    best, q = np.full(len(p), np.inf), np.zeros_like(p)
-    for j, k in ((0, 1), (1, 2), (2, 0)):  # the nearest point of each edge; keep the nearest
-        e = dst[t, k] - dst[t, j]
-        f = np.clip(((p - dst[t, j]) * e).sum(axis=1) / np.maximum((e * e).sum(axis=1), 1e-12), 0.0, 1.0)
-        dist = ((dst[t, j] + f[:, None] * e - p) ** 2).sum(axis=1)
-        near = dist < best
-        best[near] = dist[near]
-        q[near] = src[t[near], j] + f[near, None] * (src[t[near], k] - src[t[near], j])
-    back[0, ys, xs], back[1, ys, xs] = q[:, 0], q[:, 1]
+    for t in wild:
+        ax, ay, bx, by, cx, cy = dst[t, 0, 0], dst[t, 0, 1], dst[t, 1, 0], dst[t, 1, 1], dst[t, 2, 0], dst[t, 2, 1]
+        sign = -1.0 if (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) < 0 else 1.0
+        # only its box can hold its pixels
+        lo_x = max(0, int(np.floor(min(ax, bx, cx) - x0)) - 1)
+        hi_x = min(w, int(np.ceil(max(ax, bx, cx) - x0)) + 2)
+        lo_y = max(0, int(np.floor(min(ay, by, cy) - y0)) - 1)
+        hi_y = min(h, int(np.ceil(max(ay, by, cy) - y0)) + 2)
+        for y in range(lo_y, hi_y):
+            py = float(y + y0)
+            for x in range(lo_x, hi_x):
+                if ids[y, x] != t:
+                    continue
+                px = float(x + x0)
+                if (sign * ((bx - ax) * (py - ay) - (by - ay) * (px - ax)) >= 0
+                        and sign * ((cx - bx) * (py - by) - (cy - by) * (px - bx)) >= 0
+                        and sign * ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) >= 0):
+                    continue  # inside its exact shape: the affine holds
+                best, qx, qy = np.inf, 0.0, 0.0
+                for j in range(3):  # the nearest point of each edge; keep the nearest
+                    k = (j + 1) % 3
+                    ex, ey = dst[t, k, 0] - dst[t, j, 0], dst[t, k, 1] - dst[t, j, 1]
+                    f = ((px - dst[t, j, 0]) * ex + (py - dst[t, j, 1]) * ey) / max(ex * ex + ey * ey, 1e-12)
+                    f = min(max(f, 0.0), 1.0)
+                    dist = (dst[t, j, 0] + f * ex - px) ** 2 + (dst[t, j, 1] + f * ey - py) ** 2
+                    if dist < best:
+                        best = dist
+                        qx = src[t, j, 0] + f * (src[t, k, 0] - src[t, j, 0])
+                        qy = src[t, j, 1] + f * (src[t, k, 1] - src[t, j, 1])
+                back[0, y, x] = qx
+                back[1, y, x] = qy
 
 
 def rigid_copy(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
