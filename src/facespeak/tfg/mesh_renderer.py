@@ -28,8 +28,12 @@ cheek covers what is behind it instead of tearing); gather each pixel's affine a
 outside its exact shape sample its texture's edge); one ``cv2.remap`` of the canvas.
 Triangles whose corners are all static keep the identity, so beyond the static ring the
 frame is bit-identical to the photo and the animated region meets it continuously (the warp
-itself is the feather; no seam can appear). Then the mouth interior is painted where the lips
-part (:mod:`facespeak.tfg.mouth_interior`). Blinks need no painting: the upper-lid skin is
+itself is the feather; no seam can appear). On a turned photo the head-ring triangles lying over
+the face's far side sample the photo with the face filled in from around it
+(:mod:`facespeak.tfg.background_plate`), so no second, unmoving nose or lips show beside a face
+that turns back or opens its jaw. Then the mouth interior is painted where the lips part
+(:mod:`facespeak.tfg.mouth_interior`), only on the pixels the mouth's own triangles own
+(:func:`mouth_triangles`): nothing past the face's outline or over the far cheek. Blinks need no painting: the upper-lid skin is
 stretched down over the eye by the warp itself. Rendering is a pure function of the motion
 frame (no state between frames), hence no flicker.
 """
@@ -44,9 +48,10 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..face.align import align_face, crop_landmarks, soften_outside
-from ..face.analysis import Face
+from ..face.analysis import LANDMARK_GROUPS, Face
 from . import mesh_topology as mt
-from .mesh_space import K_EXPR, MeshMotionSpace
+from .mesh_space import K_EXPR, MeshMotionSpace, canonical_landmarks
+from .background_plate import background_plate, sample_plate, triangles_over_face
 from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, backward_affines,
@@ -194,6 +199,14 @@ class MeshRenderer:
         self._warp = self._build_warp()
         self._hold = (*self._silhouette_triangles(), self._warp.triangles[self._warp.facing == 0])
         self._rest_opening = lip_opening(self.source_landmarks)
+        # head-ring triangles over a turned face's far side sample the photo with the face taken out
+        w = self._warp
+        far = int(self.source_landmarks[LANDMARK_GROUPS["nose_tip"][0], 0] > w.source[list(mt.FACE_OVAL), 0].mean())
+        self._over_face = triangles_over_face(w.source, w.triangles, ~w.face & (w.side == far), w.inside, w.box)
+        self._plate = background_plate(self.canvas, w.inside, w.box) if self._over_face.any() else None
+        # the mouth interior shows only where the lips' and the opening's own triangles are drawn
+        self._mouth_owner = np.append(mouth_triangles(w.triangles), False)
+        self._face_owner = np.append(w.face, False)
         # the photo's brightness, colour, blur and own teeth, for the painted mouth interior
         self._look = estimate_look(self.canvas, self.source_landmarks) if self.config.mouth is not None else None
 
@@ -308,12 +321,17 @@ class MeshRenderer:
         # past the canvas edge (the crop's top when the head moves down): the canvas mirrored
         # (hair continues as hair) rather than its edge row repeated (vertical streaks)
         region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        if self._plate is not None:
+            region = sample_plate(region, self._plate, fw.ids, back, self._over_face, fw.points,
+                                  self._warp.triangles, self._warp.box, cv2.BORDER_REFLECT_101)
         if fw.mirrored.any():  # mirrored skin takes the lighting of the side it fills
             region = match_mirrored(region, fw, self._warp)
         if self.config.mouth is not None:
             teeth = teeth_pose(self.space, motion).shifted(x0, y0)
             region = paint_mouth_interior(region, fw.landmarks - [x0, y0], self._rest_opening, self.config.mouth,
-                                          teeth, self._look, in_place=True)  # region is this frame's own
+                                          teeth, self._look, in_place=True,  # region is this frame's own
+                                          visible=_Owned(fw.ids, self._mouth_owner),
+                                          face_shown=_Owned(fw.ids, self._face_owner))
         if self.config.mode == "crop":
             return region
         out = self.canvas.copy()
@@ -325,6 +343,38 @@ class MeshRenderer:
         motion = self.space.check_motion(motion)
         for row in motion:
             yield self.render_frame(row)
+
+
+#: the mouth's own triangles: within the outer-lip contour scaled by this about its centre
+#: (canonical face), half a mouth width past each corner. The painted interior (4 % wider than the
+#: opening, then blurred) stays there; 1.25-1.75 cut the dark corner fringe of a wide smile (the
+#: astronaut, a frontal face: 4-6 levels on the golden frames' block means), 2.0 leaves every
+#: frontal frame as it was (session 13)
+MOUTH_REGION_SCALE = 2.0
+
+
+def mouth_triangles(triangles: np.ndarray) -> np.ndarray:
+    """``(n_tri,) bool``: face triangles whose corners all lie within the outer-lip contour grown
+    by :data:`MOUTH_REGION_SCALE` on the canonical face: the lips, the opening between them and
+    the skin at their corners (where the mouth interior may show)."""
+    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS, :2]
+    outer = [mt.MOUTH_CORNERS_OUTER[0], *mt.LIP_UPPER_OUTER, mt.MOUTH_CORNERS_OUTER[1], *reversed(mt.LIP_LOWER_OUTER)]
+    poly = canon[outer]
+    poly = (poly.mean(axis=0) + (poly - poly.mean(axis=0)) * MOUTH_REGION_SCALE).astype(np.float32)
+    near = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0 for x, y in canon])
+    near = np.concatenate([near, np.zeros(int(triangles.max()) + 1 - len(near), bool)])
+    return near[triangles].all(axis=1)
+
+
+class _Owned:
+    """``(h, w) bool`` region pixels owned by chosen triangles, computed only for the rows and
+    columns asked for (``owned[rows, cols]``): ``lut`` ``(n_tri + 1,) bool`` over :class:`FrameWarp` ids."""
+
+    def __init__(self, ids: np.ndarray, lut: np.ndarray) -> None:
+        self.ids, self.lut = ids, lut
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        return self.lut[self.ids[key]]
 
 
 def _backward_map(points: np.ndarray, depth: np.ndarray, warp: _Warp) -> tuple[np.ndarray, ...]:

@@ -154,7 +154,7 @@ def _affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening: float, style: MouthStyle,
                          teeth: TeethPose | None = None, look: PhotoLook | None = None,
-                         in_place: bool = False) -> np.ndarray:
+                         in_place: bool = False, visible=None, face_shown=None) -> np.ndarray:
     """Paint the mouth interior into a copy of ``frame`` (into ``frame`` itself with ``in_place``).
 
     Args:
@@ -166,6 +166,15 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
             own lips (no head pose known; 0.6 px per mm).
         look: the photo's look (:func:`estimate_look`); None: a neutral, sharp photo.
         in_place: paint into ``frame`` (a frame the caller owns) instead of a copy.
+        visible: where the mouth itself is seen in this frame: anything whose
+            ``visible[rows, cols]`` (two slices) gives the ``(h, w) bool`` of those frame px, e.g. an
+            ``(H, W) bool`` array (the renderer passes the pixels its lip and mouth-opening
+            triangles own). Nothing is painted elsewhere: on a turned face the inner-lip contour
+            reaches past the face's outline and over the far cheek, which hide that part of the
+            mouth. None: everywhere.
+        face_shown: the same for the face as a whole (the renderer: its face triangles' pixels):
+            where the lips closing over the photo's own gap may be painted (their band runs a
+            little past the mouth corners). None: everywhere.
 
     Returns:
         ``(H, W, 3) uint8``; ``frame`` itself (not a copy) when nothing needs painting.
@@ -187,19 +196,24 @@ def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening:
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     local = landmarks - [x0, y0]
     if strength <= 0.0:  # the lips close over the photo's own gap: cover it with lips
+        shown = None if face_shown is None else np.asarray(face_shown[y0:y1, x0:x1], np.float32)
         out = patch
         for colour, mask in _seam_layers(patch, local, width):
             alpha = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.01 * width)) * closing
+            alpha = alpha if shown is None else alpha * shown  # nothing past the face's outline
             out = out * (1.0 - alpha[..., None]) + colour * alpha[..., None]
     else:
+        shown = None if visible is None else np.asarray(visible[y0:y1, x0:x1], np.float32)
         look = look or PhotoLook()
         if teeth is None:  # no head pose known: no own teeth (their maps need it)
             look = replace(look, own=None)
             teeth = TeethPose(lip_line(landmarks, mt.LIP_UPPER_INNER), lip_line(landmarks, mt.LIP_LOWER_INNER),
                               6.0, np.eye(2, 3), np.eye(2, 3))
         sigma = float(np.hypot(look.blur_sigma, 0.35))
-        colour, inside, win = _interior(patch, local, teeth.shifted(x0, y0), style, look, _blur_reach(sigma))
+        colour, inside, win = _interior(patch, local, teeth.shifted(x0, y0), style, look, _blur_reach(sigma), shown)
         alpha = cv2.GaussianBlur(inside, (0, 0), sigma)[win][..., None] * strength
+        if shown is not None:  # the blur's fringe too: nothing past the mouth's visible outline
+            alpha = alpha * shown[win][..., None]
         out = patch[win] * (1.0 - alpha) + cv2.GaussianBlur(colour, (0, 0), sigma) * alpha
         # alpha is 0 outside the window, where the patch stays as it was
         y0, x0 = y0 + win[0].start, x0 + win[1].start
@@ -255,20 +269,22 @@ def _matched(rgb, look: PhotoLook, gain: float = 1.0) -> np.ndarray:
 
 
 def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthStyle, look: PhotoLook,
-              reach: int) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+              reach: int, shown: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
     """Painted interior colour ``(h', w', 3)`` over the patch's window (:func:`_window` for a
     blur of ``reach`` px; the only pixels it can show at), the ``(h, w)`` inside-the-lips mask of
-    the whole patch, and the window (rows, columns of the patch)."""
+    the whole patch (times ``shown``, the ``(h, w)`` pixels where the mouth is seen), and the
+    window (rows, columns of the patch)."""
     poly = inner_lip_polygon(lm)
     wide = poly.copy()  # reach 4 % past the corners: squeezed photo content shows as specks otherwise
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
-    inside = polygon_mask(patch.shape[:2], wide)
+    lips = polygon_mask(patch.shape[:2], wide)
+    inside = lips if shown is None else lips * shown
     win = _window(inside, reach)  # zero margin kept: distances within it are as on the whole patch
     px_mm = teeth.px_per_cm / 10.0
     depth = cv2.distanceTransform((inside[win] > 0.5).astype(np.uint8), cv2.DIST_L2, 3) / px_mm  # mm from the lips
     opening_mm = max(lip_opening(lm) / px_mm, 0.5)
     # 1. throat: lip-tinted rim, darkest towards the centre-back
-    rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, inside, _matched(style.cavity_rgb, look))
+    rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, lips, _matched(style.cavity_rgb, look))
     t = (1.0 - np.exp(-depth / max(0.22 * opening_mm, 0.5)))[..., None]
     colour = rim * (1.0 - t) + _matched(style.throat_rgb, look) * t
     a, b = _arch_coordinates(win, teeth, px_mm)
