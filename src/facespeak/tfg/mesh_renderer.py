@@ -192,6 +192,7 @@ class MeshRenderer:
             self.canvas, landmarks, self.align_matrix = image, face.landmarks, None
         self.space = MeshMotionSpace.from_landmarks(landmarks)
         self.source_landmarks = landmarks[:, :2].astype(np.float64)  # (478, 2) canvas px
+        self._canvas4 = cv2.cvtColor(self.canvas, cv2.COLOR_RGB2RGBA)  # cv2.remap is faster on 4 channels
         self._ring, self._static = self._rings()
         self._ring_follow = ring_follow(self._ring, self.space.neutral[list(mt.FACE_OVAL)])
         self._ring_rest = self.space.project(self._ring[None], np.zeros((1, 5)))[0, :, :2]
@@ -320,7 +321,8 @@ class MeshRenderer:
         back = fw.back
         # past the canvas edge (the crop's top when the head moves down): the canvas mirrored
         # (hair continues as hair) rather than its edge row repeated (vertical streaks)
-        region = cv2.remap(self.canvas, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        region = cv2.remap(self._canvas4, back[0], back[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        region = cv2.cvtColor(region, cv2.COLOR_RGBA2RGB)  # the same pixels as an RGB remap, ~0.3 ms sooner at 512
         if self._plate is not None:
             region = sample_plate(region, self._plate, fw.ids, back, self._over_face, fw.points,
                                   self._warp.triangles, self._warp.box, cv2.BORDER_REFLECT_101)
