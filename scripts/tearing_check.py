@@ -11,8 +11,12 @@ foreign pixels per frame (facespeak.tfg.warp_check). Optionally writes a contact
 face at the frame of its largest turn towards the camera (the side the photo hides).
 
 Usage (repo root, corpus/faces built, one thread):
-    OMP_NUM_THREADS=1 python scripts/tearing_check.py --split heldout [--size 256] \
-        [--sheet docs/images/turned_after.png] [--out runs/tearing_check/heldout.json]
+    OMP_NUM_THREADS=1 python scripts/tearing_check.py --split heldout [--size 256|512|full] \
+        [--faces a,b] [--sheet docs/images/turned_after.png] [--out runs/tearing_check/heldout.json]
+
+``--faces`` checks the named persons instead of the split's list (any |yaw|: the profile gate,
+facespeak.face.analysis.PROFILE_YAW_DEG, is `say`'s, not the renderer's). ``--size full`` renders
+the whole photo (`say --size full`); the sheet then shows the region around the head.
 
 ``--videos DIR`` also writes each face's recorded-motion frames (4 clips of 100 frames, 25 fps, at
 ``--size``) to ``DIR/{person}_s{seed}.mp4``, to measure them from outside with
@@ -156,7 +160,8 @@ def diagnose(r: MeshRenderer, motion: np.ndarray, plan: np.ndarray, own_yaw: flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=sorted(FACES), default="heldout")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", default="256", help="crop side in px, or 'full'")
+    ap.add_argument("--faces", default=None, help="comma-separated persons instead of the split's list")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
     ap.add_argument("--out", default=None, help="JSON with the per-face totals")
     ap.add_argument("--recorded-sheet", default=None,
@@ -169,9 +174,10 @@ def main() -> None:
     args = ap.parse_args()
     plan = plans()
     rows, tiles, recorded = [], [], []
-    for item in photo_items(FACES[args.split]):
+    config = RenderConfig(mode="full") if args.size == "full" else RenderConfig(mode="crop", size=int(args.size))
+    for item in photo_items(args.faces.split(",") if args.faces else FACES[args.split]):
         portrait = load_face(item)
-        r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
+        r = MeshRenderer(portrait.image, portrait.face, config)
         motion = r.space.motion_from_plan(plan, portrait.face.pose)
         t = time.perf_counter()
         rep = count_tearing(r, motion)
@@ -187,7 +193,10 @@ def main() -> None:
             recorded.append(recorded_reveal_tile(r, motion, portrait.face.pose[0], item.person))
         if args.sheet:
             k = largest_reveal(motion, portrait.face.pose[0])
-            tile = np.concatenate([r.canvas, r.render_frame(motion[k])], axis=1)
+            x0, y0, x1, y1 = r.warp.box  # the whole canvas in crop mode
+            side = min(x1 - x0, y1 - y0)  # a square around the head in full mode
+            cx, cy = (x0 + x1 - side) // 2, (y0 + y1 - side) // 2
+            tile = np.concatenate([r.canvas[cy:cy + side, cx:cx + side], r.render_frame(motion[k])[cy:cy + side, cx:cx + side]], axis=1)
             tile = cv2.resize(tile, (224, 112), interpolation=cv2.INTER_AREA)
             label = f"{item.person[:20]} {portrait.face.pose[0]:+.0f} turn {motion[k, K_EXPR]:+.0f}"
             cv2.putText(tile, label, (2, 9), cv2.FONT_HERSHEY_SIMPLEX, 0.28, (255, 255, 0), 1, cv2.LINE_AA)

