@@ -70,3 +70,14 @@ def test_backward_affines_take_corners_to_their_source_and_apply_in_float32():
     gy, gx = np.mgrid[7:27, 5:35].astype(np.float32)
     want = [table[ids, 3 * r] * gx + table[ids, 3 * r + 1] * gy + table[ids, 3 * r + 2] for r in (0, 1)]
     np.testing.assert_array_equal(back, np.stack(want))  # float32, (a x + b y) + c
+
+
+def test_warm_up_loads_the_kernels_once_in_the_background():
+    from facespeak.tfg import triangle_raster
+
+    triangle_raster.warm_up()
+    first = triangle_raster._warming
+    triangle_raster.warm_up()
+    assert triangle_raster._warming is first  # once per process
+    first.join(timeout=120)
+    assert not first.is_alive()

@@ -56,7 +56,7 @@ from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, backward_affines,
                              clamp_to_texture, face_mask, match_mirrored, side_gains, texture_source)
-from .triangle_raster import apply_affines, triangle_ids
+from .triangle_raster import apply_affines, triangle_ids, warm_up
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM", "MIRROR_STRETCH",
            "MIRROR_MIN_SCALE", "BACK_SCALE_MAX"]
@@ -197,6 +197,7 @@ class MeshRenderer:
         self._ring_follow = ring_follow(self._ring, self.space.neutral[list(mt.FACE_OVAL)])
         self._ring_rest = self.space.project(self._ring[None], np.zeros((1, 5)))[0, :, :2]
         self._hold: tuple[np.ndarray, ...] | None = None  # set once the warp exists (it is built at zero motion)
+        warm_up()  # the compiled warp kernels load in the background (tfg.triangle_raster)
         self._warp = self._build_warp()
         self._hold = (*self._silhouette_triangles(), self._warp.triangles[self._warp.facing == 0])
         self._rest_opening = lip_opening(self.source_landmarks)

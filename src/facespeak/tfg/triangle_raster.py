@@ -5,7 +5,9 @@ applies each pixel's triangle affine.
 Compiled with numba (pinned in ``requirements/lock.txt``): one pass over ~1000 triangles and one
 over the pixels instead of ~1000 ``cv2.fillConvexPoly`` calls and six ``np.take`` gathers (a
 512 px frame: ~3 ms -> ~0.5 ms on one core; docs/renderer.md, "Speed at 512 (session 13)").
-Without numba the same functions run as plain Python (identical output, far slower).
+Without numba the same functions run as plain Python (identical output, far slower). The first
+call of a compiled function in a process costs ~0.3-0.7 s even from numba's on-disk cache:
+:func:`warm_up` pays it in a background thread while `say` synthesises the speech.
 
 **Coverage rule** (:func:`triangle_ids`): corners are rounded to 1/16 px; pixel ``(x, y)`` (its
 centre at ``(x, y)``) belongs to a triangle when its centre lies inside the triangle widened by
@@ -19,6 +21,8 @@ fall outside its exact shape on its texture).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 try:  # numba: ~100x faster than the same loops in Python
@@ -29,7 +33,7 @@ except ImportError:  # pragma: no cover
             return f
         return wrap(args[0]) if args and callable(args[0]) else wrap
 
-__all__ = ["SUBPIXEL", "triangle_ids", "apply_affines"]
+__all__ = ["SUBPIXEL", "triangle_ids", "apply_affines", "warm_up"]
 
 #: corners are rounded to 1 / SUBPIXEL px (4 fractional bits, as the renderer used with cv2)
 SUBPIXEL = 16
@@ -120,3 +124,26 @@ def _apply(affine, ids, x0, y0, back):  # pragma: no cover - jitted
             gx = np.float32(x0 + x)
             back[0, y, x] = (affine[t, 0] * gx + affine[t, 1] * gy) + affine[t, 2]
             back[1, y, x] = (affine[t, 3] * gx + affine[t, 4] * gy) + affine[t, 5]
+
+
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Start loading the compiled kernels (this module's and
+    :func:`facespeak.tfg.texture_source.clamp_to_texture`'s) in a background thread, once per
+    process; a frame rendered before it is done waits for it. The renderer calls this when it is
+    built, before `say` synthesises the speech."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_run_kernels, name="facespeak-raster-warm-up", daemon=True)
+        _warming.start()
+
+
+def _run_kernels() -> None:
+    from .texture_source import clamp_to_texture  # lazy: texture_source imports this module
+
+    tri = np.array([[[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]]])
+    ids = triangle_ids(tri, np.zeros(1, np.int64), (4, 4), 1)
+    back = apply_affines(np.zeros((2, 6), np.float32), ids, (0, 0))
+    clamp_to_texture(back, ids, np.zeros(1, np.int64), tri, tri, (0, 0, 4, 4))
