@@ -9,7 +9,8 @@ its exact shape sample its texture's edge (:func:`clamp_to_texture`). The tearin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -106,11 +107,8 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     stretch past ``MIRROR_STRETCH`` and the copy lies inside the photo's face. The band and culled
     triangles keep their own texture. ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``:
     ``(n_tri,)`` their signed areas."""
-    src = warp.source[warp.triangles]
-    area_src = _signed_area(src)
-    msrc = warp.source[np.maximum(warp.mirror, 0)]
-    area_m = _signed_area(msrc)
-    own_faces = warp.facing * area_src > 0
+    rest = _rest_textures(warp)
+    src, area_src, msrc, area_m, own_faces, thin_m = rest.src.copy(), *rest[1:]
     stretch_m = np.abs(area_out) / np.maximum(np.abs(area_m), 1e-9)
     stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
     own_ok = own_faces & (stretch_o <= MIRROR_STRETCH)
@@ -122,7 +120,6 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     head = warp.facing * area_out > 0
     # a mirror image squeezed into a thin sliver along the silhouette packs the other side's skin,
     # shading and edge into a line between own-textured neighbours (a jagged crack, issue 12)
-    thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(warp.source) * _longest_edge(msrc)
     rigid = head & ((use & ((stretch_m < MIRROR_MIN_SCALE) | thin_m)) | np.isinf(best))
     # a face triangle whose best texture would still stretch past MIRROR_STRETCH (a mouth corner
     # opening, a nose side or underside unfolding, a turned-back cheek) copies the photo unwarped
@@ -137,6 +134,34 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     src[use] = msrc[use]
     src[rigid] = rigid_copy(dst[rigid], src[rigid])
     return src, use
+
+
+class _RestTextures(NamedTuple):
+    """What :func:`texture_source` needs of a portrait's photo, the same every frame."""
+
+    src: np.ndarray  # (n_tri, 3, 2) each triangle's own source corners, px
+    area_src: np.ndarray  # (n_tri,) their signed areas
+    msrc: np.ndarray  # (n_tri, 3, 2) its mirror image's corners
+    area_m: np.ndarray  # (n_tri,) their signed areas
+    own_faces: np.ndarray  # (n_tri,) bool: its own texture faces the camera in the photo
+    thin_m: np.ndarray  # (n_tri,) bool: its mirror image is a sliver (MIRROR_MIN_HEIGHT)
+
+
+_REST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _rest_textures(warp: _Warp) -> _RestTextures:
+    """The per-portrait part of :func:`texture_source`, computed on a warp's first frame and kept
+    as long as the warp lives."""
+    rest = _REST.get(warp)
+    if rest is None:
+        src = warp.source[warp.triangles]
+        area_src = _signed_area(src)
+        msrc = warp.source[np.maximum(warp.mirror, 0)]
+        area_m = _signed_area(msrc)
+        thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(warp.source) * _longest_edge(msrc)
+        rest = _REST[warp] = _RestTextures(src, area_src, msrc, area_m, warp.facing * area_src > 0, thin_m)
+    return rest
 
 
 def eye_to_mouth(points: np.ndarray) -> float:
