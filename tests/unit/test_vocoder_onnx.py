@@ -54,3 +54,16 @@ def test_export_does_not_modify_the_source_module(exported) -> None:
     export_onnx(gen, Path(str(exported[1]) + ".2.onnx"))
     assert gen.training
     assert all(torch.equal(before[k], v) for k, v in gen.state_dict().items())
+
+
+def test_idle_workers_sleep_and_give_the_same_samples(exported) -> None:
+    """Worker threads do not spin between calls (docs/benchmarks.md, "Speed of `tts`", session 13):
+    set on the session, and the output is the same as with ONNX Runtime's spinning default."""
+    import onnxruntime as ort
+
+    _, path = exported
+    runner = OnnxVocoder(path, num_threads=2)
+    assert runner.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    spinning = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    mel = np.random.default_rng(0).normal(-4, 1, size=(1, 80, 33)).astype(np.float32)
+    assert np.array_equal(runner(mel).numpy(), spinning.run(["wav"], {"mel": mel})[0])

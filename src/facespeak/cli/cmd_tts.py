@@ -20,7 +20,14 @@ from ..text.captions import SpokenChunk, caption_format, render_captions
 from .option_flags import add_option_flags, options_from_args
 from .run_progress import RunProgress, progress_wanted
 
-__all__ = ["register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request", "check_captions",
+#: `tts` vocodes the int8 V1 (ONNX Runtime) in windows of up to this many mel frames (~12 s), so a
+#: chunk (at most 200 characters, ~1,000 frames) is usually one call: ~13 % less vocoder work than
+#: the library's 256-frame windows (each adds 2 x 24 frames of context), the same samples (static
+#: int8 ranges: every window size gives identical output), ~+130 MB peak (ONNX Runtime's arena
+#: grows to the largest window; `say` and the server keep 256). decisions.md #40
+TTS_VOCODER_WINDOW = 1024
+
+__all__ = ["TTS_VOCODER_WINDOW", "register", "add_speech_options", "read_text_arg", "validate_inputs", "prepare_request", "check_captions",
            "write_captions", "speech_seconds"]
 
 
@@ -153,6 +160,9 @@ def _write_speech(out: Path, fs, text: str, cond, opts, on_progress=None):
     data as ``text.captions.SpokenChunk``s: small, no audio)."""
     import soundfile as sf
 
+    # lazy: the vocoder package (torch models), which `facespeak --help` does not need
+    from ..vocoder.onnx_export import OnnxVocoder
+
     sr = fs.mel_spec.sample_rate
     total, spoken = 0, []
     with AtomicOutput(out) as dst:
@@ -160,7 +170,8 @@ def _write_speech(out: Path, fs, text: str, cond, opts, on_progress=None):
             # them at open, write or close (when the header is finalised)
             with sf.SoundFile(dst.file.fileno(), "w", samplerate=sr, channels=1, subtype="PCM_16", format="WAV",
                               closefd=False) as f:
-                for i, ch in enumerate(fs.iter_chunks(text, cond, opts, on_progress=on_progress)):
+                window = TTS_VOCODER_WINDOW if isinstance(fs.vocoder, OnnxVocoder) else None
+                for i, ch in enumerate(fs.iter_chunks(text, cond, opts, on_progress=on_progress, vocoder_window=window)):
                     if i:
                         f.write([0.0] * int(opts.pause_s * sr))
                         total += int(opts.pause_s * sr)

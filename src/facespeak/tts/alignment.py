@@ -9,22 +9,24 @@ import torch
 
 __all__ = ["monotonic_alignment_search", "durations_to_path", "sequence_mask", "beta_binomial_log_prior"]
 
-try:  # numba makes MAS ~100x faster; it is present via librosa/resemblyzer but optional
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        def wrap(f):
-            return f
-        return wrap(args[0]) if args and callable(args[0]) else wrap
-
-
 def sequence_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """lengths (B,) -> bool mask (B, max_len)."""
     max_len = int(lengths.max()) if max_len is None else max_len
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
-@njit(cache=True)
+@functools.cache
+def _mas_kernel():
+    """:func:`_mas_single` compiled by numba (~100x faster; present via librosa/resemblyzer but
+    optional), imported on the first alignment only: importing numba costs ~0.25 s of every
+    process start, and synthesis never aligns."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover
+        return _mas_single
+    return njit(cache=True)(_mas_single)
+
+
 def _mas_single(logp: np.ndarray, t_x: int, t_y: int, out: np.ndarray) -> None:  # pragma: no cover - jitted
     neg = -1e9
     v = np.full((t_x, t_y), neg, dtype=np.float32)
@@ -57,7 +59,7 @@ def monotonic_alignment_search(logp: torch.Tensor, x_lengths: torch.Tensor, y_le
     out = np.zeros_like(lp, dtype=np.float32)
     for b in range(lp.shape[0]):
         tx, ty = int(x_lengths[b]), int(y_lengths[b])
-        _mas_single(np.ascontiguousarray(lp[b, :tx, :ty]), tx, ty, out[b, :tx, :ty])
+        _mas_kernel()(np.ascontiguousarray(lp[b, :tx, :ty]), tx, ty, out[b, :tx, :ty])
     return torch.from_numpy(out).to(logp.device)
 
 
