@@ -44,6 +44,7 @@ from facespeak.options import VideoOptions
 from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR, canonical_landmarks
+from facespeak.tfg import warp_check
 from facespeak.tfg.warp_check import count_tearing, triangle_tearing
 from facespeak.video.writer import VideoConfig, write_video
 from render_check_common import grid, photo_items, save_rows, save_sheet
@@ -162,6 +163,9 @@ def main() -> None:
     ap.add_argument("--split", choices=sorted(FACES), default="heldout")
     ap.add_argument("--size", default="256", help="crop side in px, or 'full'")
     ap.add_argument("--faces", default=None, help="comma-separated persons instead of the split's list")
+    ap.add_argument("--edge-tolerance", type=int, default=None, metavar="PX",
+                    help="foreign px: the face's edge band left out (warp_check.EDGE_TOLERANCE_PX, 1 px, set "
+                         "for crop 256; the same band is 2 px at 512)")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
     ap.add_argument("--out", default=None, help="JSON with the per-face totals")
     ap.add_argument("--recorded-sheet", default=None,
@@ -172,6 +176,8 @@ def main() -> None:
     ap.add_argument("--diagnose", type=int, default=0, metavar="N",
                     help="also print which triangles fold / stretch (by region, by motion, the N most frequent)")
     args = ap.parse_args()
+    if args.edge_tolerance is not None:
+        warp_check.EDGE_TOLERANCE_PX = args.edge_tolerance
     plan = plans()
     rows, tiles, recorded = [], [], []
     config = RenderConfig(mode="full") if args.size == "full" else RenderConfig(mode="crop", size=int(args.size))

@@ -132,10 +132,11 @@ def sample_plate(region: np.ndarray, plate: np.ndarray, ids: np.ndarray, back: n
         return region
     rows, cols = slice(lo[1], hi[1]), slice(lo[0], hi[0])
     lut = np.append(over_face, False)
-    mine = lut[ids[rows, cols]]
-    if not mine.any():
+    ys, xs = np.nonzero(lut[ids[rows, cols]])  # most of them lie under the face: few are drawn
+    if len(ys) == 0:
         return region
-    sampled = cv2.remap(plate, back[0, rows, cols] - x0, back[1, rows, cols] - y0, cv2.INTER_LINEAR,
-                        borderMode=border)
-    np.copyto(region[rows, cols], sampled, where=mine[..., None])
+    ys, xs = ys + lo[1], xs + lo[0]
+    maps = back[:, ys, xs] - np.array([[x0], [y0]], np.float32)  # (2, n): only the pixels that need it
+    sampled = cv2.remap(plate, maps[0][None], maps[1][None], cv2.INTER_LINEAR, borderMode=border)
+    region[ys, xs] = sampled[0]
     return region
