@@ -115,6 +115,7 @@ def bench(image_path: str, n: int = 50) -> None:
         setup = time.perf_counter() - t0
         motion = r.space.motion_from_amounts(rng.uniform(0, 0.8, (n, K_EXPR)),
                                              rng.uniform(-4, 4, (n, 5)) * [1, 1, 1, 0.05, 0.05])
+        r.render_frame(motion[0])  # untimed: the compiled warp kernels load (tfg.triangle_raster.warm_up)
         times = []
         for row in motion:
             ts = time.perf_counter()
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--text")
     p.add_argument("--out")
     p.add_argument("--bench", action="store_true", help="only measure render speed on --image")
+    p.add_argument("--bench-frames", type=int, default=50, help="random motion frames per mode (--bench)")
     p.add_argument("--mode", choices=("crop", "full"), default="crop")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     if args.bench:
-        bench(args.image)
+        bench(args.image, args.bench_frames)
         return 0
     if not (args.text and args.out):
         p.error("--text and --out are required (unless --bench)")
