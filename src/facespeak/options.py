@@ -144,7 +144,7 @@ class VideoOptions:
     tfg_weights: str | None = None
     # scale of the head pose (1 = as sampled, in the apparent degrees of the tracked real video
     # it learned from; docs/decisions.md #17); 0 = no head turn (blinks and brows still move)
-    head_motion: float = 1.7
+    head_motion: float = 1.3
     # lips rest in frames where the speech is silent (facespeak.motion.silence)
     silence_gate: bool = True
     # the fragmented MP4 handed out while it is made (REST: GET /api/jobs/{id}/stream; first frames
@@ -255,7 +255,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("still", VideoOptions, bool, "no head, blink or brow motion (lips only)", _SAY),
     Option("motion", VideoOptions, str, "learned: audio mapper + OT-CFM motion sampler (auto: when bundled); "
            "rules: lip rules + recorded real head motion", _SAY, choices=MOTION_MODES),
-    Option("head_motion", VideoOptions, float, "scale of the head turns and nods (docs/decisions.md #17; 0 = no "
+    Option("head_motion", VideoOptions, float, "scale of the head turns and nods (docs/decisions.md #17, #41; 0 = no "
            "head turns, blinks and brows still move)", _SAY, 0.0, 4.0, metavar="SCALE"),
     Option("silence_gate", VideoOptions, bool, "lips rest where the speech is silent "
            "(--no-silence-gate: lips follow the motion model everywhere)", _SAY),

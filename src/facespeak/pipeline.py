@@ -40,6 +40,7 @@ from .motion.lip_rules import lip_targets
 from .motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
 from .motion.sampler import SamplingOptions, generate_motion, sampler_condition
 from .motion.silence import gate_lips
+from .motion.streaming import POSE_SIGMA_FRAMES
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
@@ -343,7 +344,6 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
     return np.concatenate([amounts, pose], axis=1)
 
 
-POSE_SMOOTH_FRAMES = 1.5  # Gaussian sigma, video frames
 
 
 def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool,
@@ -376,9 +376,9 @@ def _learned_motion(n_frames: int, chunks: list[SpeechChunk], pause_frames: floa
     cond = sampler_condition(lips, x[..., -1:])
     gen = torch.Generator().manual_seed(int(seed))
     nonlip = generate_motion(sampler, cond, gen, SamplingOptions(steps=steps))[0].double().numpy()
-    # head pose low-passed (Gaussian, POSE_SMOOTH_FRAMES): the warp turns the sampler's small
+    # head pose low-passed (Gaussian, POSE_SIGMA_FRAMES): the warp turns the sampler's small
     # frame-to-frame wobble into landmark jitter; the std over a clip drops by ~2 %
-    nonlip[:, :5] = gaussian_filter1d(nonlip[:, :5], POSE_SMOOTH_FRAMES, axis=0, mode="nearest")
+    nonlip[:, :5] = gaussian_filter1d(nonlip[:, :5], POSE_SIGMA_FRAMES, axis=0, mode="nearest")
     ramp = np.clip(np.arange(n_frames) / max(0.4 * timing.video_fps, 1.0), 0.0, 1.0)[:, None]
     nonlip[:, :5] *= ramp
     return lips[0].double().numpy(), nonlip

@@ -54,7 +54,8 @@ def test_every_frame_comes_out_once_in_order_and_early_frames_before_the_end():
     feats, rms = _inputs(150, mapper.cfg.d_in)
     lips, nonlip, released, _ = _stream(mapper, sampler, feats, rms, cuts=[45, 90, 120])
     assert lips.shape == (150, 4) and nonlip.shape == (150, 8)
-    hold = sampler.cfg.context // 2 + decoder_radius(sampler) + 6  # cross-fade + decoder + pose filter radius
+    pose_radius = int(4.0 * StreamMotionConfig().pose_sigma + 0.5)  # gaussian_filter1d's radius
+    hold = sampler.cfg.context // 2 + decoder_radius(sampler) + pose_radius  # cross-fade + decoder + pose filter
     assert released == [45 - hold, 90 - hold, 120 - hold, 150 - hold]  # each segment's frames but the held-back ones
     assert np.isfinite(nonlip).all() and (nonlip[:, 5:] >= 0).all() and (nonlip[:, 5:] <= 1).all()
     assert np.allclose(nonlip[0, :5], 0.0)  # the pose eases in from the photo's own

@@ -37,9 +37,13 @@ from .audio_mapper import AudioMapper
 from .sampler import MotionSampler, SamplingOptions, generate_codes, sampler_condition
 from .silence import gate_lips
 
-__all__ = ["StreamMotionConfig", "MotionStream", "mapper_radius", "decoder_radius"]
+__all__ = ["POSE_SIGMA_FRAMES", "StreamMotionConfig", "MotionStream", "mapper_radius", "decoder_radius"]
 
 _TRUNCATE = 4.0  # gaussian_filter1d's default: radius = int(4 sigma + 0.5)
+#: the head pose's Gaussian low-pass, video frames (one value for the streamed and the one-shot
+#: plan; decisions.md #41: 4 frames, with head motion x1.3, keeps the frame-to-frame landmark jump
+#: within real video's where 1.5 frames at x1.7 moved the head about twice as fast)
+POSE_SIGMA_FRAMES = 4.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class StreamMotionConfig:
     """``pose_sigma`` video frames (the pose low-pass), ``ease_in_frames`` (the pose grows from the
     photo's own over these), ``still`` (lips only), ``gate`` (silence gate on), ``steps`` (sampler
     Euler steps, None = its config)."""
-    pose_sigma: float = 1.5
+    pose_sigma: float = POSE_SIGMA_FRAMES
     ease_in_frames: float = 10.0
     still: bool = False
     gate: bool = True
