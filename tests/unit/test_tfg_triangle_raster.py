@@ -81,3 +81,22 @@ def test_warm_up_loads_the_kernels_once_in_the_background():
     assert triangle_raster._warming is first  # once per process
     first.join(timeout=120)
     assert not first.is_alive()
+
+
+def test_the_kernels_run_the_same_as_plain_python():
+    from facespeak.tfg import triangle_raster as tr
+
+    if not hasattr(tr._draw, "py_func"):  # numba missing: they are plain Python already
+        return
+    rng = np.random.default_rng(3)
+    fixed = np.round(rng.uniform(-40.0, 300.0, (12, 3, 2))).astype(np.int64)
+    order = rng.permutation(12).astype(np.int64)
+    ids, ids_py = np.full((20, 18), 12, np.int32), np.full((20, 18), 12, np.int32)
+    tr._draw(ids, fixed, order)
+    tr._draw.py_func(ids_py, fixed, order)
+    np.testing.assert_array_equal(ids, ids_py)
+    affine = rng.normal(0.0, 3.0, (13, 6)).astype(np.float32)
+    back, back_py = np.empty((2, 20, 18), np.float32), np.empty((2, 20, 18), np.float32)
+    tr._apply(affine, ids, 3, 4, back)
+    tr._apply.py_func(affine, ids, 3, 4, back_py)
+    np.testing.assert_array_equal(back, back_py)

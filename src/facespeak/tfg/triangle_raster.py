@@ -4,7 +4,8 @@ applies each pixel's triangle affine.
 
 Compiled with numba (pinned in ``requirements/lock.txt``): one pass over ~1000 triangles and one
 over the pixels instead of ~1000 ``cv2.fillConvexPoly`` calls and six ``np.take`` gathers (a
-512 px frame: ~3 ms -> ~0.5 ms on one core; docs/renderer.md, "Speed at 512 (session 13)").
+512 px frame: ~3 ms -> ~1 ms on one core of a loaded machine; docs/renderer.md, "Speed at 512
+(session 13)").
 Without numba the same functions run as plain Python (identical output, far slower). The first
 call of a compiled function in a process costs ~0.3-0.7 s even from numba's on-disk cache:
 :func:`warm_up` pays it in a background thread while `say` synthesises the speech.
@@ -67,7 +68,7 @@ def _draw(ids, fixed, order):  # pragma: no cover - jitted
         area2 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
         if area2 == 0:  # collapsed at 1/16 px: its neighbours' seams cover it
             continue
-        if area2 < 0:  # counter-clockwise in px coordinates (y down): inside is left of each edge
+        if area2 < 0:  # the other orientation: swap two corners so that inside, every edge test is >= 0
             bx, by, cx, cy = cx, cy, bx, by
         lo_x = max(0, -((half - min(ax, bx, cx)) // SUBPIXEL))  # ceil((min - half) / SUBPIXEL)
         hi_x = min(w - 1, (max(ax, bx, cx) + half) // SUBPIXEL)
