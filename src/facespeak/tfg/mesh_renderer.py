@@ -204,7 +204,8 @@ class MeshRenderer:
         # head-ring triangles over a turned face's far side sample the photo with the face taken out
         w = self._warp
         far = int(self.source_landmarks[LANDMARK_GROUPS["nose_tip"][0], 0] > w.source[list(mt.FACE_OVAL), 0].mean())
-        self._over_face = triangles_over_face(w.source, w.triangles, ~w.face & (w.side == far), w.inside, w.box)
+        beside = ~w.face & (w.side == far) & _below_the_brows(w.triangles)
+        self._over_face = triangles_over_face(w.source, w.triangles, beside, w.inside, w.box)
         self._plate = background_plate(self.canvas, w.inside, w.box) if self._over_face.any() else None
         # the mouth interior shows only where the lips' and the opening's own triangles are drawn
         self._mouth_owner = np.append(mouth_triangles(w.triangles), False)
@@ -367,6 +368,21 @@ def mouth_triangles(triangles: np.ndarray) -> np.ndarray:
     near = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0 for x, y in canon])
     near = np.concatenate([near, np.zeros(int(triangles.max()) + 1 - len(near), bool)])
     return near[triangles].all(axis=1)
+
+
+def _below_the_brows(triangles: np.ndarray) -> np.ndarray:
+    """``(n_tri,) bool``: triangles whose corners lie, on average, below the eyebrows (canonical
+    face; a ring point counts as the face-oval point it was scaled from). What juts out sideways
+    past a turned face's far oval is the brow ridge, nose, lips and chin; above the brows the
+    ring over the forehead carries forehead skin the mesh stops short of (a plate there drew a
+    step across the forehead in full-size frames)."""
+    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS, 1]
+    n_oval = len(mt.FACE_OVAL)
+    oval = np.array(mt.FACE_OVAL)
+    index = np.arange(int(triangles.max()) + 1)
+    mesh_point = np.where(index < mt.N_MESH_NO_IRIS, index, oval[(index - mt.N_MESH_NO_IRIS) % n_oval])
+    brows = canon[list(mt.RIGHT_BROW + mt.LEFT_BROW)].mean()
+    return canon[mesh_point[triangles]].mean(axis=1) > brows
 
 
 class _Owned:
