@@ -105,7 +105,8 @@ def apply_affines(affine: np.ndarray, ids: np.ndarray, origin: tuple[int, int]) 
     Args:
         affine: ``(n, 6)`` float32 rows ``(a, b, c, d, e, f)``: a pixel at canvas px ``(x, y)``
             samples ``(a x + b y + c, d x + e y + f)``.
-        ids: ``(h, w)`` int32 row of ``affine`` for each pixel (:func:`triangle_ids`).
+        ids: ``(h, w)`` int32 row of ``affine`` for each pixel (:func:`triangle_ids`); not
+            bounds-checked (the compiled loop trusts them to lie in ``0 .. n - 1``).
         origin: canvas px ``(x0, y0)`` of the map's top-left pixel.
 
     Float32 throughout, in the order ``(a x + b y) + c``.
