@@ -91,3 +91,35 @@ def test_soften_outside_replaces_edge_streaks_and_keeps_the_photo():
     shift = np.array([[1.0, 0.0, -10.0], [0.0, 1.0, -10.0]])  # a 100 px crop well inside the photo
     whole = cv2.warpAffine(img, shift, (100, 100))
     assert soften_outside(AlignedFace(whole, shift, cv2.invertAffineTransform(shift)), img.shape) is whole
+
+
+def _footprint(al, size: int) -> np.ndarray:
+    corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5], [size - 0.5, size - 0.5]])
+    return corners @ al.inverse[:, :2].T + al.inverse[:, 2]
+
+
+def test_inside_crop_frames_a_tight_photo_without_area_it_lacks():
+    """A photo cut close to the face (as face-recognition crops are): the template crop reaches
+    far past it (edge streaks or a blur there); ``inside=True`` zooms in just enough, at most
+    INSIDE_MAX_ZOOM, with eyes and mouth well inside the crop."""
+    from facespeak.face.align import INSIDE_MAX_ZOOM, INSIDE_MARGIN
+
+    img = astronaut()
+    face = analyse_faces(img)[0]
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    pad = (x1 - x0) // 10
+    tight = np.ascontiguousarray(img[y0 - pad:y1 + pad, x0 - pad:x1 + pad])
+    f = analyse_faces(tight)[0]
+    h, w = tight.shape[:2]
+    plain, fitted = align_face(tight, f, 256), align_face(tight, f, 256, inside=True)
+    assert _footprint(plain, 256).min() < -20  # the template crop leaves the photo
+    foot = _footprint(fitted, 256)
+    assert foot[:, 0].min() >= -0.51 and foot[:, 1].min() >= -0.51
+    assert foot[:, 0].max() <= w - 0.49 and foot[:, 1].max() <= h - 0.49
+    zoom = fitted.scale / plain.scale
+    assert 1.0 < zoom <= INSIDE_MAX_ZOOM + 1e-9
+    pts = crop_landmarks(f, fitted.matrix)[[33, 263, 61, 291], :2]
+    assert (pts > INSIDE_MARGIN * 256 - 1e-6).all() and (pts < (1 - INSIDE_MARGIN) * 256 + 1e-6).all()
+    # a crop that already lies inside the photo is not touched
+    whole = analyse_faces(img)[0]
+    np.testing.assert_array_equal(align_face(img, whole, 256, inside=True).matrix, align_face(img, whole, 256).matrix)

@@ -30,9 +30,11 @@ import cv2
 import numpy as np
 
 from .analysis import Face
+from .image_io import LUMA_BT601
 
 __all__ = ["ALIGN_TEMPLATE", "AlignedFace", "align_face", "alignment_points", "crop_landmarks",
-           "similarity_transform", "template_transform", "soften_outside"]
+           "similarity_transform", "template_transform", "soften_outside", "fit_inside",
+           "INSIDE_MAX_ZOOM"]
 
 # Rows: image-left eye, image-right eye, mouth centre; in crop-side units for scale = 1.
 ALIGN_TEMPLATE = np.array([[0.375, 0.44], [0.625, 0.44], [0.5, 0.68]])
@@ -86,7 +88,8 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return out
 
 
-def align_face(image: np.ndarray, face: Face, size: int = 256, scale: float = 1.0) -> AlignedFace:
+def align_face(image: np.ndarray, face: Face, size: int = 256, scale: float = 1.0,
+               inside: bool = False) -> AlignedFace:
     """Crop ``face`` from ``image`` upright, eyes and mouth on the template.
 
     Args:
@@ -94,6 +97,10 @@ def align_face(image: np.ndarray, face: Face, size: int = 256, scale: float = 1.
         face: from :func:`facespeak.face.analysis.analyse_faces`.
         size: crop side in px.
         scale: zoom; 1 = template above, 2 = face twice as large in the crop.
+        inside: keep the crop inside the photo where a shift and a zoom (up to
+            :data:`INSIDE_MAX_ZOOM`) that keep the eyes and mouth well inside the crop allow it
+            (:func:`fit_inside`): the renderer's framing, so a photo cut close to the face, or a
+            face near the photo's edge, shows no area the photo does not have.
 
     Returns:
         :class:`AlignedFace`; areas outside the image are filled by edge replication.
@@ -101,9 +108,67 @@ def align_face(image: np.ndarray, face: Face, size: int = 256, scale: float = 1.
     assert image.shape[:2] == tuple(face.image_size), (image.shape, face.image_size)
     assert size > 0 and scale > 0, (size, scale)
     matrix = template_transform(alignment_points(face), ((ALIGN_TEMPLATE - 0.5) * scale + 0.5) * size)
+    if inside:
+        matrix = fit_inside(matrix, image, size, face.landmarks[list(_KEEP_IN_VIEW), :2])
     interp = cv2.INTER_AREA if np.hypot(matrix[0, 0], matrix[1, 0]) < 1 else cv2.INTER_LINEAR
     crop = cv2.warpAffine(image, matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
     return AlignedFace(crop, matrix, cv2.invertAffineTransform(matrix))
+
+
+INSIDE_MAX_ZOOM = 1.5  # a 112 px face-recognition crop needs 1.5; zooming further cuts the head more than
+# the soft fill of the rest shows (a 512 x 411 portrait would need 1.55: its head top cut off)
+INSIDE_MARGIN = 0.12  # eyes and mouth stay this fraction of the side away from the crop's edges
+# eye corners, mouth corners and nose tip (MediaPipe face mesh); not the chin: a photo cut at the
+# chin is framed as it was taken
+_KEEP_IN_VIEW = (33, 133, 362, 263, 61, 291, 1)
+
+
+def fit_inside(matrix: np.ndarray, image: np.ndarray, size: int, keep: np.ndarray,
+               max_zoom: float = INSIDE_MAX_ZOOM, margin: float = INSIDE_MARGIN) -> np.ndarray:
+    """The ``(2, 3)`` crop transform moved, and if that is not enough zoomed in about the crop's
+    centre (the least zoom, in 5 % steps up to ``max_zoom``), so that the square ``size`` crop
+    lies inside the photo ``image`` while the ``keep`` points ``(N, 2)`` (image px) stay
+    ``margin`` x size inside the crop. ``matrix`` itself when the crop already lies inside, when
+    the photo's edges it crosses are plain (a studio background: :func:`soften_outside`
+    continues them invisibly, and zooming in would only cut the head) or when nothing allowed
+    fits."""
+    h, w = image.shape[:2]
+    corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5], [size - 0.5, size - 0.5]])
+    centre, lo, hi = (size - 1) / 2.0, margin * size, (1.0 - margin) * size
+    for zoom in np.arange(1.0, max_zoom + 1e-9, 0.05):
+        m = matrix.copy()
+        m[:, :2] *= zoom
+        m[:, 2] = zoom * (matrix[:, 2] - centre) + centre
+        inv = cv2.invertAffineTransform(m)
+        foot = corners @ inv[:, :2].T + inv[:, 2]  # the crop's corners in the photo
+        (x0, y0), (x1, y1) = foot.min(axis=0), foot.max(axis=0)
+        if x1 - x0 > w or y1 - y0 > h:
+            if zoom == 1.0 and _plain_edges(image, foot):
+                return matrix
+            continue
+        if zoom == 1.0 and x0 >= -0.5 and y0 >= -0.5 and x1 <= w - 0.5 and y1 <= h - 0.5:
+            return matrix
+        shift = np.array([max(0.0, -0.5 - x0) + min(0.0, w - 0.5 - x1), max(0.0, -0.5 - y0) + min(0.0, h - 0.5 - y1)])
+        m[:, 2] -= m[:, :2] @ shift  # the footprint moves by ``shift`` photo px
+        pts = keep @ m[:, :2].T + m[:, 2]
+        if (pts >= lo).all() and (pts <= hi).all():
+            return m
+    return matrix
+
+
+PLAIN_EDGE_STD = 10.0  # grey levels: a photo edge this even is a plain background
+
+
+def _plain_edges(image: np.ndarray, foot: np.ndarray, band: int = 6) -> bool:
+    """Is every edge of the photo that the crop's footprint ``(4, 2)`` (image px) reaches past
+    plain (luma std over a ``band``-px strip along it, within the footprint's span) ?"""
+    h, w = image.shape[:2]
+    (x0, y0), (x1, y1) = np.floor(foot.min(axis=0)).astype(int), np.ceil(foot.max(axis=0)).astype(int)
+    ya, yb, xa, xb = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    strips = [image[ya:yb, :band] if x0 < 0 else None, image[ya:yb, w - band:] if x1 > w else None,
+              image[:band, xa:xb] if y0 < 0 else None, image[h - band:, xa:xb] if y1 > h else None]
+    luma = [s.reshape(-1, 3).astype(np.float64) @ LUMA_BT601 for s in strips if s is not None and s.size]
+    return bool(luma) and max(float(v.std()) for v in luma) <= PLAIN_EDGE_STD
 
 
 def template_transform(points: np.ndarray, template: np.ndarray) -> np.ndarray:

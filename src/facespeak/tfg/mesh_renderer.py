@@ -185,7 +185,7 @@ class MeshRenderer:
         if tuple(image.shape[:2]) != tuple(face.image_size):
             raise InputError(f"face was found in a {face.image_size} image but the portrait is {image.shape[:2]}")
         if self.config.mode == "crop":
-            aligned = align_face(image, face, self.config.size)
+            aligned = align_face(image, face, self.config.size, inside=True)  # no area the photo lacks
             canvas = soften_outside(aligned, image.shape)  # no edge streaks where the crop leaves the photo
             self.canvas, landmarks, self.align_matrix = canvas, crop_landmarks(face, aligned.matrix), aligned.matrix
         else:
