@@ -34,6 +34,7 @@ from .core.timing import AudioTiming
 from .face.analysis import Portrait, load_portrait
 from .face.gender import estimate_gender
 from .latent_pipeline import joint_export_paths, say_joint
+from .motion.articulation import articulate
 from .motion.audio_mapper import concat_speech_features
 from .motion.bundled import learned_motion_available, load_audio_mapper, load_motion_sampler
 from .motion.lip_rules import lip_targets
@@ -334,8 +335,7 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
         lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models)
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
-    if level_db is not None:
-        lips = gate_lips(lips, level_db)
+    lips = articulate(lips) if level_db is None else gate_lips(articulate(lips), level_db)  # motion.articulation
     amounts[:, : lips.shape[1]] = lips
     if nonlip is not None:
         pose = nonlip[:, :5] * float(head_motion)

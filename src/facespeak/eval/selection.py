@@ -22,7 +22,8 @@ import numpy as np
 from facespeak.core.errors import InputError
 from facespeak.data.face_items import FaceItem, load_face, manifest_items
 
-__all__ = ["FaceItem", "Sentence", "manifest_items", "heldout_portraits", "video_frame_sets", "heldout_sentences", "load_face"]
+__all__ = ["FaceItem", "Sentence", "manifest_items", "heldout_portraits", "split_portraits", "video_frame_sets",
+           "heldout_sentences", "split_sentences", "load_face"]
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,17 @@ def heldout_portraits(manifest: dict[str, Any], root: str | Path, n: int) -> lis
     middle video frame), alternating female/male labels so a small ``n`` stays balanced, and
     within each gender taking the styles in turn (photo, black-and-white, painting, drawing,
     render) so that the default ten include the paintings, black-and-white photos and renders."""
+    return split_portraits(manifest, root, n, "heldout")
+
+
+def split_portraits(manifest: dict[str, Any], root: str | Path, n: int, split: str = "heldout") -> list[FaceItem]:
+    """:func:`heldout_portraits` for either side of the split: ``split`` ``"heldout"`` = every
+    person not in training, ``"train"`` = the training persons (to tune on)."""
+    if split not in ("heldout", "train"):
+        raise InputError(f"split: expected 'heldout' or 'train', got {split!r}")
     by_person: dict[str, list[FaceItem]] = {}
     for item in manifest_items(manifest, root):
-        if item.split != "train":
+        if (item.split == "train") == (split == "train"):
             by_person.setdefault(item.person, []).append(item)
     chosen = []
     for person in sorted(by_person):
@@ -71,7 +80,7 @@ def heldout_portraits(manifest: dict[str, Any], root: str | Path, n: int) -> lis
     groups.append(_styles_first([c for c in chosen if c.gender not in ("female", "male")]))
     order = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]
     if len(order) < n:
-        log.warning("only %d held-out persons in the manifest; %d requested", len(order), n)
+        log.warning("only %d %s persons in the manifest; %d requested", len(order), split, n)
     return order[:n]
 
 
@@ -99,6 +108,14 @@ def video_frame_sets(manifest: dict[str, Any], root: str | Path, n: int, max_vid
 
 def heldout_sentences(path: str | Path, n: int) -> list[Sentence]:
     """The first ``n`` held-out sentences (split != 'train') of a ``sentences.jsonl``, by id."""
+    return split_sentences(path, n, "heldout")
+
+
+def split_sentences(path: str | Path, n: int, split: str = "heldout", stride: int = 1) -> list[Sentence]:
+    """:func:`heldout_sentences` for either side: ``split`` ``"train"`` = the training sentences
+    (every ``stride``-th by id, so a few spread over the corpus), ``"heldout"`` = the others."""
+    if split not in ("heldout", "train"):
+        raise InputError(f"split: expected 'heldout' or 'train', got {split!r}")
     p = Path(path)
     if not p.is_file():
         raise InputError(f"expected a sentences.jsonl at {p} (build the speech corpus first), found nothing")
@@ -106,9 +123,10 @@ def heldout_sentences(path: str | Path, n: int) -> list[Sentence]:
     for line in p.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            if row.get("split", "train") != "train":
-                rows.append(Sentence(str(row["sentence_id"]), str(row["text"]), str(row["split"])))
+            if (row.get("split", "train") == "train") == (split == "train"):
+                rows.append(Sentence(str(row["sentence_id"]), str(row["text"]), str(row.get("split", "train"))))
     rows.sort(key=lambda s: s.sentence_id)
+    rows = rows[::max(1, int(stride))]
     if len(rows) < n:
-        log.warning("only %d held-out sentences in %s; %d requested", len(rows), p, n)
+        log.warning("only %d %s sentences in %s; %d requested", len(rows), split, p, n)
     return rows[:n]

@@ -33,6 +33,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from ..audio.levels import relative_db
 from ..core.errors import InputError
+from .articulation import ArticulationConfig, articulate
 from .audio_mapper import AudioMapper
 from .sampler import MotionSampler, SamplingOptions, generate_codes, sampler_condition
 from .silence import gate_lips
@@ -50,12 +51,14 @@ POSE_SIGMA_FRAMES = 4.0
 class StreamMotionConfig:
     """``pose_sigma`` video frames (the pose low-pass), ``ease_in_frames`` (the pose grows from the
     photo's own over these), ``still`` (lips only), ``gate`` (silence gate on), ``steps`` (sampler
-    Euler steps, None = its config)."""
+    Euler steps, None = its config), ``articulation`` (the jaw opening scaled before the gate:
+    facespeak.motion.articulation; the sampler still sees the mapper's lips)."""
     pose_sigma: float = POSE_SIGMA_FRAMES
     ease_in_frames: float = 10.0
     still: bool = False
     gate: bool = True
     steps: int | None = None
+    articulation: ArticulationConfig = ArticulationConfig()
 
 
 def mapper_radius(mapper: AudioMapper) -> int:
@@ -104,8 +107,9 @@ class MotionStream:
         if not len(feats):
             return self._release(final=False)
         lips = self._lips(feats)
+        shaped = articulate(lips, self.cfg.articulation)
         self.peak = max(self.peak, float(rms.max()))
-        gated = gate_lips(lips, relative_db(rms, peak=self.peak)) if self.cfg.gate else lips
+        gated = gate_lips(shaped, relative_db(rms, peak=self.peak)) if self.cfg.gate else shaped
         self.lips.append(gated)
         self.n_in += len(feats)
         if not self.cfg.still:
