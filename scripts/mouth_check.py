@@ -13,11 +13,26 @@ what the outside check measures on ``say``'s videos. ``--video --iod PX`` resize
 that its median inter-ocular distance is PX (the renders' scale; 58 px ~ crop 256) first.
 Optionally writes a contact sheet of mouth close-ups (jaw 0.35, 0.7, and 0.6 with a turn).
 
+Mouth realism (KID, issue 12; docs/renderer.md "Mouth realism (KID) (session 13)"): ``--crops
+PATH.npz`` keeps the mouth close-up (:func:`_mouth_tile`, 120 x 78) of every open frame measured
+(rendered faces, or real video frames with ``--video``) with its person; ``--kid RENDERED.npz
+REAL.npz`` then gives the kernel inception distance (facespeak.eval.metrics.kid; bundled
+Inception, facespeak.eval.features.inception_features) between the rendered and the real crops,
+mean and std over random subsets, beside the real-vs-real floor between two disjoint halves of
+the real crops (every other crop; and one video against the others). ``--say-videos GLOB`` measures
+``say``'s own MP4s instead (e.g. an eval run's videos: the lips as planned). ``--crops`` needs only the
+renderer's public API, so it also runs on an older tree (``PYTHONPATH=<worktree>/src``; where
+that tree has no ``inner_lip_polygon`` the teeth are not counted).
+
 Usage (repo root, corpus/faces built, one thread):
     OMP_NUM_THREADS=1 python scripts/mouth_check.py --split heldout \
         [--sheet docs/images/mouth_heldout_after.png] [--out runs/mouth_check/heldout.json]
     OMP_NUM_THREADS=1 python scripts/mouth_check.py --split train --size 256 --codec
     OMP_NUM_THREADS=1 python scripts/mouth_check.py --video [--iod 58 --codec]
+    OMP_NUM_THREADS=1 python scripts/mouth_check.py --video --iod 58 --codec --crops runs/kid/real.npz
+    OMP_NUM_THREADS=1 python scripts/mouth_check.py --split heldout --size 256 --codec --crops runs/kid/heldout.npz
+    OMP_NUM_THREADS=1 python scripts/mouth_check.py --kid runs/kid/heldout.npz runs/kid/real.npz --out runs/kid/kid.json
+    OMP_NUM_THREADS=1 python scripts/mouth_check.py --say-videos 'runs/eval/videos/*.mp4' --stride 3 --crops runs/kid/say.npz
 """
 from __future__ import annotations
 
@@ -36,7 +51,6 @@ from facespeak.pipeline import VideoOptions
 from facespeak.tfg import mesh_topology as mt
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import EXPRESSION_NAMES, K_EXPR
-from facespeak.tfg.mouth_interior import inner_lip_polygon
 from facespeak.video.reader import read_video
 from facespeak.video.writer import write_video
 from render_check_common import photo_items, save_rows, save_sheet
@@ -60,10 +74,10 @@ def teeth_visible(frame: np.ndarray, lm: np.ndarray) -> tuple[float, bool, float
     Teeth-like: luma >= 0.9 x the face's median luma (face oval) and chroma (max - min of RGB)
     <= 0.25 x luma + 10, i.e. bright relative to this face (a dark photo has dark teeth) and
     close to grey (lips, tongue and skin are red)."""
+    from facespeak.tfg.mouth_interior import inner_lip_polygon  # here: --crops runs on trees without it
+
     lm = lm[:, :2]
-    eyes = [lm[list(mt.RIGHT_EYE_CORNERS)].mean(axis=0), lm[list(mt.LEFT_EYE_CORNERS)].mean(axis=0)]
-    iod = float(np.linalg.norm(eyes[1] - eyes[0]))
-    opening = float(np.linalg.norm(lm[14] - lm[13])) / max(iod, 1e-6)
+    opening = opening_iod(lm)
     img = frame.astype(np.float32)
     luma = img @ np.array([0.299, 0.587, 0.114], np.float32)
     chroma = img.max(axis=2) - img.min(axis=2)
@@ -78,6 +92,13 @@ def teeth_visible(frame: np.ndarray, lm: np.ndarray) -> tuple[float, bool, float
     teeth = inner & (luma >= 0.9 * skin) & (chroma <= 0.25 * luma + 10)
     frac = float(teeth.sum() / inner.sum())
     return opening, bool(frac >= TEETH_AREA and teeth.sum() >= TEETH_MIN_PX), frac
+
+
+def opening_iod(lm: np.ndarray) -> float:
+    """Inner-lip gap (points 13-14) / inter-ocular distance (eye-corner centres) of a ``(478, 2+)`` mesh."""
+    lm = lm[:, :2]
+    eyes = [lm[list(mt.RIGHT_EYE_CORNERS)].mean(axis=0), lm[list(mt.LEFT_EYE_CORNERS)].mean(axis=0)]
+    return float(np.linalg.norm(lm[14] - lm[13])) / max(float(np.linalg.norm(eyes[1] - eyes[0])), 1e-6)
 
 
 def plan(n: int = 60, seed: int = 0) -> np.ndarray:
@@ -133,19 +154,58 @@ def _rescaled(frames: list[np.ndarray], iod: float) -> list[np.ndarray]:
     return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
 
 
-def _measure(frames) -> dict:
+def _measure(frames, tiles: list | None = None) -> dict:
+    """Teeth counts over the open frames; with ``tiles`` each open frame's mouth close-up is
+    appended to it (teeth left uncounted, ``None``, on a renderer tree without ``inner_lip_polygon``)."""
     opened = teeth = missed = 0
+    counted = True
     for frame in frames:
         faces = analyse_faces(frame, max_faces=1)
         if not faces:
             missed += 1
             continue
-        opening, visible, _ = teeth_visible(frame, faces[0].landmarks)
-        if opening >= OPEN_IOD:
-            opened += 1
-            teeth += visible
+        lm = faces[0].landmarks
+        if opening_iod(lm) < OPEN_IOD:
+            continue
+        opened += 1
+        if tiles is not None:
+            tiles.append(_mouth_tile(frame, lm[:, :2]))
+        try:
+            teeth += teeth_visible(frame, lm)[1] if counted else 0
+        except ImportError:
+            counted = False
+    if not counted:
+        return {"open_frames": opened, "teeth_frames": None, "teeth_rate": None, "no_face": missed}
     return {"open_frames": opened, "teeth_frames": teeth, "teeth_rate": round(teeth / max(opened, 1), 3),
             "no_face": missed}
+
+
+def _kid_report(rendered_path: str, real_path: str, subset: int, n_subsets: int) -> dict:
+    """KID of rendered vs real mouth crops (``--crops`` files), and the real-vs-real floors."""
+    from facespeak.eval.features import inception_features
+    from facespeak.eval.metrics.kid import kernel_inception_distance
+
+    def features(path: str) -> np.ndarray:  # kept beside the crops: the same crops give the same features
+        cache = Path(path).with_suffix(".inception.npy")
+        if cache.exists() and cache.stat().st_mtime >= Path(path).stat().st_mtime:
+            return np.load(cache)
+        feats = inception_features(np.load(path)["tiles"])
+        np.save(cache, feats)
+        return feats
+
+    f_gen, f_real = features(rendered_path), features(real_path)
+    people = np.load(real_path)["person"]
+
+    def kid(a: np.ndarray, b: np.ndarray) -> dict:
+        mean, std = kernel_inception_distance(a, b, subset, n_subsets)
+        return {"kid": round(mean, 5), "std": round(std, 5), "n": [len(a), len(b)], "subset": min(subset, len(a), len(b))}
+
+    first = people == people[0]  # one real video against the others
+    out = {"rendered": rendered_path, "real": real_path, "rendered_vs_real": kid(f_gen, f_real),
+           "real_vs_real_halves": kid(f_real[0::2], f_real[1::2]),
+           f"real_{people[0]}_vs_rest": kid(f_real[first], f_real[~first]) if 2 <= first.sum() < len(first) - 1 else None,
+           "rendered_vs_real_half": kid(f_gen, f_real[1::2])}
+    return out
 
 
 def main() -> None:
@@ -157,14 +217,38 @@ def main() -> None:
     ap.add_argument("--codec", action="store_true", help="measure the frames after an H.264 round trip")
     ap.add_argument("--iod", type=float, default=None, help="--video: resize clips to this inter-ocular px")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG of mouth close-ups")
-    ap.add_argument("--out", default=None, help="JSON with the per-face counts")
+    ap.add_argument("--out", default=None, help="JSON with the per-face counts (with --kid: the KID numbers)")
+    ap.add_argument("--crops", default=None, help="NPZ of the open frames' mouth close-ups (for --kid)")
+    ap.add_argument("--kid", nargs=2, default=None, metavar=("RENDERED", "REAL"), help="KID of two --crops files")
+    ap.add_argument("--say-videos", default=None, help="measure these MP4s (a glob, e.g. an eval run's videos/*.mp4)")
+    ap.add_argument("--stride", type=int, default=1, help="--say-videos: every stride-th frame")
+    ap.add_argument("--kid-subset", type=int, default=100)
+    ap.add_argument("--kid-subsets", type=int, default=100)
     args = ap.parse_args()
-    rows, tiles = [], []
-    if args.video:
+    if args.kid:
+        report = _kid_report(*args.kid, args.kid_subset, args.kid_subsets)
+        print(json.dumps(report, indent=1))
+        if args.out:
+            save_rows(report, args.out)
+        return
+    rows, tiles, crops, crop_people = [], [], [], []
+    if args.say_videos:  # `say`'s own output (the lips as planned, H.264 as written)
+        import glob
+
+        for path in sorted(glob.glob(args.say_videos)):
+            n_before = len(crops)
+            rows.append({"video": Path(path).name, **_measure(read_video(path).frames[::args.stride],
+                                                              crops if args.crops else None)})
+            crop_people += [Path(path).stem.split("__")[0]] * (len(crops) - n_before)
+            print(json.dumps(rows[-1]), flush=True)
+    elif args.video:
         for folder in sorted(Path("corpus/faces/frames").iterdir()):
             frames = [load_image(p) for p in sorted(folder.glob("*.jpg"))]
             frames = _rescaled(frames, args.iod) if args.iod else frames
-            rows.append({"video": folder.name, **_measure(_h264(frames) if args.codec else frames)})
+            n_before = len(crops)
+            rows.append({"video": folder.name, **_measure(_h264(frames) if args.codec else frames,
+                                                          crops if args.crops else None)})
+            crop_people += [folder.name] * (len(crops) - n_before)
             print(json.dumps(rows[-1]), flush=True)
     else:
         motion_plan = plan(args.frames)
@@ -173,7 +257,10 @@ def main() -> None:
             r = MeshRenderer(portrait.image, portrait.face, RenderConfig(mode="crop", size=args.size))
             motion = r.space.motion_from_plan(motion_plan, portrait.face.pose)
             frames = r.render(motion)
-            rows.append({"person": item.person, "split": item.split, **_measure(_h264(frames) if args.codec else frames)})
+            n_before = len(crops)
+            rows.append({"person": item.person, "split": item.split,
+                         **_measure(_h264(frames) if args.codec else frames, crops if args.crops else None)})
+            crop_people += [item.person] * (len(crops) - n_before)
             print(json.dumps(rows[-1]), flush=True)
             if args.sheet:
                 sheet_motion = r.space.motion_from_plan(_sheet_plan(), portrait.face.pose)
@@ -184,8 +271,11 @@ def main() -> None:
                 cv2.putText(tile, item.person[:22], (2, 8), cv2.FONT_HERSHEY_SIMPLEX, 0.25, (255, 255, 0), 1,
                             cv2.LINE_AA)
                 tiles.append(tile)
+    if args.crops:
+        Path(args.crops).parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.crops, tiles=np.stack(crops), person=np.array(crop_people))
     opened = sum(r["open_frames"] for r in rows)
-    teeth = sum(r["teeth_frames"] for r in rows)
+    teeth = sum(r["teeth_frames"] or 0 for r in rows)
     print(f"all: {teeth}/{opened} open frames show teeth ({teeth / max(opened, 1):.3f})")
     if args.sheet and tiles:
         save_sheet(np.concatenate(tiles), args.sheet, colours=64)  # 64 colours: < 80 KB
