@@ -102,3 +102,19 @@ def test_group_default_follows_the_gate():
     assert default_face_index(at_50) == 0
     past = [dataclasses.replace(faces[0], pose=(PROFILE_YAW_DEG + 2.0, 0.0, 0.0))] + faces[1:]
     assert default_face_index(past) == 1
+
+
+def test_plate_resampling_takes_any_number_of_pixels():
+    """A full-size photo's plate triangles can own more pixels than cv2.remap takes in one row
+    (32767): all of them are resampled (held-out tflite_exif_woman at full size crashed on it)."""
+    from facespeak.tfg.background_plate import sample_plate
+
+    rng = np.random.default_rng(0)
+    h, w = 180, 300  # 54000 px, all owned by one plate triangle
+    plate = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    region = np.zeros_like(plate)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    points = np.array([[0.0, 0.0], [w - 1.0, 0.0], [0.0, h - 1.0], [w - 1.0, h - 1.0]])
+    sample_plate(region, plate, np.zeros((h, w), np.int32), np.stack([gx, gy]), np.array([True, False]), points,
+                 np.array([[0, 1, 2], [1, 2, 3]]), (0, 0, w, h), cv2.BORDER_REFLECT_101)
+    np.testing.assert_array_equal(region, plate)

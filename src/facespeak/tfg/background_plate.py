@@ -136,7 +136,10 @@ def sample_plate(region: np.ndarray, plate: np.ndarray, ids: np.ndarray, back: n
     if len(ys) == 0:
         return region
     ys, xs = ys + lo[1], xs + lo[0]
-    maps = back[:, ys, xs] - np.array([[x0], [y0]], np.float32)  # (2, n): only the pixels that need it
-    sampled = cv2.remap(plate, maps[0][None], maps[1][None], cv2.INTER_LINEAR, borderMode=border)
-    region[ys, xs] = sampled[0]
+    n = len(ys)  # only the pixels that need it, as rows of 1024 (cv2.remap takes < 32767 columns)
+    maps = np.zeros((2, -(-n // 1024) * 1024), np.float32)
+    maps[:, :n] = back[:, ys, xs] - np.array([[x0], [y0]], np.float32)
+    maps = maps.reshape(2, -1, 1024)
+    sampled = cv2.remap(plate, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=border)
+    region[ys, xs] = sampled.reshape(-1, 3)[:n]
     return region

@@ -381,7 +381,7 @@ def _below_the_brows(triangles: np.ndarray) -> np.ndarray:
     oval = np.array(mt.FACE_OVAL)
     index = np.arange(int(triangles.max()) + 1)
     mesh_point = np.where(index < mt.N_MESH_NO_IRIS, index, oval[(index - mt.N_MESH_NO_IRIS) % n_oval])
-    brows = canon[list(mt.RIGHT_BROW + mt.LEFT_BROW)].mean()
+    brows = canon[list(mt.RIGHT_BROW + mt.LEFT_BROW)].min()
     return canon[mesh_point[triangles]].mean(axis=1) > brows
 
 
