@@ -7,7 +7,7 @@ RMS levels of each pushed segment), the audio of the written MP4 and the bilabia
 fields of facespeak.motion.articulation.ArticulationConfig, e.g. ``gain``, or of
 facespeak.motion.streaming.StreamMotionConfig), renders at 256, passes the frames through
 H.264, fits the face mesh on every output frame and scores them with the eval's lip-sync proxy
-(facespeak.eval.metrics.video): the numbers ``facespeak eval run`` reports (within ~0.02: its
+(facespeak.eval.metrics.video): the numbers ``facespeak eval run`` reports (within ~0.025: its
 videos come from the live writer), minus the speech synthesis. Head motion is re-sampled with
 the same seed, so only the lips differ. Means go to stdout, every row to ``REC/replays.jsonl``.
 Tune on training rows only (scripts/say_eval_manifest.py --split train); docs/benchmarks.md
