@@ -36,12 +36,14 @@ PLATE_MIN_TRIANGLES = 5
 
 
 def grown_face(face: np.ndarray) -> np.ndarray:
-    """``(h, w) bool`` the face mask grown by :data:`PLATE_GROW` of its width."""
+    """``(h, w) bool`` the face mask grown sideways by :data:`PLATE_GROW` of its width (what juts
+    past the far oval does so sideways; grown downwards too, the plate took the real chin's edge
+    below the mesh's jaw line)."""
     cols = np.flatnonzero(face.any(axis=0))
     grow = int(round(PLATE_GROW * (cols[-1] - cols[0] + 1))) if len(cols) else 0
     if grow <= 0:
         return face
-    return cv2.dilate(face.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)) > 0
+    return cv2.dilate(face.astype(np.uint8), np.ones((1, 2 * grow + 1), np.uint8)) > 0
 
 
 def background_plate(canvas: np.ndarray, face: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
