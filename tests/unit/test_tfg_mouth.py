@@ -217,31 +217,3 @@ def test_painting_touches_only_the_mouth_and_can_paint_in_place(closed):
     same = paint_mouth_interior(frame, *args, in_place=True)
     assert same is frame
     np.testing.assert_array_equal(same, painted)
-
-
-def test_synthesised_teeth_take_the_photos_white_balance_from_its_eye_whites():
-    """A warm print (the astronaut with red up, blue down): her eye whites read warm, and teeth
-    the photo does not show are tinted like them (they looked cyan-grey beside pink lips in such
-    a photo when only a damped cast reached them); a neutral version keeps near-grey teeth."""
-    from facespeak.face.align import align_face, crop_landmarks
-    from facespeak.tfg.mouth_interior import MouthStyle, _teeth_colour
-
-    image = astronaut()
-    face = analyse_faces(image)[0]
-    al = align_face(image, face, 512)
-    lm = crop_landmarks(face, al.matrix)[:, :2]
-    warm = np.clip(al.crop * np.array([1.15, 0.9, 0.85]), 0, 255).astype(np.uint8)
-    looks = [estimate_look(c, lm) for c in (al.crop, warm)]
-    assert all(look.sclera is not None for look in looks)
-    assert looks[1].sclera[0] / looks[1].sclera[2] > 1.2 * looks[0].sclera[0] / looks[0].sclera[2]
-    # the photo's own teeth set aside: the synthesised colour follows the eye whites
-    teeth = [_teeth_colour(MouthStyle(), _without_own_teeth(look)) for look in looks]
-    red_blue = [float(t[0] / t[2]) for t in teeth]
-    assert red_blue[1] > 1.15 * red_blue[0], red_blue
-    assert abs(red_blue[1] - float(looks[1].sclera[0] / looks[1].sclera[2]) * 224 / 200) < 0.15 * red_blue[1]
-
-
-def _without_own_teeth(look):
-    from dataclasses import replace
-
-    return replace(look, teeth_rgb=None, own=None)

@@ -329,20 +329,12 @@ def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
     # teeth take at most ordinary chroma and half the (already halved) cast: enamel is near grey
     c = _matched(style.teeth_rgb, replace(look, saturation=min(look.saturation, 1.0), cast=np.sqrt(look.cast)))
     luma = float(c @ LUMA_BT601)
-    limit = TEETH_MAX_CHROMA
-    if look.sclera is not None and look.saturation > 0.05:
-        # teeth are tinted as the photo renders its eye whites (its white balance): near-grey
-        # teeth in a photo whose whites are pink (a warm print) looked cyan beside the lips
-        tint = look.sclera * np.asarray(style.teeth_rgb, np.float32) / float(np.mean(style.teeth_rgb))
-        c = luma * tint / float(tint @ LUMA_BT601)
-        limit = max(TEETH_MAX_CHROMA, float(look.sclera.max() - look.sclera.min()) + 0.05)
     # enamel is at most as tinted as real teeth: the photos' own teeth (train faces) have chroma
     # (max - min RGB) of 0.12-0.29 of their luma in colour photos, median 0.20; a warm face's cast took
-    # it past 0.25 (the face's mean colour, mostly skin, is read as the cast); the eye whites'
-    # own tint raises the limit
+    # it past 0.25 (the face's mean colour, mostly skin, is read as the cast)
     chroma = float(c.max() - c.min())
-    if chroma > limit * luma:
-        c = luma + (c - luma) * (limit * luma / chroma)
+    if chroma > TEETH_MAX_CHROMA * luma:
+        c = luma + (c - luma) * (TEETH_MAX_CHROMA * luma / chroma)
     target = min(1.35 * look.luma, 0.97 * look.white)  # a little brighter than the skin, below its highlights
     return c * target / max(luma, 1e-3)
 

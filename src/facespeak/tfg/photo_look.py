@@ -8,7 +8,7 @@ from a single image" (Pattern Recognition 2011).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -42,9 +42,7 @@ class PhotoLook:
     luma: median face luma (0-255); white: the face's highlight luma (99th percentile);
     saturation: skin chroma relative to ordinary skin (0 = grey photo); cast: ``(3,)`` per-channel
     colour cast (1 = neutral); blur_sigma: the face's blur, canvas px (Gaussian sigma);
-    teeth_rgb: the photo's own teeth colour when it shows them; own: its mouth interior or None;
-    sclera: ``(3,)`` the eye whites' colour over its luma (how this photo renders a near-white
-    surface: its white balance, film or filter) or None where the eyes do not show it.
+    teeth_rgb: the photo's own teeth colour when it shows them; own: its mouth interior or None.
     """
 
     luma: float = REF_LUMA
@@ -54,7 +52,6 @@ class PhotoLook:
     blur_sigma: float = 0.5
     teeth_rgb: np.ndarray | None = field(default=None, repr=False)
     own: OwnTeeth | None = field(default=None, repr=False)
-    sclera: np.ndarray | None = field(default=None, repr=False)
 
 
 def estimate_look(canvas: np.ndarray, landmarks: np.ndarray) -> PhotoLook:
@@ -72,41 +69,8 @@ def estimate_look(canvas: np.ndarray, landmarks: np.ndarray) -> PhotoLook:
     skin = float(np.median(chroma / np.maximum(luma, 1.0)))
     look = PhotoLook(luma=float(np.median(luma)), white=float(np.percentile(luma, 99)),
                      saturation=float(np.clip(skin / REF_SKIN_CHROMA, 0.0, 1.3)), cast=cast.astype(np.float32),
-                     blur_sigma=_blur_sigma(canvas, lm), sclera=_sclera(canvas, lm, float(np.median(luma))))
+                     blur_sigma=_blur_sigma(canvas, lm))
     return _with_own_teeth(look, canvas, lm)
-
-
-#: eye-white pixels needed, and their luma at least this fraction of the face's median (else the
-#: eyes are too small, shut or shadowed to read the photo's white from them)
-SCLERA_MIN_PX, SCLERA_MIN_LUMA = 30, 0.6
-
-
-def _sclera(canvas: np.ndarray, lm: np.ndarray, face_luma: float) -> np.ndarray | None:
-    """``(3,)`` colour over luma of the eye whites: pixels inside the eye contours (eroded 1 px)
-    outside the iris (its radius x 1.15), their brightest 40 %, median; None when unreliable."""
-    pixels = []
-    for corners, upper, lower, iris in ((mt.RIGHT_EYE_CORNERS, mt.RIGHT_EYE_UPPER, mt.RIGHT_EYE_LOWER, mt.RIGHT_IRIS),
-                                        (mt.LEFT_EYE_CORNERS, mt.LEFT_EYE_UPPER, mt.LEFT_EYE_LOWER, mt.LEFT_IRIS)):
-        ring = lm[[corners[0], *upper, corners[1], *lower[::-1]]]
-        x0, y0 = np.maximum(np.floor(ring.min(axis=0)).astype(int) - 1, 0)
-        x1, y1 = np.minimum(np.ceil(ring.max(axis=0)).astype(int) + 2, [canvas.shape[1], canvas.shape[0]])
-        if x1 - x0 < 3 or y1 - y0 < 3:
-            continue
-        mask = cv2.erode(polygon_mask((y1 - y0, x1 - x0), ring - [x0, y0]), np.ones((3, 3), np.uint8)) > 0.5
-        centre = lm[iris[0]]
-        radius = 1.15 * float(np.linalg.norm(lm[list(iris[1:])] - centre, axis=1).mean())
-        yy, xx = np.mgrid[y0:y1, x0:x1]
-        mask &= (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 > radius * radius
-        pixels.append(canvas[y0:y1, x0:x1][mask].astype(np.float64))
-    px = np.concatenate(pixels) if pixels else np.zeros((0, 3))
-    if len(px) < SCLERA_MIN_PX:
-        return None
-    luma = px @ LUMA_BT601
-    white = np.median(px[luma >= np.percentile(luma, 60)], axis=0)
-    level = float(white @ LUMA_BT601)
-    if level < SCLERA_MIN_LUMA * face_luma:
-        return None
-    return (white / level).astype(np.float32)
 
 
 def _blur_sigma(canvas: np.ndarray, lm: np.ndarray, reblur: float = 1.0) -> float:
@@ -146,7 +110,8 @@ def _with_own_teeth(look: PhotoLook, canvas: np.ndarray, lm: np.ndarray) -> Phot
     if teeth.sum() < max(6, 0.15 * (mask > 0.5).sum()):
         return look
     own = OwnTeeth(image, mask, (int(x0), int(y0)), _teeth_split(luma, mask, lm, (x0, y0), float(np.median(luma[teeth]))))
-    return replace(look, teeth_rgb=np.median(image[teeth], axis=0).astype(np.float32), own=own)
+    return PhotoLook(look.luma, look.white, look.saturation, look.cast, look.blur_sigma,
+                     np.median(image[teeth], axis=0).astype(np.float32), own)
 
 
 def _teeth_split(luma: np.ndarray, mask: np.ndarray, lm: np.ndarray, origin: tuple[int, int],
