@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from facespeak.eval.selection import load_face
+from facespeak.face.align import align_face
 from facespeak.motion.recorded import RecordedMotion, bundled_motion_path, sample_recorded_motion
 from facespeak.options import VideoOptions
 from facespeak.tfg import mesh_topology as mt
@@ -163,9 +164,10 @@ def main() -> None:
     ap.add_argument("--split", choices=sorted(FACES), default="heldout")
     ap.add_argument("--size", default="256", help="crop side in px, or 'full'")
     ap.add_argument("--faces", default=None, help="comma-separated persons instead of the split's list")
-    ap.add_argument("--edge-tolerance", type=int, default=None, metavar="PX",
+    ap.add_argument("--edge-tolerance", default=None, metavar="PX|auto",
                     help="foreign px: the face's edge band left out (warp_check.EDGE_TOLERANCE_PX, 1 px, set "
-                         "for crop 256; the same band is 2 px at 512)")
+                         "for crop 256; the same band is 2 px at 512); 'auto': 1 px of the face's crop-256 "
+                         "scale at the rendered size, per face")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
     ap.add_argument("--out", default=None, help="JSON with the per-face totals")
     ap.add_argument("--recorded-sheet", default=None,
@@ -176,18 +178,23 @@ def main() -> None:
     ap.add_argument("--diagnose", type=int, default=0, metavar="N",
                     help="also print which triangles fold / stretch (by region, by motion, the N most frequent)")
     args = ap.parse_args()
-    if args.edge_tolerance is not None:
-        warp_check.EDGE_TOLERANCE_PX = args.edge_tolerance
+    if args.edge_tolerance not in (None, "auto"):
+        warp_check.EDGE_TOLERANCE_PX = int(args.edge_tolerance)
     plan = plans()
     rows, tiles, recorded = [], [], []
     config = RenderConfig(mode="full") if args.size == "full" else RenderConfig(mode="crop", size=int(args.size))
     for item in photo_items(args.faces.split(",") if args.faces else FACES[args.split]):
         portrait = load_face(item)
         r = MeshRenderer(portrait.image, portrait.face, config)
+        if args.edge_tolerance == "auto":  # 1 px at crop 256, scaled to this face at this size
+            m = align_face(portrait.image, portrait.face, 256).matrix
+            scale = (int(args.size) / 256.0) if args.size != "full" else 1.0 / np.sqrt(abs(np.linalg.det(m[:, :2])))
+            warp_check.EDGE_TOLERANCE_PX = max(1, int(round(scale)))
         motion = r.space.motion_from_plan(plan, portrait.face.pose)
         t = time.perf_counter()
         rep = count_tearing(r, motion)
         totals = {"person": item.person, "split": item.split, "yaw": round(float(portrait.face.pose[0]), 1),
+                  "edge_px": warp_check.EDGE_TOLERANCE_PX,
                   **rep.totals(), "check_s": round(time.perf_counter() - t, 1)}
         rows.append(totals)
         print(json.dumps(totals), flush=True)
