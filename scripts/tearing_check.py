@@ -167,7 +167,7 @@ def main() -> None:
     ap.add_argument("--edge-tolerance", default=None, metavar="PX|auto",
                     help="foreign px: the face's edge band left out (warp_check.EDGE_TOLERANCE_PX, 1 px, set "
                          "for crop 256; the same band is 2 px at 512); 'auto': 1 px of the face's crop-256 "
-                         "scale at the rendered size, per face")
+                         "scale at the rendered size (and zoom), per face")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
     ap.add_argument("--out", default=None, help="JSON with the per-face totals")
     ap.add_argument("--recorded-sheet", default=None,
@@ -188,7 +188,9 @@ def main() -> None:
         r = MeshRenderer(portrait.image, portrait.face, config)
         if args.edge_tolerance == "auto":  # 1 px at crop 256, scaled to this face at this size
             m = align_face(portrait.image, portrait.face, 256).matrix
-            scale = (int(args.size) / 256.0) if args.size != "full" else 1.0 / np.sqrt(abs(np.linalg.det(m[:, :2])))
+            # the canvas px per px of the template's 256 crop (a crop kept inside the photo may be zoomed in)
+            canvas = r.align_matrix if r.align_matrix is not None else np.eye(2, 3)
+            scale = np.sqrt(abs(np.linalg.det(canvas[:, :2])) / abs(np.linalg.det(m[:, :2])))
             warp_check.EDGE_TOLERANCE_PX = max(1, int(round(scale)))
         motion = r.space.motion_from_plan(plan, portrait.face.pose)
         t = time.perf_counter()
