@@ -54,8 +54,9 @@ from .mesh_space import K_EXPR, MeshMotionSpace, canonical_landmarks
 from .background_plate import background_plate, sample_plate, triangles_over_face
 from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
 from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
-from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, backward_affines,
-                             clamp_to_texture, face_mask, match_mirrored, side_gains, texture_source)
+from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, RestTextures,
+                             backward_affines, clamp_to_texture, face_mask, match_mirrored, rest_textures,
+                             side_gains, texture_source)
 from .triangle_raster import apply_affines, triangle_ids, warm_up
 
 __all__ = ["RenderConfig", "MeshRenderer", "FrameWarp", "ring_follow", "NECK_BAND_CM", "MIRROR_STRETCH",
@@ -137,6 +138,7 @@ class _Warp:
     face: np.ndarray = field(repr=False)  # (n_tri,) bool: face triangles (all corners mesh points)
     opening: np.ndarray = field(repr=False)  # (n_tri,) bool: the mouth opening's (corners on the inner lips)
     inside: np.ndarray = field(repr=False)  # (h, w) bool region px inside the photo's face
+    rest: RestTextures = field(repr=False)  # own and mirror-image textures at zero motion
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,7 +297,7 @@ class MeshRenderer:
         inside = face_mask(source, triangles[face], (x0, y0, x1, y1))
         opening = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).all(axis=1)
         return _Warp((x0, y0, x1, y1), triangles, source, facing, mirror, side, gain, face,
-                     opening, inside)
+                     opening, inside, rest_textures(source, triangles, mirror, facing))
 
     # ------------------------------------------------------------------ per frame
 

@@ -9,7 +9,6 @@ its exact shape sample its texture's edge (:func:`clamp_to_texture`). The tearin
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from .mesh_renderer import FrameWarp, _Warp
 
 __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table",
-           "side_gains", "match_mirrored", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
+           "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
            "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
 
 
@@ -107,7 +106,7 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     stretch past ``MIRROR_STRETCH`` and the copy lies inside the photo's face. The band and culled
     triangles keep their own texture. ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``:
     ``(n_tri,)`` their signed areas."""
-    rest = _rest_textures(warp)
+    rest = warp.rest
     src, area_src, msrc, area_m, own_faces, thin_m = rest.src.copy(), *rest[1:]
     stretch_m = np.abs(area_out) / np.maximum(np.abs(area_m), 1e-9)
     stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
@@ -136,8 +135,9 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     return src, use
 
 
-class _RestTextures(NamedTuple):
-    """What :func:`texture_source` needs of a portrait's photo, the same every frame."""
+class RestTextures(NamedTuple):
+    """What :func:`texture_source` needs of a portrait's photo, the same every frame
+    (:func:`rest_textures`, kept with the renderer's per-portrait warp)."""
 
     src: np.ndarray  # (n_tri, 3, 2) each triangle's own source corners, px
     area_src: np.ndarray  # (n_tri,) their signed areas
@@ -147,21 +147,16 @@ class _RestTextures(NamedTuple):
     thin_m: np.ndarray  # (n_tri,) bool: its mirror image is a sliver (MIRROR_MIN_HEIGHT)
 
 
-_REST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _rest_textures(warp: _Warp) -> _RestTextures:
-    """The per-portrait part of :func:`texture_source`, computed on a warp's first frame and kept
-    as long as the warp lives."""
-    rest = _REST.get(warp)
-    if rest is None:
-        src = warp.source[warp.triangles]
-        area_src = _signed_area(src)
-        msrc = warp.source[np.maximum(warp.mirror, 0)]
-        area_m = _signed_area(msrc)
-        thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(warp.source) * _longest_edge(msrc)
-        rest = _REST[warp] = _RestTextures(src, area_src, msrc, area_m, warp.facing * area_src > 0, thin_m)
-    return rest
+def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray, facing: np.ndarray) -> RestTextures:
+    """The per-portrait part of :func:`texture_source` for ``(N, 2)`` control points at zero motion
+    (canvas px), ``(n_tri, 3)`` triangles, their ``(n_tri, 3)`` mirror images (-1 rows: none) and
+    ``(n_tri,)`` front-facing orientations."""
+    src = source[triangles]
+    area_src = _signed_area(src)
+    msrc = source[np.maximum(mirror, 0)]
+    area_m = _signed_area(msrc)
+    thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(source) * _longest_edge(msrc)
+    return RestTextures(src, area_src, msrc, area_m, facing * area_src > 0, thin_m)
 
 
 def eye_to_mouth(points: np.ndarray) -> float:
