@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import cv2
 import numpy as np
 
+from ..core.jit import njit
 from ..face.analysis import LANDMARK_GROUPS
 from . import mesh_topology as mt
 from .mesh_space import canonical_landmarks
 from .mesh_triangles import signed_area as _signed_area
-from .triangle_raster import njit
 
 if TYPE_CHECKING:
     from .mesh_renderer import FrameWarp, _Warp

@@ -26,13 +26,7 @@ import threading
 
 import numpy as np
 
-try:  # numba: ~100x faster than the same loops in Python
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        def wrap(f):
-            return f
-        return wrap(args[0]) if args and callable(args[0]) else wrap
+from ..core.jit import njit  # numba: ~100x faster than the same loops in Python
 
 __all__ = ["SUBPIXEL", "triangle_ids", "apply_affines", "warm_up"]
 

@@ -9,6 +9,7 @@ import torch
 
 __all__ = ["monotonic_alignment_search", "durations_to_path", "sequence_mask", "beta_binomial_log_prior"]
 
+
 def sequence_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """lengths (B,) -> bool mask (B, max_len)."""
     max_len = int(lengths.max()) if max_len is None else max_len
@@ -20,10 +21,8 @@ def _mas_kernel():
     """:func:`_mas_single` compiled by numba (~100x faster; present via librosa/resemblyzer but
     optional), imported on the first alignment only: importing numba costs ~0.25 s of every
     process start, and synthesis never aligns."""
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover
-        return _mas_single
+    from ..core.jit import njit  # lazy: imports numba (or its plain-Python stand-in)
+
     return njit(cache=True)(_mas_single)
 
 
