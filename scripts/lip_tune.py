@@ -75,7 +75,7 @@ def plan_rows(rec: dict, cfg: StreamMotionConfig, models) -> np.ndarray:
     parts = [stream.push(f, r) for f, r in rec["pushes"]] + [stream.finish()]
     lips = np.concatenate([p[0] for p in parts])
     nonlip = np.concatenate([p[1] for p in parts if p[1] is not None])
-    return say_stream._plan_rows(lips, nonlip, 1.0)
+    return say_stream.plan_rows(lips, nonlip, 1.0)
 
 
 def score(rec: dict, rows: np.ndarray, keep_frames: bool = False) -> dict:

@@ -45,13 +45,13 @@ from .motion.streaming import POSE_SIGMA_FRAMES
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import VOCODER_WINDOW, SayResult, SpeechStream, encode_frames, fragment_sink, say_live, vocode_windows
+from .say_stream import (VOCODER_WINDOW, SayResult, SpeechStream, encode_frames, fragment_sink, plan_rows, say_live,
+                         vocode_windows)
 from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
 from .text.sentences import pause_after
 from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
-from .tfg.mesh_space import EXPRESSION_NAMES
 from .tts.postfilter import DETAIL, sharpen_contrast, vocoder_level
 from .tts.timbre import shift_voice
 from .vocoder.onnx_export import OnnxVocoder
@@ -329,21 +329,14 @@ def plan_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int,
         raise InputError("motion 'learned' needs the speech chunks (TTS intermediates), got none")
     available = models is not None or learned_motion_available()
     learned = motion == "learned" or (motion == "auto" and bool(chunks) and available)
-    amounts = np.zeros((n_frames, len(EXPRESSION_NAMES)))
-    pose = np.zeros((n_frames, 5))
     if learned:
         lips, nonlip = _learned_motion(n_frames, chunks or [], pause_frames, seed, still, timing, steps, models)
     else:
         lips, nonlip = _rule_motion(n_frames, ids, durations, seed, still, timing)
-    lips = articulate(lips) if level_db is None else gate_lips(articulate(lips), level_db)  # motion.articulation
-    amounts[:, : lips.shape[1]] = lips
-    if nonlip is not None:
-        pose = nonlip[:, :5] * float(head_motion)
-        for k, name in enumerate(("blink_right", "blink_left", "brow_raise")):
-            amounts[:, EXPRESSION_NAMES.index(name)] = nonlip[:, 5 + k]
-    return np.concatenate([amounts, pose], axis=1)
-
-
+    lips = articulate(lips)  # the jaw scaled to the renderer's (motion.articulation), then the gate
+    if level_db is not None:
+        lips = gate_lips(lips, level_db)
+    return plan_rows(lips, nonlip, head_motion)
 
 
 def _rule_motion(n_frames: int, ids: list[int], durations: np.ndarray, seed: int, still: bool,

@@ -35,7 +35,7 @@ from .tfg.mesh_space import EXPRESSION_NAMES
 
 __all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "STREAM_CHUNK_CHARS",
            "FIRST_CHUNK_REACH", "growing_split", "TimelinePooler", "fragment_sink", "say_live", "VOCODER_WINDOW",
-           "vocode_windows"]
+           "vocode_windows", "plan_rows"]
 
 
 @dataclass
@@ -330,8 +330,9 @@ def _chunk_columns(chunk: Any) -> np.ndarray:
     return np.concatenate([e_up, chunk.mu_y, np.linalg.norm(chunk.mu_y, axis=0, keepdims=True)], axis=0)
 
 
-def _plan_rows(lips: np.ndarray, nonlip: np.ndarray | None, head_motion: float) -> np.ndarray:
-    """``(T, 4)`` lips + ``(T, 8)`` non-lip motion -> ``(T, 12)`` plan rows, as plan_motion assembles them."""
+def plan_rows(lips: np.ndarray, nonlip: np.ndarray | None, head_motion: float) -> np.ndarray:
+    """``(T, 4)`` lips + ``(T, 8)`` non-lip motion (None: still) -> ``(T, 12)`` plan rows (expression
+    amounts, then the head pose scaled by ``head_motion``): how every learned or rule plan is assembled."""
     amounts = np.zeros((len(lips), len(EXPRESSION_NAMES)))
     amounts[:, :lips.shape[1]] = lips
     pose = np.zeros((len(lips), 5))
@@ -399,7 +400,7 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
     def plan(end: int, rms: np.ndarray) -> None:
         with clock.stage(MOTION):
             lips, nonlip = planner.push(pooler.take(end), rms)
-            rows = _plan_rows(lips, nonlip, video.head_motion)
+            rows = plan_rows(lips, nonlip, video.head_motion)
         clock.report(MOTION, min(0.99, planner.n_in / frames.expected))
         frames.encode(rows)
 
@@ -420,7 +421,7 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
     plan(n_frames, spoken.levels.finish(n_frames)[planner.n_in:])
     with clock.stage(MOTION):
         lips, nonlip = planner.finish()
-        rows = _plan_rows(lips, nonlip, video.head_motion)
+        rows = plan_rows(lips, nonlip, video.head_motion)
     frames.encode(rows)
     frames.bar.close()
     clock.report(MOTION, 1.0)
