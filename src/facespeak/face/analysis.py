@@ -30,10 +30,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..core.errors import DependencyError, FaceTooSmallError, InputError, NoFaceError
-from .image_io import MIN_SIDE, ImageSource, as_rgb_array, load_image, source_name
 from ..core.deferred_modules import deferred_modules
+from ..core.errors import DependencyError, FaceTooSmallError, InputError, NoFaceError
 from ..core.native_logs import quiet_native_stderr
+from .image_io import MIN_SIDE, ImageSource, as_rgb_array, load_image, source_name
 from .pose import head_pose
 
 __all__ = [
