@@ -53,7 +53,8 @@ from . import mesh_topology as mt
 from .mesh_space import K_EXPR, MeshMotionSpace, canonical_landmarks
 from .background_plate import background_plate, sample_plate, triangles_over_face
 from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
-from .mouth_interior import MouthStyle, estimate_look, lip_opening, paint_mouth_interior, teeth_pose
+from .mouth_interior import (MouthStyle, estimate_look, lip_opening, paint_mouth_interior, shows_interior,
+                             teeth_pose)
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, RestTextures,
                              backward_affines, clamp_to_texture, face_mask, match_mirrored, rest_textures,
                              side_gains, texture_source)
@@ -308,7 +309,10 @@ class MeshRenderer:
     def frame_warp(self, motion: np.ndarray) -> FrameWarp | None:
         """One ``(D_motion,)`` motion frame -> its :class:`FrameWarp` (None at zero motion:
         the frame is the canvas itself)."""
-        motion = self.space.check_motion(np.asarray(motion, np.float64).reshape(1, -1))[0]
+        return self._frame_warp(self.space.check_motion(np.asarray(motion, np.float64).reshape(1, -1))[0])
+
+    def _frame_warp(self, motion: np.ndarray) -> FrameWarp | None:
+        """:meth:`frame_warp` of a checked ``(D_motion,)`` float64 motion frame."""
         face, points, depth = self._control_points(motion)
         if np.allclose(points, self._warp.source, rtol=0.0, atol=1e-6):
             return None
@@ -318,7 +322,7 @@ class MeshRenderer:
     def render_frame(self, motion: np.ndarray) -> np.ndarray:
         """One ``(D_motion,)`` motion frame -> ``(H_out, W_out, 3) uint8`` RGB."""
         motion = self.space.check_motion(np.asarray(motion, np.float64).reshape(1, -1))[0]
-        fw = self.frame_warp(motion)
+        fw = self._frame_warp(motion)
         if fw is None:  # zero motion: the photo itself
             return self.canvas.copy()
         x0, y0, x1, y1 = self._warp.box
@@ -333,8 +337,11 @@ class MeshRenderer:
         if fw.mirrored.any():  # mirrored skin takes the lighting of the side it fills
             region = match_mirrored(region, fw, self._warp)
         if self.config.mouth is not None:
-            teeth = teeth_pose(self.space, motion).shifted(x0, y0)
-            region = paint_mouth_interior(region, fw.landmarks - [x0, y0], self._rest_opening, self.config.mouth,
+            local = fw.landmarks - [x0, y0]
+            # the teeth are placed only in frames whose interior is painted (lips open past the photo's)
+            teeth = (teeth_pose(self.space, motion).shifted(x0, y0) if shows_interior(local, self._rest_opening)
+                     else None)
+            region = paint_mouth_interior(region, local, self._rest_opening, self.config.mouth,
                                           teeth, self._look, in_place=True,  # region is this frame's own
                                           visible=_Owned(fw.ids, self._mouth_owner),
                                           face_shown=_Owned(fw.ids, self._face_owner))

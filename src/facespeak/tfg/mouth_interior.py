@@ -42,7 +42,7 @@ from .lip_contours import grown_polygon, inner_lip_polygon, lip_line, lip_openin
 from .photo_look import REF_LUMA, OwnTeeth, PhotoLook, estimate_look
 
 __all__ = ["MouthStyle", "PhotoLook", "OwnTeeth", "TeethPose", "estimate_look", "teeth_pose",
-           "paint_mouth_interior", "inner_lip_polygon", "lip_opening", "UPPER_TEETH", "LOWER_TEETH"]
+           "paint_mouth_interior", "shows_interior", "inner_lip_polygon", "lip_opening", "UPPER_TEETH", "LOWER_TEETH"]
 
 #: (crown height, mesio-distal width) mm from the midline back: central and lateral incisor,
 #: canine, two premolars, first molar (average crown sizes, Wheeler's Dental Anatomy tables)
@@ -150,6 +150,13 @@ def _affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- painting
+
+
+def shows_interior(landmarks: np.ndarray, rest_opening: float) -> bool:
+    """Whether :func:`paint_mouth_interior` paints the interior for ``(478, 2)`` ``landmarks``:
+    only where the lips open beyond the photo's own opening (``rest_opening`` px); elsewhere it
+    needs no :class:`TeethPose` (a caller can skip :func:`teeth_pose`)."""
+    return lip_opening(landmarks) > rest_opening
 
 
 def paint_mouth_interior(frame: np.ndarray, landmarks: np.ndarray, rest_opening: float, style: MouthStyle,
