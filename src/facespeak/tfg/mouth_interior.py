@@ -280,7 +280,8 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     """Painted interior colour ``(h', w', 3)`` over the patch's window (:func:`_window` for a
     blur of ``reach`` px; the only pixels it can show at), the ``(h, w)`` inside-the-lips mask of
     the whole patch (times ``shown``, the ``(h, w)`` pixels where the mouth is seen), and the
-    window (rows, columns of the patch)."""
+    window (rows, columns of the patch). Float32 throughout (arch coordinates, edges, layers): in
+    float64 the layers cost ~1.3x as much for frames within 1 level (docs/renderer.md, session 14)."""
     poly = inner_lip_polygon(lm)
     wide = poly.copy()  # reach 4 % past the corners: squeezed photo content shows as specks otherwise
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
@@ -295,9 +296,9 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     t = (1.0 - np.exp(-depth / max(0.22 * opening_mm, 0.5)))[..., None]
     colour = rim * (1.0 - t) + _matched(style.throat_rgb, look) * t
     a, b = _arch_coordinates(win, teeth, px_mm)
-    up_edge = np.interp(a, *_line_in_arch(teeth.upper, teeth, px_mm)) + style.upper_show_cm * 10.0
+    up_edge = (np.interp(a, *_line_in_arch(teeth.upper, teeth, px_mm)) + style.upper_show_cm * 10.0).astype(np.float32)
     low_edge = (np.interp(a, *_line_in_arch(teeth.lower, teeth, px_mm)) + style.upper_show_cm * 10.0
-                - style.overbite_cm * 10.0)
+                - style.overbite_cm * 10.0).astype(np.float32)
     # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front
     colour = _over(colour, *_tongue(a, b, low_edge, style, look))
     teeth_rgb = _teeth_colour(style, look)
@@ -309,7 +310,7 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
         colour = _over(colour, *_own_teeth(win, teeth, look.own))
     # 4. the lips' shadow
     colour = colour * (1.0 - 0.2 * np.exp(-depth / 0.6))[..., None]
-    return colour.astype(np.float32), inside, win
+    return colour, inside, win
 
 
 def _over(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -351,13 +352,11 @@ def _arch_coordinates(win: tuple[slice, slice], teeth: TeethPose, px_mm: float) 
     lip's middle) and ``b`` (mm across it, down)."""
     e1 = teeth.upper[-1] - teeth.upper[0]
     e1 = e1 / max(float(np.linalg.norm(e1)), 1e-6)
-    e2 = np.array([-e1[1], e1[0]])
+    c, s = float(e1[0]) / px_mm, float(e1[1]) / px_mm
     ys, xs = np.mgrid[win].astype(np.float32)
     origin = teeth.upper[len(teeth.upper) // 2]
-    dx, dy = xs - origin[0], ys - origin[1]
-    a = (dx * e1[0] + dy * e1[1]) / px_mm
-    b = (dx * e2[0] + dy * e2[1]) / px_mm
-    return a, b
+    dx, dy = xs - float(origin[0]), ys - float(origin[1])
+    return dx * c + dy * s, dy * c - dx * s
 
 
 def _line_in_arch(line: np.ndarray, teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -377,8 +376,8 @@ def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, c
     over the box (rows, columns) where its ``(h, w)`` alpha is not 0, the alpha, and the box
     (colour is computed only there: elsewhere it cannot show)."""
     s = np.cumsum([w for _, w in crowns])  # arc length of each tooth's distal side (mm)
-    bounds = np.concatenate([[0.0], arch_mm * np.sin(np.minimum(s / arch_mm, np.pi / 2))])
-    heights = np.array([h for h, _ in crowns])
+    bounds = np.concatenate([[0.0], arch_mm * np.sin(np.minimum(s / arch_mm, np.pi / 2))]).astype(np.float32)
+    heights = np.array([h for h, _ in crowns], np.float32)
     aa = 0.6 / px_mm  # anti-aliasing width (mm)
     x = np.abs(a)
     # the crowns' rise (below) is at most 1.9 mm: nothing farther out of the row can be a tooth
@@ -388,7 +387,7 @@ def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, c
     lo, hi = bounds[k], bounds[k + 1]
     f = np.clip((x - lo) / np.maximum(hi - lo, 1e-3), 0.0, 1.0)  # 0 mesial .. 1 distal side
     back = np.clip(x / bounds[-1], 0.0, 1.0)  # 0 midline .. 1 last tooth
-    rise = 1.5 * back**2 + 0.4 * (2 * f - 1) ** 4  # the row curves away towards the back; rounded corners
+    rise = 1.5 * back**2 + 0.4 * np.square((2 * f - 1) ** 2)  # the row curves away towards the back; rounded corners
     depth_in = direction * (b - edge) + rise  # mm from the incisal edge into the crown (> 0 inside)
     in_tooth = np.zeros(a.shape, np.float32)
     in_tooth[near] = np.clip(depth_in / aa + 0.5, 0.0, 1.0) * (x <= bounds[-1])
@@ -398,7 +397,7 @@ def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, c
     crown = heights[k] * (0.8 + 0.2 * np.sin(np.pi * f)) * (1.0 - 0.25 * back)  # scalloped gum line
     is_gum = np.clip((depth_in - crown) / aa + 0.5, 0.0, 1.0)
     gap_mm = np.minimum(x - lo, hi - x)  # to the nearest gap (the midline is one too)
-    shade = ((1.0 - 0.4 * back**1.5) * (0.9 + 0.1 * np.sin(np.pi * f))
+    shade = ((1.0 - 0.4 * back * np.sqrt(back)) * (0.9 + 0.1 * np.sin(np.pi * f))
              * (1.0 - 0.4 * min(1.0, px_mm / 2.0) * np.exp(-((gap_mm * px_mm / 0.7) ** 2)))  # gaps: resolved at >= 2 px/mm
              * (0.92 + 0.08 * np.clip(depth_in / 0.5, 0.0, 1.0))  # translucent incisal edge
              * (1.0 - 0.12 * np.clip(depth_in / np.maximum(crown, 1e-3), 0.0, 1.0)))  # darker near the gum
