@@ -80,3 +80,39 @@ def test_tts_vocodes_the_onnx_vocoder_in_large_windows(tmp_path, monkeypatch) ->
     from facespeak.say_stream import VOCODER_WINDOW
 
     assert cmd_tts.TTS_VOCODER_WINDOW >= 4 * VOCODER_WINDOW
+
+
+def test_the_overview_lists_every_command_without_importing_one() -> None:
+    """`facespeak --help` (and a typo, and no command) in a fresh interpreter: every command with
+    its help line, no command module and no torch loaded (eval, data, train, bench and convert
+    import torch to build their own parsers)."""
+    code = (
+        "import sys, json, contextlib, io\n"
+        "from facespeak.cli.main import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+        "print(json.dumps({'help': out.getvalue(), 'loaded': sorted(m for m in sys.modules\n"
+        "      if m == 'torch' or m.startswith('facespeak.cli.cmd_'))}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == []
+    text = " ".join(got["help"].split())
+    for name in COMMANDS:
+        assert f" {name} " in text
+    assert "portrait + text -> talking-face video" in text
+
+
+def test_each_command_module_takes_its_help_line_from_the_table() -> None:
+    whole = build_parser()
+    sub = next(a for a in whole._actions if a.dest == "command")
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    from facespeak.cli.commands import COMMAND_HELP
+
+    assert helps == COMMAND_HELP

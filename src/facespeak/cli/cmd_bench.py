@@ -18,6 +18,7 @@ from ..core.errors import InputError
 from ..core.output_files import AtomicOutput, check_output_file
 from ..eval.bench import BenchConfig, SayBenchConfig, format_say_table, format_table, run_bench_say, run_bench_tts
 from ..options import DEFAULT_VOCODER, SIZES, VOCODER_HELP, VOCODER_NAMES
+from .commands import COMMAND_HELP
 from .option_flags import add_option_flags, options_from_args
 
 __all__ = ["register"]
@@ -27,7 +28,7 @@ _SPEECH_FLAGS = ("steps", "seed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="speed and memory benchmarks")
+    p = sub.add_parser("bench", help=COMMAND_HELP["bench"])
     kinds = p.add_subparsers(dest="bench_kind", parser_class=type(p))
     t = kinds.add_parser("tts", help="portrait + text -> wav: RTF per stage (warm) and a cold `facespeak tts` run")
     t.add_argument("--image", default="examples/portrait.jpg", help="portrait photo")

@@ -42,12 +42,13 @@ from ..data.talking_clips import BuildClipsConfig, build_talking_clips
 from ..data.tts_dataset import FaceBank, TTSFeatures, prepare_tts_features
 from ..data.voices import VOICES
 from ..motion.recorded import describe, track_video_motion
+from .commands import COMMAND_HELP
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("data", help="build training corpora (speech, ...)",
+    p = subparsers.add_parser("data", help=COMMAND_HELP["data"],
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="data_command", metavar="BUILDER", parser_class=type(p))
     _register_build_speech(sub)

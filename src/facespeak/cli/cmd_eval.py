@@ -24,6 +24,7 @@ from ..eval.metrics.video import LipSyncConfig
 from ..eval.report import ROW_COLUMNS, format_cell
 from ..eval.tts_eval import TTSEvalConfig, run_tts_eval, summary_markdown
 from ..eval.vocoder_eval import VocoderEvalConfig, run_vocoder_eval, vocoder_table_markdown
+from .commands import COMMAND_HELP
 from .option_flags import add_option_flags, options_from_args
 
 __all__ = ["register"]
@@ -45,8 +46,7 @@ def _fill_options(args: argparse.Namespace, command: str, explicit: tuple[str, .
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="measure quality: 'eval MANIFEST', 'eval run', 'eval protocol', 'eval tts', "
-                                     "'eval vocoder'")
+    p = sub.add_parser("eval", help=COMMAND_HELP["eval"])
     kinds = p.add_subparsers(dest="eval_kind", parser_class=type(p), action=_ManifestShorthand)
     t = kinds.add_parser("tts", help="speech: WER, DistillMOS / DNSMOS SIG, voice consistency, voice-face suitability")
     t.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")

@@ -15,12 +15,13 @@ import json
 
 from ..core.errors import InputError, NoFaceError
 from ..face.image_io import load_image
+from .commands import COMMAND_HELP
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("faces", help="list the faces in a photo (index, size, pose, apparent gender/age)",
+    p = subparsers.add_parser("faces", help=COMMAND_HELP["faces"],
                               description=__doc__.splitlines()[0])
     p.add_argument("--image", required=True, help="photo to analyse (JPEG, PNG, WebP, ...)")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 
 from .cmd_tts import add_speech_options, prepare_request, speech_seconds, write_captions
+from .commands import COMMAND_HELP
 from .run_progress import RunProgress, progress_wanted
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("say", help="portrait + text -> talking-face video (H.264 + AAC mp4) with a voice that suits the face")
+    p = sub.add_parser("say", help=COMMAND_HELP["say"])
     add_speech_options(p, "say")  # the speech and video options: facespeak.options
     p.add_argument("--out", required=True, help="output .mp4")
     p.add_argument("--allow-profile", action="store_true",

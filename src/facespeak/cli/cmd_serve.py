@@ -13,6 +13,7 @@ import re
 
 from ..core.errors import DependencyError, InputError
 from ..options import DEFAULT_VOCODER, VOCODER_HELP, VOCODER_NAMES
+from .commands import COMMAND_HELP
 
 __all__ = ["register"]
 
@@ -29,7 +30,7 @@ def parse_duration(value: str, flag: str = "--result-ttl") -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="web page + REST API (POST /api/faces, /api/tts, /api/say, /api/jobs)")
+    p = sub.add_parser("serve", help=COMMAND_HELP["serve"])
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all; default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--tts-weights", default=None, help="TTS checkpoint (default: bundled)")

@@ -15,6 +15,7 @@ from ..core.errors import ConfigError
 from ..core.output_files import check_output_dir, check_output_file
 from ..train import train
 from ..train.loop import export_last
+from .commands import COMMAND_HELP
 
 __all__ = ["register"]
 
@@ -31,7 +32,7 @@ TASKS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a component (resumable; run under torchrun for DDP)")
+    p = sub.add_parser("train", help=COMMAND_HELP["train"])
     p.add_argument("component", choices=list(TASKS), help="what to train")
     p.add_argument("--config", required=True, help="YAML config (see configs/); a bundled preset name also works")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.steps=500")

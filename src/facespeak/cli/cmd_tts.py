@@ -17,6 +17,7 @@ from ..core.progress import FACE
 from ..options import DEFAULT_VOCODER, VOCODER_HELP, VOCODER_NAMES
 from ..text import TextConfig, TextFrontend
 from ..text.captions import SpokenChunk, caption_format, render_captions
+from .commands import COMMAND_HELP
 from .option_flags import add_option_flags, options_from_args
 from .run_progress import RunProgress, progress_wanted
 
@@ -129,7 +130,7 @@ def validate_inputs(image: str, face_index: int | None, text: str):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tts", help="portrait + text -> speech in a voice that suits the face")
+    p = sub.add_parser("tts", help=COMMAND_HELP["tts"])
     add_speech_options(p, "tts")
     p.add_argument("--out", required=True, help="output .wav")
     p.set_defaults(func=run)

@@ -8,8 +8,9 @@ non-zero exit code; no traceback. SIGTERM and SIGHUP are turned into :class:`Ter
 partial outputs and the folders made for them are removed (``core.output_files``) and exit
 handlers run (they delete e.g. phonemizer's temporary copy of libespeak-ng).
 
-Project modules are imported at the top; the subcommand modules keep their heavy imports (cv2,
-numba, the models) inside their handlers, so ``facespeak --help`` does not load them.
+A run imports only its own command module (:func:`command_named`); the overview (no command,
+``--help``, a typo) imports none: it lists :data:`facespeak.cli.commands.COMMAND_HELP`. The
+command modules keep their heaviest imports (cv2, numba, the models) inside their handlers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import threading
 from .. import __version__
 from ..assets import describe_bundled
 from ..core.errors import FacespeakError
+from .commands import COMMAND_HELP
 
 __all__ = ["main", "build_parser", "command_named", "Terminated"]
 
@@ -50,7 +52,7 @@ def _unwind_on_signals() -> None:
             signal.signal(sig, _raise_terminated)
 
 # Order = order in --help. Modules that fail to import are reported only when used.
-COMMANDS = ["say", "tts", "faces", "data", "train", "eval", "bench", "serve", "convert"]
+COMMANDS = list(COMMAND_HELP)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,15 +60,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line, or with ``only`` (one of :data:`COMMANDS`) just that subcommand:
-    each command module imports what its handler's arguments need (eval, data, train, ...:
-    about 0.2 s together), so a run imports only its own (:func:`command_named`)."""
+def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     p = _Parser(prog="facespeak", description="Portrait + text -> talking face and a voice that suits it.")
     p.add_argument("--version", action="store_true", help="print the version (with --verbose: bundled models and licences)")
     p.add_argument("-v", "--verbose", action="store_true", help="more logging")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    return p, p.add_subparsers(dest="command", parser_class=_Parser)
+
+
+def overview_parser() -> argparse.ArgumentParser:
+    """The global options and every command's name and help line, importing no command module:
+    what `facespeak`, `facespeak --help`, `--version` and a mistyped command need (a cold
+    `facespeak --help` 2.1 s -> ~0.3 s: eval, data, train, bench and convert import torch)."""
+    p, sub = _top_parser()
+    for name, help_line in COMMAND_HELP.items():
+        sub.add_parser(name, help=help_line)
+    return p
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` (one of :data:`COMMANDS`) just that subcommand,
+    whose module is the only one imported (a run: :func:`command_named`)."""
+    p, sub = _top_parser()
     for name in COMMANDS if only is None else [only]:
         try:  # lazy: by name, so that a command module left out of an install is skipped
             mod = importlib.import_module(f"facespeak.cli.cmd_{name}")
@@ -95,7 +110,8 @@ def _print_version(verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(command_named(argv))
+    name = command_named(argv)
+    parser = build_parser(name) if name else overview_parser()
     args = parser.parse_args(argv)
     # default: warnings only (results are printed); -v: info; commands that report progress
     # through logs (train, data) raise their own level
