@@ -178,10 +178,9 @@ def test_synthesised_rows_look_like_the_photos_own_teeth():
 
     look = PhotoLook(luma=108.0, white=202.0, saturation=0.0, teeth_rgb=np.full(3, 113.0, np.float32))
     ys, xs = np.mgrid[-80:20, -120:120].astype(np.float32) / 4.0  # mm, 0.25 mm grid
-    colour, alpha, box = _teeth_row(xs, ys, np.zeros_like(xs), -1, UPPER_TEETH, UPPER_ARCH_MM,
-                                    _teeth_colour(MouthStyle(), look), np.zeros(3, np.float32), 1.0)
-    row = np.zeros(xs.shape)
-    row[box] = colour[..., 0]
+    colour, alpha = _teeth_row(xs, ys, np.zeros_like(xs), -1, UPPER_TEETH, UPPER_ARCH_MM,
+                               _teeth_colour(MouthStyle(), look), np.zeros(3, np.float32), 1.0)
+    row = colour[..., 0]
     front = (alpha > 0.99) & (ys > -3.5) & (np.abs(xs) < 15.0)
     assert abs(float(np.median(row[front])) - 113.0) < 3.0, float(np.median(row[front]))
     # ... and never above the face's highlights

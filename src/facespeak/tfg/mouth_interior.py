@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from ..core.jit import njit  # numba: the interior's per-pixel layers in one pass
 from ..face.image_io import LUMA_BT601
 from . import mesh_topology as mt
 from .lip_contours import grown_polygon, inner_lip_polygon, lip_line, lip_opening, polygon_mask
@@ -280,8 +281,9 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     """Painted interior colour ``(h', w', 3)`` over the patch's window (:func:`_window` for a
     blur of ``reach`` px; the only pixels it can show at), the ``(h, w)`` inside-the-lips mask of
     the whole patch (times ``shown``, the ``(h, w)`` pixels where the mouth is seen), and the
-    window (rows, columns of the patch). Float32 throughout (arch coordinates, edges, layers): in
-    float64 the layers cost ~1.3x as much for frames within 1 level (docs/renderer.md, session 14)."""
+    window (rows, columns of the patch). The layers are painted per pixel by compiled kernels
+    (:func:`_layers`, :func:`_own_layer`; numpy passes over the window cost ~2.5x as much at 512 px,
+    docs/renderer.md "Speed at 512 (session 14)")."""
     poly = inner_lip_polygon(lm)
     wide = poly.copy()  # reach 4 % past the corners: squeezed photo content shows as specks otherwise
     wide[:, 0] = poly[:, 0].mean() + (poly[:, 0] - poly[:, 0].mean()) * 1.04
@@ -293,36 +295,22 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     opening_mm = max(lip_opening(lm) / px_mm, 0.5)
     # 1. throat: lip-tinted rim, darkest towards the centre-back
     rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, lips, _matched(style.cavity_rgb, look))
-    t = (1.0 - np.exp(-depth / max(0.22 * opening_mm, 0.5)))[..., None]
-    colour = rim * (1.0 - t) + _matched(style.throat_rgb, look) * t
     a, b = _arch_coordinates(win, teeth, px_mm)
     up_edge = (np.interp(a, *_line_in_arch(teeth.upper, teeth, px_mm)) + style.upper_show_cm * 10.0).astype(np.float32)
     low_edge = (np.interp(a, *_line_in_arch(teeth.lower, teeth, px_mm)) + style.upper_show_cm * 10.0
                 - style.overbite_cm * 10.0).astype(np.float32)
-    # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front
-    colour = _over(colour, *_tongue(a, b, low_edge, style, look))
+    # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front (one
+    # compiled pass over the window's pixels)
     teeth_rgb = _teeth_colour(style, look)
-    colour = _over_box(colour, *_teeth_row(a, b, low_edge, +1, LOWER_TEETH, LOWER_ARCH_MM, teeth_rgb * 0.9,
-                                           _matched(style.gum_rgb, look), px_mm))
-    colour = _over_box(colour, *_teeth_row(a, b, up_edge, -1, UPPER_TEETH, UPPER_ARCH_MM, teeth_rgb,
-                                           _matched(style.gum_rgb, look), px_mm))
+    colour = np.empty((*depth.shape, 3), np.float32)
+    _layers(depth, a, b, low_edge, up_edge, max(0.22 * opening_mm, 0.5), rim, _matched(style.throat_rgb, look),
+            _matched(style.tongue_rgb, look), _row_shape(LOWER_TEETH, LOWER_ARCH_MM), teeth_rgb * 0.9,
+            _row_shape(UPPER_TEETH, UPPER_ARCH_MM), teeth_rgb, _matched(style.gum_rgb, look), px_mm, colour)
     if look.own is not None and style.own_teeth:
-        colour = _over(colour, *_own_teeth(win, teeth, look.own))
+        _own_teeth(colour, win, teeth, look.own)
     # 4. the lips' shadow
     colour = colour * (1.0 - 0.2 * np.exp(-depth / 0.6))[..., None]
     return colour, inside, win
-
-
-def _over(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    return under + (colour - under) * alpha[..., None]
-
-
-def _over_box(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
-    """:func:`_over` for a layer whose ``colour`` covers only ``box`` of ``under`` and whose
-    ``alpha`` is 0 outside it (there ``under`` stays exactly as it was)."""
-    out = under.astype(np.result_type(under, colour, alpha))
-    out[box] += (colour - under[box]) * alpha[box][..., None]
-    return out
 
 
 def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
@@ -369,41 +357,111 @@ def _line_in_arch(line: np.ndarray, teeth: TeethPose, px_mm: float) -> tuple[np.
     return a[order], b[order]
 
 
-def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, crowns, arch_mm: float,
-               rgb: np.ndarray, gum_rgb: np.ndarray, px_mm: float) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
-    """One row of teeth whose incisal edge is at ``edge`` (mm, per pixel) and whose crowns grow
-    up (``direction = -1``, upper) or down (+1, lower) into the gums: its colour ``(h', w', 3)``
-    over the box (rows, columns) where its ``(h, w)`` alpha is not 0, the alpha, and the box
-    (colour is computed only there: elsewhere it cannot show)."""
+def _row_shape(crowns, arch_mm: float) -> np.ndarray:
+    """``(2, n + 1)`` a row of ``n`` crowns ``(height, width)`` mm around an arch of radius
+    ``arch_mm`` seen from the front: each crown's mesial and distal side (mm from the midline,
+    projected) and its height (last column unused)."""
     s = np.cumsum([w for _, w in crowns])  # arc length of each tooth's distal side (mm)
-    bounds = np.concatenate([[0.0], arch_mm * np.sin(np.minimum(s / arch_mm, np.pi / 2))]).astype(np.float32)
-    heights = np.array([h for h, _ in crowns], np.float32)
+    bounds = np.concatenate([[0.0], arch_mm * np.sin(np.minimum(s / arch_mm, np.pi / 2))])
+    return np.stack([bounds, np.append([h for h, _ in crowns], 0.0)])
+
+
+def _teeth_row(a: np.ndarray, b: np.ndarray, edge: np.ndarray, direction: int, crowns, arch_mm: float,
+               rgb: np.ndarray, gum_rgb: np.ndarray, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """One row of teeth (:func:`_crown`) over ``(h, w)`` arch coordinates ``a``, ``b`` (mm) with
+    the incisal edge at ``edge`` (mm per pixel): its ``(h, w, 3)`` colour and ``(h, w)`` alpha."""
+    shape = _row_shape(crowns, arch_mm)
+    colour, alpha = np.zeros((*a.shape, 3)), np.zeros(a.shape)
+    for i in np.ndindex(a.shape):
+        alpha[i], *colour[i] = _crown(float(a[i]), float(b[i]), float(edge[i]), direction, shape, px_mm, rgb, gum_rgb)
+    return colour, alpha
+
+
+@njit(cache=True, nogil=True)
+def _crown(a, b, edge, direction, shape, px_mm, rgb, gum_rgb):  # pragma: no cover - jitted
+    """A row of crowns (:func:`_row_shape`, enamel ``rgb``, gums ``gum_rgb``) whose incisal edge is
+    at ``b = edge`` (mm) and which grow up (``direction = -1``, upper) or down (+1, lower) into the
+    gums, at one pixel of arch coordinates ``a`` (mm along the mouth from the midline), ``b`` (mm
+    across, down): its alpha and colour (r, g, b)."""
+    n = shape.shape[1] - 1
+    last = shape[0, n]
+    x = abs(a)
     aa = 0.6 / px_mm  # anti-aliasing width (mm)
-    x = np.abs(a)
-    # the crowns' rise (below) is at most 1.9 mm: nothing farther out of the row can be a tooth
-    near = _support((direction * (b - edge) > -1.9 - aa) & (x <= bounds[-1]))
-    x, b, edge = x[near], b[near], edge[near]
-    k = np.clip(np.searchsorted(bounds, x) - 1, 0, len(crowns) - 1)
-    lo, hi = bounds[k], bounds[k + 1]
-    f = np.clip((x - lo) / np.maximum(hi - lo, 1e-3), 0.0, 1.0)  # 0 mesial .. 1 distal side
-    back = np.clip(x / bounds[-1], 0.0, 1.0)  # 0 midline .. 1 last tooth
-    rise = 1.5 * back**2 + 0.4 * np.square((2 * f - 1) ** 2)  # the row curves away towards the back; rounded corners
+    if x > last or direction * (b - edge) <= -1.9 - aa:  # the crowns' rise (below) is at most 1.9 mm
+        return 0.0, 0.0, 0.0, 0.0
+    k = 0
+    while k < n - 1 and shape[0, k + 1] < x:
+        k += 1
+    lo, hi = shape[0, k], shape[0, k + 1]
+    f = min(max((x - lo) / max(hi - lo, 1e-3), 0.0), 1.0)  # 0 mesial .. 1 distal side
+    back = min(max(x / last, 0.0), 1.0)  # 0 midline .. 1 last tooth
+    rise = 1.5 * back * back + 0.4 * (2 * f - 1) ** 4  # the row curves away towards the back; rounded corners
     depth_in = direction * (b - edge) + rise  # mm from the incisal edge into the crown (> 0 inside)
-    in_tooth = np.zeros(a.shape, np.float32)
-    in_tooth[near] = np.clip(depth_in / aa + 0.5, 0.0, 1.0) * (x <= bounds[-1])
-    box = _support(in_tooth[near])
-    x, k, lo, hi, f, back, depth_in = (v[box] for v in (x, k, lo, hi, f, back, depth_in))
-    box = tuple(slice(n.start + i.start, n.start + i.stop) for n, i in zip(near, box))
-    crown = heights[k] * (0.8 + 0.2 * np.sin(np.pi * f)) * (1.0 - 0.25 * back)  # scalloped gum line
-    is_gum = np.clip((depth_in - crown) / aa + 0.5, 0.0, 1.0)
-    gap_mm = np.minimum(x - lo, hi - x)  # to the nearest gap (the midline is one too)
-    shade = ((1.0 - 0.4 * back * np.sqrt(back)) * (0.9 + 0.1 * np.sin(np.pi * f))
+    alpha = min(max(depth_in / aa + 0.5, 0.0), 1.0)
+    if alpha <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0
+    bulge = np.sin(np.pi * f)
+    crown = shape[1, k] * (0.8 + 0.2 * bulge) * (1.0 - 0.25 * back)  # scalloped gum line
+    gum = min(max((depth_in - crown) / aa + 0.5, 0.0), 1.0)
+    gap_mm = min(x - lo, hi - x)  # to the nearest gap (the midline is one too)
+    shade = ((1.0 - 0.4 * back ** 1.5) * (0.9 + 0.1 * bulge)
              * (1.0 - 0.4 * min(1.0, px_mm / 2.0) * np.exp(-((gap_mm * px_mm / 0.7) ** 2)))  # gaps: resolved at >= 2 px/mm
-             * (0.92 + 0.08 * np.clip(depth_in / 0.5, 0.0, 1.0))  # translucent incisal edge
-             * (1.0 - 0.12 * np.clip(depth_in / np.maximum(crown, 1e-3), 0.0, 1.0)))  # darker near the gum
-    colour = rgb * shade[..., None]
-    colour = colour + (gum_rgb * (1.0 - 0.4 * back)[..., None] - colour) * is_gum[..., None]
-    return colour, in_tooth, box
+             * (0.92 + 0.08 * min(max(depth_in / 0.5, 0.0), 1.0))  # translucent incisal edge
+             * (1.0 - 0.12 * min(max(depth_in / max(crown, 1e-3), 0.0), 1.0)))  # darker near the gum
+    pink = 1.0 - 0.4 * back
+    return (alpha, rgb[0] * shade + (gum_rgb[0] * pink - rgb[0] * shade) * gum,
+            rgb[1] * shade + (gum_rgb[1] * pink - rgb[1] * shade) * gum,
+            rgb[2] * shade + (gum_rgb[2] * pink - rgb[2] * shade) * gum)
+
+
+@njit(cache=True, nogil=True)
+def _tongue(a, b, low_edge):  # pragma: no cover - jitted
+    """A dome behind the lower teeth (jaw-fixed), lit on top, darker to the sides and back, at
+    one pixel of arch coordinates (mm; ``low_edge``: the lower incisal edge there): its alpha and shade."""
+    half = 20.0  # mm
+    top = low_edge - 1.0 + 4.0 * (a / half) ** 2  # its tip rises just above the lower teeth
+    below = b - top
+    alpha = min(max(below / 0.8 + 0.5, 0.0), 1.0) * min(max((half - abs(a)) / 1.0, 0.0), 1.0)
+    if alpha <= 0.0:
+        return 0.0, 0.0
+    shade = ((0.55 + 0.45 * np.exp(-max(below, 0.0) / 5.0)) * (1.0 - 0.35 * (a / half) ** 2)
+             * (1.0 - 0.12 * np.exp(-((a / 1.5) ** 2))))
+    return alpha, shade
+
+
+@njit(cache=True, nogil=True)
+def _layers(depth, a, b, low_edge, up_edge, throat_mm, rim, throat, tongue, lower, lower_rgb, upper, upper_rgb, gum,
+            px_mm, out):  # pragma: no cover - jitted
+    """Paint the interior's back layers into ``out`` ``(h, w, 3)``, per pixel of the window:
+    the throat (lip-tinted ``rim`` at the lips, ``throat`` colour ``throat_mm`` deep), the tongue,
+    the lower row (:func:`_row_shape` ``lower``) and the upper row, each over the last.
+
+    Args:
+        depth: ``(h, w)`` mm from the lips; a, b: arch coordinates (mm); low_edge, up_edge: the
+            lower and upper incisal edges (mm per pixel).
+    """
+    h, w = depth.shape
+    for y in range(h):
+        for x in range(w):
+            t = 1.0 - np.exp(-depth[y, x] / throat_mm)
+            ay, by = a[y, x], b[y, x]
+            r, g, bl = (rim[0] * (1.0 - t) + throat[0] * t, rim[1] * (1.0 - t) + throat[1] * t,
+                        rim[2] * (1.0 - t) + throat[2] * t)
+            alpha, shade = _tongue(ay, by, low_edge[y, x])
+            if alpha > 0.0:
+                r += (tongue[0] * shade - r) * alpha
+                g += (tongue[1] * shade - g) * alpha
+                bl += (tongue[2] * shade - bl) * alpha
+            for row in range(2):
+                if row == 0:
+                    alpha, tr, tg, tb = _crown(ay, by, low_edge[y, x], 1, lower, px_mm, lower_rgb, gum)
+                else:
+                    alpha, tr, tg, tb = _crown(ay, by, up_edge[y, x], -1, upper, px_mm, upper_rgb, gum)
+                if alpha > 0.0:
+                    r += (tr - r) * alpha
+                    g += (tg - g) * alpha
+                    bl += (tb - bl) * alpha
+            out[y, x, 0], out[y, x, 1], out[y, x, 2] = r, g, bl
 
 
 def _support(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
@@ -416,35 +474,76 @@ def _support(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
             slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, mask.shape[1])))
 
 
-def _tongue(a: np.ndarray, b: np.ndarray, low_edge: np.ndarray, style: MouthStyle,
-            look: PhotoLook) -> tuple[np.ndarray, np.ndarray]:
-    """A dome behind the lower teeth (jaw-fixed), lit on top, darker to the sides and back."""
-    half = 20.0  # mm
-    top = low_edge - 1.0 + 4.0 * (a / half) ** 2  # its tip rises just above the lower teeth
-    below = b - top
-    alpha = np.clip(below / 0.8 + 0.5, 0.0, 1.0) * np.clip((half - np.abs(a)) / 1.0, 0.0, 1.0)
-    shade = ((0.55 + 0.45 * np.exp(-np.maximum(below, 0.0) / 5.0)) * (1.0 - 0.35 * (a / half) ** 2)
-             * (1.0 - 0.12 * np.exp(-((a / 1.5) ** 2))))
-    return _matched(style.tongue_rgb, look) * shade[..., None], alpha.astype(np.float32)
+def _own_teeth(colour: np.ndarray, win: tuple[slice, slice], teeth: TeethPose, own: OwnTeeth) -> None:
+    """Paint the photo's own mouth interior, moved with the skull (above its lips' midline) and the
+    jaw (below it), over ``colour`` ``(h', w', 3)``, the patch's window ``win`` (rows, columns)."""
+    order = np.argsort(own.split[:, 0])
+    split = (own.split[order] - own.origin).T  # (2, 11) texture px, by x
+    _own_layer(colour, win[1].start, win[0].start, teeth.upper_to_rest - [[0, 0, own.origin[0]], [0, 0, own.origin[1]]],
+               teeth.lower_to_rest - [[0, 0, own.origin[0]], [0, 0, own.origin[1]]], own.texture,
+               np.ascontiguousarray(split))
 
 
-def _own_teeth(win: tuple[slice, slice], teeth: TeethPose, own: OwnTeeth) -> tuple[np.ndarray, np.ndarray]:
-    """The photo's own mouth interior moved with the skull (above its lips' midline) and the jaw
-    (below it): ``(h', w', 3)`` colour and ``(h', w')`` alpha over the patch's window (rows, columns)."""
-    ys, xs = np.mgrid[win].astype(np.float32)
-    texture = np.dstack([own.image, own.mask])
-    split_x = own.split[:, 0] - own.origin[0]
-    split_y = own.split[:, 1] - own.origin[1]
-    order = np.argsort(split_x)
-    sampled = []
-    for affine, upper in ((teeth.upper_to_rest, True), (teeth.lower_to_rest, False)):
-        sx = (affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2] - own.origin[0]).astype(np.float32)
-        sy = (affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2] - own.origin[1]).astype(np.float32)
-        s = cv2.remap(texture, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        above = sy <= np.interp(sx, split_x[order], split_y[order])
-        s[..., 3] *= above if upper else ~above
-        sampled.append(s)
-    up, low = sampled
-    alpha = up[..., 3] + low[..., 3] * (1.0 - up[..., 3])
-    colour = (up[..., :3] * up[..., 3:] + low[..., :3] * (low[..., 3:] * (1.0 - up[..., 3:])))
-    return colour / np.maximum(alpha, 1e-3)[..., None], alpha
+@njit(cache=True, nogil=True)
+def _own_layer(out, x0, y0, upper, lower, texture, split):  # pragma: no cover - jitted
+    """Per pixel ``(x0 + x, y0 + y)`` of ``out`` ``(h, w, 3)``: the ``(h_t, w_t, 4)`` texture (colour,
+    mask) sampled bilinearly at the skull's (``upper``) and the jaw's (``lower``) ``(2, 3)`` affine
+    map of it (texture px; 0 outside, on cv2.remap's 1/32 px grid), the skull's part above the
+    ``(2, n)`` ``split`` line (x increasing) and the jaw's below it, laid over ``out``."""
+    h, w = out.shape[:2]
+    for y in range(h):
+        gy = float(y0 + y)
+        for x in range(w):
+            gx = float(x0 + x)
+            ur, ug, ub, ua = _sample_part(texture, upper, gx, gy, split, True)
+            lr, lg, lb, la = _sample_part(texture, lower, gx, gy, split, False)
+            alpha = ua + la * (1.0 - ua)
+            if alpha <= 0.0:
+                continue
+            scale = 1.0 / max(alpha, 1e-3)
+            out[y, x, 0] += ((ur * ua + lr * (la * (1.0 - ua))) * scale - out[y, x, 0]) * alpha
+            out[y, x, 1] += ((ug * ua + lg * (la * (1.0 - ua))) * scale - out[y, x, 1]) * alpha
+            out[y, x, 2] += ((ub * ua + lb * (la * (1.0 - ua))) * scale - out[y, x, 2]) * alpha
+
+
+@njit(cache=True, nogil=True)
+def _sample_part(texture, affine, gx, gy, split, above):  # pragma: no cover - jitted
+    """The texture's colour and mask at the affine image of pixel ``(gx, gy)`` (:func:`_own_layer`),
+    its mask 0 unless the point lies ``above`` (or, False, below) the split line."""
+    sx = affine[0, 0] * gx + affine[0, 1] * gy + affine[0, 2]
+    sy = affine[1, 0] * gx + affine[1, 1] * gy + affine[1, 2]
+    th, tw = texture.shape[:2]
+    if not (-1.0 < sx < tw and -1.0 < sy < th):
+        return 0.0, 0.0, 0.0, 0.0
+    n = split.shape[1]  # the split line at sx, held at its ends (np.interp)
+    if sx <= split[0, 0]:
+        line = split[1, 0]
+    elif sx >= split[0, n - 1]:
+        line = split[1, n - 1]
+    else:
+        k = 1
+        while split[0, k] < sx:
+            k += 1
+        t = (sx - split[0, k - 1]) / max(split[0, k] - split[0, k - 1], 1e-12)
+        line = split[1, k - 1] + t * (split[1, k] - split[1, k - 1])
+    if (sy <= line) != above:
+        return 0.0, 0.0, 0.0, 0.0
+    qx, qy = int(np.rint(sx * 32.0)), int(np.rint(sy * 32.0))
+    ix, iy = qx >> 5, qy >> 5
+    fx, fy = (qx & 31) / 32.0, (qy & 31) / 32.0
+    c0 = c1 = c2 = c3 = 0.0
+    for dy in range(2):
+        yy = iy + dy
+        if yy < 0 or yy >= th:
+            continue
+        wy = fy if dy else 1.0 - fy
+        for dx in range(2):
+            xx = ix + dx
+            if xx < 0 or xx >= tw:
+                continue
+            wgt = wy * (fx if dx else 1.0 - fx)
+            c0 += texture[yy, xx, 0] * wgt
+            c1 += texture[yy, xx, 1] * wgt
+            c2 += texture[yy, xx, 2] * wgt
+            c3 += texture[yy, xx, 3] * wgt
+    return c0, c1, c2, c3

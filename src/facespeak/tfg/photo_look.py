@@ -27,12 +27,17 @@ REF_LUMA, REF_SKIN_CHROMA = 150.0, 0.35
 class OwnTeeth:
     """The photo's own mouth interior: ``image`` ``(h, w, 3) float32`` canvas pixels from
     ``origin`` (x, y px), ``mask`` ``(h, w) float32`` inside its lips, ``split`` ``(11, 2)``
-    canvas px: the lips' midline (above: upper teeth, below: lower teeth)."""
+    canvas px: the lips' midline (above: upper teeth, below: lower teeth); ``texture``
+    ``(h, w, 4) float32``: image and mask stacked (what each frame samples)."""
 
     image: np.ndarray = field(repr=False)
     mask: np.ndarray = field(repr=False)
     origin: tuple[int, int]
     split: np.ndarray = field(repr=False)
+    texture: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "texture", np.dstack([self.image, self.mask]))
 
 
 @dataclass(frozen=True, eq=False)
