@@ -2,7 +2,8 @@
 from, per frame: its own source triangle in the photo; its mirror image across the face's
 symmetry plane, colour-matched to the side it fills (skin a turn reveals); or an unwarped copy of
 the photo (:func:`rigid_copy`) where neither holds up (a hidden triangle, a squeezed sliver, an
-over-stretched triangle whose copy lies inside the face). Pixels of a squashed triangle outside
+over-stretched triangle whose copy lies inside the face); a face triangle's copy is kept inside the
+photo's face (:func:`keep_inside`). Pixels of a squashed triangle outside
 its exact shape sample its texture's edge (:func:`clamp_to_texture`). The tearing check
 (:mod:`facespeak.tfg.warp_check`) measures the result (docs/renderer.md, "No tearing").
 """
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table",
            "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
-           "clamp_to_texture", "rigid_copy", "inside_face", "face_mask"]
+           "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask"]
 
 
 def mirror_table() -> np.ndarray:
@@ -107,7 +108,7 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     triangles keep their own texture. ``dst``: ``(n_tri, 3, 2)`` output corners; ``area_out``:
     ``(n_tri,)`` their signed areas."""
     rest = warp.rest
-    src, area_src, msrc, area_m, own_faces, thin_m = rest.src.copy(), *rest[1:]
+    src, area_src, msrc, area_m, own_faces, thin_m = rest.src.copy(), *rest[1:6]
     stretch_m = np.abs(area_out) / np.maximum(np.abs(area_m), 1e-9)
     stretch_o = np.abs(area_out) / np.maximum(np.abs(area_src), 1e-9)
     own_ok = own_faces & (stretch_o <= MIRROR_STRETCH)
@@ -132,6 +133,11 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     use &= head & ~rigid
     src[use] = msrc[use]
     src[rigid] = rigid_copy(dst[rigid], src[rigid])
+    # a face triangle's copy reaches past the photo's face where its output is wider than its
+    # source (a sliver on the silhouette): moved inwards just enough, it shows no background
+    inner = rigid & warp.face & ~warp.opening
+    if inner.any():
+        src[inner] = keep_inside(warp, src[inner], rest.centre)
     return src, use
 
 
@@ -145,6 +151,7 @@ class RestTextures(NamedTuple):
     area_m: np.ndarray  # (n_tri,) their signed areas
     own_faces: np.ndarray  # (n_tri,) bool: its own texture faces the camera in the photo
     thin_m: np.ndarray  # (n_tri,) bool: its mirror image is a sliver (MIRROR_MIN_HEIGHT)
+    centre: np.ndarray  # (2,) the face oval's mean, px: where "inwards" points (keep_inside)
 
 
 def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray, facing: np.ndarray) -> RestTextures:
@@ -156,7 +163,8 @@ def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray,
     msrc = source[np.maximum(mirror, 0)]
     area_m = _signed_area(msrc)
     thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(source) * _longest_edge(msrc)
-    return RestTextures(src, area_src, msrc, area_m, facing * area_src > 0, thin_m)
+    return RestTextures(src, area_src, msrc, area_m, facing * area_src > 0, thin_m,
+                        source[list(mt.FACE_OVAL)].mean(axis=0))
 
 
 def eye_to_mouth(points: np.ndarray) -> float:
@@ -262,6 +270,34 @@ def rigid_copy(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     ``(m, 3, 2)`` translated onto its source ``src``'s centroid (same shape and orientation, so
     neither folded nor stretched)."""
     return src.mean(axis=1, keepdims=True) + dst - dst.mean(axis=1, keepdims=True)
+
+
+#: steps (px) by which :func:`keep_inside` tries moving a copy towards the face's centre
+INSIDE_STEP_PX = 0.5
+
+
+def keep_inside(warp: _Warp, copies: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """``(m, 3, 2)`` unwarped copies (:func:`rigid_copy`, canvas px) moved towards the face's
+    ``(2,)`` centre by the least multiple of :data:`INSIDE_STEP_PX` that puts them inside the
+    photo's face (:func:`inside_face`), at most half their longest edge; a copy that does not fit
+    stays where it was.
+
+    A sliver on the silhouette (a mirror image too thin, or both it and its own texture hidden)
+    copies the photo around its own thin source, and its output is wider: centred there, the copy
+    reached past the face's outline by half the difference and drew 1-2 px of what lies beyond
+    (background, hair) inside the face, more the larger the face is drawn (a crop zoomed in by
+    ``face.align.fit_inside``, crop 512, full size): every foreign pixel of the tearing check
+    there (session 14)."""
+    if len(copies) == 0:
+        return copies
+    toward = centre - copies.mean(axis=1)
+    toward /= np.maximum(np.linalg.norm(toward, axis=1, keepdims=True), 1e-9)
+    steps = np.arange(0.0, 0.5 * _longest_edge(copies).max() + INSIDE_STEP_PX, INSIDE_STEP_PX)
+    moved = copies[:, None] + steps[None, :, None, None] * toward[:, None, None, :]  # (m, k, 3, 2)
+    fits = inside_face(warp, moved.reshape(-1, 3, 2)).all(axis=1).reshape(len(copies), len(steps))
+    fits &= steps[None, :] <= 0.5 * _longest_edge(copies)[:, None]
+    first = np.where(fits.any(axis=1), fits.argmax(axis=1), 0)
+    return moved[np.arange(len(copies)), first]
 
 
 def inside_face(warp: _Warp, corners: np.ndarray) -> np.ndarray:
