@@ -547,3 +547,12 @@ def _sample_part(texture, affine, gx, gy, split, above):  # pragma: no cover - j
             c2 += texture[yy, xx, 2] * wgt
             c3 += texture[yy, xx, 3] * wgt
     return c0, c1, c2, c3
+
+
+def load_kernels() -> None:
+    """Run the compiled kernels once on a tiny window (numba's first call in a process loads them:
+    :func:`facespeak.tfg.triangle_raster.warm_up` calls this in its background thread)."""
+    one, rgb, row = np.zeros((1, 1), np.float32), np.ones(3, np.float32), _row_shape(UPPER_TEETH, UPPER_ARCH_MM)
+    out = np.zeros((1, 1, 3), np.float32)
+    _layers(one, one, one, one, one, 1.0, rgb, rgb, rgb, row, rgb, row, rgb, rgb, 1.0, out)
+    _own_layer(out, 0, 0, np.eye(2, 3), np.eye(2, 3), np.zeros((2, 2, 4), np.float32), np.array([[0.0, 1.0], [0.0, 0.0]]))

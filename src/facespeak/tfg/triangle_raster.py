@@ -126,10 +126,10 @@ _warming: threading.Thread | None = None
 
 
 def warm_up() -> None:
-    """Start loading the compiled kernels (this module's and
-    :func:`facespeak.tfg.texture_source.clamp_to_texture`'s) in a background thread, once per
-    process; a frame rendered before it is done waits for it. The renderer calls this when it is
-    built, before `say` synthesises the speech."""
+    """Start loading the compiled kernels (this module's,
+    :func:`facespeak.tfg.texture_source.clamp_to_texture`'s and the mouth interior's) in a
+    background thread, once per process; a frame rendered before it is done waits for it. The
+    renderer calls this when it is built, before `say` synthesises the speech."""
     global _warming
     if _warming is None:
         _warming = threading.Thread(target=_run_kernels, name="facespeak-raster-warm-up", daemon=True)
@@ -137,9 +137,11 @@ def warm_up() -> None:
 
 
 def _run_kernels() -> None:
+    from .mouth_interior import load_kernels  # lazy: the renderer imports both modules
     from .texture_source import clamp_to_texture  # lazy: texture_source imports this module
 
     tri = np.array([[[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]]])
     ids = triangle_ids(tri, np.zeros(1, np.int64), (4, 4), 1)
     back = apply_affines(np.zeros((2, 6), np.float32), ids, (0, 0))
     clamp_to_texture(back, ids, np.zeros(1, np.int64), tri, tri, (0, 0, 4, 4))
+    load_kernels()
