@@ -45,8 +45,7 @@ from .motion.streaming import POSE_SIGMA_FRAMES
 # the options are defined in .options (light: the CLI builds its flags without importing torch)
 from .options import MAX_SEED, MOTION_MODES, VOICE_GENDERS, SpeechOptions, VideoOptions
 from .options import check_voice_gender as _check_voice_gender
-from .say_stream import (VOCODER_WINDOW, SayResult, SpeechStream, encode_frames, fragment_sink, plan_rows, say_live,
-                         vocode_windows)
+from .say_stream import SayResult, SpeechStream, encode_frames, fragment_sink, plan_rows, say_live
 from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
 from .text.sentences import pause_after
@@ -54,7 +53,6 @@ from .tfg.latent.renderer import LatentRenderer
 from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tts.postfilter import DETAIL, sharpen_contrast, vocoder_level
 from .tts.timbre import shift_voice
-from .vocoder.onnx_export import OnnxVocoder
 from .video.writer import VideoConfig, VideoWriter
 
 __all__ = ["SpeechOptions", "MAX_SEED", "VOICE_GENDERS", "GENDER_SCORE_FLOOR", "CHILD_GENDER_SCORE", "gender_score", "SpeechChunk", "SpeechResult", "FaceSpeak", "default_tts_path", "default_timbre_path", "VideoOptions", "SayResult", "say", "plan_motion", "SPEECH_S_PER_SYMBOL", "estimate_speech_s",
@@ -206,13 +204,11 @@ class FaceSpeak:
 
     # 3-5 ---------------------------------------------------------------------------------
     def iter_chunks(self, text: str, cond: torch.Tensor, opts: SpeechOptions, cancel: CancelToken | None = None,
-                    on_progress: ProgressFn | None = None, split: Any = None,
-                    vocoder_window: int | None = None) -> Iterator[SpeechChunk]:
+                    on_progress: ProgressFn | None = None, split: Any = None) -> Iterator[SpeechChunk]:
         """Synthesise ``text`` chunk by chunk (constant memory for long text). ``cancel`` is
         checked before every chunk, decoder step and vocoder call (raises ``Cancelled``);
         ``on_progress`` hears the same points (facespeak.core.progress; a StageClock also times them).
-        ``split``: text -> chunks (default: the front end's ``split``; `say --stream` starts small);
-        ``vocoder_window``: vocode in windows of this many mel frames (say_stream.vocode_windows)."""
+        ``split``: text -> chunks (default: the front end's ``split``; `say --stream` starts small)."""
         opts.validate()
         clock = StageClock.of(on_progress)
         with clock.stage(TEXT):
@@ -225,14 +221,13 @@ class FaceSpeak:
             with clock.stage(TEXT):
                 ids = self.frontend.encode(chunk)
             if ids:
-                yield self._synthesise_chunk(chunk, ids, cond, opts, k, shift, cancel, progress, clock, vocoder_window)
+                yield self._synthesise_chunk(chunk, ids, cond, opts, k, shift, cancel, progress, clock)
             progress.vocoded(k)
 
     @torch.inference_mode()
     def _synthesise_chunk(self, text: str, ids: list[int], cond: torch.Tensor, opts: SpeechOptions, k: int,
                           shift: tuple[float, float] = (0.0, 0.0), cancel: CancelToken | None = None,
-                          progress: SpeechProgress | None = None, clock: StageClock | None = None,
-                          vocoder_window: int | None = None) -> SpeechChunk:
+                          progress: SpeechProgress | None = None, clock: StageClock | None = None) -> SpeechChunk:
         clock = StageClock.of(clock)
         def on_step(i: int) -> None:
             check_cancel(cancel)
@@ -252,13 +247,9 @@ class FaceSpeak:
         n = int(out.mel_lengths[0])
         mel = shift_voice(out.mel[:, :, :n], shift[0], self.mel_spec, pitch_cents=shift[1])  # (0, 0): unchanged
         mel = sharpen_contrast(mel, opts.contrast, vocoder_level(self.mel_spec), DETAIL if opts.contrast != 1.0 else 0.0)
-        if vocoder_window is None and isinstance(self.vocoder, OnnxVocoder):
-            # ONNX Runtime's arena grows to the largest input it has run (+180-280 MB on long
-            # chunks); windows bound it, bit-identical with static int8 ranges (docs/architecture.md)
-            vocoder_window = VOCODER_WINDOW
         with _threads(1 if self.device.type == "cpu" else None), clock.stage(VOCODER):
             # the small vocoder runs 10-20x slower with 2 intra-op threads on a busy 2-core CPU
-            wav = vocode_windows(self.vocoder, mel, vocoder_window)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
+            wav = self.vocoder(mel)[0].clamp(-1, 1).cpu().numpy().astype(np.float32)
         clock.mark("first_audio_s")
         return SpeechChunk(text=text, ids=ids, wav=wav, mel=mel[0].cpu().numpy(), durations=out.durations[0].cpu().numpy(),
                            e_t=out.e_t[0].cpu().numpy(), mu_y=out.mu_y[0, :, :n].cpu().numpy())

@@ -34,8 +34,8 @@ from .text.sentences import ends_phrase, ends_sentence, pause_after, phrase_brea
 from .tfg.mesh_space import EXPRESSION_NAMES
 
 __all__ = ["SayResult", "FrameLevels", "MotionInputs", "SpeechStream", "encode_frames", "STREAM_CHUNK_CHARS",
-           "FIRST_CHUNK_REACH", "growing_split", "TimelinePooler", "fragment_sink", "say_live", "VOCODER_WINDOW",
-           "vocode_windows", "plan_rows"]
+           "FIRST_CHUNK_REACH", "growing_split", "TimelinePooler", "fragment_sink", "say_live",
+           "plan_rows"]
 
 
 @dataclass
@@ -192,33 +192,6 @@ STREAM_CHUNK_CHARS = (24, 48, 96)
 #: (~0.95 s to its audio on 2 quiet cores), so it is cut between words only when no such end is
 #: near (decisions.md #34)
 FIRST_CHUNK_REACH = 32
-
-
-#: `say` (chunk by chunk) vocodes in windows of at most this many mel frames (~3 s at 22.05 kHz / hop 256)
-#: with this many frames of context on each side: the vocoder's working memory (ONNX Runtime's
-#: arena grows to the largest input and keeps it) is then bounded by the window, not the chunk.
-VOCODER_WINDOW, VOCODER_CONTEXT = 256, 24
-
-
-def vocode_windows(vocoder: Callable[[Any], Any], mel: Any, window: int | None,
-                   context: int = VOCODER_CONTEXT) -> Any:
-    """``vocoder(mel)`` for ``mel`` (1, n_mels, T_mel) -> (1, T_wav), in windows of ``window``
-    mel frames (None: in one call, as the default `say`), each vocoded with ``context`` frames
-    of the mel on both sides and cut back to its own samples (HiFi-GAN is convolutional with
-    static int8 ranges, so the seams differ from one call by float rounding only)."""
-    t = mel.shape[-1]
-    if window is None or t <= window:
-        return vocoder(mel)
-    import torch  # lazy: torch only where tensors are joined
-
-    pieces = []
-    for a in range(0, t, window):
-        b = min(t, a + window)
-        lo, hi = max(0, a - context), min(t, b + context)
-        wav = vocoder(mel[..., lo:hi])
-        hop = wav.shape[-1] // (hi - lo)
-        pieces.append(wav[..., (a - lo) * hop:(b - lo) * hop])
-    return torch.cat(pieces, dim=-1)
 
 
 def growing_split(frontend: Any, limits: Sequence[int] = STREAM_CHUNK_CHARS,
@@ -404,8 +377,7 @@ def say_live(fs: Any, writer: Any, render: Callable[[np.ndarray], Iterable[np.nd
         clock.report(MOTION, min(0.99, planner.n_in / frames.expected))
         frames.encode(rows)
 
-    for chunk in fs.iter_chunks(text, cond, speech, cancel, clock, split=growing_split(fs.frontend),
-                                vocoder_window=VOCODER_WINDOW):
+    for chunk in fs.iter_chunks(text, cond, speech, cancel, clock, split=growing_split(fs.frontend)):
         before = spoken.n_samples
         start = spoken.add(chunk)
         if start > before and pooler.last is not None:  # the pause repeats the last column

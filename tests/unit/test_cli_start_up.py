@@ -55,31 +55,30 @@ def test_tts_start_up_imports_only_what_tts_needs() -> None:
 
 
 class _FakeSpeech:
-    """Records the vocoder window `tts` asks for; one chunk of silence."""
+    """Records the vocoder window in use while `tts` speaks; one chunk of silence."""
 
     def __init__(self, vocoder) -> None:
         self.vocoder, self.windows = vocoder, []
         self.mel_spec = SimpleNamespace(sample_rate=22050)
 
-    def iter_chunks(self, text, cond, opts, on_progress=None, vocoder_window=None):
-        self.windows.append(vocoder_window)
+    def iter_chunks(self, text, cond, opts, on_progress=None):
+        self.windows.append(getattr(self.vocoder, "window", "none"))
         yield SimpleNamespace(text=text, ids=[1, 2], durations=np.ones(2), wav=np.zeros(256, np.float32))
 
 
 def test_tts_vocodes_the_onnx_vocoder_in_large_windows(tmp_path, monkeypatch) -> None:
     from facespeak.cli import cmd_tts
-    from facespeak.vocoder.onnx_export import OnnxVocoder
+    from facespeak.vocoder.onnx_export import ARENA_WINDOW, OnnxVocoder
 
-    onnx_voc = object.__new__(OnnxVocoder)  # a runner without a session: only its type matters here
-    for vocoder, window in ((onnx_voc, cmd_tts.TTS_VOCODER_WINDOW), (object(), None)):
+    onnx_voc = object.__new__(OnnxVocoder)  # a runner without a session: only its window matters here
+    onnx_voc.window = ARENA_WINDOW
+    for vocoder, window in ((onnx_voc, cmd_tts.TTS_VOCODER_WINDOW), (object(), "none")):
         fs = _FakeSpeech(vocoder)
         total, spoken = cmd_tts._write_speech(tmp_path / "a.wav", fs, "Hi.", None, SimpleNamespace(pause_s=0.2))
         assert fs.windows == [window] and total == 256 and len(spoken) == 1
     # larger than the library's window (fewer context frames vocoded twice): identical samples,
     # tests/unit/test_vocoder_int8.py::test_windowed_vocoding_of_a_long_mel_is_bit_identical
-    from facespeak.say_stream import VOCODER_WINDOW
-
-    assert cmd_tts.TTS_VOCODER_WINDOW >= 4 * VOCODER_WINDOW
+    assert cmd_tts.TTS_VOCODER_WINDOW >= 4 * ARENA_WINDOW
 
 
 def test_the_overview_lists_every_command_without_importing_one() -> None:

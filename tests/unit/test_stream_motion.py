@@ -185,7 +185,7 @@ def test_motion_stream_refuses_mismatched_inputs(n):
 
 
 def test_vocoding_in_windows_equals_one_call_for_a_convolutional_vocoder():
-    from facespeak.say_stream import vocode_windows
+    from facespeak.vocoder.windows import vocode_windows
     from facespeak.vocoder.hifigan import HifiGanConfig, HifiGanGenerator
 
     torch.manual_seed(0)

@@ -78,15 +78,20 @@ def test_build_is_atomic_and_reuses_the_file(fp32_and_ranges, tmp_path) -> None:
 
 
 def test_windowed_vocoding_of_a_long_mel_is_bit_identical(fp32_and_ranges, tmp_path) -> None:
-    """The pipeline vocodes long chunks through an ONNX vocoder in windows (bounded ONNX Runtime
-    arena, pipeline._synthesise_chunk): with static int8 ranges that must not change a sample."""
-    from facespeak.say_stream import VOCODER_CONTEXT, VOCODER_WINDOW, vocode_windows
+    """An ONNX vocoder runs long mels in windows (bounded ONNX Runtime arena; the default of
+    OnnxVocoder): with static int8 ranges that must not change a sample."""
+    from facespeak.vocoder.onnx_export import ARENA_WINDOW
 
     fp32, ranges = fp32_and_ranges
-    q = OnnxVocoder(quantize_with_ranges(fp32, tmp_path / "int8.onnx", ranges), num_threads=1)
-    frames = 3 * VOCODER_WINDOW + 37  # four windows, the last one short
+    path = quantize_with_ranges(fp32, tmp_path / "int8.onnx", ranges)
+    windowed, one_call = OnnxVocoder(path, num_threads=1), OnnxVocoder(path, num_threads=1, window=None)
+    assert windowed.window == ARENA_WINDOW
+    frames = 3 * ARENA_WINDOW + 37  # four windows, the last one short
     mel = torch.from_numpy(_mels(1, frames=frames)[0])
-    whole = q(mel)
-    parts = vocode_windows(q, mel, VOCODER_WINDOW, VOCODER_CONTEXT)
+    calls = []
+    run = windowed._run
+    windowed._run = lambda m: calls.append(m.shape[-1]) or run(m)
+    whole, parts = one_call(mel), windowed(mel)
+    assert calls == [ARENA_WINDOW + 24, ARENA_WINDOW + 48, ARENA_WINDOW + 48, 37 + 24]
     assert parts.shape == whole.shape == (1, frames * 256)
     assert torch.equal(parts, whole)

@@ -171,8 +171,9 @@ def _write_speech(out: Path, fs, text: str, cond, opts, on_progress=None):
             # them at open, write or close (when the header is finalised)
             with sf.SoundFile(dst.file.fileno(), "w", samplerate=sr, channels=1, subtype="PCM_16", format="WAV",
                               closefd=False) as f:
-                window = TTS_VOCODER_WINDOW if isinstance(fs.vocoder, OnnxVocoder) else None
-                for i, ch in enumerate(fs.iter_chunks(text, cond, opts, on_progress=on_progress, vocoder_window=window)):
+                if isinstance(fs.vocoder, OnnxVocoder):  # one process, one text: larger windows
+                    fs.vocoder.window = TTS_VOCODER_WINDOW
+                for i, ch in enumerate(fs.iter_chunks(text, cond, opts, on_progress=on_progress)):
                     if i:
                         f.write([0.0] * int(opts.pause_s * sr))
                         total += int(opts.pause_s * sr)

@@ -23,13 +23,20 @@ from facespeak.core.errors import CheckpointError, DependencyError, InputError
 
 from .hifigan import HifiGanConfig, HifiGanGenerator
 from .istft_vocoder import IstftVocoder, IstftVocoderConfig
+from .windows import vocode_windows
 
-__all__ = ["export_onnx", "OnnxVocoder"]
+__all__ = ["export_onnx", "OnnxVocoder", "ARENA_WINDOW"]
 
 log = logging.getLogger(__name__)
 
 _META_KEY = "facespeak.hifigan_config"
 _ISTFT_META_KEY = "facespeak.istft_vocoder_config"
+
+#: an :class:`OnnxVocoder` runs at most this many mel frames per call (~3 s at 22.05 kHz / hop
+#: 256), in windows with context (facespeak.vocoder.windows): ONNX Runtime's arena grows to the
+#: largest input it has run and keeps it (+180-280 MB on long chunks), so the window, not the
+#: chunk, bounds the vocoder's memory; with static int8 ranges the samples are bit-identical
+ARENA_WINDOW = 256
 
 
 def export_onnx(generator: HifiGanGenerator | IstftVocoder, path: str | Path, opset: int = 17) -> Path:
@@ -68,9 +75,12 @@ class OnnxVocoder:
 
     ``vocoder(mel)``: ``mel`` ``(B, n_mels, T_mel)`` (torch or numpy, float) -> ``(B, T_wav)``
     float32 torch tensor in ``[-1, 1]``, ``T_wav = T_mel * hop_length`` (same as the module).
+    ``window``: mel frames per ONNX Runtime call (:data:`ARENA_WINDOW`; None: one call); a
+    one-shot process may raise it (`facespeak tts`: fewer context frames vocoded twice).
     """
 
-    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, num_threads: int | None = None, window: int | None = ARENA_WINDOW) -> None:
+        self.window = window
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -107,6 +117,9 @@ class OnnxVocoder:
         return math.prod(self.cfg.upsample_rates)
 
     def __call__(self, mel: torch.Tensor | np.ndarray) -> torch.Tensor:
+        return vocode_windows(self._run, mel, self.window)
+
+    def _run(self, mel: torch.Tensor | np.ndarray) -> torch.Tensor:
         array = mel.detach().cpu().numpy() if isinstance(mel, torch.Tensor) else np.asarray(mel)
         if array.ndim != 3 or array.shape[1] != self.cfg.n_mels:
             raise InputError(
