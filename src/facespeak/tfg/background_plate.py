@@ -13,6 +13,12 @@ SIGGRAPH 1996, section 3.4.3), which equals the photo outside the face.
 
 Triangles that only touch the face along the oval (every frontal photo's ring) sample nothing of
 it and keep the photo: only ring triangles that overlap the face by more than an edge use the plate.
+
+The push-pull fill is smooth; near the face's edge the plate carries the texture of what lies
+beside the face instead: each face pixel takes its mirror image across the face's edge in its row
+(:func:`mirror_sources`), fading into the smooth fill deeper in. Where hair lies over a turned
+face's far cheek (Lenna, -27 deg) the smooth fill drew a flat band between the moved cheek and the
+strands, a hard, cut-out cheek line; the mirrored hair continues the strands (session 14).
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["PLATE_OVERLAP_PX", "PLATE_GROW", "PLATE_MIN_TRIANGLES", "grown_face", "background_plate",
-           "triangles_over_face", "sample_plate"]
+__all__ = ["PLATE_OVERLAP_PX", "PLATE_GROW", "PLATE_MIN_TRIANGLES", "MIRROR_SMOOTH", "MIRROR_DEPTH", "grown_face",
+           "background_plate", "mirror_sources", "triangles_over_face", "sample_plate"]
 
 #: a non-face triangle whose photo area overlaps the face (eroded by 1 px) by more than this
 #: many pixels samples the plate
@@ -33,6 +39,14 @@ PLATE_GROW = 0.04
 #: (eroded, not grown): 15-40 on the train photos turned 17-50 deg, 0-2 on frontal ones (their
 #: ring only touches the oval; a frontal face keeps the photo around it exactly)
 PLATE_MIN_TRIANGLES = 5
+#: the face's edge that the fill mirrors across, per row, is smoothed over rows by a Gaussian of this
+#: fraction of the face's width (the grown mask's edge steps from row to row; mirrored across it,
+#: a hair strand beside the face came out as a staircase)
+MIRROR_SMOOTH = 0.02
+#: the mirrored texture is used whole up to half this fraction of the face's width from the edge and
+#: fades into the smooth fill by 1.5 times it (mirrored from farther out, a bright strand of
+#: Lenna's hair 3-5 px past her cheek came out as a pale wedge at eye level)
+MIRROR_DEPTH = 0.04
 
 
 def grown_face(face: np.ndarray) -> np.ndarray:
@@ -48,13 +62,26 @@ def grown_face(face: np.ndarray) -> np.ndarray:
 
 def background_plate(canvas: np.ndarray, face: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """``(h, w, 3) uint8`` the region ``box`` (x0, y0, x1, y1 canvas px) of ``canvas`` with the
-    ``(h, w) bool`` face pixels, grown by :data:`PLATE_GROW`, filled from their surroundings
-    (push-pull); unchanged elsewhere."""
+    ``(h, w) bool`` face pixels, grown by :data:`PLATE_GROW`, filled from their surroundings:
+    the push-pull fill, carrying the mirrored texture beside the face near its edge
+    (:func:`mirror_sources`); unchanged elsewhere."""
     x0, y0, x1, y1 = box
     region = canvas[y0:y1, x0:x1]
     if not face.any():
         return region.copy()
     face = grown_face(face)
+    fill = _push_pull(region, face)
+    ys, xs, mx, weight = mirror_sources(face)
+    mirrored = _remap_points(region, np.where(weight > 0, mx, 0.0), ys.astype(np.float32), cv2.BORDER_REPLICATE)
+    plate = region.copy()
+    blend = weight[:, None] * mirrored + (1.0 - weight[:, None]) * fill[ys, xs]
+    plate[ys, xs] = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+    return plate
+
+
+def _push_pull(region: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """``(h, w, 3) float32`` the ``(h, w, 3)`` region interpolated into its ``(h, w) bool`` face
+    pixels from the rest (push-pull: a mask-weighted Gaussian pyramid, down then up)."""
     known = (~face).astype(np.float32)
     image = region.astype(np.float32) * known[..., None]
     levels = []
@@ -66,9 +93,59 @@ def background_plate(canvas: np.ndarray, face: np.ndarray, box: tuple[int, int, 
         up = cv2.pyrUp(fill, dstsize=(image.shape[1], image.shape[0]))
         confidence = np.clip(known * 4.0, 0.0, 1.0)[..., None]  # a level's own estimate once it has support
         fill = image / np.maximum(known, 1e-6)[..., None] * confidence + up * (1.0 - confidence)
-    plate = region.copy()
-    plate[face] = np.clip(fill[face] + 0.5, 0, 255).astype(np.uint8)
-    return plate
+    return fill
+
+
+def mirror_sources(face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel of the ``(h, w) bool`` face mask takes the texture beside the face from.
+
+    In its row, a face pixel is mirrored across the nearer of the row's two face edges (each
+    edge smoothed over rows by :data:`MIRROR_SMOOTH` of the face's width), to at least the first
+    pixel outside the face: continuous with the photo at the edge, the same strands, shading and
+    grain beside it. Its weight is 1 up to half :data:`MIRROR_DEPTH` of the face's width from that
+    edge and falls to 0 at 1.5 times it; 0 where the mirror image leaves the region or lands in
+    the face (a row the face crosses twice).
+
+    Returns:
+        ``(n,)`` rows and ``(n,)`` columns of the face pixels, ``(n,) float32`` the column each
+        samples (same row) and ``(n,) float32`` its weight.
+    """
+    h, w = face.shape
+    rows = face.any(axis=1)
+    cols = np.flatnonzero(face.any(axis=0))
+    width = float(cols[-1] - cols[0] + 1) if len(cols) else 1.0
+    left = np.argmax(face, axis=1) - 0.5  # the edge before a row's first face pixel
+    right = w - np.argmax(face[:, ::-1], axis=1) - 0.5  # ... and after its last
+    ys, xs = np.nonzero(face)
+    near_left = xs - left[ys] <= right[ys] - xs
+    axis = np.where(near_left, _smooth_rows(left, rows, MIRROR_SMOOTH * width)[ys],
+                    _smooth_rows(right, rows, MIRROR_SMOOTH * width)[ys])
+    mx = np.where(near_left, np.minimum(2.0 * axis - xs, left[ys] - 0.5), np.maximum(2.0 * axis - xs, right[ys] + 0.5))
+    weight = np.clip(1.5 - np.abs(xs - axis) / (MIRROR_DEPTH * width), 0.0, 1.0)
+    inside = (mx >= 0) & (mx <= w - 1)
+    inside[inside] = ~face[ys[inside], np.round(mx[inside]).astype(np.int64)]
+    return ys, xs, mx.astype(np.float32), np.where(inside, weight, 0.0).astype(np.float32)
+
+
+def _smooth_rows(edge: np.ndarray, rows: np.ndarray, sigma: float) -> np.ndarray:
+    """``(h,)`` a per-row ``edge`` position Gaussian-smoothed over the ``rows`` that have one."""
+    if sigma < 0.5:
+        return edge
+    radius = int(np.ceil(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    weight = np.convolve(rows.astype(np.float64), kernel, mode="same")
+    return np.convolve(np.where(rows, edge, 0.0), kernel, mode="same") / np.maximum(weight, 1e-9)
+
+
+def _remap_points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border: int) -> np.ndarray:
+    """``(n, 3)`` bilinear samples of ``(h, w, 3)`` ``image`` at ``(n,)`` float positions, in rows
+    of 1024 (``cv2.remap`` takes fewer than 32767 columns, which a full-size photo exceeds)."""
+    n = len(xs)
+    maps = np.zeros((2, -(-n // 1024) * 1024), np.float32)
+    maps[0, :n], maps[1, :n] = xs, ys
+    maps = maps.reshape(2, -1, 1024)
+    sampled = cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=border)
+    return sampled.reshape(-1, image.shape[2])[:n]
 
 
 def triangles_over_face(source: np.ndarray, triangles: np.ndarray, candidate: np.ndarray,
@@ -138,10 +215,5 @@ def sample_plate(region: np.ndarray, plate: np.ndarray, ids: np.ndarray, back: n
     if len(ys) == 0:
         return region
     ys, xs = ys + lo[1], xs + lo[0]
-    n = len(ys)  # only the pixels that need it, as rows of 1024 (cv2.remap takes < 32767 columns)
-    maps = np.zeros((2, -(-n // 1024) * 1024), np.float32)
-    maps[:, :n] = back[:, ys, xs] - np.array([[x0], [y0]], np.float32)
-    maps = maps.reshape(2, -1, 1024)
-    sampled = cv2.remap(plate, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=border)
-    region[ys, xs] = sampled.reshape(-1, 3)[:n]
+    region[ys, xs] = _remap_points(plate, back[0, ys, xs] - x0, back[1, ys, xs] - y0, border)  # only these
     return region
