@@ -165,9 +165,11 @@ def main() -> None:
     ap.add_argument("--size", default="256", help="crop side in px, or 'full'")
     ap.add_argument("--faces", default=None, help="comma-separated persons instead of the split's list")
     ap.add_argument("--edge-tolerance", default=None, metavar="PX|auto",
-                    help="foreign px: the face's edge band left out (warp_check.EDGE_TOLERANCE_PX, 1 px, set "
-                         "for crop 256; the same band is 2 px at 512); 'auto': 1 px of the face's crop-256 "
-                         "scale at the rendered size (and zoom), per face")
+                    help="foreign px: the face's edge band left out (warp_check.EDGE_TOLERANCE_PX, 1 px: the "
+                         "rounding of masks and sampled positions, a pixel's scale at every size); 'auto': 1 px "
+                         "of the face's crop-256 scale at the rendered size (and zoom), per face (session 13; "
+                         "since texture_source.keep_inside, session 14, the training faces are clean with 1 px "
+                         "at 256, 512 and full)")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (frame of largest turn towards the camera)")
     ap.add_argument("--out", default=None, help="JSON with the per-face totals")
     ap.add_argument("--recorded-sheet", default=None,
