@@ -245,10 +245,14 @@ def _window(inside: np.ndarray, reach: int) -> tuple[slice, slice]:
     return win if win[0].stop > win[0].start else (slice(0, 1), slice(0, 1))  # none inside: 1 px, alpha 0
 
 
-def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """Mean colour of the lip ring just outside the inner-lip polygon."""
+def _lip_colour(patch: np.ndarray, poly: np.ndarray, inside: np.ndarray,
+                fallback: np.ndarray | None = None) -> np.ndarray:
+    """Mean colour of the lip ring just outside the inner-lip polygon (where there is none:
+    ``fallback``, or the patch's mean colour)."""
     ring = (inside < 0.5) & (polygon_mask(patch.shape[:2], grown_polygon(poly, 1.25)) > 0.5)
-    return patch[ring].mean(axis=0) if ring.any() else fallback
+    if ring.any():
+        return patch[ring].mean(axis=0)
+    return patch.reshape(-1, 3).mean(axis=0) if fallback is None else fallback
 
 
 def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -265,7 +269,7 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
         return m.astype(np.float32) / 255.0
 
     gap = polygon_mask(shape, poly)
-    lip = _lip_colour(patch, poly, gap, patch.reshape(-1, 3).mean(axis=0))
+    lip = _lip_colour(patch, poly, gap)
     return [(lip, np.maximum(gap, band(SEAM_BAND * width))), (0.6 * lip, band(0.02 * width) * 0.8)]
 
 
