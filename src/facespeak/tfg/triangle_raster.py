@@ -88,8 +88,8 @@ def _draw(ids, fixed, order):  # pragma: no cover - jitted
                     right = min(right, c // (SUBPIXEL * dy))
                 else:  # SUBPIXEL dy x <= c with dy < 0: x >= c / (SUBPIXEL dy)
                     left = max(left, -(c // (-SUBPIXEL * dy)))
-            for x in range(left, right + 1):
-                ids[y, x] = t
+            if right >= left:
+                ids[y, left:right + 1] = t  # a slice: no negative-index check per pixel
 
 
 def apply_affines(affine: np.ndarray, ids: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
@@ -115,11 +115,12 @@ def _apply(affine, ids, x0, y0, back):  # pragma: no cover - jitted
     h, w = ids.shape
     for y in range(h):
         gy = np.float32(y0 + y)
+        row, bx, by = ids[y], back[0, y], back[1, y]
         for x in range(w):
-            t = ids[y, x]
+            t = np.uint64(row[x])  # unsigned: no negative-index check per pixel
             gx = np.float32(x0 + x)
-            back[0, y, x] = (affine[t, 0] * gx + affine[t, 1] * gy) + affine[t, 2]
-            back[1, y, x] = (affine[t, 3] * gx + affine[t, 4] * gy) + affine[t, 5]
+            bx[x] = (affine[t, 0] * gx + affine[t, 1] * gy) + affine[t, 2]
+            by[x] = (affine[t, 3] * gx + affine[t, 4] * gy) + affine[t, 5]
 
 
 _warming: threading.Thread | None = None
