@@ -299,15 +299,14 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     opening_mm = max(lip_opening(lm) / px_mm, 0.5)
     # 1. throat: lip-tinted rim, darkest towards the centre-back
     rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, lips, _matched(style.cavity_rgb, look))
-    a, b = _arch_coordinates(win, teeth, px_mm)
-    up_edge = (np.interp(a, *_line_in_arch(teeth.upper, teeth, px_mm)) + style.upper_show_cm * 10.0).astype(np.float32)
-    low_edge = (np.interp(a, *_line_in_arch(teeth.lower, teeth, px_mm)) + style.upper_show_cm * 10.0
-                - style.overbite_cm * 10.0).astype(np.float32)
+    arch = _arch(win, teeth, px_mm)
+    up_edge = _line_in_arch(teeth.upper, teeth, px_mm) + [[0.0], [style.upper_show_cm * 10.0]]
+    low_edge = _line_in_arch(teeth.lower, teeth, px_mm) + [[0.0], [(style.upper_show_cm - style.overbite_cm) * 10.0]]
     # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front (one
     # compiled pass over the window's pixels)
     teeth_rgb = _teeth_colour(style, look)
     colour = np.empty((*depth.shape, 3), np.float32)
-    _layers(depth, a, b, low_edge, up_edge, max(0.22 * opening_mm, 0.5), rim, _matched(style.throat_rgb, look),
+    _layers(depth, arch, low_edge, up_edge, max(0.22 * opening_mm, 0.5), rim, _matched(style.throat_rgb, look),
             _matched(style.tongue_rgb, look), _row_shape(LOWER_TEETH, LOWER_ARCH_MM), teeth_rgb * 0.9,
             _row_shape(UPPER_TEETH, UPPER_ARCH_MM), teeth_rgb, _matched(style.gum_rgb, look), px_mm, colour)
     if look.own is not None and style.own_teeth:
@@ -339,26 +338,41 @@ def _teeth_colour(style: MouthStyle, look: PhotoLook) -> np.ndarray:
     return c * target / max(luma, 1e-3)
 
 
-def _arch_coordinates(win: tuple[slice, slice], teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel of the patch's window (rows, columns) ``a`` (mm along the mouth from the upper
-    lip's middle) and ``b`` (mm across it, down)."""
+def _arch(win: tuple[slice, slice], teeth: TeethPose, px_mm: float) -> np.ndarray:
+    """The arch coordinates of the patch's window (rows, columns) ``win``: ``(4,)`` such that its
+    pixel ``(x, y)`` lies at ``dx, dy = x + arch[0], y + arch[1]`` px from the upper lip's middle,
+    ``a = dx arch[2] + dy arch[3]`` mm along the mouth and ``b = dy arch[2] - dx arch[3]`` mm across
+    it, down (:func:`_layers`)."""
     e1 = teeth.upper[-1] - teeth.upper[0]
     e1 = e1 / max(float(np.linalg.norm(e1)), 1e-6)
-    c, s = float(e1[0]) / px_mm, float(e1[1]) / px_mm
-    ys, xs = np.mgrid[win].astype(np.float32)
     origin = teeth.upper[len(teeth.upper) // 2]
-    dx, dy = xs - float(origin[0]), ys - float(origin[1])
-    return dx * c + dy * s, dy * c - dx * s
+    return np.array([win[1].start - origin[0], win[0].start - origin[1], e1[0] / px_mm, e1[1] / px_mm])
 
 
-def _line_in_arch(line: np.ndarray, teeth: TeethPose, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """A lip line's (a, b) mm in the arch coordinates, sorted by a, for ``np.interp``."""
+def _line_in_arch(line: np.ndarray, teeth: TeethPose, px_mm: float) -> np.ndarray:
+    """``(2, n)`` a lip line's (a, b) mm in the arch coordinates, sorted by a (:func:`_interp`)."""
     e1 = teeth.upper[-1] - teeth.upper[0]
     e1 = e1 / max(float(np.linalg.norm(e1)), 1e-6)
     d = (line - teeth.upper[len(teeth.upper) // 2]) / px_mm
     a, b = d @ e1, d @ np.array([-e1[1], e1[0]])
     order = np.argsort(a)
-    return a[order], b[order]
+    return np.stack([a[order], b[order]])
+
+
+@njit(cache=True, nogil=True)
+def _interp(x, line):  # pragma: no cover - jitted
+    """``np.interp(x, line[0], line[1])`` of a ``(2, n)`` line with increasing ``line[0]``: linear,
+    held at its ends."""
+    n = line.shape[1]
+    if x <= line[0, 0]:
+        return line[1, 0]
+    if x >= line[0, n - 1]:
+        return line[1, n - 1]
+    k = 1
+    while line[0, k] < x:
+        k += 1
+    t = (x - line[0, k - 1]) / max(line[0, k] - line[0, k - 1], 1e-12)
+    return line[1, k - 1] + t * (line[1, k] - line[1, k - 1])
 
 
 def _row_shape(crowns, arch_mm: float) -> np.ndarray:
@@ -434,33 +448,35 @@ def _tongue(a, b, low_edge):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
-def _layers(depth, a, b, low_edge, up_edge, throat_mm, rim, throat, tongue, lower, lower_rgb, upper, upper_rgb, gum,
+def _layers(depth, arch, low_edge, up_edge, throat_mm, rim, throat, tongue, lower, lower_rgb, upper, upper_rgb, gum,
             px_mm, out):  # pragma: no cover - jitted
     """Paint the interior's back layers into ``out`` ``(h, w, 3)``, per pixel of the window:
     the throat (lip-tinted ``rim`` at the lips, ``throat`` colour ``throat_mm`` deep), the tongue,
     the lower row (:func:`_row_shape` ``lower``) and the upper row, each over the last.
 
     Args:
-        depth: ``(h, w)`` mm from the lips; a, b: arch coordinates (mm); low_edge, up_edge: the
-            lower and upper incisal edges (mm per pixel).
+        depth: ``(h, w)`` mm from the lips; arch: the window's arch coordinates (:func:`_arch`);
+            low_edge, up_edge: ``(2, n)`` the lower and upper incisal edges, b (mm) over a.
     """
     h, w = depth.shape
     for y in range(h):
         for x in range(w):
             t = 1.0 - np.exp(-depth[y, x] / throat_mm)
-            ay, by = a[y, x], b[y, x]
+            dx, dy = x + arch[0], y + arch[1]
+            ay, by = dx * arch[2] + dy * arch[3], dy * arch[2] - dx * arch[3]
+            low, up = _interp(ay, low_edge), _interp(ay, up_edge)
             r, g, bl = (rim[0] * (1.0 - t) + throat[0] * t, rim[1] * (1.0 - t) + throat[1] * t,
                         rim[2] * (1.0 - t) + throat[2] * t)
-            alpha, shade = _tongue(ay, by, low_edge[y, x])
+            alpha, shade = _tongue(ay, by, low)
             if alpha > 0.0:
                 r += (tongue[0] * shade - r) * alpha
                 g += (tongue[1] * shade - g) * alpha
                 bl += (tongue[2] * shade - bl) * alpha
             for row in range(2):
                 if row == 0:
-                    alpha, tr, tg, tb = _crown(ay, by, low_edge[y, x], 1, lower, px_mm, lower_rgb, gum)
+                    alpha, tr, tg, tb = _crown(ay, by, low, 1, lower, px_mm, lower_rgb, gum)
                 else:
-                    alpha, tr, tg, tb = _crown(ay, by, up_edge[y, x], -1, upper, px_mm, upper_rgb, gum)
+                    alpha, tr, tg, tb = _crown(ay, by, up, -1, upper, px_mm, upper_rgb, gum)
                 if alpha > 0.0:
                     r += (tr - r) * alpha
                     g += (tg - g) * alpha
@@ -519,18 +535,7 @@ def _sample_part(texture, affine, gx, gy, split, above):  # pragma: no cover - j
     th, tw = texture.shape[:2]
     if not (-1.0 < sx < tw and -1.0 < sy < th):
         return 0.0, 0.0, 0.0, 0.0
-    n = split.shape[1]  # the split line at sx, held at its ends (np.interp)
-    if sx <= split[0, 0]:
-        line = split[1, 0]
-    elif sx >= split[0, n - 1]:
-        line = split[1, n - 1]
-    else:
-        k = 1
-        while split[0, k] < sx:
-            k += 1
-        t = (sx - split[0, k - 1]) / max(split[0, k] - split[0, k - 1], 1e-12)
-        line = split[1, k - 1] + t * (split[1, k] - split[1, k - 1])
-    if (sy <= line) != above:
+    if (sy <= _interp(sx, split)) != above:
         return 0.0, 0.0, 0.0, 0.0
     qx, qy = int(np.rint(sx * 32.0)), int(np.rint(sy * 32.0))
     ix, iy = qx >> 5, qy >> 5
@@ -558,5 +563,6 @@ def load_kernels() -> None:
     :func:`facespeak.tfg.triangle_raster.warm_up` calls this in its background thread)."""
     one, rgb, row = np.zeros((1, 1), np.float32), np.ones(3, np.float32), _row_shape(UPPER_TEETH, UPPER_ARCH_MM)
     out = np.zeros((1, 1, 3), np.float32)
-    _layers(one, one, one, one, one, 1.0, rgb, rgb, rgb, row, rgb, row, rgb, rgb, 1.0, out)
-    _own_layer(out, 0, 0, np.eye(2, 3), np.eye(2, 3), np.zeros((2, 2, 4), np.float32), np.array([[0.0, 1.0], [0.0, 0.0]]))
+    line = np.array([[0.0, 1.0], [0.0, 0.0]])
+    _layers(one, np.zeros(4), line, line, 1.0, rgb, rgb, rgb, row, rgb, row, rgb, rgb, 1.0, out)
+    _own_layer(out, 0, 0, np.eye(2, 3), np.eye(2, 3), np.zeros((2, 2, 4), np.float32), line)
