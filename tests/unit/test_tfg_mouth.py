@@ -216,3 +216,53 @@ def test_painting_touches_only_the_mouth_and_can_paint_in_place(closed):
     same = paint_mouth_interior(frame, *args, in_place=True)
     assert same is frame
     np.testing.assert_array_equal(same, painted)
+
+
+def test_teeth_are_placed_only_in_frames_whose_interior_is_painted(closed, monkeypatch):
+    """The renderer skips the teeth pose where the lips do not open past the photo's own opening
+    (mouth_interior.shows_interior), and frames are the same as when it places them every time."""
+    from facespeak.tfg import mesh_renderer
+
+    calls = []
+
+    def counted(space, motion):
+        calls.append(1)
+        return teeth_pose(space, motion)
+
+    monkeypatch.setattr(mesh_renderer, "teeth_pose", counted)
+    shut, open_ = _motion(closed, jaw=0.0, yaw=3.0), _motion(closed, jaw=0.7, yaw=3.0)
+    a, b = closed.render_frame(shut), closed.render_frame(open_)
+    assert len(calls) == 1  # only the open frame
+    monkeypatch.setattr(mesh_renderer, "shows_interior", lambda landmarks, rest: True)
+    np.testing.assert_array_equal(closed.render_frame(shut), a)
+    np.testing.assert_array_equal(closed.render_frame(open_), b)
+    assert len(calls) == 3
+
+
+def test_the_mouth_kernels_run_the_same_as_plain_python():
+    from facespeak.tfg import mouth_interior as mi
+
+    if not hasattr(mi._layers, "py_func"):  # numba missing: they are plain Python already
+        return
+    rng = np.random.default_rng(5)
+    depth = rng.uniform(0.0, 4.0, (14, 22)).astype(np.float32)
+    arch = np.array([-11.0, -4.0, 0.45, 0.05])  # a window about the upper lip's middle, ~0.45 mm / px
+    low = np.stack([np.linspace(-25.0, 25.0, 11), rng.uniform(1.0, 3.0, 11)])
+    up = np.stack([np.linspace(-25.0, 25.0, 11), rng.uniform(-1.0, 1.0, 11)])
+    rgb = rng.uniform(20.0, 230.0, (5, 3))
+    rows = mi._row_shape(mi.LOWER_TEETH, mi.LOWER_ARCH_MM), mi._row_shape(mi.UPPER_TEETH, mi.UPPER_ARCH_MM)
+    args = (depth, arch, low, up, 2.0, rgb[0], rgb[1], rgb[2], rows[0], rgb[3], rows[1], rgb[4], rgb[0] * 0.7, 2.2)
+    out, out_py = np.zeros((14, 22, 3), np.float32), np.zeros((14, 22, 3), np.float32)
+    mi._layers(*args, out)
+    mi._layers.py_func(*args, out_py)
+    np.testing.assert_array_equal(out, out_py)
+    assert np.ptp(out[..., 0]) > 20.0  # teeth, tongue and throat all show in the window
+    texture = rng.uniform(0.0, 255.0, (9, 16, 4)).astype(np.float32)
+    texture[..., 3] = rng.uniform(0.0, 1.0, (9, 16))
+    split = np.stack([np.linspace(0.0, 15.0, 11), np.full(11, 4.5)])
+    skull, jaw = np.array([[1.0, 0.05, 2.0], [0.0, 1.0, 1.0]]), np.array([[1.0, 0.0, 2.0], [0.02, 1.0, -1.5]])
+    own, own_py = out.copy(), out.copy()
+    mi._own_layer(own, 3, -2, skull, jaw, texture, split)
+    mi._own_layer.py_func(own_py, 3, -2, skull, jaw, texture, split)
+    np.testing.assert_array_equal(own, own_py)
+    assert (np.abs(own - out) > 1.0).any()  # the photo's teeth were laid over part of it

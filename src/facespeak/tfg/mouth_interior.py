@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import math
+
 import cv2
 import numpy as np
 
@@ -300,15 +302,17 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
     # 1. throat: lip-tinted rim, darkest towards the centre-back
     rim = 0.6 * _matched(style.cavity_rgb, look) + 0.4 * 0.45 * _lip_colour(patch, poly, lips, _matched(style.cavity_rgb, look))
     arch = _arch(win, teeth, px_mm)
-    up_edge = _line_in_arch(teeth.upper, teeth, px_mm) + [[0.0], [style.upper_show_cm * 10.0]]
-    low_edge = _line_in_arch(teeth.lower, teeth, px_mm) + [[0.0], [(style.upper_show_cm - style.overbite_cm) * 10.0]]
+    show = style.upper_show_cm * 10.0
+    up_edge = _line_in_arch(teeth.upper, teeth, px_mm) + [[0.0], [show]]
+    low_edge = _line_in_arch(teeth.lower, teeth, px_mm) + [[0.0], [show - style.overbite_cm * 10.0]]
     # 2. tongue (jaw), 3. lower teeth (jaw) and upper teeth (skull), drawn back to front (one
     # compiled pass over the window's pixels)
-    teeth_rgb = _teeth_colour(style, look)
-    colour = np.empty((*depth.shape, 3), np.float32)
-    _layers(depth, arch, low_edge, up_edge, max(0.22 * opening_mm, 0.5), rim, _matched(style.throat_rgb, look),
-            _matched(style.tongue_rgb, look), _row_shape(LOWER_TEETH, LOWER_ARCH_MM), teeth_rgb * 0.9,
-            _row_shape(UPPER_TEETH, UPPER_ARCH_MM), teeth_rgb, _matched(style.gum_rgb, look), px_mm, colour)
+    rgb = [np.asarray(c, np.float64) for c in (rim, _matched(style.throat_rgb, look), _matched(style.tongue_rgb, look),
+                                               _teeth_colour(style, look), _matched(style.gum_rgb, look))]
+    colour = np.empty((*depth.shape, 3), np.float32)  # (float64 colours: the kernels and plain Python agree)
+    _layers(depth, arch, low_edge, up_edge, max(0.22 * opening_mm, 0.5), *rgb[:3],
+            _row_shape(LOWER_TEETH, LOWER_ARCH_MM), rgb[3] * 0.9, _row_shape(UPPER_TEETH, UPPER_ARCH_MM), rgb[3],
+            rgb[4], px_mm, colour)
     if look.own is not None and style.own_teeth:
         _own_teeth(colour, win, teeth, look.own)
     # 4. the lips' shadow
@@ -413,17 +417,18 @@ def _crown(a, b, edge, direction, shape, px_mm, rgb, gum_rgb):  # pragma: no cov
     lo, hi = shape[0, k], shape[0, k + 1]
     f = min(max((x - lo) / max(hi - lo, 1e-3), 0.0), 1.0)  # 0 mesial .. 1 distal side
     back = min(max(x / last, 0.0), 1.0)  # 0 midline .. 1 last tooth
-    rise = 1.5 * back * back + 0.4 * (2 * f - 1) ** 4  # the row curves away towards the back; rounded corners
+    u = (2 * f - 1) * (2 * f - 1)
+    rise = 1.5 * back * back + 0.4 * u * u  # the row curves away towards the back; rounded corners
     depth_in = direction * (b - edge) + rise  # mm from the incisal edge into the crown (> 0 inside)
     alpha = min(max(depth_in / aa + 0.5, 0.0), 1.0)
     if alpha <= 0.0:
         return 0.0, 0.0, 0.0, 0.0
-    bulge = np.sin(np.pi * f)
+    bulge = math.sin(math.pi * f)
     crown = shape[1, k] * (0.8 + 0.2 * bulge) * (1.0 - 0.25 * back)  # scalloped gum line
     gum = min(max((depth_in - crown) / aa + 0.5, 0.0), 1.0)
-    gap_mm = min(x - lo, hi - x)  # to the nearest gap (the midline is one too)
+    gap = min(x - lo, hi - x) * px_mm / 0.7  # to the nearest gap (the midline is one too), per 0.7 px
     shade = ((1.0 - 0.4 * back ** 1.5) * (0.9 + 0.1 * bulge)
-             * (1.0 - 0.4 * min(1.0, px_mm / 2.0) * np.exp(-((gap_mm * px_mm / 0.7) ** 2)))  # gaps: resolved at >= 2 px/mm
+             * (1.0 - 0.4 * min(1.0, px_mm / 2.0) * math.exp(-(gap * gap)))  # gaps: resolved at >= 2 px/mm
              * (0.92 + 0.08 * min(max(depth_in / 0.5, 0.0), 1.0))  # translucent incisal edge
              * (1.0 - 0.12 * min(max(depth_in / max(crown, 1e-3), 0.0), 1.0)))  # darker near the gum
     pink = 1.0 - 0.4 * back
@@ -437,13 +442,14 @@ def _tongue(a, b, low_edge):  # pragma: no cover - jitted
     """A dome behind the lower teeth (jaw-fixed), lit on top, darker to the sides and back, at
     one pixel of arch coordinates (mm; ``low_edge``: the lower incisal edge there): its alpha and shade."""
     half = 20.0  # mm
-    top = low_edge - 1.0 + 4.0 * (a / half) ** 2  # its tip rises just above the lower teeth
+    side = (a / half) * (a / half)
+    top = low_edge - 1.0 + 4.0 * side  # its tip rises just above the lower teeth
     below = b - top
     alpha = min(max(below / 0.8 + 0.5, 0.0), 1.0) * min(max((half - abs(a)) / 1.0, 0.0), 1.0)
     if alpha <= 0.0:
         return 0.0, 0.0
-    shade = ((0.55 + 0.45 * np.exp(-max(below, 0.0) / 5.0)) * (1.0 - 0.35 * (a / half) ** 2)
-             * (1.0 - 0.12 * np.exp(-((a / 1.5) ** 2))))
+    shade = ((0.55 + 0.45 * math.exp(-max(below, 0.0) / 5.0)) * (1.0 - 0.35 * side)
+             * (1.0 - 0.12 * math.exp(-(a / 1.5) * (a / 1.5))))
     return alpha, shade
 
 
@@ -461,7 +467,7 @@ def _layers(depth, arch, low_edge, up_edge, throat_mm, rim, throat, tongue, lowe
     h, w = depth.shape
     for y in range(h):
         for x in range(w):
-            t = 1.0 - np.exp(-depth[y, x] / throat_mm)
+            t = 1.0 - math.exp(-float(depth[y, x]) / throat_mm)
             dx, dy = x + arch[0], y + arch[1]
             ay, by = dx * arch[2] + dy * arch[3], dy * arch[2] - dx * arch[3]
             low, up = _interp(ay, low_edge), _interp(ay, up_edge)
@@ -521,9 +527,10 @@ def _own_layer(out, x0, y0, upper, lower, texture, split):  # pragma: no cover -
             if alpha <= 0.0:
                 continue
             scale = 1.0 / max(alpha, 1e-3)
-            out[y, x, 0] += ((ur * ua + lr * (la * (1.0 - ua))) * scale - out[y, x, 0]) * alpha
-            out[y, x, 1] += ((ug * ua + lg * (la * (1.0 - ua))) * scale - out[y, x, 1]) * alpha
-            out[y, x, 2] += ((ub * ua + lb * (la * (1.0 - ua))) * scale - out[y, x, 2]) * alpha
+            r, g, b = float(out[y, x, 0]), float(out[y, x, 1]), float(out[y, x, 2])
+            out[y, x, 0] = r + ((ur * ua + lr * (la * (1.0 - ua))) * scale - r) * alpha
+            out[y, x, 1] = g + ((ug * ua + lg * (la * (1.0 - ua))) * scale - g) * alpha
+            out[y, x, 2] = b + ((ub * ua + lb * (la * (1.0 - ua))) * scale - b) * alpha
 
 
 @njit(cache=True, nogil=True)
@@ -537,7 +544,7 @@ def _sample_part(texture, affine, gx, gy, split, above):  # pragma: no cover - j
         return 0.0, 0.0, 0.0, 0.0
     if (sy <= _interp(sx, split)) != above:
         return 0.0, 0.0, 0.0, 0.0
-    qx, qy = int(np.rint(sx * 32.0)), int(np.rint(sy * 32.0))
+    qx, qy = int(np.rint(sx * 32.0)), int(np.rint(sy * 32.0))  # exact in both numba and Python
     ix, iy = qx >> 5, qy >> 5
     fx, fy = (qx & 31) / 32.0, (qy & 31) / 32.0
     c0 = c1 = c2 = c3 = 0.0
@@ -551,17 +558,17 @@ def _sample_part(texture, affine, gx, gy, split, above):  # pragma: no cover - j
             if xx < 0 or xx >= tw:
                 continue
             wgt = wy * (fx if dx else 1.0 - fx)
-            c0 += texture[yy, xx, 0] * wgt
-            c1 += texture[yy, xx, 1] * wgt
-            c2 += texture[yy, xx, 2] * wgt
-            c3 += texture[yy, xx, 3] * wgt
+            c0 += float(texture[yy, xx, 0]) * wgt
+            c1 += float(texture[yy, xx, 1]) * wgt
+            c2 += float(texture[yy, xx, 2]) * wgt
+            c3 += float(texture[yy, xx, 3]) * wgt
     return c0, c1, c2, c3
 
 
 def load_kernels() -> None:
     """Run the compiled kernels once on a tiny window (numba's first call in a process loads them:
     :func:`facespeak.tfg.triangle_raster.warm_up` calls this in its background thread)."""
-    one, rgb, row = np.zeros((1, 1), np.float32), np.ones(3, np.float32), _row_shape(UPPER_TEETH, UPPER_ARCH_MM)
+    one, rgb, row = np.zeros((1, 1), np.float32), np.ones(3), _row_shape(UPPER_TEETH, UPPER_ARCH_MM)
     out = np.zeros((1, 1, 3), np.float32)
     line = np.array([[0.0, 1.0], [0.0, 0.0]])
     _layers(one, np.zeros(4), line, line, 1.0, rgb, rgb, rgb, row, rgb, row, rgb, rgb, 1.0, out)
