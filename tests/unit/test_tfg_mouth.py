@@ -173,13 +173,13 @@ def test_synthesised_rows_look_like_the_photos_own_teeth():
     """The photo's own teeth colour is their median as seen, shading included: the synthesised
     upper row's visible front (incisal 3.5 mm, within 15 mm of the midline) has that median too,
     not 0.85 of it (before late session 12 a dim black-and-white photo's teeth went below its skin)."""
-    from facespeak.tfg.mouth_interior import (UPPER_ARCH_MM, UPPER_TEETH, MouthStyle, PhotoLook,
-                                              _teeth_colour, _teeth_row)
+    from facespeak.tfg.mouth_interior import UPPER_ARCH_MM, UPPER_TEETH, MouthStyle, PhotoLook, _teeth_colour
+    from facespeak.tfg.mouth_layers import teeth_row
 
     look = PhotoLook(luma=108.0, white=202.0, saturation=0.0, teeth_rgb=np.full(3, 113.0, np.float32))
     ys, xs = np.mgrid[-80:20, -120:120].astype(np.float32) / 4.0  # mm, 0.25 mm grid
-    colour, alpha = _teeth_row(xs, ys, np.zeros_like(xs), -1, UPPER_TEETH, UPPER_ARCH_MM,
-                               _teeth_colour(MouthStyle(), look), np.zeros(3, np.float32), 1.0)
+    colour, alpha = teeth_row(xs, ys, np.zeros_like(xs), -1, UPPER_TEETH, UPPER_ARCH_MM,
+                              _teeth_colour(MouthStyle(), look), np.zeros(3, np.float32), 1.0)
     row = colour[..., 0]
     front = (alpha > 0.99) & (ys > -3.5) & (np.abs(xs) < 15.0)
     assert abs(float(np.median(row[front])) - 113.0) < 3.0, float(np.median(row[front]))
@@ -241,8 +241,9 @@ def test_teeth_are_placed_only_in_frames_whose_interior_is_painted(closed, monke
 
 def test_the_mouth_kernels_run_the_same_as_plain_python():
     from facespeak.tfg import mouth_interior as mi
+    from facespeak.tfg import mouth_layers as ml
 
-    if not hasattr(mi._layers, "py_func"):  # numba missing: they are plain Python already
+    if not hasattr(ml.back_layers, "py_func"):  # numba missing: they are plain Python already
         return
     rng = np.random.default_rng(5)
     depth = rng.uniform(0.0, 4.0, (14, 22)).astype(np.float32)
@@ -250,11 +251,11 @@ def test_the_mouth_kernels_run_the_same_as_plain_python():
     low = np.stack([np.linspace(-25.0, 25.0, 11), rng.uniform(1.0, 3.0, 11)])
     up = np.stack([np.linspace(-25.0, 25.0, 11), rng.uniform(-1.0, 1.0, 11)])
     rgb = rng.uniform(20.0, 230.0, (5, 3))
-    rows = mi._row_shape(mi.LOWER_TEETH, mi.LOWER_ARCH_MM), mi._row_shape(mi.UPPER_TEETH, mi.UPPER_ARCH_MM)
+    rows = ml.row_shape(mi.LOWER_TEETH, mi.LOWER_ARCH_MM), ml.row_shape(mi.UPPER_TEETH, mi.UPPER_ARCH_MM)
     args = (depth, arch, low, up, 2.0, rgb[0], rgb[1], rgb[2], rows[0], rgb[3], rows[1], rgb[4], rgb[0] * 0.7, 2.2)
     out, out_py = np.zeros((14, 22, 3), np.float32), np.zeros((14, 22, 3), np.float32)
-    mi._layers(*args, out)
-    mi._layers.py_func(*args, out_py)
+    ml.back_layers(*args, out)
+    ml.back_layers.py_func(*args, out_py)
     np.testing.assert_array_equal(out, out_py)
     assert np.ptp(out[..., 0]) > 20.0  # teeth, tongue and throat all show in the window
     texture = rng.uniform(0.0, 255.0, (9, 16, 4)).astype(np.float32)
@@ -262,7 +263,7 @@ def test_the_mouth_kernels_run_the_same_as_plain_python():
     split = np.stack([np.linspace(0.0, 15.0, 11), np.full(11, 4.5)])
     skull, jaw = np.array([[1.0, 0.05, 2.0], [0.0, 1.0, 1.0]]), np.array([[1.0, 0.0, 2.0], [0.02, 1.0, -1.5]])
     own, own_py = out.copy(), out.copy()
-    mi._own_layer(own, 3, -2, skull, jaw, texture, split)
-    mi._own_layer.py_func(own_py, 3, -2, skull, jaw, texture, split)
+    ml.own_layer(own, 3, -2, skull, jaw, texture, split)
+    ml.own_layer.py_func(own_py, 3, -2, skull, jaw, texture, split)
     np.testing.assert_array_equal(own, own_py)
     assert (np.abs(own - out) > 1.0).any()  # the photo's teeth were laid over part of it

@@ -138,7 +138,7 @@ def warm_up() -> None:
 
 
 def _run_kernels() -> None:
-    from .mouth_interior import load_kernels  # lazy: the renderer imports both modules
+    from .mouth_layers import load_kernels  # lazy: the renderer imports both modules
     from .texture_source import clamp_to_texture  # lazy: texture_source imports this module
 
     tri = np.array([[[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]]])
