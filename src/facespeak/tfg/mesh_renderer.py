@@ -242,8 +242,9 @@ class MeshRenderer:
         """``(D_motion,)`` motion -> ``(478, 2)`` landmarks, ``(N, 2)`` control points (canvas px)
         and their ``(N,)`` depth (px, larger = farther; static points farthest)."""
         m = motion[None]
-        face = self.space.project(self.space.shapes(m), m[:, K_EXPR:])[0]
-        ring = self.space.project(self._ring[None], m[:, K_EXPR:])[0]
+        shapes = self.space.shapes(m)  # face and head ring in one projection (the same points as two)
+        face_ring = self.space.project(np.concatenate([shapes, self._ring[None]], axis=1), m[:, K_EXPR:])[0]
+        face, ring = face_ring[: shapes.shape[1]], face_ring[shapes.shape[1]:]
         ring_xy = self._ring_rest + self._ring_follow[:, None] * (ring[:, :2] - self._ring_rest)
         points = np.concatenate([face[: mt.N_MESH_NO_IRIS, :2], ring_xy, self._static])
         if self._hold is not None:  # the oval and the head ring held back (silhouette triangles, band)
