@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 
 from . import mesh_topology as mt
 
-__all__ = ["design_fields", "lip_closure_field", "blink_field"]
+__all__ = ["design_fields", "lip_closure_field", "lip_press_field", "blink_field"]
 
 JAW_ANGLE_RAD = np.deg2rad(10.0)
 CLOSURE_GAP_CM = 0.45
@@ -149,6 +149,18 @@ def _jaw_open(ref: np.ndarray, mouth: _MouthFrame) -> np.ndarray:
 
 def _lip_closure(ref: np.ndarray, mouth: _MouthFrame) -> np.ndarray:
     return lip_closure_field(ref, lambda x: CLOSURE_GAP_CM * (0.35 + 0.65 * mouth.profile(x)))
+
+
+def lip_press_field(ref: np.ndarray) -> np.ndarray:
+    """Press of closed lips, one unit: ``lip_closure``'s ``CLOSURE_GAP_CM`` at the mouth's middle,
+    falling elliptically to 0 at the inner corners (the shared ``lip_closure`` keeps 35 % of it out
+    to the corners and beyond, which moves the skin beside them). ``ref`` must have its lips
+    apart or touching (the canonical face): where a shape's lips overlap, its seam lies between
+    them and the field would push them apart. Used for the extra press of closed lips on turned
+    portraits (facespeak.tfg.mesh_space.turned_press)."""
+    corners = ref[list(mt.MOUTH_CORNERS_INNER), 0]
+    centre, half = float(corners.mean()), max(float(np.ptp(corners)) / 2.0, 1e-3)
+    return lip_closure_field(ref, lambda x: CLOSURE_GAP_CM * np.sqrt(np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0)))
 
 
 def lip_closure_field(ref: np.ndarray, gap_cm: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..face.pose import canonical_face_model, euler_to_rotation
 from . import mesh_topology as mt
-from .mesh_fields import CLOSURE_GAP_CM, blink_field, design_fields, lip_closure_field
+from .mesh_fields import blink_field, design_fields, lip_closure_field, lip_press_field
 
 __all__ = ["EXPRESSION_NAMES", "POSE_NAMES", "MOTION_NAMES", "D_MOTION", "MeshBasis", "mesh_basis",
            "APPARENT_POSE_GAIN", "commanded_pose", "limit_turn", "TURN_BACK_DEG2",
@@ -226,7 +226,7 @@ class MeshMotionSpace:
             press field keeps adding (bilabial press at 1); a blink brings *this* portrait's upper
             lid onto its lower lid (the shared field is sized for the canonical eye).
         press: ``(478, 3)`` cm, the extra press of this portrait's closed lips (:func:`turned_press`
-            of its own yaw times :func:`_press_field`: zero for a frontal photo), given with the
+            of its own yaw times :func:`_press_field`; zero for a frontal photo), given with the
             own gap's closure while the jaw is (nearly) shut (:func:`_press_weight`).
         lip_rows: ``(upper, lower)`` index arrays of the points inside each lip (between its inner
             and outer contour), which :func:`_separate_lips` keeps on their side of their lip's
@@ -252,7 +252,7 @@ class MeshMotionSpace:
         scale, rot, trans = _similarity_3d(canon, lm[: mt.N_MESH_NO_IRIS])
         neutral = (lm - trans) @ rot / scale  # exact inverse of the fit, per point
         return cls(neutral, scale, rot, trans, mesh_basis(), _own_fields(neutral),
-                   turned_press(own_yaw(rot)) * _press_field(neutral), _lip_rows(neutral))
+                   turned_press(own_yaw(rot)) * _press_field(), _lip_rows(neutral))
 
     @property
     def n_expressions(self) -> int:
@@ -386,14 +386,16 @@ def _press_weight(amounts: np.ndarray) -> np.ndarray:
     return closing * np.clip(1.0 - amounts[:, EXPRESSION_NAMES.index("jaw_open")] / PRESS_JAW_FREE, 0.0, 1.0)
 
 
-def _press_field(neutral: np.ndarray) -> np.ndarray:
-    """``(478, 3)`` cm: one ``lip_closure`` amount of press for this portrait's lips, the shared
-    field's ``CLOSURE_GAP_CM`` at the middle falling elliptically to 0 at the inner mouth corners
-    (the shared field keeps a third of it out to the corners and beyond, which on a turned face
-    pressed the skin beside the corners past them: a dark tick under the near corner)."""
-    corners = neutral[list(mt.MOUTH_CORNERS_INNER), 0]
-    centre, half = float(corners.mean()), max(float(np.ptp(corners)) / 2.0, 1e-3)
-    return lip_closure_field(neutral, lambda x: CLOSURE_GAP_CM * np.sqrt(np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0)))
+@functools.lru_cache(maxsize=1)
+def _press_field() -> np.ndarray:
+    """``(478, 3)`` cm: one amount of press (:func:`facespeak.tfg.mesh_fields.lip_press_field`),
+    designed on the canonical face like the shared fields (a photo's own overlapping lips would
+    turn it into an opening), ending at the inner mouth corners: the shared ``lip_closure``
+    field keeps a third of its press out to the corners and beyond, which on a turned face
+    pressed the skin beside the near corner past it (a dark tick under the corner)."""
+    out = lip_press_field(canonical_landmarks())
+    out.setflags(write=False)
+    return out
 
 
 def _own_fields(neutral: np.ndarray) -> np.ndarray:
