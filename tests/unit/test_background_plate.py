@@ -72,3 +72,26 @@ def test_the_plate_never_shows_the_face(portrait):
     plate = background_plate(canvas, w.inside, w.box)
     assert np.abs(plate[face].astype(int) - (0, 255, 0)).max(axis=1).min() > 100
     np.testing.assert_array_equal(plate[~face], portrait.canvas[~face])
+
+
+def test_the_plate_serves_the_ring_over_the_far_brow_ridge(portrait):
+    """Ring triangles up to PLATE_ABOVE_BROWS brow heights above the brows take the plate (the
+    brow ridge juts out past a turned face's oval: with the line at the brows' top, turned_check
+    at crop 512 counted 1,242 ghost px on insightface_t1_0, a doubled brow; now 5); the ring over
+    the upper forehead does not (a plate there drew a step across the forehead at full size)."""
+    from facespeak.tfg import mesh_topology as mt
+    from facespeak.tfg.mesh_renderer import PLATE_ABOVE_BROWS, _below_the_brows
+    from facespeak.tfg.mesh_space import canonical_landmarks
+
+    tri = portrait.warp.triangles
+    ring = (tri >= mt.N_MESH_NO_IRIS).any(axis=1)
+    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS, 1]
+    oval = np.array(mt.FACE_OVAL)
+    index = np.arange(int(tri.max()) + 1)
+    y = canon[np.where(index < mt.N_MESH_NO_IRIS, index, oval[(index - mt.N_MESH_NO_IRIS) % len(oval)])][tri].mean(axis=1)
+    brows = canon[list(mt.RIGHT_BROW + mt.LEFT_BROW)]
+    top, height = brows.min(), np.ptp(brows)
+    chosen = _below_the_brows(tri)
+    ridge = ring & (y < top) & (y > top - PLATE_ABOVE_BROWS * height)  # above the brows' top, below the line
+    assert ridge.sum() >= 2 and chosen[ridge].all()
+    assert ring[y < top - PLATE_ABOVE_BROWS * height].any() and not chosen[y < top - PLATE_ABOVE_BROWS * height].any()

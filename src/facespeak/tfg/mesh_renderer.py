@@ -380,19 +380,27 @@ def mouth_triangles(triangles: np.ndarray) -> np.ndarray:
     return near[triangles].all(axis=1)
 
 
+#: the plate serves ring triangles below this many brow heights above the brows' top (canonical
+#: face): 2 takes in the far brow ridge (at 0 its ring triangles still showed the photo's brow
+#: beside the moved one: session 14, turned_check crop 512 ghost px t1_0 1,242 -> 5)
+PLATE_ABOVE_BROWS = 2.0
+
+
 def _below_the_brows(triangles: np.ndarray) -> np.ndarray:
-    """``(n_tri,) bool``: triangles whose corners lie, on average, below the eyebrows (canonical
-    face; a ring point counts as the face-oval point it was scaled from). What juts out sideways
-    past a turned face's far oval is the brow ridge, nose, lips and chin; above the brows the
-    ring over the forehead carries forehead skin the mesh stops short of (a plate there drew a
-    step across the forehead in full-size frames)."""
+    """``(n_tri,) bool``: triangles whose corners lie, on average, below a line
+    :data:`PLATE_ABOVE_BROWS` brow heights above the eyebrows (canonical face; a ring point
+    counts as the face-oval point it was scaled from). What juts out sideways past a turned
+    face's far oval is the brow ridge, nose, lips and chin; higher up the ring over the forehead
+    carries forehead skin the mesh stops short of (a plate there drew a step across the forehead
+    in full-size frames)."""
     canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS, 1]
     n_oval = len(mt.FACE_OVAL)
     oval = np.array(mt.FACE_OVAL)
     index = np.arange(int(triangles.max()) + 1)
     mesh_point = np.where(index < mt.N_MESH_NO_IRIS, index, oval[(index - mt.N_MESH_NO_IRIS) % n_oval])
-    brows = canon[list(mt.RIGHT_BROW + mt.LEFT_BROW)].min()
-    return canon[mesh_point[triangles]].mean(axis=1) > brows
+    brows = canon[list(mt.RIGHT_BROW + mt.LEFT_BROW)]
+    line = brows.min() - PLATE_ABOVE_BROWS * (brows.max() - brows.min())
+    return canon[mesh_point[triangles]].mean(axis=1) > line
 
 
 class _Owned:
