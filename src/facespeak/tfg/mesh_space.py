@@ -311,13 +311,17 @@ class MeshMotionSpace:
             out[t] = self.scale * head @ self.rotation.T + self.translation
         return out
 
+    @functools.cached_property
+    def _outline(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The neutral face oval's centre ``(2,)``, half-size ``(2,)`` and mean depth (per portrait)."""
+        oval = self.neutral[list(mt.FACE_OVAL)]
+        return oval[:, :2].mean(axis=0), np.ptp(oval[:, :2], axis=0) / 2.0, float(oval[:, 2].mean())
+
     def _flatten_depth(self, points: np.ndarray) -> np.ndarray:
         """``(N, 3)`` canonical points with depth pulled towards the outline's (see POSE_EDGE_DEPTH)."""
-        oval = self.neutral[list(mt.FACE_OVAL)]
-        centre, half = oval[:, :2].mean(axis=0), np.ptp(oval[:, :2], axis=0) / 2.0
+        centre, half, z_edge = self._outline
         rho = np.sqrt((((points[:, :2] - centre) / half) ** 2).sum(axis=1))  # 1 on the outline
         keep = POSE_EDGE_DEPTH + (1.0 - POSE_EDGE_DEPTH) * np.clip(1.0 - rho, 0.0, 1.0)
-        z_edge = float(oval[:, 2].mean())
         out = points.copy()
         out[:, 2] = z_edge + keep * (points[:, 2] - z_edge)
         return out
