@@ -264,8 +264,7 @@ SEAM_WIDTH, SEAM_STRENGTH, SEAM_SHADE = 0.015, 0.55, 0.72
 def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Closed-lip layers for a photo with an open mouth whose lips are brought together: the
     squeezed interior (a bright teeth line or a dark slit, a few px whatever the warp) is filled
-    from the lips around it (inpainted: each pixel takes the colours of the upper and lower lip
-    next to it) over a band along the lips' meeting line, with a soft shadow in the middle that
+    from the lips around it (each pixel takes the colours of the upper and lower lip next to it) over a band along the lips' meeting line, with a soft shadow in the middle that
     fades towards the mouth corners' shading."""
     shape = patch.shape[:2]
     poly = inner_lip_polygon(lm)
@@ -277,9 +276,13 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
         return m.astype(np.float32) / 255.0
 
     cover = np.maximum(polygon_mask(shape, poly), band(SEAM_BAND * width))
-    hole = (cv2.dilate(cover, np.ones((3, 3), np.uint8)) > 0.05).astype(np.uint8)
-    filled = cv2.inpaint(np.clip(patch + 0.5, 0, 255).astype(np.uint8), hole, max(2.0, 0.05 * width),
-                         cv2.INPAINT_TELEA).astype(np.float32)
+    # normalised convolution: each pixel of the band takes the mean of the lip pixels around it,
+    # mostly those right above and below (a Gaussian taller than wide; ~0.2 ms at 512 where
+    # cv2.inpaint took ~4 ms)
+    known = (cv2.dilate(cover, np.ones((3, 3), np.uint8)) <= 0.05).astype(np.float32)
+    sx, sy = max(1.0, 0.02 * width), max(1.5, 0.05 * width)
+    weight = cv2.GaussianBlur(known, (0, 0), sx, sigmaY=sy)
+    filled = cv2.GaussianBlur(patch * known[..., None], (0, 0), sx, sigmaY=sy) / np.maximum(weight, 1e-3)[..., None]
     # teeth beside the band would bleed in: what is brighter than the lips turns to lip colour
     lip = _lip_colour(patch, poly, polygon_mask(shape, poly))
     lip_luma = max(float(lip @ LUMA_BT601), 1.0)
