@@ -33,6 +33,14 @@ def test_a_parser_for_one_command_parses_it_like_the_whole_one() -> None:
     assert list(next(a for a in one._actions if a.dest == "command").choices) == ["tts"]
 
 
+def _fresh(code: str):
+    """Run ``code`` in a fresh interpreter (repo root, one thread); its last stdout line as JSON."""
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def test_tts_start_up_imports_only_what_tts_needs() -> None:
     """A fresh interpreter: the `tts` parser and the portrait analysis leave the eval, data and
     train packages and matplotlib (imported by MediaPipe's drawing helpers) unloaded."""
@@ -46,10 +54,7 @@ def test_tts_start_up_imports_only_what_tts_needs() -> None:
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'mediapipe')\n"
         "      or m.startswith(('facespeak.eval', 'facespeak.data', 'facespeak.train')))))\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
-    assert run.returncode == 0, run.stderr[-2000:]
-    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    loaded = _fresh(code)
     assert "mediapipe" in loaded  # the check ran the face analysis
     assert [m for m in loaded if not m.startswith("mediapipe")] == []
 
@@ -97,10 +102,7 @@ def test_the_overview_lists_every_command_without_importing_one() -> None:
         "print(json.dumps({'help': out.getvalue(), 'loaded': sorted(m for m in sys.modules\n"
         "      if m == 'torch' or m.startswith('facespeak.cli.cmd_'))}))\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
-    assert run.returncode == 0, run.stderr[-2000:]
-    got = json.loads(run.stdout.strip().splitlines()[-1])
+    got = _fresh(code)
     assert got["loaded"] == []
     text = " ".join(got["help"].split())
     for name in COMMANDS:
