@@ -50,7 +50,6 @@ from .text import TextConfig, TextFrontend, phonemes_to_ids
 from .text.captions import SpokenChunk, caption_cues
 from .text.sentences import pause_after
 from .tfg.latent.renderer import LatentRenderer
-from .tfg.mesh_renderer import MeshRenderer, RenderConfig
 from .tts.postfilter import DETAIL, sharpen_contrast, vocoder_level
 from .tts.timbre import shift_voice
 from .video.writer import VideoConfig, VideoWriter
@@ -378,6 +377,9 @@ def _mesh_motion(space: Any, plan: np.ndarray, own_pose: tuple[float, float, flo
 def _frame_source(portrait: Any, video: VideoOptions) -> tuple[tuple[int, int], Any]:
     """The renderer for ``video.tfg``, built before the speech (the writer needs the frame size)
     -> ``(H, W)`` and a function ``(T_video, 12)`` plan -> lazy iterator of ``(H, W, 3)`` uint8 frames."""
+    # lazy: the mesh renderer loads numba and its compiled kernels (~0.4 s), which `tts` never needs
+    from .tfg.mesh_renderer import MeshRenderer, RenderConfig
+
     if video.tfg != "latent":
         cfg = RenderConfig(mode="full") if video.size == "full" else RenderConfig(mode="crop", size=int(video.size))
         renderer = MeshRenderer(portrait.image, portrait.face, cfg)
