@@ -3,7 +3,9 @@ from, per frame: its own source triangle in the photo; its mirror image across t
 symmetry plane, colour-matched to the side it fills (skin a turn reveals); or an unwarped copy of
 the photo (:func:`rigid_copy`) where neither holds up (a hidden triangle, a squeezed sliver, an
 over-stretched triangle whose copy lies inside the face); a face triangle's copy is kept inside the
-photo's face (:func:`keep_inside`). Pixels of a squashed triangle outside
+photo's face (:func:`keep_inside`). A sliver along a turned face's far silhouette whose own
+texture is partly the wall behind it slides off it as a turn back grows it (:func:`face_colours`,
+:func:`clean_shift`; issue 12's pale wedges). Pixels of a squashed triangle outside
 its exact shape sample its texture's edge (:func:`clamp_to_texture`). The tearing check
 (:mod:`facespeak.tfg.warp_check`) measures the result (docs/renderer.md, "No tearing").
 """
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table",
            "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
-           "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask"]
+           "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask",
+           "FOREIGN_RATIO", "FOREIGN_BAND", "FOREIGN_SLIVER", "FOREIGN_SHARE", "FOREIGN_MAX_SHIFT", "FOREIGN_REVEAL",
+           "face_colours", "clean_shift"]
 
 
 def mirror_table() -> np.ndarray:
@@ -131,6 +135,13 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
         over[over] = inside_face(warp, rigid_copy(dst[over], src[over])).all(axis=1)
     rigid |= over
     use &= head & ~rigid
+    # an own texture that reaches past the silhouette (wall behind a turned face's far side)
+    # slides off it as the turn back towards the camera grows its triangle (issue 12): none at its
+    # own area (the photo at rest), its whole shift at FOREIGN_REVEAL times it, smoothly between
+    slide = ~use & ~rigid & np.any(rest.shift != 0.0, axis=1)
+    if slide.any():
+        f = np.clip((stretch_o[slide] - 1.0) / (FOREIGN_REVEAL - 1.0), 0.0, 1.0)
+        src[slide] += f[:, None, None] * rest.shift[slide][:, None, :]
     src[use] = msrc[use]
     src[rigid] = rigid_copy(dst[rigid], src[rigid])
     # a face triangle's copy reaches past the photo's face where its output is wider than its
@@ -138,6 +149,9 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     inner = rigid & warp.face & ~warp.opening
     if inner.any():
         src[inner] = keep_inside(warp, src[inner], rest.centre)
+        if rest.clean is not None:  # ... and off foreign colour the mesh's face takes in (issue 12)
+            most = FOREIGN_MAX_SHIFT * eye_to_mouth(warp.source)
+            src[inner] += clean_shift(src[inner], rest.clean, rest.centre, most)[:, None, :]
     return src, use
 
 
@@ -152,19 +166,142 @@ class RestTextures(NamedTuple):
     own_faces: np.ndarray  # (n_tri,) bool: its own texture faces the camera in the photo
     thin_m: np.ndarray  # (n_tri,) bool: its mirror image is a sliver (MIRROR_MIN_HEIGHT)
     centre: np.ndarray  # (2,) the face oval's mean, px: where "inwards" points (keep_inside)
+    shift: np.ndarray  # (n_tri, 2) move of its own texture off foreign colour, px (clean_shift; 0: none)
+    clean: tuple[np.ndarray, int, int] | None  # face-colour map of the photo (face_colours; None: no canvas)
 
 
-def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray, facing: np.ndarray) -> RestTextures:
+def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray, facing: np.ndarray,
+                  canvas: np.ndarray | None = None) -> RestTextures:
     """The per-portrait part of :func:`texture_source` for ``(N, 2)`` control points at zero motion
     (canvas px), ``(n_tri, 3)`` triangles, their ``(n_tri, 3)`` mirror images (-1 rows: none) and
-    ``(n_tri,)`` front-facing orientations."""
+    ``(n_tri,)`` front-facing orientations; ``canvas``: the photo (RGB uint8), for
+    where its colours belong to the face (:func:`face_colours`; none: every texture stays put)."""
     src = source[triangles]
     area_src = _signed_area(src)
     msrc = source[np.maximum(mirror, 0)]
     area_m = _signed_area(msrc)
     thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(source) * _longest_edge(msrc)
-    return RestTextures(src, area_src, msrc, area_m, facing * area_src > 0, thin_m,
-                        source[list(mt.FACE_OVAL)].mean(axis=0))
+    own_faces = facing * area_src > 0
+    centre = source[list(mt.FACE_OVAL)].mean(axis=0)
+    shift = np.zeros((len(triangles), 2))
+    clean = None
+    if canvas is not None:
+        clean = face_colours(canvas, source, triangles, own_faces)
+        # slivers only: a larger triangle on foreign colour is the near side's jaw shadow or hair
+        # over the cheek (its texture is its own), and would swim when a turn away grows it
+        # (every own-textured face triangle: ~300 per face, the jaw's slid into orange blotches)
+        sliver = 2.0 * np.abs(area_src) < FOREIGN_SLIVER * eye_to_mouth(source) * _longest_edge(src)
+        face = own_faces & sliver & (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
+        shift[face] = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * eye_to_mouth(source))
+    return RestTextures(src, area_src, msrc, area_m, own_faces, thin_m, centre, shift, clean)
+
+
+#: a pixel is foreign to the face when its colour (CIELAB) lies nearer what surrounds the face in
+#: the photo than this multiple of its distance to the face's own colours, in a patch that reaches
+#: past the mesh's face (:func:`face_colours`; 0.5 missed most of t1_0's pale wall near the nose)
+FOREIGN_RATIO = 1.0
+#: ... or lies within this fraction of the eye-to-mouth distance of such a pixel (~2 px in a 512 px
+#: crop; 0.03-0.045 also took the pale halo beside t1_0's nose but slid real silhouette skin into
+#: jagged steps along the woman's cheek and t1_0's jaw)
+FOREIGN_BAND = 0.02
+#: an own-textured face sliver thinner than this fraction of the eye-to-mouth distance (its smallest
+#: height; ~6 px in a 512 px crop: the far silhouette's nose and lip slivers are 3-4 px) with at
+#: least FOREIGN_SHARE of its probe points (``_PROBE``) on foreign colour ...
+FOREIGN_SLIVER = 0.05
+FOREIGN_SHARE = 0.2
+#: ... slides towards the face's centre, off foreign colour (:func:`clean_shift`, at most this
+#: fraction of the eye-to-mouth distance: a sliver that needs more keeps its texture), in step with
+#: its output's growth: none at its own source area (the photo at rest), the whole way at
+#: FOREIGN_REVEAL times it and beyond
+FOREIGN_MAX_SHIFT = 0.1
+FOREIGN_REVEAL = 1.5
+#: points (barycentric) where a triangle's texture is tested for foreign colour
+_PROBE = np.array([[.8, .1, .1], [.1, .8, .1], [.1, .1, .8], [.45, .45, .1], [.1, .45, .45], [.45, .1, .45],
+                   [1 / 3, 1 / 3, 1 / 3], [.6, .2, .2], [.2, .6, .2], [.2, .2, .6]])
+
+
+def face_colours(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray,
+                 own_faces: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``(h, w) bool`` map of the photo's pixels around the face whose colour belongs to the face
+    (not foreign: ``FOREIGN_RATIO``) and its top-left corner ``(x0, y0)`` (canvas px). The face's
+    own colours: the texture at the centroids of front-facing face triangles off the oval; what
+    surrounds it: a ring just outside the mesh's face (wall, hair, collar).
+
+    MediaPipe's mesh reaches a little past a turned face's far silhouette, so triangles along the
+    far side of the nose and lips take part of their texture from the wall behind it; at rest that
+    is right (the frame is the photo), but a turn back towards the camera grows them into the face
+    as pale wedges (issue 12)."""
+    from scipy.spatial import cKDTree
+
+    h, w = canvas.shape[:2]
+    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
+    r = max(2, int(round(0.15 * eye_to_mouth(source))))
+    pts = source[triangles[face]].reshape(-1, 2)
+    x0, y0 = np.clip(np.floor(pts.min(axis=0)).astype(int) - 2 * r, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(pts.max(axis=0)).astype(int) + 2 * r + 1, 0, [w, h])
+    lab = cv2.cvtColor(np.ascontiguousarray(canvas[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB).astype(np.float32)
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    for poly in np.round((source[triangles[face]] - [x0, y0]) * 16).astype(np.int32):
+        cv2.fillConvexPoly(mask, poly, 1, cv2.LINE_8, 4)
+    ring = (cv2.dilate(mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0) & (
+        cv2.dilate(mask, np.ones((r // 2 * 2 + 1, r // 2 * 2 + 1), np.uint8)) == 0)
+    oval = np.zeros(int(triangles.max()) + 1, bool)
+    oval[list(mt.FACE_OVAL)] = True
+    inner = face & own_faces & ~oval[triangles].any(axis=1)
+    c = np.clip(np.round(source[triangles[inner]].mean(axis=1) - [x0, y0]).astype(int), 0,
+                [lab.shape[1] - 1, lab.shape[0] - 1])
+    skin = lab[c[:, 1], c[:, 0]]
+    around = lab[ring][:: max(1, int(ring.sum()) // 4000)]
+    if len(skin) == 0 or len(around) == 0:
+        return np.ones(lab.shape[:2], bool), int(x0), int(y0)
+    flat = lab.reshape(-1, 3)
+    foreign = (cKDTree(around).query(flat)[0] < FOREIGN_RATIO * cKDTree(skin).query(flat)[0]).reshape(lab.shape[:2])
+    # only what reaches in from outside the mesh's face is foreign (not specks of pale or dark skin
+    # inside it): components of the foreign pixels, opened by 3x3, that also lie outside it
+    foreign = cv2.morphologyEx(foreign.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels = cv2.connectedComponents(foreign, connectivity=8)
+    outside = np.zeros(n, bool)
+    outside[np.unique(labels[(foreign > 0) & (mask == 0)])] = True
+    outside[0] = False
+    # ... and the band along it: the silhouette's anti-aliased edge and the pale halo a sharpened
+    # or over-exposed photo draws between a face and a bright wall (t1_0's nose and lip)
+    band = max(1, int(round(FOREIGN_BAND * eye_to_mouth(source))))
+    near = cv2.dilate(outside[labels].astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8))
+    return near == 0, int(x0), int(y0)
+
+
+def clean_shift(corners: np.ndarray, clean: tuple[np.ndarray, int, int], centre: np.ndarray,
+                most: float) -> np.ndarray:
+    """``(m, 2)`` least move (multiples of :data:`INSIDE_STEP_PX` towards the face's ``(2,)``
+    ``centre``, at most ``most`` px) that puts the probe points of ``(m, 3, 2)`` texture triangles
+    (canvas px) on face colours (:func:`face_colours`); zero where they already are or no move
+    up to ``most`` does."""
+    if len(corners) == 0:
+        return np.zeros((0, 2))
+    mask, x0, y0 = clean
+    toward = centre - corners.mean(axis=1)
+    toward /= np.maximum(np.linalg.norm(toward, axis=1, keepdims=True), 1e-9)
+    steps = np.arange(0.0, most + INSIDE_STEP_PX, INSIDE_STEP_PX)
+    probe = np.einsum("kj,tjd->tkd", _PROBE, corners)  # (m, 10, 2)
+    moved = probe[:, None] + steps[None, :, None, None] * toward[:, None, None, :]  # (m, s, 10, 2)
+    px = np.round(moved - [x0, y0]).astype(np.int64)
+    h, w = mask.shape
+    ok = (px[..., 0] >= 0) & (px[..., 0] < w) & (px[..., 1] >= 0) & (px[..., 1] < h)
+    ok[ok] = mask[px[..., 1][ok], px[..., 0][ok]]
+    fits = ok.all(axis=2)
+    # a texture with a probe or two off the face stays (its edge pixels at the silhouette)
+    first = np.where(fits.any(axis=1) & (ok[:, 0].mean(axis=1) <= 1.0 - FOREIGN_SHARE), fits.argmax(axis=1), 0)
+    return steps[first][:, None] * toward
+    # each face triangle's texture, sampled at 10 points (corners pulled in, edge midpoints, centroid)
+    bary = np.array([[.8, .1, .1], [.1, .8, .1], [.1, .1, .8], [.45, .45, .1], [.1, .45, .45], [.45, .1, .45],
+                     [1 / 3, 1 / 3, 1 / 3], [.6, .2, .2], [.2, .6, .2], [.2, .2, .6]])
+    pts = np.einsum("kj,tjd->tkd", bary, source[triangles[face]])
+    pts = np.clip(np.round(pts).astype(int), 0, [w - 1, h - 1])
+    cols = lab[pts[..., 1], pts[..., 0]].reshape(-1, 3)
+    d_skin = cKDTree(skin).query(cols)[0]
+    d_around = cKDTree(around).query(cols)[0]
+    share[face] = (d_around < FOREIGN_RATIO * d_skin).reshape(-1, len(bary)).mean(axis=1)
+    return share
 
 
 def eye_to_mouth(points: np.ndarray) -> float:
