@@ -30,7 +30,7 @@ __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCAL
            "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
            "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask",
            "FOREIGN_RATIO", "FOREIGN_BAND", "FOREIGN_SLIVER", "FOREIGN_SHARE", "FOREIGN_MAX_SHIFT", "FOREIGN_REVEAL",
-           "face_colours", "clean_shift"]
+           "FOREIGN_ROWS", "face_colours", "clean_shift"]
 
 
 def mirror_table() -> np.ndarray:
@@ -138,10 +138,25 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
     # an own texture that reaches past the silhouette (wall behind a turned face's far side)
     # slides off it as the turn back towards the camera grows its triangle (issue 12): none at its
     # own area (the photo at rest), its whole shift at FOREIGN_REVEAL times it, smoothly between
-    slide = ~use & ~rigid & np.any(rest.shift != 0.0, axis=1)
+    # per control point (the slivers' corners), so neighbours' textures stay joined: each point
+    # slides as far as its fastest-growing sliding triangle asks
+    slide = ~use & ~rigid & rest.slid
     if slide.any():
         f = np.clip((stretch_o[slide] - 1.0) / (FOREIGN_REVEAL - 1.0), 0.0, 1.0)
-        src[slide] += f[:, None, None] * rest.shift[slide][:, None, :]
+        tri = warp.triangles[slide]
+        fv = np.zeros(len(rest.shift))
+        np.maximum.at(fv, tri.ravel(), np.repeat(f, 3))
+        moved = src[slide] + fv[tri][..., None] * rest.shift[tri]
+        # a triangle whose corners move apart so far that its texture would fold or shrink to half
+        # or grow to twice its area (a thin neighbour of a sliver) is translated whole instead, by
+        # its corners' mean move
+        ratio = _signed_area(moved) / area_src[slide]
+        whole = (ratio < 0.5) | (ratio > 2.0)
+        # ... or would stretch past MIRROR_STRETCH where its own texture did not (the tearing check)
+        grown = np.abs(area_out[slide])
+        whole |= (grown > MIRROR_STRETCH * np.abs(ratio * area_src[slide])) & (grown <= MIRROR_STRETCH * np.abs(area_src[slide]))
+        moved[whole] = src[slide][whole] + (fv[tri[whole]][..., None] * rest.shift[tri[whole]]).mean(axis=1, keepdims=True)
+        src[slide] = moved
     src[use] = msrc[use]
     src[rigid] = rigid_copy(dst[rigid], src[rigid])
     # a face triangle's copy reaches past the photo's face where its output is wider than its
@@ -166,7 +181,8 @@ class RestTextures(NamedTuple):
     own_faces: np.ndarray  # (n_tri,) bool: its own texture faces the camera in the photo
     thin_m: np.ndarray  # (n_tri,) bool: its mirror image is a sliver (MIRROR_MIN_HEIGHT)
     centre: np.ndarray  # (2,) the face oval's mean, px: where "inwards" points (keep_inside)
-    shift: np.ndarray  # (n_tri, 2) move of its own texture off foreign colour, px (clean_shift; 0: none)
+    shift: np.ndarray  # (N, 2) move of each control point's texture off foreign colour, px (clean_shift; 0: none)
+    slid: np.ndarray  # (n_tri,) bool: own-textured face triangles with a corner that moves
     clean: tuple[np.ndarray, int, int] | None  # face-colour map of the photo (face_colours; None: no canvas)
 
 
@@ -183,7 +199,7 @@ def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray,
     thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(source) * _longest_edge(msrc)
     own_faces = facing * area_src > 0
     centre = source[list(mt.FACE_OVAL)].mean(axis=0)
-    shift = np.zeros((len(triangles), 2))
+    shift = np.zeros((len(source), 2))
     clean = None
     if canvas is not None:
         clean = face_colours(canvas, source, triangles, own_faces)
@@ -191,9 +207,16 @@ def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray,
         # over the cheek (its texture is its own), and would swim when a turn away grows it
         # (every own-textured face triangle: ~300 per face, the jaw's slid into orange blotches)
         sliver = 2.0 * np.abs(area_src) < FOREIGN_SLIVER * eye_to_mouth(source) * _longest_edge(src)
-        face = own_faces & sliver & (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
-        shift[face] = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * eye_to_mouth(source))
-    return RestTextures(src, area_src, msrc, area_m, own_faces, thin_m, centre, shift, clean)
+        # ... and not along the inner lips: the teeth between them are as pale as a white wall or
+        # collar (the astronaut's lips, closing over her smile, slid off them and showed them)
+        inner_lip = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).any(axis=1)
+        face = own_faces & sliver & ~inner_lip & _nose_and_lips(triangles)
+        tri_shift = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * eye_to_mouth(source))
+        # each corner takes the longest move of its slivers
+        for t, d in sorted(zip(triangles[face], tri_shift), key=lambda z: float(np.hypot(*z[1]))):
+            shift[t] = d
+    slid = (triangles < mt.N_MESH_NO_IRIS).all(axis=1) & own_faces & np.any(shift[triangles] != 0.0, axis=(1, 2))
+    return RestTextures(src, area_src, msrc, area_m, own_faces, thin_m, centre, shift, slid, clean)
 
 
 #: a pixel is foreign to the face when its colour (CIELAB) lies nearer what surrounds the face in
@@ -218,6 +241,24 @@ FOREIGN_REVEAL = 1.5
 #: points (barycentric) where a triangle's texture is tested for foreign colour
 _PROBE = np.array([[.8, .1, .1], [.1, .8, .1], [.1, .1, .8], [.45, .45, .1], [.1, .45, .45], [.45, .1, .45],
                    [1 / 3, 1 / 3, 1 / 3], [.6, .2, .2], [.2, .6, .2], [.2, .2, .6]])
+
+
+#: the band of the face where slivers slide (:func:`_nose_and_lips`), as fractions of the way from
+#: the eyes to the mouth (canonical face): from the nose's lower half to just below the mouth
+FOREIGN_ROWS = (0.4, 1.1)
+
+
+def _nose_and_lips(triangles: np.ndarray) -> np.ndarray:
+    """``(n_tri,) bool``: face triangles whose centroid lies in the canonical face's rows of the
+    lower nose and the upper lip (``FOREIGN_ROWS``). Slid higher up or lower down, slivers along
+    hair (the astronaut's and Lenna's temples, t1_4's eye) drew skin-coloured wedges or jagged
+    chunks into the hair, where the photo's own edge was right."""
+    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS, 1]
+    eyes = canon[[*LANDMARK_GROUPS["right_eye_corners"], *LANDMARK_GROUPS["left_eye_corners"]]].mean()
+    mouth = canon[list(LANDMARK_GROUPS["mouth_corners"])].mean()
+    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
+    rows = (canon[np.where(face[:, None], triangles, 0)].mean(axis=1) - eyes) / (mouth - eyes)
+    return face & (rows >= FOREIGN_ROWS[0]) & (rows <= FOREIGN_ROWS[1])
 
 
 def face_colours(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray,
