@@ -2,7 +2,7 @@
 (issue 12, session 14): MediaPipe's mesh reaches a little past a turned face's far silhouette, so
 slivers along the far side of the nose and upper lip take their texture from the wall behind it
 (and the pale halo between face and wall); a turn back grows them into the face. Their texture
-slides off what surrounds the face (:func:`facespeak.tfg.texture_source.face_colours`) in step
+slides off what surrounds the face (:func:`facespeak.tfg.texture_foreign.face_colours`) in step
 with their growth: none at rest (the frame is the photo), smoothly between.
 
 Photo: insightface's t1 group, its leftmost man (``insightface_t1_0``, ~50 deg yaw, a train
@@ -19,7 +19,8 @@ import pytest
 from facespeak.tfg.mesh_renderer import MeshRenderer, RenderConfig
 from facespeak.tfg.mesh_space import K_EXPR
 from facespeak.tfg.mesh_triangles import signed_area
-from facespeak.tfg.texture_source import face_colours, rest_textures, texture_source
+from facespeak.tfg.texture_foreign import face_colours
+from facespeak.tfg.texture_source import rest_textures, texture_source
 
 FACES = Path(__file__).resolve().parents[2] / "corpus" / "faces"
 

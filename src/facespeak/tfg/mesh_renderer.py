@@ -55,6 +55,7 @@ from .background_plate import background_plate, sample_plate, triangles_over_fac
 from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
 from .mouth_interior import (MouthStyle, estimate_look, lip_opening, paint_mouth_interior, shows_interior,
                              teeth_pose)
+from .texture_foreign import FOREIGN_MIN_YAW_DEG
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, RestTextures,
                              backward_affines, clamp_to_texture, face_mask, match_mirrored, rest_textures,
                              side_gains, texture_source)
@@ -194,6 +195,7 @@ class MeshRenderer:
         else:
             self.canvas, landmarks, self.align_matrix = image, face.landmarks, None
         self.space = MeshMotionSpace.from_landmarks(landmarks)
+        self._own_yaw = float(face.pose[0])
         self.source_landmarks = landmarks[:, :2].astype(np.float64)  # (478, 2) canvas px
         self._canvas4 = cv2.cvtColor(self.canvas, cv2.COLOR_RGB2RGBA)  # cv2.remap is faster on 4 channels
         self._ring, self._static = self._rings()
@@ -299,7 +301,8 @@ class MeshRenderer:
         inside = face_mask(source, triangles[face], (x0, y0, x1, y1))
         opening = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).all(axis=1)
         return _Warp((x0, y0, x1, y1), triangles, source, facing, mirror, side, gain, face,
-                     opening, inside, rest_textures(source, triangles, mirror, facing))
+                     opening, inside, rest_textures(source, triangles, mirror, facing,
+                                                    self.canvas if abs(self._own_yaw) >= FOREIGN_MIN_YAW_DEG else None))
 
     # ------------------------------------------------------------------ per frame
 

@@ -18,19 +18,18 @@ import cv2
 import numpy as np
 
 from ..core.jit import njit
-from ..face.analysis import LANDMARK_GROUPS
 from . import mesh_topology as mt
 from .mesh_space import canonical_landmarks
 from .mesh_triangles import signed_area as _signed_area
+from .texture_foreign import (FOREIGN_MAX_SHIFT, FOREIGN_REVEAL, FOREIGN_SLIVER, clean_shift, eye_to_mouth, face_colours,
+                              nose_and_lips)
 
 if TYPE_CHECKING:
     from .mesh_renderer import FrameWarp, _Warp
 
 __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table",
-           "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale", "backward_affines",
-           "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask",
-           "FOREIGN_RATIO", "FOREIGN_BAND", "FOREIGN_SLIVER", "FOREIGN_SHARE", "FOREIGN_MAX_SHIFT", "FOREIGN_REVEAL",
-           "FOREIGN_ROWS", "face_colours", "clean_shift"]
+           "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale",
+           "backward_affines", "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask"]
 
 
 def mirror_table() -> np.ndarray:
@@ -166,7 +165,7 @@ def texture_source(dst: np.ndarray, area_out: np.ndarray, warp: _Warp) -> tuple[
         src[inner] = keep_inside(warp, src[inner], rest.centre)
         if rest.clean is not None:  # ... and off foreign colour the mesh's face takes in (issue 12)
             most = FOREIGN_MAX_SHIFT * eye_to_mouth(warp.source)
-            src[inner] += clean_shift(src[inner], rest.clean, rest.centre, most)[:, None, :]
+            src[inner] += clean_shift(src[inner], rest.clean, rest.centre, most, INSIDE_STEP_PX)[:, None, :]
     return src, use
 
 
@@ -210,146 +209,13 @@ def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray,
         # ... and not along the inner lips: the teeth between them are as pale as a white wall or
         # collar (the astronaut's lips, closing over her smile, slid off them and showed them)
         inner_lip = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).any(axis=1)
-        face = own_faces & sliver & ~inner_lip & _nose_and_lips(triangles)
-        tri_shift = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * eye_to_mouth(source))
+        face = own_faces & sliver & ~inner_lip & nose_and_lips(triangles)
+        tri_shift = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * eye_to_mouth(source), INSIDE_STEP_PX)
         # each corner takes the longest move of its slivers
         for t, d in sorted(zip(triangles[face], tri_shift), key=lambda z: float(np.hypot(*z[1]))):
             shift[t] = d
     slid = (triangles < mt.N_MESH_NO_IRIS).all(axis=1) & own_faces & np.any(shift[triangles] != 0.0, axis=(1, 2))
     return RestTextures(src, area_src, msrc, area_m, own_faces, thin_m, centre, shift, slid, clean)
-
-
-#: a pixel is foreign to the face when its colour (CIELAB) lies nearer what surrounds the face in
-#: the photo than this multiple of its distance to the face's own colours, in a patch that reaches
-#: past the mesh's face (:func:`face_colours`; 0.5 missed most of t1_0's pale wall near the nose)
-FOREIGN_RATIO = 1.0
-#: ... or lies within this fraction of the eye-to-mouth distance of such a pixel (~2 px in a 512 px
-#: crop; 0.03-0.045 also took the pale halo beside t1_0's nose but slid real silhouette skin into
-#: jagged steps along the woman's cheek and t1_0's jaw)
-FOREIGN_BAND = 0.02
-#: an own-textured face sliver thinner than this fraction of the eye-to-mouth distance (its smallest
-#: height; ~6 px in a 512 px crop: the far silhouette's nose and lip slivers are 3-4 px) with at
-#: least FOREIGN_SHARE of its probe points (``_PROBE``) on foreign colour ...
-FOREIGN_SLIVER = 0.05
-FOREIGN_SHARE = 0.2
-#: ... slides towards the face's centre, off foreign colour (:func:`clean_shift`, at most this
-#: fraction of the eye-to-mouth distance: a sliver that needs more keeps its texture), in step with
-#: its output's growth: none at its own source area (the photo at rest), the whole way at
-#: FOREIGN_REVEAL times it and beyond
-FOREIGN_MAX_SHIFT = 0.1
-FOREIGN_REVEAL = 1.5
-#: points (barycentric) where a triangle's texture is tested for foreign colour
-_PROBE = np.array([[.8, .1, .1], [.1, .8, .1], [.1, .1, .8], [.45, .45, .1], [.1, .45, .45], [.45, .1, .45],
-                   [1 / 3, 1 / 3, 1 / 3], [.6, .2, .2], [.2, .6, .2], [.2, .2, .6]])
-
-
-#: the band of the face where slivers slide (:func:`_nose_and_lips`), as fractions of the way from
-#: the eyes to the mouth (canonical face): from the nose's lower half to just below the mouth
-FOREIGN_ROWS = (0.4, 1.1)
-
-
-def _nose_and_lips(triangles: np.ndarray) -> np.ndarray:
-    """``(n_tri,) bool``: face triangles whose centroid lies in the canonical face's rows of the
-    lower nose and the upper lip (``FOREIGN_ROWS``). Slid higher up or lower down, slivers along
-    hair (the astronaut's and Lenna's temples, t1_4's eye) drew skin-coloured wedges or jagged
-    chunks into the hair, where the photo's own edge was right."""
-    canon = canonical_landmarks()[: mt.N_MESH_NO_IRIS, 1]
-    eyes = canon[[*LANDMARK_GROUPS["right_eye_corners"], *LANDMARK_GROUPS["left_eye_corners"]]].mean()
-    mouth = canon[list(LANDMARK_GROUPS["mouth_corners"])].mean()
-    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
-    rows = (canon[np.where(face[:, None], triangles, 0)].mean(axis=1) - eyes) / (mouth - eyes)
-    return face & (rows >= FOREIGN_ROWS[0]) & (rows <= FOREIGN_ROWS[1])
-
-
-def face_colours(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray,
-                 own_faces: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """``(h, w) bool`` map of the photo's pixels around the face whose colour belongs to the face
-    (not foreign: ``FOREIGN_RATIO``) and its top-left corner ``(x0, y0)`` (canvas px). The face's
-    own colours: the texture at the centroids of front-facing face triangles off the oval; what
-    surrounds it: a ring just outside the mesh's face (wall, hair, collar).
-
-    MediaPipe's mesh reaches a little past a turned face's far silhouette, so triangles along the
-    far side of the nose and lips take part of their texture from the wall behind it; at rest that
-    is right (the frame is the photo), but a turn back towards the camera grows them into the face
-    as pale wedges (issue 12)."""
-    from scipy.spatial import cKDTree
-
-    h, w = canvas.shape[:2]
-    face = (triangles < mt.N_MESH_NO_IRIS).all(axis=1)
-    r = max(2, int(round(0.15 * eye_to_mouth(source))))
-    pts = source[triangles[face]].reshape(-1, 2)
-    x0, y0 = np.clip(np.floor(pts.min(axis=0)).astype(int) - 2 * r, 0, [w, h])
-    x1, y1 = np.clip(np.ceil(pts.max(axis=0)).astype(int) + 2 * r + 1, 0, [w, h])
-    lab = cv2.cvtColor(np.ascontiguousarray(canvas[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB).astype(np.float32)
-    mask = np.zeros(lab.shape[:2], np.uint8)
-    for poly in np.round((source[triangles[face]] - [x0, y0]) * 16).astype(np.int32):
-        cv2.fillConvexPoly(mask, poly, 1, cv2.LINE_8, 4)
-    ring = (cv2.dilate(mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0) & (
-        cv2.dilate(mask, np.ones((r // 2 * 2 + 1, r // 2 * 2 + 1), np.uint8)) == 0)
-    oval = np.zeros(int(triangles.max()) + 1, bool)
-    oval[list(mt.FACE_OVAL)] = True
-    inner = face & own_faces & ~oval[triangles].any(axis=1)
-    c = np.clip(np.round(source[triangles[inner]].mean(axis=1) - [x0, y0]).astype(int), 0,
-                [lab.shape[1] - 1, lab.shape[0] - 1])
-    skin = lab[c[:, 1], c[:, 0]]
-    around = lab[ring][:: max(1, int(ring.sum()) // 4000)]
-    if len(skin) == 0 or len(around) == 0:
-        return np.ones(lab.shape[:2], bool), int(x0), int(y0)
-    flat = lab.reshape(-1, 3)
-    foreign = (cKDTree(around).query(flat)[0] < FOREIGN_RATIO * cKDTree(skin).query(flat)[0]).reshape(lab.shape[:2])
-    # only what reaches in from outside the mesh's face is foreign (not specks of pale or dark skin
-    # inside it): components of the foreign pixels, opened by 3x3, that also lie outside it
-    foreign = cv2.morphologyEx(foreign.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, labels = cv2.connectedComponents(foreign, connectivity=8)
-    outside = np.zeros(n, bool)
-    outside[np.unique(labels[(foreign > 0) & (mask == 0)])] = True
-    outside[0] = False
-    # ... and the band along it: the silhouette's anti-aliased edge and the pale halo a sharpened
-    # or over-exposed photo draws between a face and a bright wall (t1_0's nose and lip)
-    band = max(1, int(round(FOREIGN_BAND * eye_to_mouth(source))))
-    near = cv2.dilate(outside[labels].astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8))
-    return near == 0, int(x0), int(y0)
-
-
-def clean_shift(corners: np.ndarray, clean: tuple[np.ndarray, int, int], centre: np.ndarray,
-                most: float) -> np.ndarray:
-    """``(m, 2)`` least move (multiples of :data:`INSIDE_STEP_PX` towards the face's ``(2,)``
-    ``centre``, at most ``most`` px) that puts the probe points of ``(m, 3, 2)`` texture triangles
-    (canvas px) on face colours (:func:`face_colours`); zero where they already are or no move
-    up to ``most`` does."""
-    if len(corners) == 0:
-        return np.zeros((0, 2))
-    mask, x0, y0 = clean
-    toward = centre - corners.mean(axis=1)
-    toward /= np.maximum(np.linalg.norm(toward, axis=1, keepdims=True), 1e-9)
-    steps = np.arange(0.0, most + INSIDE_STEP_PX, INSIDE_STEP_PX)
-    probe = np.einsum("kj,tjd->tkd", _PROBE, corners)  # (m, 10, 2)
-    moved = probe[:, None] + steps[None, :, None, None] * toward[:, None, None, :]  # (m, s, 10, 2)
-    px = np.round(moved - [x0, y0]).astype(np.int64)
-    h, w = mask.shape
-    ok = (px[..., 0] >= 0) & (px[..., 0] < w) & (px[..., 1] >= 0) & (px[..., 1] < h)
-    ok[ok] = mask[px[..., 1][ok], px[..., 0][ok]]
-    fits = ok.all(axis=2)
-    # a texture with a probe or two off the face stays (its edge pixels at the silhouette)
-    first = np.where(fits.any(axis=1) & (ok[:, 0].mean(axis=1) <= 1.0 - FOREIGN_SHARE), fits.argmax(axis=1), 0)
-    return steps[first][:, None] * toward
-    # each face triangle's texture, sampled at 10 points (corners pulled in, edge midpoints, centroid)
-    bary = np.array([[.8, .1, .1], [.1, .8, .1], [.1, .1, .8], [.45, .45, .1], [.1, .45, .45], [.45, .1, .45],
-                     [1 / 3, 1 / 3, 1 / 3], [.6, .2, .2], [.2, .6, .2], [.2, .2, .6]])
-    pts = np.einsum("kj,tjd->tkd", bary, source[triangles[face]])
-    pts = np.clip(np.round(pts).astype(int), 0, [w - 1, h - 1])
-    cols = lab[pts[..., 1], pts[..., 0]].reshape(-1, 3)
-    d_skin = cKDTree(skin).query(cols)[0]
-    d_around = cKDTree(around).query(cols)[0]
-    share[face] = (d_around < FOREIGN_RATIO * d_skin).reshape(-1, len(bary)).mean(axis=1)
-    return share
-
-
-def eye_to_mouth(points: np.ndarray) -> float:
-    """Distance from the middle of the eye corners to the middle of the mouth corners (control
-    points, canvas px): the face's scale, little changed by a turn (unlike the eyes' distance)."""
-    eyes = points[[*LANDMARK_GROUPS["right_eye_corners"], *LANDMARK_GROUPS["left_eye_corners"]]].mean(axis=0)
-    return float(np.linalg.norm(eyes - points[list(LANDMARK_GROUPS["mouth_corners"])].mean(axis=0)))
 
 
 def _longest_edge(corners: np.ndarray) -> np.ndarray:
