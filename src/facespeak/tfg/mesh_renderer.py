@@ -52,12 +52,12 @@ from ..face.analysis import LANDMARK_GROUPS, Face
 from . import mesh_topology as mt
 from .mesh_space import K_EXPR, MeshMotionSpace, canonical_landmarks
 from .background_plate import background_plate, sample_plate, triangles_over_face
-from .mesh_triangles import keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
+from .mesh_triangles import face_mask, keep_band_open, keep_silhouette_unstretched, signed_area, triangulate
 from .mouth_interior import (MouthStyle, estimate_look, lip_opening, paint_mouth_interior, shows_interior,
                              teeth_pose)
 from .texture_foreign import FOREIGN_MIN_YAW_DEG
 from .texture_source import (BACK_SCALE_MAX, MIRROR_MIN_SCALE, MIRROR_POINT, MIRROR_STRETCH, RestTextures,
-                             backward_affines, clamp_to_texture, face_mask, match_mirrored, rest_textures,
+                             backward_affines, clamp_to_texture, match_mirrored, rest_textures,
                              side_gains, texture_source)
 from .triangle_raster import apply_affines, triangle_ids, warm_up
 

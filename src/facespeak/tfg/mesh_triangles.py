@@ -24,7 +24,7 @@ from .lip_contours import inner_lip_polygon, lip_line
 from .mesh_space import EXPRESSION_NAMES, canonical_landmarks, mesh_basis
 
 __all__ = ["signed_area", "cross2", "triangulate", "head_triangles", "head_layout", "band", "keep_band_open",
-           "keep_silhouette_unstretched", "OPENING_MARGIN_CM", "BAND_MIN_SHARE", "SILHOUETTE_STRETCH"]
+           "keep_silhouette_unstretched", "face_mask", "OPENING_MARGIN_CM", "BAND_MIN_SHARE", "SILHOUETTE_STRETCH"]
 
 #: a lip point (not on the inner contour) that lies inside the opening of the triangulation
 #: layout is laid out this far above the upper inner lip instead (cm)
@@ -252,3 +252,14 @@ def _first_root(c2: np.ndarray, c1: np.ndarray, c0: np.ndarray) -> np.ndarray:
     roots = np.stack([np.where(real | ~quad, r1, np.inf), np.where(real & quad, r2, np.inf)])
     roots = np.where((roots > 0.0) & np.isfinite(roots), roots, np.inf)
     return np.minimum(roots.min(axis=0), 1.0)
+
+
+def face_mask(source: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``(h, w) bool`` region pixels inside the union of the face ``triangles`` at ``source``
+    (canvas px): what an unwarped copy may sample (its pixels lie within ~1 px of it, and the
+    tearing check tolerates 1 px: warp_check.EDGE_TOLERANCE_PX)."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for poly in np.round((source[triangles] - [x0, y0]) * 16).astype(np.int32):
+        cv2.fillConvexPoly(mask, poly, 1, cv2.LINE_8, 4)
+    return mask.astype(bool)

@@ -12,6 +12,7 @@ import numpy as np
 from ..face.analysis import LANDMARK_GROUPS
 from . import mesh_topology as mt
 from .mesh_space import canonical_landmarks
+from .mesh_triangles import face_mask
 
 __all__ = ["eye_to_mouth", "FOREIGN_RATIO", "FOREIGN_BAND", "FOREIGN_SLIVER", "FOREIGN_SHARE", "FOREIGN_MAX_SHIFT",
            "FOREIGN_REVEAL", "FOREIGN_MIN_YAW_DEG", "FOREIGN_ROWS", "nose_and_lips", "face_colours", "clean_shift"]
@@ -90,9 +91,7 @@ def face_colours(canvas: np.ndarray, source: np.ndarray, triangles: np.ndarray,
     x0, y0 = np.clip(np.floor(pts.min(axis=0)).astype(int) - 2 * r, 0, [w, h])
     x1, y1 = np.clip(np.ceil(pts.max(axis=0)).astype(int) + 2 * r + 1, 0, [w, h])
     lab = cv2.cvtColor(np.ascontiguousarray(canvas[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB).astype(np.float32)
-    mask = np.zeros(lab.shape[:2], np.uint8)
-    for poly in np.round((source[triangles[face]] - [x0, y0]) * 16).astype(np.int32):
-        cv2.fillConvexPoly(mask, poly, 1, cv2.LINE_8, 4)
+    mask = face_mask(source, triangles[face], (int(x0), int(y0), int(x1), int(y1))).astype(np.uint8)
     ring = (cv2.dilate(mask, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0) & (
         cv2.dilate(mask, np.ones((r // 2 * 2 + 1, r // 2 * 2 + 1), np.uint8)) == 0)
     oval = np.zeros(int(triangles.max()) + 1, bool)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIRROR_STRETCH", "MIRROR_MIN_SCALE", "MIRROR_MIN_HEIGHT", "BACK_SCALE_MAX", "MIRROR_POINT", "mirror_table",
            "side_gains", "match_mirrored", "RestTextures", "rest_textures", "texture_source", "eye_to_mouth", "back_scale",
-           "backward_affines", "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face", "face_mask"]
+           "backward_affines", "clamp_to_texture", "rigid_copy", "keep_inside", "INSIDE_STEP_PX", "inside_face"]
 
 
 def mirror_table() -> np.ndarray:
@@ -195,7 +195,8 @@ def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray,
     area_src = _signed_area(src)
     msrc = source[np.maximum(mirror, 0)]
     area_m = _signed_area(msrc)
-    thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * eye_to_mouth(source) * _longest_edge(msrc)
+    e2m = eye_to_mouth(source)
+    thin_m = 2.0 * np.abs(area_m) < MIRROR_MIN_HEIGHT * e2m * _longest_edge(msrc)
     own_faces = facing * area_src > 0
     centre = source[list(mt.FACE_OVAL)].mean(axis=0)
     shift = np.zeros((len(source), 2))
@@ -205,12 +206,12 @@ def rest_textures(source: np.ndarray, triangles: np.ndarray, mirror: np.ndarray,
         # slivers only: a larger triangle on foreign colour is the near side's jaw shadow or hair
         # over the cheek (its texture is its own), and would swim when a turn away grows it
         # (every own-textured face triangle: ~300 per face, the jaw's slid into orange blotches)
-        sliver = 2.0 * np.abs(area_src) < FOREIGN_SLIVER * eye_to_mouth(source) * _longest_edge(src)
+        sliver = 2.0 * np.abs(area_src) < FOREIGN_SLIVER * e2m * _longest_edge(src)
         # ... and not along the inner lips: the teeth between them are as pale as a white wall or
         # collar (the astronaut's lips, closing over her smile, slid off them and showed them)
         inner_lip = np.isin(triangles, mt.LIP_UPPER_INNER + mt.LIP_LOWER_INNER + mt.MOUTH_CORNERS_INNER).any(axis=1)
         face = own_faces & sliver & ~inner_lip & nose_and_lips(triangles)
-        tri_shift = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * eye_to_mouth(source), INSIDE_STEP_PX)
+        tri_shift = clean_shift(src[face], clean, centre, FOREIGN_MAX_SHIFT * e2m, INSIDE_STEP_PX)
         # each corner takes the longest move of its slivers
         for t, d in sorted(zip(triangles[face], tri_shift), key=lambda z: float(np.hypot(*z[1]))):
             shift[t] = d
@@ -354,14 +355,3 @@ def inside_face(warp: _Warp, corners: np.ndarray) -> np.ndarray:
     ok = (pts[..., 0] >= 0) & (pts[..., 0] < w) & (pts[..., 1] >= 0) & (pts[..., 1] < h)
     ok[ok] = warp.inside[pts[..., 1][ok], pts[..., 0][ok]]
     return ok
-
-
-def face_mask(source: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """``(h, w) bool`` region pixels inside the union of the face ``triangles`` at ``source``
-    (canvas px): what an unwarped copy may sample (its pixels lie within ~1 px of it, and the
-    tearing check tolerates 1 px: warp_check.EDGE_TOLERANCE_PX)."""
-    x0, y0, x1, y1 = box
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    for poly in np.round((source[triangles] - [x0, y0]) * 16).astype(np.int32):
-        cv2.fillConvexPoly(mask, poly, 1, cv2.LINE_8, 4)
-    return mask.astype(bool)
