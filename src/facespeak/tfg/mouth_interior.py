@@ -264,8 +264,8 @@ SEAM_WIDTH, SEAM_STRENGTH, SEAM_SHADE = 0.015, 0.55, 0.72
 def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Closed-lip layers for a photo with an open mouth whose lips are brought together: the
     squeezed interior (a bright teeth line or a dark slit, a few px whatever the warp) is filled
-    from the lips around it (each pixel takes the colours of the upper and lower lip next to it) over a band along the lips' meeting line, with a soft shadow in the middle that
-    fades towards the mouth corners' shading."""
+    from the lips around it (each pixel takes the colours of the upper and lower lip next to it)
+    over a band along the lips' meeting line, with a soft shadow along the middle."""
     shape = patch.shape[:2]
     poly = inner_lip_polygon(lm)
     mid = np.round((lip_line(lm, mt.LIP_UPPER_INNER) + lip_line(lm, mt.LIP_LOWER_INNER)) / 2.0 * 16).astype(np.int32)
@@ -275,7 +275,8 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
         cv2.polylines(m, [mid], False, 255, max(1, int(round(thickness))), cv2.LINE_AA, shift=4)
         return m.astype(np.float32) / 255.0
 
-    cover = np.maximum(polygon_mask(shape, poly), band(SEAM_BAND * width))
+    gap = polygon_mask(shape, poly)
+    cover = np.maximum(gap, band(SEAM_BAND * width))
     # normalised convolution: each pixel of the band takes the mean of the lip pixels around it,
     # mostly those right above and below (a Gaussian taller than wide; ~0.2 ms at 512 where
     # cv2.inpaint took ~4 ms)
@@ -284,7 +285,7 @@ def _seam_layers(patch: np.ndarray, lm: np.ndarray, width: float) -> list[tuple[
     weight = cv2.GaussianBlur(known, (0, 0), sx, sigmaY=sy)
     filled = cv2.GaussianBlur(patch * known[..., None], (0, 0), sx, sigmaY=sy) / np.maximum(weight, 1e-3)[..., None]
     # teeth beside the band would bleed in: what is brighter than the lips turns to lip colour
-    lip = _lip_colour(patch, poly, polygon_mask(shape, poly))
+    lip = _lip_colour(patch, poly, gap)
     lip_luma = max(float(lip @ LUMA_BT601), 1.0)
     towards_lip = np.clip((filled @ LUMA_BT601 - 1.05 * lip_luma) / (0.2 * lip_luma), 0.0, 1.0)[..., None]
     filled = filled * (1.0 - towards_lip) + lip * towards_lip
@@ -327,8 +328,8 @@ def _interior(patch: np.ndarray, lm: np.ndarray, teeth: TeethPose, style: MouthS
                                                _teeth_colour(style, look), _matched(style.gum_rgb, look))]
     colour = np.empty((*depth.shape, 3), np.float32)  # (float64 colours: the kernels and plain Python agree)
     back_layers(depth, arch, low_edge, up_edge, max(0.22 * opening_mm, 0.5), *rgb[:3],
-            row_shape(LOWER_TEETH, LOWER_ARCH_MM), rgb[3] * 0.9, row_shape(UPPER_TEETH, UPPER_ARCH_MM), rgb[3],
-            rgb[4], px_mm, colour)
+                row_shape(LOWER_TEETH, LOWER_ARCH_MM), rgb[3] * 0.9, row_shape(UPPER_TEETH, UPPER_ARCH_MM), rgb[3],
+                rgb[4], px_mm, colour)
     if look.own is not None and style.own_teeth:
         _own_teeth(colour, win, teeth, look.own)
     # 4. the lips' shadow
