@@ -71,7 +71,7 @@ def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
 def overview_parser() -> argparse.ArgumentParser:
     """The global options and every command's name and help line, importing no command module:
     what `facespeak`, `facespeak --help`, `--version` and a mistyped command need (a cold
-    `facespeak --help` 2.1 s -> ~0.3 s: eval, data, train, bench and convert import torch)."""
+    `facespeak --help` 2.1 s -> 0.05-0.13 s: eval, data, train, bench and convert import torch)."""
     p, sub = _top_parser()
     for name, help_line in COMMAND_HELP.items():
         sub.add_parser(name, help=help_line)
@@ -96,7 +96,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def command_named(argv: list[str]) -> str | None:
     """The subcommand of ``argv`` (its first word not starting with '-': the global options take
     no values) when it is one of :data:`COMMANDS`, else None (no command, ``--help``, a typo:
-    the whole parser then lists every command)."""
+    :func:`overview_parser` then lists every command)."""
     word = next((a for a in argv if not a.startswith("-")), None)
     return word if word in COMMANDS else None
 
